@@ -1,0 +1,103 @@
+//! The query parameters every authentik list endpoint shares: `search`, `ordering` and
+//! exact-match filters, with django-filter's error wording.
+
+/// `search`: terms split on whitespace and commas; every term must match some search field.
+pub fn search_terms(search: Option<&str>) -> Vec<String> {
+    search
+        .unwrap_or("")
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A `LIKE` pattern matching `term` anywhere, with `\` as the escape character.
+pub fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One ordering term: the allowed term's index and whether it is descending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderTerm {
+    pub term: &'static str,
+    pub descending: bool,
+}
+
+/// `ordering`: comma-separated terms, `-` for descending; unknown terms are dropped; with none
+/// left, `default` applies.
+pub fn ordering(param: Option<&str>, allowed: &[&'static str], default: &[OrderTerm]) -> Vec<OrderTerm> {
+    let terms: Vec<OrderTerm> = param
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter_map(|raw| {
+            let (descending, name) = match raw.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, raw),
+            };
+            allowed.iter().find(|a| **a == name).map(|term| OrderTerm { term, descending })
+        })
+        .collect();
+    if terms.is_empty() {
+        default.to_vec()
+    } else {
+        terms
+    }
+}
+
+/// django-filter's `BooleanFilter`: `true`/`false`/`1`/`0` in any case; anything else is ignored.
+pub fn bool_filter(value: Option<&str>) -> Option<bool> {
+    match value?.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// django-filter's message for a value outside a `ChoiceFilter`'s choices.
+pub fn bad_choice(value: &str) -> String {
+    format!("Select a valid choice. {value} is not one of the available choices.")
+}
+
+/// django-filter's message for a `ModelChoiceFilter` value that matches nothing.
+pub const UNKNOWN_CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_splits_on_whitespace_and_commas() {
+        assert_eq!(search_terms(Some(" Plex, test  x")), ["plex", "test", "x"]);
+        assert!(search_terms(None).is_empty());
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[test]
+    fn ordering_drops_unknown_terms() {
+        let default = [OrderTerm { term: "name", descending: false }];
+        let got = ordering(Some("-slug,bogus,pk"), &["name", "slug", "pk"], &default);
+        assert_eq!(got, [OrderTerm { term: "slug", descending: true }, OrderTerm { term: "pk", descending: false }]);
+        assert_eq!(ordering(Some("bogus"), &["name"], &default), default);
+    }
+
+    #[test]
+    fn bool_filters() {
+        assert_eq!(bool_filter(Some("TRUE")), Some(true));
+        assert_eq!(bool_filter(Some("0")), Some(false));
+        assert_eq!(bool_filter(Some("maybe")), None);
+    }
+}

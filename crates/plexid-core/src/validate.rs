@@ -1,0 +1,494 @@
+//! Reading a JSON request body the way Django REST framework 3.14 does: every field is checked,
+//! all failures are reported together as `{"field": ["message", …]}` in the serializer's field
+//! order, with DRF's wording.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub const REQUIRED: &str = "This field is required.";
+pub const BLANK: &str = "This field may not be blank.";
+pub const NULL: &str = "This field may not be null.";
+pub const NOT_A_STRING: &str = "Not a valid string.";
+pub const NOT_A_BOOL: &str = "Must be a valid boolean.";
+pub const NOT_AN_INT: &str = "A valid integer is required.";
+pub const NOT_A_DICT: &str = "Expected a dictionary of items but got type";
+
+/// One field's errors: a flat list, or (for list fields) errors per item index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldError {
+    Messages(Vec<String>),
+    Items(Vec<(usize, Vec<String>)>),
+}
+
+/// Field errors in the order the fields were declared.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldErrors {
+    entries: Vec<(String, FieldError)>,
+}
+
+impl FieldErrors {
+    pub fn single(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        let message = message.into();
+        match self.entries.iter_mut().find(|(name, _)| name == field) {
+            Some((_, FieldError::Messages(list))) => list.push(message),
+            Some((_, items)) => *items = FieldError::Messages(vec![message]),
+            None => self.entries.push((field.to_owned(), FieldError::Messages(vec![message]))),
+        }
+    }
+
+    pub fn add_item(&mut self, field: &str, index: usize, message: impl Into<String>) {
+        let message = message.into();
+        match self.entries.iter_mut().find(|(name, _)| name == field) {
+            Some((_, FieldError::Items(items))) => items.push((index, vec![message])),
+            Some(_) => {}
+            None => self
+                .entries
+                .push((field.to_owned(), FieldError::Items(vec![(index, vec![message])]))),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.entries.iter().any(|(name, _)| name == field)
+    }
+
+    /// Messages of one field (flat errors only), for tests and logs.
+    pub fn messages(&self, field: &str) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(name, _)| name == field)
+            .flat_map(|(_, e)| match e {
+                FieldError::Messages(m) => m.clone(),
+                FieldError::Items(items) => items.iter().flat_map(|(_, m)| m.clone()).collect(),
+            })
+            .collect()
+    }
+
+    /// Puts the fields in declaration order; fields not in `order` go last.
+    pub fn sort_by(&mut self, order: &[&str]) {
+        let rank = |name: &str| order.iter().position(|o| *o == name).unwrap_or(usize::MAX);
+        self.entries.sort_by_key(|(name, _)| rank(name));
+    }
+
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl Serialize for FieldErrors {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (name, error) in &self.entries {
+            match error {
+                FieldError::Messages(messages) => map.serialize_entry(name, messages)?,
+                FieldError::Items(items) => map.serialize_entry(name, &ItemErrors(items))?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct ItemErrors<'a>(&'a [(usize, Vec<String>)]);
+
+impl Serialize for ItemErrors<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (index, messages) in self.0 {
+            map.serialize_entry(&index.to_string(), messages)?;
+        }
+        map.end()
+    }
+}
+
+/// Python's name for a JSON value's type, as DRF puts it in messages.
+pub fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Value::Number(_) => "float",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// How a string field is checked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Text {
+    pub required: bool,
+    pub allow_blank: bool,
+    pub max_length: Option<usize>,
+}
+
+impl Text {
+    pub const REQUIRED: Text = Text { required: true, allow_blank: false, max_length: None };
+    pub const OPTIONAL: Text = Text { required: false, allow_blank: false, max_length: None };
+    pub const OPTIONAL_BLANK: Text = Text { required: false, allow_blank: true, max_length: None };
+    pub fn max(self, n: usize) -> Self {
+        Text { max_length: Some(n), ..self }
+    }
+}
+
+/// A request body being read field by field. `partial` is PATCH: nothing is required.
+/// Each reader returns `None` when the field is absent or invalid (the error is recorded).
+pub struct Body<'a> {
+    object: Option<&'a Map<String, Value>>,
+    partial: bool,
+    pub errors: FieldErrors,
+}
+
+impl<'a> Body<'a> {
+    /// A body that is not a JSON object is a `non_field_errors` failure, as in DRF.
+    pub fn new(value: &'a Value, partial: bool) -> Result<Self, FieldErrors> {
+        match value {
+            Value::Object(object) => Ok(Body { object: Some(object), partial, errors: FieldErrors::default() }),
+            other => Err(FieldErrors::single(
+                "non_field_errors",
+                format!("Invalid data. Expected a dictionary, but got {}.", python_type(other)),
+            )),
+        }
+    }
+
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
+    /// The raw value of a field, if sent.
+    pub fn raw(&self, name: &str) -> Option<&'a Value> {
+        self.object.and_then(|o| o.get(name))
+    }
+
+    fn present(&mut self, name: &str, required: bool) -> Option<&'a Value> {
+        let value = self.raw(name);
+        if value.is_none() && required && !self.partial {
+            self.errors.add(name, REQUIRED);
+        }
+        value
+    }
+
+    /// A string (`CharField`): trimmed; numbers are accepted as their text.
+    pub fn text(&mut self, name: &str, rules: Text) -> Option<String> {
+        match self.present(name, rules.required)? {
+            Value::Null => {
+                self.errors.add(name, NULL);
+                None
+            }
+            value => self.text_value(name, value, rules),
+        }
+    }
+
+    /// A string that may also be null (`allow_null=True`): `Some(None)` is an explicit null.
+    pub fn nullable_text(&mut self, name: &str, rules: Text) -> Option<Option<String>> {
+        match self.present(name, rules.required)? {
+            Value::Null => Some(None),
+            value => self.text_value(name, value, rules).map(Some),
+        }
+    }
+
+    fn text_value(&mut self, name: &str, value: &Value, rules: Text) -> Option<String> {
+        match check_text(value, rules) {
+            Ok(text) => Some(text),
+            Err(message) => {
+                self.errors.add(name, message);
+                None
+            }
+        }
+    }
+
+    /// A boolean (`BooleanField`), with DRF's accepted spellings.
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        let value = self.present(name, false)?;
+        let parsed = match value {
+            Value::Null => {
+                self.errors.add(name, NULL);
+                return None;
+            }
+            value => parse_bool_value(value),
+        };
+        if parsed.is_none() {
+            self.errors.add(name, NOT_A_BOOL);
+        }
+        parsed
+    }
+
+    /// One of a fixed set of strings (`ChoiceField`).
+    pub fn choice(&mut self, name: &str, choices: &[&str]) -> Option<String> {
+        let value = self.present(name, false)?;
+        let text = match value {
+            Value::Null => {
+                self.errors.add(name, NULL);
+                return None;
+            }
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if choices.contains(&text.as_str()) {
+            Some(text)
+        } else {
+            self.errors.add(name, format!("\"{text}\" is not a valid choice."));
+            None
+        }
+    }
+
+    /// A nullable primary-key reference by UUID; existence is checked by the caller.
+    pub fn uuid_ref(&mut self, name: &str) -> Option<Option<Uuid>> {
+        match self.present(name, false)? {
+            Value::Null => Some(None),
+            value => match parse_uuid_value(value) {
+                Ok(id) => Some(Some(id)),
+                Err(message) => {
+                    self.errors.add(name, message);
+                    None
+                }
+            },
+        }
+    }
+
+    /// A list of UUID references (`ManyRelatedField`): the first bad item is the error.
+    pub fn uuid_list(&mut self, name: &str) -> Option<Vec<Uuid>> {
+        let items = self.list(name)?;
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            match parse_uuid_value(item) {
+                Ok(id) => ids.push(id),
+                Err(message) => {
+                    self.errors.add(name, message);
+                    return None;
+                }
+            }
+        }
+        Some(ids)
+    }
+
+    /// A list of non-blank strings (`ListField(child=CharField())`): errors per item index.
+    pub fn text_list(&mut self, name: &str) -> Option<Vec<String>> {
+        let items = self.list(name)?;
+        let mut texts = Vec::with_capacity(items.len());
+        let mut failed = false;
+        for (index, item) in items.iter().enumerate() {
+            let checked = if item.is_null() { Err(NULL.to_owned()) } else { check_text(item, Text::REQUIRED) };
+            match checked {
+                Ok(text) => texts.push(text),
+                Err(message) => {
+                    failed = true;
+                    self.errors.add_item(name, index, message);
+                }
+            }
+        }
+        (!failed).then_some(texts)
+    }
+
+    fn list(&mut self, name: &str) -> Option<&'a Vec<Value>> {
+        match self.present(name, false)? {
+            Value::Array(items) => Some(items),
+            Value::Null => {
+                self.errors.add(name, NULL);
+                None
+            }
+            other => {
+                self.errors.add(
+                    name,
+                    format!("Expected a list of items but got type \"{}\".", python_type(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A JSON object (`JSONField` holding a dict, such as `attributes`).
+    pub fn object(&mut self, name: &str) -> Option<Map<String, Value>> {
+        match self.present(name, false)? {
+            Value::Object(map) => Some(map.clone()),
+            Value::Null => {
+                self.errors.add(name, NULL);
+                None
+            }
+            other => {
+                self.errors.add(name, format!("{NOT_A_DICT} \"{}\".", python_type(other)));
+                None
+            }
+        }
+    }
+
+    /// An integer (`IntegerField`), also accepted as a numeric string.
+    pub fn integer(&mut self, name: &str, required: bool) -> Option<i64> {
+        let value = self.present(name, required)?;
+        let parsed = match value {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.errors.add(name, if value.is_null() { NULL } else { NOT_AN_INT });
+        }
+        parsed
+    }
+}
+
+fn check_text(value: &Value, rules: Text) -> Result<String, String> {
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(NOT_A_STRING.to_owned()),
+    };
+    if text.is_empty() && !rules.allow_blank {
+        return Err(BLANK.to_owned());
+    }
+    if let Some(max) = rules.max_length {
+        if text.chars().count() > max {
+            return Err(format!("Ensure this field has no more than {max} characters."));
+        }
+    }
+    Ok(text)
+}
+
+/// DRF's `BooleanField` spellings.
+pub fn parse_bool_value(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => parse_bool_text(s),
+        _ => None,
+    }
+}
+
+fn parse_bool_text(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" | "t" | "T" | "on" | "On" | "ON" | "y" | "Y" | "yes" | "Yes" | "YES" | "1" => Some(true),
+        "false" | "False" | "FALSE" | "f" | "F" | "off" | "Off" | "OFF" | "n" | "N" | "no" | "No" | "NO" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_uuid_value(value: &Value) -> Result<Uuid, String> {
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        other => other.to_string(),
+    };
+    Uuid::parse_str(&text).map_err(|_| format!("“{text}” is not a valid UUID."))
+}
+
+/// The message for a reference to a missing object.
+pub fn does_not_exist(value: impl std::fmt::Display) -> String {
+    format!("Invalid pk \"{value}\" - object does not exist.")
+}
+
+/// `^[-a-zA-Z0-9_]+$`, Django's slug validator.
+pub fn is_slug(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub const BAD_SLUG: &str = "Enter a valid \"slug\" consisting of letters, numbers, underscores or hyphens.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reports_every_failing_field_in_declaration_order() {
+        let body = json!({"name": "", "allowed_servers": "x", "allow_friends": "maybe", "mode": "bogus"});
+        let mut b = Body::new(&body, false).unwrap();
+        b.text("name", Text::REQUIRED);
+        b.text("slug", Text::REQUIRED);
+        b.choice("mode", &["a"]);
+        b.text_list("allowed_servers");
+        b.boolean("allow_friends");
+        assert_eq!(
+            serde_json::to_string(&b.errors).unwrap(),
+            r#"{"name":["This field may not be blank."],"slug":["This field is required."],"mode":["\"bogus\" is not a valid choice."],"allowed_servers":["Expected a list of items but got type \"str\"."],"allow_friends":["Must be a valid boolean."]}"#
+        );
+    }
+
+    #[test]
+    fn partial_bodies_require_nothing() {
+        let body = json!({});
+        let mut b = Body::new(&body, true).unwrap();
+        assert_eq!(b.text("name", Text::REQUIRED), None);
+        assert!(b.errors.is_empty());
+    }
+
+    #[test]
+    fn list_items_are_reported_by_index() {
+        let body = json!({"s": ["ok", " ", null]});
+        let mut b = Body::new(&body, false).unwrap();
+        assert_eq!(b.text_list("s"), None);
+        assert_eq!(
+            serde_json::to_string(&b.errors).unwrap(),
+            r#"{"s":{"1":["This field may not be blank."],"2":["This field may not be null."]}}"#
+        );
+    }
+
+    #[test]
+    fn strings_are_trimmed_and_limited() {
+        let body = json!({"a": "  x  ", "b": "abcdef", "c": 5, "d": true});
+        let mut b = Body::new(&body, false).unwrap();
+        assert_eq!(b.text("a", Text::REQUIRED).as_deref(), Some("x"));
+        assert_eq!(b.text("b", Text::REQUIRED.max(3)), None);
+        assert_eq!(b.text("c", Text::REQUIRED).as_deref(), Some("5"));
+        assert_eq!(b.text("d", Text::REQUIRED), None);
+        assert_eq!(b.errors.messages("b"), ["Ensure this field has no more than 3 characters."]);
+        assert_eq!(b.errors.messages("d"), [NOT_A_STRING]);
+    }
+
+    #[test]
+    fn uuids_use_typographic_quotes() {
+        let body = json!({"f": "not-a-uuid", "g": null});
+        let mut b = Body::new(&body, false).unwrap();
+        assert_eq!(b.uuid_ref("f"), None);
+        assert_eq!(b.uuid_ref("g"), Some(None));
+        assert_eq!(b.errors.messages("f"), ["“not-a-uuid” is not a valid UUID."]);
+    }
+
+    #[test]
+    fn booleans_accept_drf_spellings() {
+        for (v, expected) in [(json!("true"), Some(true)), (json!(0), Some(false)), (json!("maybe"), None), (json!(2), None)] {
+            assert_eq!(parse_bool_value(&v), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn non_object_bodies_are_rejected() {
+        let body = json!([1]);
+        let errors = Body::new(&body, false).err().unwrap();
+        assert_eq!(
+            serde_json::to_string(&errors).unwrap(),
+            r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#
+        );
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(is_slug("plex-test_1"));
+        assert!(!is_slug("bad slug!"));
+        assert!(!is_slug(""));
+    }
+
+    #[test]
+    fn errors_sort_by_declaration() {
+        let mut e = FieldErrors::default();
+        e.add("b", "x");
+        e.add("a", "y");
+        e.sort_by(&["a", "b"]);
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"a":["y"],"b":["x"]}"#);
+    }
+}

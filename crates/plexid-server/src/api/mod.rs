@@ -1,0 +1,295 @@
+//! `/api/v3`: authentik-compatible endpoints. Handlers are thin: authorise → validate → call
+//! the store → shape the response. The router and the OpenAPI document are built from the same
+//! route list, so every route is documented by construction.
+
+use std::sync::LazyLock;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use plexid_core::listing::{self, OrderTerm};
+use plexid_core::pagination::{PageNumber, PageRequest, Pagination};
+use plexid_store::{Listed, Window};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::QueryParams;
+use crate::state::AppState;
+
+pub mod flows;
+pub mod mappings;
+pub mod sources;
+
+/// `{"detail": …}`, authentik's `GenericError`.
+#[derive(Serialize, ToSchema)]
+pub struct GenericError {
+    pub detail: String,
+}
+
+/// Field errors, authentik's `ValidationError`: field name → messages.
+#[derive(Serialize, ToSchema)]
+pub struct ValidationError {
+    pub non_field_errors: Option<Vec<String>>,
+}
+
+/// One object that references another, authentik's `UsedBy`.
+#[derive(Serialize, ToSchema, Debug, PartialEq)]
+pub struct UsedBy {
+    pub app: String,
+    pub model_name: String,
+    pub pk: String,
+    pub name: String,
+    /// `cascade`, `cascade_many`, `set_null` or `set_default`.
+    pub action: String,
+}
+
+impl UsedBy {
+    pub fn new(app: &str, model_name: &str, pk: impl ToString, name: impl Into<String>, action: &str) -> Self {
+        UsedBy { app: app.into(), model_name: model_name.into(), pk: pk.to_string(), name: name.into(), action: action.into() }
+    }
+}
+
+/// A paginated list: `{"pagination": …, "results": […]}`.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub pagination: Pagination,
+    pub results: Vec<T>,
+}
+
+/// The pagination object's schema (authentik types every key as a number).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Pagination)]
+pub struct PaginationSchema {
+    pub next: f64,
+    pub previous: f64,
+    pub count: f64,
+    pub current: f64,
+    pub total_pages: f64,
+    pub start_index: f64,
+    pub end_index: f64,
+}
+
+/// Declares `Paginated<Name>List`, the documented shape of a list response.
+macro_rules! paginated_schema {
+    ($name:ident, $item:ty) => {
+        #[derive(utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            pub pagination: crate::api::PaginationSchema,
+            pub results: Vec<$item>,
+        }
+    };
+}
+pub(crate) use paginated_schema;
+
+/// `page`, `page_size`, `ordering` and `search` of a list request.
+pub struct ListArgs {
+    pub page: PageRequest,
+    pub ordering: Vec<OrderTerm>,
+    pub search: Vec<String>,
+}
+
+impl ListArgs {
+    pub fn parse(query: &QueryParams, allowed: &[&'static str], default: &[OrderTerm]) -> ApiResult<Self> {
+        Ok(ListArgs {
+            page: PageRequest::parse(query.get("page"), query.get("page_size"))?,
+            ordering: listing::ordering(query.get("ordering"), allowed, default),
+            search: listing::search_terms(query.get("search")),
+        })
+    }
+
+    pub fn window(&self) -> Window {
+        match self.page.page {
+            PageNumber::Number(_) => Window::Offset { limit: self.page.size, offset: self.page.offset().unwrap_or(0) },
+            PageNumber::Last => Window::Last { size: self.page.size },
+        }
+    }
+
+    /// The list response for `listed`, each row shaped by `shape`.
+    pub fn respond<R, T: Serialize>(&self, listed: Listed<R>, shape: impl Fn(R) -> T) -> ApiResult<Response> {
+        let pagination = Pagination::new(self.page, listed.total)?;
+        let results: Vec<T> = listed.rows.into_iter().map(shape).collect();
+        Ok(crate::http::ok(&Page { pagination, results }))
+    }
+}
+
+/// An ascending default ordering term.
+pub const fn asc(term: &'static str) -> OrderTerm {
+    OrderTerm { term, descending: false }
+}
+
+/// django-filter's check of a choice filter: `Ok(None)` when absent, 400 when not a choice.
+pub fn choice_filter(query: &QueryParams, name: &str, choices: &[&str], errors: &mut plexid_core::FieldErrors) -> Option<String> {
+    let value = query.filter(name)?;
+    if choices.contains(&value) {
+        Some(value.to_owned())
+    } else {
+        errors.add(name, listing::bad_choice(value));
+        None
+    }
+}
+
+/// A `ModelChoiceFilter` on a UUID: malformed values are 400 like unknown ones.
+pub fn uuid_filter(query: &QueryParams, name: &str, errors: &mut plexid_core::FieldErrors) -> Option<uuid::Uuid> {
+    let value = query.filter(name)?;
+    match uuid::Uuid::parse_str(value) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            errors.add(name, listing::UNKNOWN_CHOICE);
+            None
+        }
+    }
+}
+
+/// authentik's lookup values match `[^/.]+`; anything else is not a route.
+pub fn lookup(value: &str) -> ApiResult<&str> {
+    if value.is_empty() || value.contains('.') {
+        Err(ApiError::NotFound)
+    } else {
+        Ok(value)
+    }
+}
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "authentik",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "plexid", description = "authentik-compatible Plex source API"),
+    servers((url = "/api/v3/")),
+    modifiers(&SecurityAddon),
+    security(("authentik" = [])),
+    components(schemas(GenericError, ValidationError))
+)]
+struct ApiDoc;
+
+/// Every `/api/v3` route with its documentation.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::retrieve, sources::update, sources::partial_update, sources::destroy))
+        .routes(routes!(sources::used_by))
+        .routes(routes!(flows::list, flows::create))
+        .routes(routes!(flows::retrieve, flows::update, flows::partial_update, flows::destroy))
+        .routes(routes!(flows::used_by))
+        .routes(routes!(mappings::list, mappings::create))
+        .routes(routes!(mappings::retrieve, mappings::update, mappings::partial_update, mappings::destroy))
+        .routes(routes!(mappings::used_by))
+        .routes(routes!(mappings::test))
+}
+
+/// The OpenAPI document, rendered once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| api_routes().split_for_parts().1);
+    &DOC
+}
+
+static SCHEMA_JSON: LazyLock<Result<String, String>> =
+    LazyLock::new(|| serde_json::to_string_pretty(openapi()).map_err(|e| e.to_string()));
+static SCHEMA_YAML: LazyLock<Result<String, String>> = LazyLock::new(|| {
+    let value: serde_json::Value = serde_json::from_str(SCHEMA_JSON.as_ref().map_err(Clone::clone)?).map_err(|e| e.to_string())?;
+    serde_yaml::to_string(&crate::api::plain_json(value)).map_err(|e| e.to_string())
+});
+
+/// Rebuilds a JSON value so numbers are plain (serde_json's `arbitrary_precision`, enabled by
+/// starlark, would otherwise serialise them to YAML as `$serde_json::private::Number` maps).
+pub fn plain_json(value: serde_json::Value) -> serde_yaml::Value {
+    use serde_json::Value as J;
+    use serde_yaml::Value as Y;
+    match value {
+        J::Null => Y::Null,
+        J::Bool(b) => Y::Bool(b),
+        J::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Y::Number(i.into()),
+            (_, Some(u), _) => Y::Number(u.into()),
+            (_, _, Some(f)) => Y::Number(f.into()),
+            _ => Y::String(n.to_string()),
+        },
+        J::String(s) => Y::String(s),
+        J::Array(items) => Y::Sequence(items.into_iter().map(plain_json).collect()),
+        J::Object(map) => Y::Mapping(map.into_iter().map(|(k, v)| (Y::String(k), plain_json(v))).collect()),
+    }
+}
+
+/// `GET /api/v3/schema/`: JSON, or YAML with `?format=yaml`.
+async fn schema(query: QueryParams) -> Response {
+    let (body, content_type) = match query.get("format") {
+        Some("yaml") => (SCHEMA_YAML.as_ref(), "application/vnd.oai.openapi; charset=utf-8"),
+        _ => (SCHEMA_JSON.as_ref(), "application/vnd.oai.openapi+json; charset=utf-8"),
+    };
+    match body {
+        Ok(text) => ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], text.clone()).into_response(),
+        Err(error) => ApiError::Internal(format!("rendering the schema: {error}")).into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method)
+}
+
+async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn ready(State(state): State<AppState>) -> StatusCode {
+    if state.store.ping().await {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// Logs every request at debug level and every server error at warn (no headers, no bodies:
+/// they may carry tokens).
+async fn log_requests(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, micros, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status, micros, "request");
+    }
+    response
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api_routes().split_for_parts();
+    let api = api
+        .route("/schema/", get(schema))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .nest("/api/v3", api)
+        .route("/-/health/live/", get(live))
+        .route("/-/health/ready/", get(ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(log_requests))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::http::MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,86 @@
+//! plexid's HTTP server: the authentik-compatible `/api/v3`, authentication and RBAC, start-up
+//! and shutdown. The `plexid` binary (`main.rs`) is a thin command-line front to this.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod startup;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] plexid_store::StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+}
+
+/// A server bound to its address, ready to run.
+pub struct Server {
+    pub state: AppState,
+    pub listener: TcpListener,
+    pub address: SocketAddr,
+}
+
+impl Server {
+    /// Prepares the database and binds the listener.
+    pub async fn bind(settings: Settings) -> Result<Server, StartError> {
+        let (store, secrets) = startup::prepare(&settings).await?;
+        let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
+        let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
+        let address = listener.local_addr().map_err(listen_error)?;
+        let state = AppState {
+            store,
+            secrets,
+            settings: Arc::new(settings),
+            mapping_limits: plexid_mapping::Limits::default(),
+        };
+        Ok(Server { state, listener, address })
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let store = self.state.store.clone();
+        let app = api::router(self.state);
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        store.close().await;
+        result
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,126 @@
+//! The `plexid` command.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use plexid_server::config::{DatabaseArgs, LogFormat, Settings};
+use plexid_server::startup::{self, ADMIN_USERNAME};
+use plexid_server::{crypto, shutdown_signal, Server};
+use plexid_store::accounts::TokenRecord;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "plexid", version, about = "Sign in with Plex: an authentik-compatible identity service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (applies migrations first).
+    Serve(Settings),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Create a non-expiring API token for a user and print its key once.
+    CreateToken {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Must match the server's PLEXID_SECRET_KEY when that is set.
+        #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
+        secret_key: Option<String>,
+        /// Whose token it is.
+        #[arg(long, default_value = ADMIN_USERNAME)]
+        user: String,
+        #[arg(long, default_value = "Created with plexid create-token")]
+        description: String,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("PLEXID_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(settings) => {
+            init_logging(settings.log_format);
+            serve(settings).await
+        }
+        Command::Migrate(db) => {
+            init_logging(LogFormat::Text);
+            migrate(db).await
+        }
+        Command::CreateToken { db, secret_key, user, description } => {
+            init_logging(LogFormat::Text);
+            create_token(db, secret_key, &user, description).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("plexid: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let has_token = settings.bootstrap_token.is_some();
+    let database = plexid_store::db::redact_url(&settings.db.database);
+    let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
+    println!("plexid listening on http://{} (database {database})", server.address);
+    if !has_token {
+        println!(
+            "API token: set PLEXID_BOOTSTRAP_TOKEN=<a long random string> to make it akadmin's token, \
+             or run `plexid create-token` (same --database) to create one"
+        );
+    }
+    server.run(shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn migrate(db: DatabaseArgs) -> Result<(), String> {
+    let store = plexid_store::Store::connect(&db.database).await.map_err(|e| e.to_string())?;
+    let applied = store.migrate().await.map_err(|e| e.to_string())?;
+    println!("applied {applied} migration(s)");
+    store.close().await;
+    Ok(())
+}
+
+async fn create_token(db: DatabaseArgs, secret_key: Option<String>, username: &str, description: String) -> Result<(), String> {
+    let mut settings = Settings::for_database(&db.database);
+    settings.secret_key = secret_key;
+    let (store, secrets) = startup::prepare(&settings).await.map_err(|e| e.to_string())?;
+    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let mut conn = tx.conn();
+    let user = conn
+        .user_by_username(username)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user named {username:?}"))?;
+    let key = crypto::generate_key();
+    conn.insert_token(&TokenRecord {
+        identifier: format!("cli-{}", &crypto::generate_key()[..12]),
+        key_hash: crypto::hash_token(&key),
+        key_encrypted: secrets.encrypt(&key),
+        user_id: user.id,
+        intent: "api".into(),
+        description,
+        expiring: false,
+        expires: None,
+        managed: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    store.close().await;
+    println!("{key}");
+    Ok(())
+}

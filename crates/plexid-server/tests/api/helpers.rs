@@ -1,0 +1,225 @@
+//! The test harness: a real plexid server on 127.0.0.1 (port 0) with a fresh database, on
+//! SQLite or PostgreSQL, and an HTTP client with the bootstrap admin's token.
+
+use std::path::PathBuf;
+
+use plexid_server::config::Settings;
+use plexid_server::crypto::{hash_token, Secrets};
+use plexid_server::Server;
+use plexid_store::accounts::{NewUser, TokenRecord};
+use plexid_store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test case on one backend. `both!(name, case)` declares `name_sqlite` and
+/// `name_postgres` tests that call `case(&TestApp)`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $case:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                super::$case(&app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                super::$case(&app).await;
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub store: Store,
+    pub secrets: Secrets,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    sqlite_file: Option<PathBuf>,
+}
+
+/// The PostgreSQL server for tests; `scripts/test` and `.ci/run` set it.
+pub fn postgres_url() -> String {
+    std::env::var("PLEXID_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("PLEXID_TEST_POSTGRES_URL is not set: run the tests with scripts/test (it points them at 127.0.0.1:5432)")
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh, empty database: a temporary SQLite file, or a new PostgreSQL schema.
+pub async fn fresh_database(backend: Backend) -> (String, Option<PathBuf>) {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique("plexid-test-")));
+            (format!("sqlite://{}", path.display()), Some(path))
+        }
+        Backend::Postgres => {
+            let base = postgres_url();
+            let schema = unique("t_");
+            let admin = Store::connect(&base).await.expect("connect to PLEXID_TEST_POSTGRES_URL");
+            admin.conn().execute(&format!("CREATE SCHEMA {schema}"), vec![]).await.expect("create schema");
+            admin.close().await;
+            let separator = if base.contains('?') { '&' } else { '?' };
+            (format!("{base}{separator}options=-c%20search_path%3D{schema}"), None)
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let (database_url, sqlite_file) = fresh_database(backend).await;
+        let token = unique("test-token-");
+        let mut settings = Settings::for_database(&database_url);
+        settings.bootstrap_token = Some(token.clone());
+        let server = Server::bind(settings).await.expect("server starts");
+        let base = format!("http://{}", server.address);
+        let store = server.state.store.clone();
+        let secrets = server.state.secrets.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            token,
+            store,
+            secrets,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            sqlite_file,
+        }
+    }
+
+    /// Sends a request; `token` None means no Authorization header. Returns status and the body
+    /// as JSON (`Value::Null` for an empty body, a string for non-JSON).
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.to_owned());
+        }
+        let response = request.send().await.expect("request is answered");
+        let status = response.status();
+        let text = response.text().await.expect("body is read");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, Some(&self.token), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(&self.token), Some(&body.to_string())).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, Some(&self.token), Some(&body.to_string())).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, Some(&self.token), Some(&body.to_string())).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, Some(&self.token), None).await
+    }
+
+    /// Creates a user (not a superuser) with these global permissions; returns an API token.
+    pub async fn user_with_permissions(&self, username: &str, permissions: &[&str]) -> String {
+        let mut tx = self.store.begin().await.unwrap();
+        let mut conn = tx.conn();
+        let id = conn
+            .insert_user(&NewUser {
+                uuid: uuid::Uuid::new_v4(),
+                username: username.into(),
+                name: username.into(),
+                email: format!("{username}@example.com"),
+                is_active: true,
+                path: "users".into(),
+                attributes: Default::default(),
+                date_joined: 0,
+                password_hash: None,
+            })
+            .await
+            .unwrap();
+        for permission in permissions {
+            conn.grant_user_permission(id, permission).await.unwrap();
+        }
+        let key = unique("user-token-");
+        conn.insert_token(&TokenRecord {
+            identifier: unique("id-"),
+            key_hash: hash_token(&key),
+            key_encrypted: self.secrets.encrypt(&key),
+            user_id: id,
+            intent: "api".into(),
+            description: String::new(),
+            expiring: false,
+            expires: None,
+            managed: None,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        key
+    }
+
+    /// Runs a statement directly on the database (to set up states the API cannot reach).
+    pub async fn sql(&self, statement: &str) {
+        let mut tx = self.store.begin().await.unwrap();
+        tx.conn().execute(statement, vec![]).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// Creates a Plex source through the API and returns its representation.
+    pub async fn create_source(&self, slug: &str) -> Value {
+        let (status, body) =
+            self.post("/api/v3/sources/plex/", serde_json::json!({"name": slug, "slug": slug, "plex_token": "tok"})).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+/// The observed authentik sample body `NN-….body.json`.
+pub fn sample(name: &str) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
+    let text = std::fs::read_to_string(dir.join(format!("{name}.body.json")))
+        .unwrap_or_else(|e| panic!("sample {name}: {e} (shared/ must sit beside the repository)"));
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}

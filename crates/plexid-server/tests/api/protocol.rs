@@ -1,0 +1,55 @@
+//! HTTP-level behaviour: errors for unknown routes and methods, bad JSON, health, schema.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+async fn errors_are_json(app: &TestApp) {
+    let (status, body) = app.send(Method::GET, "/api/v3/sources/plex", Some(&app.token), None).await;
+    assert_eq!((status.as_u16(), body), (404, json!({"detail": "Not found."})), "trailing slash required");
+    let (status, body) = app.send(Method::GET, "/api/v3/nope/", Some(&app.token), None).await;
+    assert_eq!((status.as_u16(), body), (404, json!({"detail": "Not found."})));
+    let (status, body) = app.send(Method::PUT, "/api/v3/sources/plex/", Some(&app.token), Some("{}")).await;
+    assert_eq!((status.as_u16(), body), (405, json!({"detail": "Method \"PUT\" not allowed."})));
+    let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/x/used_by/", Some(&app.token), Some("{}")).await;
+    assert_eq!((status.as_u16(), body), (405, json!({"detail": "Method \"POST\" not allowed."})));
+    let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&app.token), Some("{bad json")).await;
+    assert_eq!(status, 400);
+    assert!(body["detail"].as_str().unwrap().starts_with("JSON parse error - "), "{body}");
+    let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&app.token), Some("[1, 2]")).await;
+    assert_eq!((status.as_u16(), body), (400, json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})));
+    let (status, _) = app.send(Method::GET, "/api/v3/sources/plex/a.b/", Some(&app.token), None).await;
+    assert_eq!(status, 404);
+    let (_, listed) = app.get("/api/v3/sources/plex/").await;
+    assert_eq!(listed["pagination"]["count"], 0, "nothing was stored by the bad requests");
+}
+both!(errors_are_json, errors_are_json);
+
+async fn health_and_schema(app: &TestApp) {
+    assert_eq!(app.send(Method::GET, "/-/health/live/", None, None).await.0, 200);
+    assert_eq!(app.send(Method::GET, "/-/health/ready/", None, None).await.0, 200);
+    let (status, schema) = app.send(Method::GET, "/api/v3/schema/", None, None).await;
+    assert_eq!(status, 200);
+    assert!(schema["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/sources/plex/",
+        "/sources/plex/{slug}/",
+        "/sources/plex/{slug}/used_by/",
+        "/flows/instances/",
+        "/flows/instances/{slug}/",
+        "/propertymappings/source/plex/",
+        "/propertymappings/source/plex/{pm_uuid}/",
+        "/propertymappings/source/plex/{pm_uuid}/used_by/",
+        "/propertymappings/all/{pm_uuid}/test/",
+    ] {
+        assert!(schema["paths"][path].is_object(), "{path} documented");
+    }
+    assert!(schema["components"]["schemas"]["PlexSource"].is_object());
+    assert!(!schema.to_string().contains("$serde_json::private::Number"));
+    let yaml = reqwest::get(format!("{}/api/v3/schema/?format=yaml", app.base)).await.unwrap().text().await.unwrap();
+    assert!(yaml.contains("openapi:"));
+    assert!(!yaml.contains("$serde_json::private::Number"));
+}
+both!(health_and_schema, health_and_schema);
