@@ -541,7 +541,7 @@ impl<'e> BeforeStmtFuncDyn<'e> for StepGuard {
         if eval.heap().allocated_bytes() > self.max_heap_bytes {
             return self.fail(LimitKind::Memory);
         }
-        if self.steps % TIME_CHECK_EVERY == 0 && past(self.deadline) {
+        if self.steps.is_multiple_of(TIME_CHECK_EVERY) && past(self.deadline) {
             return self.fail(LimitKind::Time);
         }
         Ok(())

@@ -116,6 +116,7 @@ async fn create_token(db: DatabaseArgs, secret_key: Option<String>, username: &s
         expiring: false,
         expires: None,
         managed: None,
+        uuid: uuid::Uuid::new_v4(),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -76,6 +76,7 @@ pub async fn prepare(settings: &Settings) -> StoreResult<(Store, Secrets)> {
             expiring: false,
             expires: None,
             managed: Some("goauthentik.io/core/bootstrap-token".into()),
+            uuid: Uuid::new_v4(),
         })
         .await?;
     }
@@ -117,6 +118,7 @@ async fn ensure_admin(conn: &mut Conn<'_>) -> StoreResult<i64> {
                 attributes: Default::default(),
                 date_joined: now_micros(),
                 password_hash: None,
+                user_type: "internal".into(),
             })
             .await?
         }

@@ -2,7 +2,9 @@
 
 use uuid::Uuid;
 
-use crate::db::{Conn, Row};
+use crate::db::{Conn, Param, Row};
+use crate::listing::{Filter, ListQuery, Listed, Window};
+use plexid_core::listing::OrderTerm;
 use crate::error::StoreResult;
 use crate::params;
 
@@ -19,6 +21,7 @@ pub struct UserRecord {
     pub last_login: Option<i64>,
     pub date_joined: i64,
     pub password_hash: Option<String>,
+    pub user_type: String,
 }
 
 /// A user about to be created (the database assigns the id).
@@ -33,6 +36,7 @@ pub struct NewUser {
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub date_joined: i64,
     pub password_hash: Option<String>,
+    pub user_type: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +51,7 @@ pub struct GroupRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenRecord {
     pub identifier: String,
+    pub uuid: Uuid,
     pub key_hash: String,
     pub key_encrypted: String,
     pub user_id: i64,
@@ -70,7 +75,7 @@ pub struct TokenOwner {
 }
 
 const USER_SELECT: &str = "SELECT id, uuid, username, name, email, is_active, path, attributes, last_login, \
-                           date_joined, password_hash FROM app_user";
+                           date_joined, password_hash, user_type FROM app_user";
 
 pub(crate) fn user_from_row(row: &Row) -> StoreResult<UserRecord> {
     Ok(UserRecord {
@@ -85,6 +90,7 @@ pub(crate) fn user_from_row(row: &Row) -> StoreResult<UserRecord> {
         last_login: row.opt_int("last_login")?,
         date_joined: row.int("date_joined")?,
         password_hash: row.opt_text("password_hash")?,
+        user_type: row.text("user_type")?,
     })
 }
 
@@ -118,8 +124,8 @@ impl Conn<'_> {
     pub async fn insert_user(&mut self, u: &NewUser) -> StoreResult<i64> {
         let row = self
             .fetch_one(
-                "INSERT INTO app_user (uuid, username, name, email, is_active, path, attributes, date_joined, password_hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                "INSERT INTO app_user (uuid, username, name, email, is_active, path, attributes, date_joined, password_hash, user_type) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 params![
                     u.uuid,
                     u.username.clone(),
@@ -129,7 +135,8 @@ impl Conn<'_> {
                     u.path.clone(),
                     json_text(&u.attributes),
                     u.date_joined,
-                    u.password_hash.clone()
+                    u.password_hash.clone(),
+                    u.user_type.clone()
                 ],
             )
             .await?;
@@ -273,8 +280,8 @@ impl Conn<'_> {
 
     pub async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO api_token (identifier, key_hash, key_encrypted, user_id, intent, description, expiring, expires, managed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO api_token (identifier, key_hash, key_encrypted, user_id, intent, description, expiring, expires, managed, uuid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             token_params(t),
         )
         .await
@@ -302,7 +309,7 @@ impl Conn<'_> {
     }
 }
 
-fn token_params(t: &TokenRecord) -> Vec<crate::db::Param> {
+fn token_params(t: &TokenRecord) -> Vec<Param> {
     params![
         t.identifier.clone(),
         t.key_hash.clone(),
@@ -312,6 +319,256 @@ fn token_params(t: &TokenRecord) -> Vec<crate::db::Param> {
         t.description.clone(),
         t.expiring,
         t.expires,
-        t.managed.clone()
+        t.managed.clone(),
+        t.uuid
     ]
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub is_active: Option<bool>,
+    pub path: Option<String>,
+    pub uuid: Option<Uuid>,
+    pub search: Vec<String>,
+}
+
+pub const USER_ORDERING: &[&str] = &["pk", "username", "name", "email", "is_active", "last_login", "path", "uuid"];
+
+fn user_order(term: &str) -> &'static str {
+    match term {
+        "pk" => "id",
+        "name" => "name",
+        "email" => "email",
+        "is_active" => "is_active",
+        "last_login" => "last_login",
+        "path" => "path",
+        "uuid" => "uuid",
+        _ => "username",
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GroupFilter {
+    pub name: Option<String>,
+    pub is_superuser: Option<bool>,
+    pub search: Vec<String>,
+}
+
+pub const GROUP_ORDERING: &[&str] = &["pk", "name", "is_superuser"];
+
+fn group_order(term: &str) -> &'static str {
+    match term {
+        "pk" => "uuid",
+        "is_superuser" => "is_superuser",
+        _ => "name",
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TokenFilter {
+    pub identifier: Option<String>,
+    pub intent: Option<String>,
+    pub description: Option<String>,
+    pub managed: Option<String>,
+    pub user: Option<i64>,
+    /// Only this user's tokens (callers without global view permission).
+    pub owner: Option<i64>,
+    pub search: Vec<String>,
+}
+
+pub const TOKEN_ORDERING: &[&str] = &["identifier", "intent", "description", "expires", "expiring", "user"];
+
+fn token_order(term: &str) -> &'static str {
+    match term {
+        "intent" => "intent",
+        "description" => "description",
+        "expires" => "expires",
+        "expiring" => "expiring",
+        "user" => "user_id",
+        _ => "identifier",
+    }
+}
+
+const TOKEN_SELECT: &str = "SELECT t.identifier, t.uuid, t.key_hash, t.key_encrypted, t.user_id, t.intent, t.description, \
+                            t.expiring, t.expires, t.managed FROM api_token t";
+
+fn token_from_row(row: &Row) -> StoreResult<TokenRecord> {
+    Ok(TokenRecord {
+        identifier: row.text("identifier")?,
+        uuid: row.uuid("uuid")?,
+        key_hash: row.text("key_hash")?,
+        key_encrypted: row.text("key_encrypted")?,
+        user_id: row.int("user_id")?,
+        intent: row.text("intent")?,
+        description: row.text("description")?,
+        expiring: row.boolean("expiring")?,
+        expires: row.opt_int("expires")?,
+        managed: row.opt_text("managed")?,
+    })
+}
+
+/// Binds a list of values as `IN (…)` placeholders.
+fn in_list(filter: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> String {
+    let placeholders: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            filter.push(v);
+            format!("${}", filter.len())
+        })
+        .collect();
+    placeholders.join(", ")
+}
+
+impl Conn<'_> {
+    pub async fn list_users(&mut self, filter: &UserFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<UserRecord>> {
+        let mut f = Filter::default();
+        f.eq("username", filter.username.clone());
+        f.eq("email", filter.email.clone());
+        f.eq("name", filter.name.clone());
+        f.eq("is_active", filter.is_active);
+        f.eq("path", filter.path.clone());
+        f.eq("uuid", filter.uuid);
+        f.search(&filter.search, &["username", "name", "email", "uuid"]);
+        ListQuery { select: USER_SELECT, order: user_order, tiebreak: "id" }.run(self, f, ordering, window, user_from_row).await
+    }
+
+    /// The groups of each of these users: (user id, group).
+    pub async fn groups_of_users(&mut self, users: &[i64]) -> StoreResult<Vec<(i64, GroupRecord)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Vec::new();
+        let list = in_list(&mut params, users.iter().map(|id| Param::Int(*id)));
+        let sql = format!(
+            "SELECT gm.user_id, g.uuid, g.name, g.is_superuser, g.parent, g.attributes FROM group_member gm \
+             JOIN app_group g ON g.uuid = gm.group_uuid WHERE gm.user_id IN ({list}) ORDER BY g.name, g.uuid"
+        );
+        let rows = self.fetch_all(&sql, params).await?;
+        rows.iter().map(|r| Ok((r.int("user_id")?, group_from_row(r)?))).collect()
+    }
+
+    /// The members of each of these groups: (group uuid, user).
+    pub async fn members_of_groups(&mut self, groups: &[Uuid]) -> StoreResult<Vec<(Uuid, UserRecord)>> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Vec::new();
+        let list = in_list(&mut params, groups.iter().map(|id| Param::from(*id)));
+        let sql = format!(
+            "SELECT gm.group_uuid, u.id, u.uuid, u.username, u.name, u.email, u.is_active, u.path, u.attributes, \
+             u.last_login, u.date_joined, u.password_hash, u.user_type FROM group_member gm JOIN app_user u ON u.id = gm.user_id \
+             WHERE gm.group_uuid IN ({list}) ORDER BY u.id"
+        );
+        let rows = self.fetch_all(&sql, params).await?;
+        rows.iter().map(|r| Ok((r.uuid("group_uuid")?, user_from_row(r)?))).collect()
+    }
+
+    pub async fn update_user(&mut self, u: &UserRecord) -> StoreResult<()> {
+        self.execute(
+            "UPDATE app_user SET username = $2, name = $3, email = $4, is_active = $5, path = $6, attributes = $7, \
+             last_login = $8, user_type = $9 WHERE id = $1",
+            crate::params![u.id, u.username.clone(), u.name.clone(), u.email.clone(), u.is_active, u.path.clone(),
+                json_text(&u.attributes), u.last_login, u.user_type.clone()],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_user(&mut self, id: i64) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM app_user WHERE id = $1", params![id]).await? > 0)
+    }
+
+    /// Replaces a user's group memberships.
+    pub async fn set_user_groups(&mut self, user_id: i64, groups: &[Uuid]) -> StoreResult<()> {
+        self.execute("DELETE FROM group_member WHERE user_id = $1", params![user_id]).await?;
+        for group in groups {
+            self.add_member(*group, user_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a group's members.
+    pub async fn set_group_members(&mut self, group: Uuid, users: &[i64]) -> StoreResult<()> {
+        self.execute("DELETE FROM group_member WHERE group_uuid = $1", params![group]).await?;
+        for user in users {
+            self.add_member(group, *user).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn existing_users(&mut self, ids: &[i64]) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Vec::new();
+        let list = in_list(&mut params, ids.iter().map(|id| Param::Int(*id)));
+        let rows = self.fetch_all(&format!("SELECT id FROM app_user WHERE id IN ({list})"), params).await?;
+        rows.iter().map(|r| r.int("id")).collect()
+    }
+
+    pub async fn existing_groups(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        self.existing("app_group", ids).await
+    }
+
+    pub async fn list_groups(&mut self, filter: &GroupFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<GroupRecord>> {
+        let mut f = Filter::default();
+        f.eq("name", filter.name.clone());
+        f.eq("is_superuser", filter.is_superuser);
+        f.search(&filter.search, &["name"]);
+        ListQuery { select: GROUP_SELECT, order: group_order, tiebreak: "uuid" }.run(self, f, ordering, window, group_from_row).await
+    }
+
+    pub async fn update_group(&mut self, g: &GroupRecord) -> StoreResult<()> {
+        self.execute(
+            "UPDATE app_group SET name = $2, is_superuser = $3, parent = $4, attributes = $5 WHERE uuid = $1",
+            params![g.uuid, g.name.clone(), g.is_superuser, g.parent, json_text(&g.attributes)],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_group(&mut self, uuid: Uuid) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM app_group WHERE uuid = $1", params![uuid]).await? > 0)
+    }
+
+    pub async fn list_tokens(&mut self, filter: &TokenFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<TokenRecord>> {
+        let mut f = Filter::default();
+        f.eq("t.identifier", filter.identifier.clone());
+        f.eq("t.intent", filter.intent.clone());
+        f.eq("t.description", filter.description.clone());
+        f.eq("t.managed", filter.managed.clone());
+        f.eq("t.user_id", filter.user);
+        f.eq("t.user_id", filter.owner);
+        f.search(&filter.search, &["t.identifier", "t.description"]);
+        ListQuery { select: TOKEN_SELECT, order: token_order, tiebreak: "identifier" }.run(self, f, ordering, window, token_from_row).await
+    }
+
+    pub async fn token_by_identifier(&mut self, identifier: &str) -> StoreResult<Option<TokenRecord>> {
+        let sql = format!("{TOKEN_SELECT} WHERE t.identifier = $1");
+        self.fetch_optional(&sql, params![identifier]).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    /// Rewrites a token's editable fields (found by its uuid; the identifier may change).
+    pub async fn update_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        self.execute(
+            "UPDATE api_token SET identifier = $2, intent = $3, description = $4, expiring = $5, expires = $6, user_id = $7 \
+             WHERE uuid = $1",
+            params![t.uuid, t.identifier.clone(), t.intent.clone(), t.description.clone(), t.expiring, t.expires, t.user_id],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_token(&mut self, uuid: Uuid) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM api_token WHERE uuid = $1", params![uuid]).await? > 0)
+    }
+
+    /// Tokens of a user: (identifier) for `used_by`.
+    pub async fn token_identifiers_of_user(&mut self, user_id: i64) -> StoreResult<Vec<String>> {
+        let rows = self.fetch_all("SELECT identifier FROM api_token WHERE user_id = $1 ORDER BY identifier", params![user_id]).await?;
+        rows.iter().map(|r| r.text("identifier")).collect()
+    }
 }

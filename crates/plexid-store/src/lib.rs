@@ -2,6 +2,7 @@
 //! written once; the engines differ only in [`db`] and in their migration files.
 
 pub mod accounts;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod flows;

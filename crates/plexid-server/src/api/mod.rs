@@ -23,9 +23,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::QueryParams;
 use crate::state::AppState;
 
+pub mod connections;
 pub mod flows;
+pub mod groups;
 pub mod mappings;
 pub mod sources;
+pub mod tokens;
+pub mod users;
 
 /// `{"detail": …}`, authentik's `GenericError`.
 #[derive(Serialize, ToSchema)]
@@ -192,6 +196,25 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mappings::retrieve, mappings::update, mappings::partial_update, mappings::destroy))
         .routes(routes!(mappings::used_by))
         .routes(routes!(mappings::test))
+        .routes(routes!(connections::list_user, connections::create_user))
+        .routes(routes!(connections::retrieve_user, connections::update_user, connections::partial_update_user, connections::destroy_user))
+        .routes(routes!(connections::used_by_user))
+        .routes(routes!(connections::list_group, connections::create_group))
+        .routes(routes!(connections::retrieve_group, connections::update_group, connections::partial_update_group, connections::destroy_group))
+        .routes(routes!(connections::used_by_group))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::me))
+        .routes(routes!(users::retrieve, users::update, users::partial_update, users::destroy))
+        .routes(routes!(users::used_by))
+        .routes(routes!(users::set_password))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::retrieve, groups::update, groups::partial_update, groups::destroy))
+        .routes(routes!(groups::add_user))
+        .routes(routes!(groups::remove_user))
+        .routes(routes!(groups::used_by))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::retrieve, tokens::update, tokens::partial_update, tokens::destroy))
+        .routes(routes!(tokens::view_key))
 }
 
 /// The OpenAPI document, rendered once.

@@ -369,3 +369,66 @@ pub async fn used_by(State(state): State<AppState>, caller: Caller, Path(slug): 
     }
     Ok(ok(&entries))
 }
+
+/// A source as nested in connections: authentik's base `Source` shape.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+#[schema(as = Source)]
+pub struct SourceSummary {
+    pub pk: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub enabled: bool,
+    pub authentication_flow: Option<Uuid>,
+    pub enrollment_flow: Option<Uuid>,
+    pub user_property_mappings: Vec<Uuid>,
+    pub group_property_mappings: Vec<Uuid>,
+    pub component: &'static str,
+    pub verbose_name: &'static str,
+    pub verbose_name_plural: &'static str,
+    pub meta_model_name: &'static str,
+    pub policy_engine_mode: String,
+    pub user_matching_mode: String,
+    pub managed: Option<String>,
+    pub user_path_template: String,
+    pub icon: Option<String>,
+}
+
+impl From<SourceRecord> for SourceSummary {
+    fn from(s: SourceRecord) -> Self {
+        SourceSummary {
+            pk: s.uuid,
+            name: s.name,
+            slug: s.slug,
+            enabled: s.enabled,
+            authentication_flow: s.authentication_flow,
+            enrollment_flow: s.enrollment_flow,
+            user_property_mappings: s.user_property_mappings,
+            group_property_mappings: s.group_property_mappings,
+            component: "",
+            verbose_name: "source",
+            verbose_name_plural: "sources",
+            meta_model_name: "authentik_core.source",
+            policy_engine_mode: s.policy_engine_mode,
+            user_matching_mode: s.user_matching_mode,
+            managed: s.managed,
+            user_path_template: s.user_path_template,
+            icon: s.icon,
+        }
+    }
+}
+
+/// A source named by slug or by pk (D10), or the field error for `field`.
+pub async fn resolve_source(conn: &mut Conn<'_>, value: &str, field: &str, errors: &mut FieldErrors) -> ApiResult<Option<SourceRecord>> {
+    let found = match Uuid::parse_str(value) {
+        Ok(uuid) => conn.source_by_uuid(uuid).await?,
+        Err(_) => conn.source_by_slug(value).await?,
+    };
+    if found.is_none() {
+        let message = match Uuid::parse_str(value) {
+            Ok(_) => does_not_exist(value),
+            Err(_) => format!("Object with slug={value} does not exist."),
+        };
+        errors.add(field, message);
+    }
+    Ok(found)
+}

@@ -159,6 +159,7 @@ impl TestApp {
                 attributes: Default::default(),
                 date_joined: 0,
                 password_hash: None,
+                user_type: "internal".into(),
             })
             .await
             .unwrap();
@@ -176,6 +177,7 @@ impl TestApp {
             expiring: false,
             expires: None,
             managed: None,
+            uuid: uuid::Uuid::new_v4(),
         })
         .await
         .unwrap();
@@ -221,5 +223,42 @@ pub fn sample(name: &str) -> Value {
         Value::Null
     } else {
         serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// The top-level keys of a JSON object in document order (serde_json's `Value` sorts them).
+pub fn ordered_keys(text: &str) -> Vec<String> {
+    struct Keys;
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                keys.push(key);
+            }
+            Ok(keys)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::Deserializer::deserialize_map(&mut de, Keys).expect("a JSON object")
+}
+
+/// The raw text of an authentik sample body.
+pub fn sample_text(name: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
+    std::fs::read_to_string(dir.join(format!("{name}.body.json"))).unwrap()
+}
+
+impl TestApp {
+    /// The raw body text of an admin request.
+    pub async fn raw(&self, method: Method, path: &str, body: Option<&str>) -> String {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.to_owned());
+        }
+        request.send().await.unwrap().text().await.unwrap()
     }
 }

@@ -3,7 +3,11 @@
 
 mod helpers;
 
+mod accounts;
 mod auth;
+mod binary;
+mod compat;
+mod connections;
 mod flows;
 mod mappings;
 mod protocol;

@@ -16,7 +16,8 @@ CREATE TABLE app_user (
     path TEXT NOT NULL DEFAULT 'users',
     attributes TEXT NOT NULL DEFAULT '{}',
     last_login BIGINT,
-    date_joined BIGINT NOT NULL
+    date_joined BIGINT NOT NULL,
+    user_type TEXT NOT NULL DEFAULT 'internal'
 );
 
 CREATE TABLE app_group (
@@ -49,6 +50,7 @@ CREATE TABLE group_permission (
 
 CREATE TABLE api_token (
     identifier TEXT PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
     key_hash TEXT NOT NULL UNIQUE,
     key_encrypted TEXT NOT NULL,
     user_id BIGINT NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,

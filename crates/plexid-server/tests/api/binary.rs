@@ -1,0 +1,70 @@
+//! The `plexid` binary as a user runs it: serve (and stop on SIGTERM), migrate, create-token.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{fresh_database, Backend};
+
+const PLEXID: &str = env!("CARGO_BIN_EXE_plexid");
+
+async fn serve_and_stop(backend: Backend) {
+    let (database, file) = fresh_database(backend).await;
+    let migrated = Command::new(PLEXID).args(["migrate", "--database", &database]).output().unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    assert_eq!(String::from_utf8_lossy(&migrated.stdout).trim(), "applied 1 migration(s)");
+    let created = Command::new(PLEXID).args(["create-token", "--database", &database]).env("PLEXID_SECRET_KEY", "k").output().unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert_eq!(key.len(), 64);
+
+    let mut child = Command::new(PLEXID)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PLEXID_DATABASE", &database)
+        .env("PLEXID_SECRET_KEY", "k")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("plexid listening on ").unwrap().split(' ').next().unwrap().to_owned();
+    assert!(lines.next().unwrap().unwrap().contains("create-token"), "says how to get a token");
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(format!("{url}/-/health/ready/")).send().await.unwrap().status(), 200);
+    let listed = client.get(format!("{url}/api/v3/sources/plex/")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(listed.status(), 200, "the token from create-token works");
+
+    let started = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "plexid did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(path) = file {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[tokio::test]
+async fn serve_and_stop_sqlite() {
+    serve_and_stop(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn serve_and_stop_postgres() {
+    serve_and_stop(Backend::Postgres).await;
+}
+
+#[test]
+fn bad_database_urls_are_refused_clearly() {
+    let output = Command::new(PLEXID).args(["migrate", "--database", "mysql://u:secret@h/db"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unsupported database URL"), "{stderr}");
+    assert!(!stderr.contains("secret"), "passwords are not printed: {stderr}");
+}
