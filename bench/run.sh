@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${BENCH_DURATION:-10s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+CONNECTION_COUNT="${BENCH_CONNECTION_COUNT:-10000}"
 PG_URL="${PLEXID_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PORT=9231
 export PLEXID_BENCH_TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -43,7 +44,9 @@ seed() { # 20 sources
 
 # wrk → "rps p50 p90 p99" (latencies in ms)
 measure() { # $1 = lua script, $2 = path
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/$1" "http://127.0.0.1:$PORT$2" >"$WORK/wrk.txt" 2>"$WORK/wrk.err"
+  local threads=2
+  [ "$CONNECTIONS" = 1 ] && threads=1
+  wrk -t"$threads" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/$1" "http://127.0.0.1:$PORT$2" >"$WORK/wrk.txt" 2>"$WORK/wrk.err"
   if [ -s "$WORK/wrk.err" ]; then echo "wrk reported errors:" >&2; head -5 "$WORK/wrk.err" >&2; fi
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
@@ -69,7 +72,7 @@ for backend in sqlite postgres; do
     url="sqlite://$WORK/bench.db"
   else
     schema="bench_$$"
-    psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
     url="$PG_URL?options=-c%20search_path%3D$schema"
   fi
   start "$url"
@@ -80,16 +83,24 @@ for backend in sqlite postgres; do
   read -r base_rps _ <<<"$base"
   list=$(measure get.lua "/api/v3/sources/plex/?page_size=20")
   create=$(measure create.lua "/api/v3/sources/plex/")
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v3/sources/plex/" -H "Authorization: Bearer $PLEXID_BENCH_TOKEN" \
+    -H 'Content-Type: application/json' -d '{"name":"Connected","slug":"connected","plex_token":"t"}'
+  python3 bench/seed_connections.py "$PORT" "$PLEXID_BENCH_TOKEN" connected "$CONNECTION_COUNT"
+  conn_path="/api/v3/sources/user_connections/plex/?source__slug=connected&page_size=100"
+  conn_single=$(CONNECTIONS=1 measure get.lua "$conn_path")
+  conn_load=$(measure get.lua "$conn_path")
   after_create=$(curl -sf "http://127.0.0.1:$PORT/api/v3/sources/plex/?page_size=1" -H "Authorization: Bearer $PLEXID_BENCH_TOKEN" | sed -E 's/.*"count":([0-9]+).*/\1/')
   peak=$(hwm_kib)
   {
     row "$backend: GET /-/health/live/ (baseline)" "$base" "$base_rps"
     row "$backend: GET /api/v3/sources/plex/?page_size=20 (20 sources)" "$list" "$base_rps"
     row "$backend: POST /api/v3/sources/plex/ (table grows to $after_create)" "$create" "$base_rps"
+    row "$backend: GET user connections ?source__slug (of $CONNECTION_COUNT), page of 100, 1 connection" "$conn_single" "$base_rps"
+    row "$backend: same, $CONNECTIONS connections" "$conn_load" "$base_rps"
     echo "| $backend: start-up to ready (empty database) | ${startup} ms | | | | |"
     echo "| $backend: resident memory idle / peak | $((idle / 1024)) MiB / $((peak / 1024)) MiB | | | | |"
   } >>"$OUT"
   stop
-  [ "$backend" = postgres ] && psql "$PG_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
+  [ "$backend" = postgres ] && PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
 done
 cat "$OUT"

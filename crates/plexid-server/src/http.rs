@@ -17,8 +17,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON response with `Content-Type: application/json; charset=utf-8`.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
+    let mut bytes = Vec::with_capacity(4096);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => {
             let mut response = Response::new(Body::from(bytes));
             *response.status_mut() = status;
             response

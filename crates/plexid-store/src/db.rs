@@ -1,17 +1,20 @@
 //! The one place that knows there are two database engines. Everything above it writes its
 //! SQL once (`$1` placeholders work on both) and runs it through [`Conn`].
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use rusqlite::types::Value as LiteValue;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Row as _, SqliteConnection, SqlitePool};
+use sqlx::{PgConnection, PgPool, Row as _};
 
 use crate::error::{StoreError, StoreResult};
 
 /// A value bound to a `$n` placeholder. Nulls carry their type so PostgreSQL can infer it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Param {
     Text(String),
     OptText(Option<String>),
@@ -67,37 +70,92 @@ macro_rules! params {
     ($($value:expr),* $(,)?) => { vec![$($crate::db::Param::from($value)),*] };
 }
 
+/// A SQLite result row, copied out of the statement (cheap to clone).
+#[derive(Clone)]
+pub struct LiteRow {
+    columns: Arc<[String]>,
+    values: Arc<[rusqlite::types::Value]>,
+}
+
 /// A result row of either engine, read by column name.
 pub enum Row {
-    Sqlite(SqliteRow),
+    Lite(LiteRow),
     Pg(PgRow),
+}
+
+fn mismatch(col: &str, expected: &str, got: &LiteValue) -> StoreError {
+    StoreError::Corrupt(format!("column {col}: expected {expected}, found {got:?}"))
+}
+
+impl LiteRow {
+    fn get(&self, col: &str) -> StoreResult<&LiteValue> {
+        self.columns
+            .iter()
+            .position(|c| c == col)
+            .map(|i| &self.values[i])
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {col}")))
+    }
+
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        match self.get(col)? {
+            LiteValue::Null => Ok(None),
+            LiteValue::Text(t) => Ok(Some(t.clone())),
+            other => Err(mismatch(col, "text", other)),
+        }
+    }
+
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        match self.get(col)? {
+            LiteValue::Null => Ok(None),
+            LiteValue::Integer(i) => Ok(Some(*i)),
+            other => Err(mismatch(col, "integer", other)),
+        }
+    }
 }
 
 macro_rules! column {
     ($self:expr, $col:expr, $ty:ty) => {
         match $self {
-            Row::Sqlite(r) => r.try_get::<$ty, _>($col),
-            Row::Pg(r) => r.try_get::<$ty, _>($col),
+            Row::Lite(_) => unreachable!(),
+            Row::Pg(r) => r.try_get::<$ty, _>($col).map_err(StoreError::from),
         }
-        .map_err(StoreError::from)
     };
+}
+
+fn required<T>(col: &str, value: Option<T>) -> StoreResult<T> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("column {col} is null")))
 }
 
 impl Row {
     pub fn text(&self, col: &str) -> StoreResult<String> {
-        column!(self, col, String)
+        match self {
+            Row::Lite(r) => required(col, r.opt_text(col)?),
+            _ => column!(self, col, String),
+        }
     }
     pub fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
-        column!(self, col, Option<String>)
+        match self {
+            Row::Lite(r) => r.opt_text(col),
+            _ => column!(self, col, Option<String>),
+        }
     }
     pub fn int(&self, col: &str) -> StoreResult<i64> {
-        column!(self, col, i64)
+        match self {
+            Row::Lite(r) => required(col, r.opt_int(col)?),
+            _ => column!(self, col, i64),
+        }
     }
     pub fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
-        column!(self, col, Option<i64>)
+        match self {
+            Row::Lite(r) => r.opt_int(col),
+            _ => column!(self, col, Option<i64>),
+        }
     }
     pub fn boolean(&self, col: &str) -> StoreResult<bool> {
-        column!(self, col, bool)
+        match self {
+            Row::Lite(r) => Ok(required(col, r.opt_int(col)?)? != 0),
+            _ => column!(self, col, bool),
+        }
     }
     pub fn uuid(&self, col: &str) -> StoreResult<uuid::Uuid> {
         parse_uuid(&self.text(col)?)
@@ -140,15 +198,196 @@ impl Dialect {
     }
 }
 
+// ------------------------------------------------------------------------------------------
+// SQLite: rusqlite, called directly. SQLite is an in-process library: a read of a page of rows
+// takes tens of microseconds, less than handing it to another thread would cost, so queries run
+// on the calling task. Reads use a small pool of read-only connections (WAL lets them run beside
+// the writer); writes go through the one write connection, held for a whole transaction.
+// ------------------------------------------------------------------------------------------
+
+/// The SQLite database: a write connection, a pool of read connections and a read cache.
+pub struct SqliteDb {
+    path: PathBuf,
+    readers: std::sync::Mutex<Vec<rusqlite::Connection>>,
+    writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
+    cache: ReadCache,
+}
+
+type CacheKey = (String, Vec<Param>);
+
+/// Results of recent reads, valid while nothing has been committed since. A dedicated
+/// connection's `PRAGMA data_version` changes whenever any other connection (our writer, or
+/// another process using the same file) commits, so the cache can never serve stale rows: an
+/// entry is used only if the version it was read under is still current.
+struct ReadCache {
+    watch: std::sync::Mutex<rusqlite::Connection>,
+    entries: std::sync::Mutex<HashMap<CacheKey, (i64, Arc<[LiteRow]>)>>,
+}
+
+const CACHE_ENTRIES: usize = 1024;
+const CACHE_MAX_ROWS: usize = 200;
+
+impl ReadCache {
+    fn version(&self) -> StoreResult<i64> {
+        let watch = self.watch.lock().map_err(|_| StoreError::Corrupt("cache watch poisoned".into()))?;
+        let mut stmt = watch.prepare_cached("PRAGMA data_version")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+
+    fn get(&self, key: &CacheKey, version: i64) -> Option<Vec<Row>> {
+        let entries = self.entries.lock().ok()?;
+        match entries.get(key) {
+            Some((at, rows)) if *at == version => Some(rows.iter().cloned().map(Row::Lite).collect()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: CacheKey, version: i64, rows: &[Row]) {
+        if rows.len() > CACHE_MAX_ROWS {
+            return;
+        }
+        let lite: Vec<LiteRow> = rows.iter().filter_map(|r| if let Row::Lite(l) = r { Some(l.clone()) } else { None }).collect();
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_ENTRIES {
+                entries.retain(|_, (at, _)| *at == version);
+                if entries.len() >= CACHE_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (version, lite.into()));
+        }
+    }
+}
+
+const SQLITE_READERS: usize = 8;
+const STATEMENT_CACHE: usize = 128;
+
+fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+impl SqliteDb {
+    fn open(url: &str) -> StoreResult<SqliteDb> {
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = PathBuf::from(rest.split('?').next().unwrap_or(rest));
+        if path.as_os_str().is_empty() || rest.starts_with(":memory:") {
+            return Err(StoreError::Config("use sqlite://PATH with a file path (in-memory databases are not supported)".into()));
+        }
+        let writer = rusqlite::Connection::open(&path)
+            .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
+        configure(&writer)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        let watch = rusqlite::Connection::open(&path)?;
+        watch.pragma_update(None, "query_only", "ON")?;
+        Ok(SqliteDb {
+            path,
+            readers: std::sync::Mutex::new(Vec::new()),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            cache: ReadCache { watch: std::sync::Mutex::new(watch), entries: std::sync::Mutex::new(HashMap::new()) },
+        })
+    }
+
+    /// A read through the cache.
+    fn cached_fetch(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        let version = self.cache.version()?;
+        let key = (sql.to_owned(), params);
+        let rows = match self.cache.get(&key, version) {
+            Some(rows) => rows,
+            None => {
+                let rows = self.read(|conn| lite_fetch(conn, sql, &key.1, None))?;
+                self.cache.put(key, version, &rows);
+                rows
+            }
+        };
+        Ok(match limit {
+            Some(l) => rows.into_iter().take(l).collect(),
+            None => rows,
+        })
+    }
+
+    /// Runs `f` on a read connection from the pool (opening one if none is free).
+    fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.readers.lock().map_err(|_| StoreError::Corrupt("reader pool poisoned".into()))?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                // Opened read-write but `query_only`: a SQLITE_OPEN_READ_ONLY connection maps the
+                // WAL index read-only, which makes SQLite re-read the schema and re-prepare every
+                // statement in every transaction (measured: 4x slower lists).
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
+                configure(&conn)?;
+                conn.pragma_update(None, "query_only", "ON")?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < SQLITE_READERS {
+                readers.push(conn);
+            }
+        }
+        result
+    }
+}
+
+/// Binds `params` to a statement whose placeholders are `$n` (SQLite numbers named parameters
+/// in order of appearance, so each is looked up by its name).
+fn bind_lite(stmt: &mut rusqlite::Statement<'_>, params: &[Param]) -> StoreResult<()> {
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or("");
+        let n: usize = name
+            .trim_start_matches(['$', '?'])
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("unsupported placeholder {name:?}")))?;
+        let param = params.get(n - 1).ok_or_else(|| StoreError::Corrupt(format!("no value for {name}")))?;
+        match param {
+            Param::Text(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::OptText(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::OptInt(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::Bool(v) => stmt.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(())
+}
+
+fn lite_fetch(conn: &rusqlite::Connection, sql: &str, params: &[Param], limit: Option<usize>) -> StoreResult<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind_lite(&mut stmt, params)?;
+    let columns: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let width = columns.len();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..width).map(|i| row.get::<_, LiteValue>(i)).collect::<rusqlite::Result<Arc<[_]>>>()?;
+        out.push(Row::Lite(LiteRow { columns: Arc::clone(&columns), values }));
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn lite_execute(conn: &rusqlite::Connection, sql: &str, params: &[Param]) -> StoreResult<u64> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind_lite(&mut stmt, params)?;
+    Ok(stmt.raw_execute()? as u64)
+}
+
 /// A connection to run statements on: a pool, or an open transaction.
 pub enum Conn<'a> {
-    SqlitePool(&'a SqlitePool),
+    Sqlite(&'a SqliteDb),
+    SqliteTx(&'a mut rusqlite::Connection),
     PgPool(&'a PgPool),
-    SqliteTx(&'a mut SqliteConnection),
     PgTx(&'a mut PgConnection),
 }
 
-macro_rules! bind_all {
+macro_rules! bind_pg {
     ($query:expr, $params:expr) => {{
         let mut query = $query;
         for param in $params {
@@ -164,39 +403,30 @@ macro_rules! bind_all {
     }};
 }
 
-macro_rules! run {
-    ($self:expr, $sql:expr, $params:expr, $method:ident, $wrap:expr) => {
-        match $self {
-            Conn::SqlitePool(pool) => bind_all!(sqlx::query($sql), $params).$method(*pool).await.map($wrap(Row::Sqlite)),
-            Conn::SqliteTx(conn) => bind_all!(sqlx::query($sql), $params).$method(&mut **conn).await.map($wrap(Row::Sqlite)),
-            Conn::PgPool(pool) => bind_all!(sqlx::query($sql), $params).$method(*pool).await.map($wrap(Row::Pg)),
-            Conn::PgTx(conn) => bind_all!(sqlx::query($sql), $params).$method(&mut **conn).await.map($wrap(Row::Pg)),
-        }
-        .map_err(StoreError::from)
-    };
-}
-
-fn all<R>(wrap: fn(R) -> Row) -> impl Fn(Vec<R>) -> Vec<Row> {
-    move |rows| rows.into_iter().map(wrap).collect()
-}
-fn optional<R>(wrap: fn(R) -> Row) -> impl Fn(Option<R>) -> Option<Row> {
-    move |row| row.map(wrap)
-}
-
 impl Conn<'_> {
     pub fn dialect(&self) -> Dialect {
         match self {
-            Conn::SqlitePool(_) | Conn::SqliteTx(_) => Dialect::Sqlite,
+            Conn::Sqlite(_) | Conn::SqliteTx(_) => Dialect::Sqlite,
             Conn::PgPool(_) | Conn::PgTx(_) => Dialect::Postgres,
         }
     }
 
+    async fn fetch(&mut self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        let pg_rows = match self {
+            Conn::Sqlite(db) => return db.cached_fetch(sql, params, limit),
+            Conn::SqliteTx(conn) => return lite_fetch(conn, sql, &params, limit),
+            Conn::PgPool(pool) => bind_pg!(sqlx::query(sql), params).fetch_all(*pool).await?,
+            Conn::PgTx(conn) => bind_pg!(sqlx::query(sql), params).fetch_all(&mut **conn).await?,
+        };
+        Ok(pg_rows.into_iter().map(Row::Pg).collect())
+    }
+
     pub async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Vec<Row>> {
-        run!(self, sql, params, fetch_all, all)
+        self.fetch(sql, params, None).await
     }
 
     pub async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Option<Row>> {
-        run!(self, sql, params, fetch_optional, optional)
+        Ok(self.fetch(sql, params, Some(1)).await?.pop())
     }
 
     pub async fn fetch_one(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Row> {
@@ -208,31 +438,27 @@ impl Conn<'_> {
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<u64> {
         match self {
-            Conn::SqlitePool(pool) => bind_all!(sqlx::query(sql), params).execute(*pool).await.map(|r| r.rows_affected()),
-            Conn::SqliteTx(conn) => bind_all!(sqlx::query(sql), params).execute(&mut **conn).await.map(|r| r.rows_affected()),
-            Conn::PgPool(pool) => bind_all!(sqlx::query(sql), params).execute(*pool).await.map(|r| r.rows_affected()),
-            Conn::PgTx(conn) => bind_all!(sqlx::query(sql), params).execute(&mut **conn).await.map(|r| r.rows_affected()),
+            Conn::Sqlite(db) => db.read(|conn| lite_execute(conn, sql, &params)),
+            Conn::SqliteTx(conn) => lite_execute(conn, sql, &params),
+            Conn::PgPool(pool) => Ok(bind_pg!(sqlx::query(sql), params).execute(*pool).await?.rows_affected()),
+            Conn::PgTx(conn) => Ok(bind_pg!(sqlx::query(sql), params).execute(&mut **conn).await?.rows_affected()),
         }
-        .map_err(StoreError::from)
     }
 
     /// Runs several `;`-separated statements without parameters (migrations).
     async fn execute_script(&mut self, sql: &str) -> StoreResult<()> {
         match self {
-            Conn::SqlitePool(pool) => sqlx::raw_sql(sql).execute(*pool).await.map(drop),
-            Conn::SqliteTx(conn) => sqlx::raw_sql(sql).execute(&mut **conn).await.map(drop),
-            Conn::PgPool(pool) => sqlx::raw_sql(sql).execute(*pool).await.map(drop),
-            Conn::PgTx(conn) => sqlx::raw_sql(sql).execute(&mut **conn).await.map(drop),
+            Conn::Sqlite(db) => db.read(|conn| Ok(conn.execute_batch(sql)?)),
+            Conn::SqliteTx(conn) => Ok(conn.execute_batch(sql)?),
+            Conn::PgPool(pool) => sqlx::raw_sql(sql).execute(*pool).await.map(drop).map_err(StoreError::from),
+            Conn::PgTx(conn) => sqlx::raw_sql(sql).execute(&mut **conn).await.map(drop).map_err(StoreError::from),
         }
-        .map_err(StoreError::from)
     }
 }
 
 #[derive(Clone)]
 enum Pools {
-    /// SQLite allows one writer: writes go through a one-connection pool so transactions queue
-    /// in-process instead of failing with SQLITE_BUSY; reads use the other pool (WAL mode).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite(Arc<SqliteDb>),
     Postgres(PgPool),
 }
 
@@ -244,24 +470,43 @@ pub struct Store {
 
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(SqliteTx),
     Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A SQLite write transaction: the write connection, held until commit or drop.
+pub struct SqliteTx {
+    conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+    open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "rolling back a SQLite transaction failed");
+            }
+        }
+    }
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(tx) => Conn::SqliteTx(&mut **tx),
+            Tx::Sqlite(tx) => Conn::SqliteTx(&mut tx.conn),
             Tx::Pg(tx) => Conn::PgTx(&mut **tx),
         }
     }
 
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Pg(tx) => tx.commit().await,
+            Tx::Sqlite(mut tx) => {
+                tx.conn.execute_batch("COMMIT")?;
+                tx.open = false;
+                Ok(())
+            }
+            Tx::Pg(tx) => tx.commit().await.map_err(StoreError::from),
         }
-        .map_err(StoreError::from)
     }
 }
 
@@ -277,16 +522,7 @@ impl Store {
     /// Opens `sqlite://PATH` (created if missing) or `postgres://…`. Does not migrate.
     pub async fn connect(url: &str) -> StoreResult<Store> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
-            let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-            let read = SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?;
-            Ok(Store { pools: Pools::Sqlite { read, write } })
+            Ok(Store { pools: Pools::Sqlite(Arc::new(SqliteDb::open(url)?)) })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
@@ -300,8 +536,11 @@ impl Store {
     }
 
     pub async fn connect_postgres(options: PgConnectOptions) -> StoreResult<Store> {
+        // A pooled connection is not pinged before use: a failed query reports its own error,
+        // and the ping would cost a round trip on every request.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
@@ -310,7 +549,7 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         match self.pools {
-            Pools::Sqlite { .. } => Dialect::Sqlite,
+            Pools::Sqlite(_) => Dialect::Sqlite,
             Pools::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -318,15 +557,19 @@ impl Store {
     /// A connection for reads outside a transaction.
     pub fn conn(&self) -> Conn<'_> {
         match &self.pools {
-            Pools::Sqlite { read, .. } => Conn::SqlitePool(read),
+            Pools::Sqlite(db) => Conn::Sqlite(db),
             Pools::Postgres(pool) => Conn::PgPool(pool),
         }
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction (on SQLite, waits for the one writer).
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Pools::Sqlite(db) => {
+                let conn = Arc::clone(&db.writer).lock_owned().await;
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                Tx::Sqlite(SqliteTx { conn, open: true })
+            }
             Pools::Postgres(pool) => Tx::Pg(pool.begin().await?),
         })
     }
@@ -373,9 +616,10 @@ impl Store {
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { read, write } => {
-                read.close().await;
-                write.close().await;
+            Pools::Sqlite(db) => {
+                if let Ok(mut readers) = db.readers.lock() {
+                    readers.clear();
+                }
             }
             Pools::Postgres(pool) => pool.close().await,
         }

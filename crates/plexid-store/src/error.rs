@@ -13,6 +13,8 @@ pub enum StoreError {
     ForeignKey,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -37,14 +39,29 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
     ("api_token_key_hash_key", "api_token.key_hash"),
 ];
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &error {
+            match failure.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    if let Some((name, _)) = UNIQUE_CONSTRAINTS.iter().find(|(_, cols)| message.ends_with(&format!("failed: {cols}"))) {
+                        return StoreError::Unique(name);
+                    }
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::ForeignKey,
+                _ => {}
+            }
+        }
+        StoreError::Sqlite(error)
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => {
-                    let found = UNIQUE_CONSTRAINTS.iter().find(|(pg, sqlite)| {
-                        db.constraint() == Some(*pg) || db.message().ends_with(&format!("failed: {sqlite}"))
-                    });
+                    let found = UNIQUE_CONSTRAINTS.iter().find(|(pg, _)| db.constraint() == Some(*pg));
                     if let Some((name, _)) = found {
                         return StoreError::Unique(name);
                     }

@@ -76,7 +76,7 @@ impl ListQuery<'_> {
     pub async fn run<T>(
         &self,
         conn: &mut Conn<'_>,
-        mut filter: Filter,
+        filter: Filter,
         ordering: &[OrderTerm],
         window: Window,
         map: impl Fn(&Row) -> StoreResult<T>,
@@ -94,24 +94,19 @@ impl ListQuery<'_> {
             .map(|t| format!("{} {}", (self.order)(t.term), if t.descending { "DESC" } else { "ASC" }))
             .collect();
         order.push(self.tiebreak.to_owned());
-        let limit_p = filter.bind(limit as i64);
-        let offset_p = filter.bind(offset as i64);
+        // LIMIT and OFFSET are written as literals (they are numbers we computed): SQLite
+        // re-prepares a statement on every run when they are bound parameters.
         let sql = format!(
-            "SELECT * FROM (SELECT q.*, COUNT(*) OVER () AS total_count FROM ({}{}) q) r ORDER BY {} LIMIT {} OFFSET {}",
+            "SELECT * FROM (SELECT q.*, COUNT(*) OVER () AS total_count FROM ({}{}) q) r ORDER BY {} LIMIT {limit} OFFSET {offset}",
             self.select,
             where_sql,
             order.join(", "),
-            limit_p,
-            offset_p
         );
         let rows = conn.fetch_all(&sql, filter.params.clone()).await?;
         let total = match rows.first() {
             Some(row) => row.int("total_count")? as u64,
             None if offset == 0 => 0,
-            None => {
-                filter.params.truncate(filter.params.len() - 2);
-                self.count(conn, &filter, &where_sql).await?
-            }
+            None => self.count(conn, &filter, &where_sql).await?,
         };
         let rows = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listed { rows, total })

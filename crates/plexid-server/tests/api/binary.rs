@@ -35,6 +35,14 @@ async fn serve_and_stop(backend: Backend) {
     let listed = client.get(format!("{url}/api/v3/sources/plex/")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(listed.status(), 200, "the token from create-token works");
 
+    // A token created by another process while the server runs works at once (the server's
+    // read cache notices commits from other processes).
+    let fresh = Command::new(PLEXID).args(["create-token", "--database", &database]).env("PLEXID_SECRET_KEY", "k").output().unwrap();
+    assert!(fresh.status.success(), "{fresh:?}");
+    let fresh = String::from_utf8(fresh.stdout).unwrap().trim().to_owned();
+    let listed = client.get(format!("{url}/api/v3/sources/plex/")).bearer_auth(&fresh).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+
     let started = Instant::now();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     loop {
