@@ -1,16 +1,16 @@
 -- wrk script: POST /api/v3/sources/plex/ with a new slug every request.
--- Each wrk thread gets its own prefix so slugs never collide.
-local counter = 0
-local prefix = ""
-local token = os.getenv("PLEXID_BENCH_TOKEN")
+-- setup() runs once per wrk thread in the main Lua state and gives each thread its own prefix,
+-- so slugs never collide between threads or runs.
+local threads = 0
+local run = tostring(os.time())
 
 function setup(thread)
-  thread:set("prefix", "t" .. tostring(math.random(1, 1e9)))
+  threads = threads + 1
+  thread:set("prefix", "r" .. run .. "t" .. threads)
 end
 
-function init(args)
-  prefix = prefix ~= "" and prefix or ("t" .. tostring(math.random(1, 1e9)))
-end
+local counter = 0
+local token = os.getenv("PLEXID_BENCH_TOKEN")
 
 function request()
   counter = counter + 1

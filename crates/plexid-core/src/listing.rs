@@ -1,14 +1,23 @@
 //! The query parameters every authentik list endpoint shares: `search`, `ordering` and
 //! exact-match filters, with django-filter's error wording.
 
+/// At most this many search terms are used (each becomes a bound parameter).
+pub const MAX_SEARCH_TERMS: usize = 16;
+
 /// `search`: terms split on whitespace and commas; every term must match some search field.
+/// Repeated terms count once; terms past [`MAX_SEARCH_TERMS`] are ignored.
 pub fn search_terms(search: Option<&str>) -> Vec<String> {
-    search
-        .unwrap_or("")
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    let mut terms: Vec<String> = Vec::new();
+    for term in search.unwrap_or("").split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()) {
+        let term = term.to_lowercase();
+        if !terms.contains(&term) {
+            terms.push(term);
+        }
+        if terms.len() == MAX_SEARCH_TERMS {
+            break;
+        }
+    }
+    terms
 }
 
 /// A `LIKE` pattern matching `term` anywhere, with `\` as the escape character.
@@ -79,6 +88,9 @@ mod tests {
     fn search_splits_on_whitespace_and_commas() {
         assert_eq!(search_terms(Some(" Plex, test  x")), ["plex", "test", "x"]);
         assert!(search_terms(None).is_empty());
+        assert_eq!(search_terms(Some("a a,A")), ["a"]);
+        let many = (0..100).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        assert_eq!(search_terms(Some(&many)).len(), MAX_SEARCH_TERMS);
     }
 
     #[test]

@@ -211,6 +211,8 @@ pub struct SqliteDb {
     readers: std::sync::Mutex<Vec<rusqlite::Connection>>,
     writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
     cache: ReadCache,
+    /// `?read_cache=off` in the URL turns the cache off (to measure or debug).
+    read_cache: bool,
 }
 
 type CacheKey = (String, Vec<Param>);
@@ -273,7 +275,13 @@ fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
 impl SqliteDb {
     fn open(url: &str) -> StoreResult<SqliteDb> {
         let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        let path = PathBuf::from(rest.split('?').next().unwrap_or(rest));
+        let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = PathBuf::from(path);
+        let read_cache = match options.split('&').find_map(|o| o.strip_prefix("read_cache=")) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(StoreError::Config(format!("read_cache must be on or off, not {other:?}"))),
+        };
         if path.as_os_str().is_empty() || rest.starts_with(":memory:") {
             return Err(StoreError::Config("use sqlite://PATH with a file path (in-memory databases are not supported)".into()));
         }
@@ -288,11 +296,15 @@ impl SqliteDb {
             readers: std::sync::Mutex::new(Vec::new()),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             cache: ReadCache { watch: std::sync::Mutex::new(watch), entries: std::sync::Mutex::new(HashMap::new()) },
+            read_cache,
         })
     }
 
     /// A read through the cache.
     fn cached_fetch(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        if !self.read_cache {
+            return self.read(|conn| lite_fetch(conn, sql, &params, limit));
+        }
         let version = self.cache.version()?;
         let key = (sql.to_owned(), params);
         let rows = match self.cache.get(&key, version) {

@@ -73,6 +73,9 @@ pub struct ListQuery<'a> {
 }
 
 impl ListQuery<'_> {
+    /// Counts the matching rows, then reads the requested page (skipped when it is empty). Two
+    /// statements rather than `COUNT(*) OVER ()`: the window forces every matching row to be
+    /// built and sorted, where a plain `ORDER BY … LIMIT` lets the database keep only the page.
     pub async fn run<T>(
         &self,
         conn: &mut Conn<'_>,
@@ -82,32 +85,28 @@ impl ListQuery<'_> {
         map: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Listed<T>> {
         let where_sql = filter.sql();
+        let total = self.count(conn, &filter, &where_sql).await?;
         let (limit, offset) = match window {
             Window::Offset { limit, offset } => (limit, offset),
-            Window::Last { size } => {
-                let total = self.count(conn, &filter, &where_sql).await?;
-                (size, total.saturating_sub(1) / size * size)
-            }
+            Window::Last { size } => (size, total.saturating_sub(1) / size * size),
         };
+        if offset >= total {
+            return Ok(Listed { rows: Vec::new(), total });
+        }
         let mut order: Vec<String> = ordering
             .iter()
             .map(|t| format!("{} {}", (self.order)(t.term), if t.descending { "DESC" } else { "ASC" }))
             .collect();
         order.push(self.tiebreak.to_owned());
-        // LIMIT and OFFSET are written as literals (they are numbers we computed): SQLite
-        // re-prepares a statement on every run when they are bound parameters.
+        // LIMIT and OFFSET are written as literals (numbers we computed, below the row count):
+        // SQLite re-prepares a statement on every run when they are bound parameters.
         let sql = format!(
-            "SELECT * FROM (SELECT q.*, COUNT(*) OVER () AS total_count FROM ({}{}) q) r ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            "SELECT * FROM ({}{}) q ORDER BY {} LIMIT {limit} OFFSET {offset}",
             self.select,
             where_sql,
             order.join(", "),
         );
         let rows = conn.fetch_all(&sql, filter.params.clone()).await?;
-        let total = match rows.first() {
-            Some(row) => row.int("total_count")? as u64,
-            None if offset == 0 => 0,
-            None => self.count(conn, &filter, &where_sql).await?,
-        };
         let rows = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listed { rows, total })
     }

@@ -125,7 +125,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     caller.require(Action::View, MODEL)?;
     let args = ListArgs::parse(&query, MAPPING_ORDERING, &[asc("name")])?;
     let mut conn = state.store.conn();
-    let managed: Vec<String> = query.get_all("managed").into_iter().map(str::to_owned).collect();
+    let mut managed: Vec<String> = query.get_all("managed").into_iter().map(str::to_owned).collect();
+    managed.sort();
+    managed.dedup();
     if !managed.is_empty() {
         let present = conn.managed_mapping_values().await?;
         if let Some(bad) = managed.iter().find(|m| !present.contains(m)) {

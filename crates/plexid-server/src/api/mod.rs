@@ -27,6 +27,7 @@ pub mod connections;
 pub mod flows;
 pub mod groups;
 pub mod mappings;
+pub mod rbac;
 pub mod sources;
 pub mod tokens;
 pub mod users;
@@ -215,6 +216,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::retrieve, tokens::update, tokens::partial_update, tokens::destroy))
         .routes(routes!(tokens::view_key))
+        .routes(routes!(rbac::assign_user))
+        .routes(routes!(rbac::unassign_user))
+        .routes(routes!(rbac::assign_group))
+        .routes(routes!(rbac::unassign_group))
 }
 
 /// The OpenAPI document, rendered once.

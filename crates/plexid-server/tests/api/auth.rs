@@ -46,6 +46,8 @@ async fn anonymous_and_bad_tokens(app: &TestApp) {
     // The samples for missing credentials.
     let (status, body) = app.send(Method::GET, "/api/v3/sources/plex/", None, None).await;
     assert_eq!((status.as_u16(), body), (403, crate::helpers::sample("08-plex-list-no-token-403")));
+    let (status, body) = app.send(Method::GET, "/api/v3/sources/group_connections/plex/", None, None).await;
+    assert_eq!((status.as_u16(), body), (403, crate::helpers::sample("12-group-connections-plex-no-token-403")));
     let create = r#"{"name":"Plex NoAuth","slug":"plex-noauth","client_id":"x","plex_token":"y"}"#;
     let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/", None, Some(create)).await;
     assert_eq!((status.as_u16(), body), (403, crate::helpers::sample("09-plex-create-no-token-403")));

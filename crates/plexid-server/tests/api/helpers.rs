@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use plexid_server::config::Settings;
-use plexid_server::crypto::{hash_token, Secrets};
+use plexid_server::crypto::Secrets;
 use plexid_server::Server;
-use plexid_store::accounts::{NewUser, TokenRecord};
 use plexid_store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -144,45 +143,23 @@ impl TestApp {
         self.send(Method::DELETE, path, Some(&self.token), None).await
     }
 
-    /// Creates a user (not a superuser) with these global permissions; returns an API token.
+    /// Creates a user (not a superuser) with these global permissions and a non-expiring API
+    /// token, all through the API; returns the token's key.
     pub async fn user_with_permissions(&self, username: &str, permissions: &[&str]) -> String {
-        let mut tx = self.store.begin().await.unwrap();
-        let mut conn = tx.conn();
-        let id = conn
-            .insert_user(&NewUser {
-                uuid: uuid::Uuid::new_v4(),
-                username: username.into(),
-                name: username.into(),
-                email: format!("{username}@example.com"),
-                is_active: true,
-                path: "users".into(),
-                attributes: Default::default(),
-                date_joined: 0,
-                password_hash: None,
-                user_type: "internal".into(),
-            })
-            .await
-            .unwrap();
-        for permission in permissions {
-            conn.grant_user_permission(id, permission).await.unwrap();
+        let (status, user) = self.post("/api/v3/core/users/", serde_json::json!({"username": username, "name": username})).await;
+        assert_eq!(status, 201, "{user}");
+        let id = user["pk"].as_i64().unwrap();
+        if !permissions.is_empty() {
+            let path = format!("/api/v3/rbac/permissions/assigned_by_users/{id}/assign/");
+            let (status, body) = self.post(&path, serde_json::json!({"permissions": permissions})).await;
+            assert_eq!(status, 200, "{body}");
         }
-        let key = unique("user-token-");
-        conn.insert_token(&TokenRecord {
-            identifier: unique("id-"),
-            key_hash: hash_token(&key),
-            key_encrypted: self.secrets.encrypt(&key),
-            user_id: id,
-            intent: "api".into(),
-            description: String::new(),
-            expiring: false,
-            expires: None,
-            managed: None,
-            uuid: uuid::Uuid::new_v4(),
-        })
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        key
+        let identifier = unique("token-");
+        let body = serde_json::json!({"identifier": identifier, "user": id, "expiring": false});
+        let (status, token) = self.post("/api/v3/core/tokens/", body).await;
+        assert_eq!(status, 201, "{token}");
+        let (_, view) = self.get(&format!("/api/v3/core/tokens/{identifier}/view_key/")).await;
+        view["key"].as_str().unwrap().to_owned()
     }
 
     /// Runs a statement directly on the database (to set up states the API cannot reach).

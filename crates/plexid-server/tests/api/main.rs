@@ -11,4 +11,5 @@ mod connections;
 mod flows;
 mod mappings;
 mod protocol;
+mod rbac;
 mod sources;

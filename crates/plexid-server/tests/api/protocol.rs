@@ -24,6 +24,15 @@ async fn errors_are_json(app: &TestApp) {
     assert_eq!(status, 404);
     let (_, listed) = app.get("/api/v3/sources/plex/").await;
     assert_eq!(listed["pagination"]["count"], 0, "nothing was stored by the bad requests");
+    // Extreme query strings are answered, never with a 500.
+    let (status, body) = app.get("/api/v3/sources/plex/?page=18446744073709551615&page_size=1000").await;
+    assert_eq!((status.as_u16(), body), (404, json!({"detail": "Invalid page."})));
+    let many_terms = (0..5000).map(|i| format!("t{i}")).collect::<Vec<_>>().join(",");
+    assert_eq!(app.get(&format!("/api/v3/sources/plex/?search={many_terms}")).await.0, 200);
+    let (status, _) = app.get(&format!("/api/v3/users/?{}", "x=1&".repeat(2000))).await;
+    assert_eq!(status, 404);
+    let (status, body) = app.post("/api/v3/sources/user_connections/plex/", json!({"user": 1e30, "source": "s", "identifier": "i", "plex_token": "t"})).await;
+    assert_eq!((status.as_u16(), body["user"].clone()), (400, json!(["A valid integer is required."])));
 }
 both!(errors_are_json, errors_are_json);
 
