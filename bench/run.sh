@@ -67,9 +67,11 @@ row() { # label, figures, baseline rps
   echo "|---|---|---|---|---|---|"
 } >"$OUT"
 
-for backend in sqlite postgres; do
+for backend in sqlite sqlite-uncached postgres; do
   if [ "$backend" = sqlite ]; then
     url="sqlite://$WORK/bench.db"
+  elif [ "$backend" = sqlite-uncached ]; then
+    url="sqlite://$WORK/bench-uncached.db?read_cache=off"
   else
     schema="bench_$$"
     PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null

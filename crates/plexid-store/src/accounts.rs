@@ -62,6 +62,13 @@ pub struct TokenRecord {
     pub managed: Option<String>,
 }
 
+/// Who holds a permission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grantee {
+    User(i64),
+    Group(Uuid),
+}
+
 /// Who an API token belongs to, and whether it may be used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenOwner {
@@ -182,35 +189,18 @@ impl Conn<'_> {
             .map(drop)
     }
 
-    /// Grants a global permission (by its authentik name) to a user.
-    pub async fn grant_user_permission(&mut self, user_id: i64, permission: &str) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO user_permission (user_id, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            params![user_id, permission],
-        )
-        .await
-        .map(drop)
-    }
-
-    pub async fn revoke_user_permission(&mut self, user_id: i64, permission: &str) -> StoreResult<()> {
-        self.execute("DELETE FROM user_permission WHERE user_id = $1 AND permission = $2", params![user_id, permission])
-            .await
-            .map(drop)
-    }
-
-    pub async fn grant_group_permission(&mut self, group: Uuid, permission: &str) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO group_permission (group_uuid, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            params![group, permission],
-        )
-        .await
-        .map(drop)
-    }
-
-    pub async fn revoke_group_permission(&mut self, group: Uuid, permission: &str) -> StoreResult<()> {
-        self.execute("DELETE FROM group_permission WHERE group_uuid = $1 AND permission = $2", params![group, permission])
-            .await
-            .map(drop)
+    /// Grants (`granted`) or revokes a global permission, by its authentik name.
+    pub async fn set_permission(&mut self, grantee: Grantee, permission: &str, granted: bool) -> StoreResult<()> {
+        let (table, column, key) = match grantee {
+            Grantee::User(id) => ("user_permission", "user_id", Param::Int(id)),
+            Grantee::Group(uuid) => ("group_permission", "group_uuid", Param::from(uuid)),
+        };
+        let sql = if granted {
+            format!("INSERT INTO {table} ({column}, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        } else {
+            format!("DELETE FROM {table} WHERE {column} = $1 AND permission = $2")
+        };
+        self.execute(&sql, vec![key, Param::from(permission)]).await.map(drop)
     }
 
     /// Global permissions a user holds directly or through their groups.
@@ -222,21 +212,6 @@ impl Conn<'_> {
                  WHERE gm.user_id = $1",
                 params![user_id],
             )
-            .await?;
-        rows.iter().map(|r| r.text("permission")).collect()
-    }
-
-    /// Permissions granted directly to a user (not through groups).
-    pub async fn direct_user_permissions(&mut self, user_id: i64) -> StoreResult<Vec<String>> {
-        let rows = self
-            .fetch_all("SELECT permission FROM user_permission WHERE user_id = $1 ORDER BY permission", params![user_id])
-            .await?;
-        rows.iter().map(|r| r.text("permission")).collect()
-    }
-
-    pub async fn group_permissions(&mut self, group: Uuid) -> StoreResult<Vec<String>> {
-        let rows = self
-            .fetch_all("SELECT permission FROM group_permission WHERE group_uuid = $1 ORDER BY permission", params![group])
             .await?;
         rows.iter().map(|r| r.text("permission")).collect()
     }

@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use plexid_core::{Body, FieldErrors, Permission};
+use plexid_store::accounts::Grantee;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -53,20 +54,39 @@ fn read_permissions(body: &Value) -> Result<Vec<Permission>, FieldErrors> {
     Ok(permissions)
 }
 
-fn superuser(caller: &Caller) -> ApiResult<()> {
-    if caller.user()?.is_superuser {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(NO_PERMISSION))
+/// Grants (`granted`) or revokes the body's permissions of the user or group in the path.
+async fn change(state: &AppState, caller: &Caller, grantee: ApiResult<Grantee>, body: &Value, granted: bool) -> ApiResult<Vec<Permission>> {
+    if !caller.user()?.is_superuser {
+        return Err(ApiError::Forbidden(NO_PERMISSION));
     }
+    let grantee = grantee?;
+    let permissions = read_permissions(body)?;
+    let mut tx = state.store.begin().await?;
+    let mut conn = tx.conn();
+    let exists = match grantee {
+        Grantee::User(id) => conn.user_by_id(id).await?.is_some(),
+        Grantee::Group(uuid) => conn.group_by_uuid(uuid).await?.is_some(),
+    };
+    if !exists {
+        return Err(ApiError::NotFound);
+    }
+    for permission in &permissions {
+        conn.set_permission(grantee, &permission.to_string(), granted).await?;
+    }
+    tx.commit().await?;
+    Ok(permissions)
 }
 
-fn user_id(id: &str) -> ApiResult<i64> {
-    lookup(id)?.parse().map_err(|_| ApiError::NotFound)
+fn user(id: &str) -> ApiResult<Grantee> {
+    Ok(Grantee::User(lookup(id)?.parse().map_err(|_| ApiError::NotFound)?))
 }
 
-fn group_id(id: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(lookup(id)?).map_err(|_| ApiError::NotFound)
+fn group(id: &str) -> ApiResult<Grantee> {
+    Ok(Grantee::Group(Uuid::parse_str(lookup(id)?).map_err(|_| ApiError::NotFound)?))
+}
+
+fn assigned(permissions: Vec<Permission>) -> Response {
+    ok(&permissions.iter().map(|p| PermissionAssignResult { id: p.to_string() }).collect::<Vec<_>>())
 }
 
 /// Grant global permissions to a user.
@@ -74,17 +94,7 @@ fn group_id(id: &str) -> ApiResult<Uuid> {
     request_body = PermissionAssignRequest,
     responses((status = 200, body = Vec<PermissionAssignResult>), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn assign_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    superuser(&caller)?;
-    let id = user_id(&id)?;
-    let permissions = read_permissions(&body)?;
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    conn.user_by_id(id).await?.ok_or(ApiError::NotFound)?;
-    for permission in &permissions {
-        conn.grant_user_permission(id, &permission.to_string()).await?;
-    }
-    tx.commit().await?;
-    Ok(ok(&permissions.iter().map(|p| PermissionAssignResult { id: p.to_string() }).collect::<Vec<_>>()))
+    Ok(assigned(change(&state, &caller, user(&id), &body, true).await?))
 }
 
 /// Revoke global permissions of a user.
@@ -92,16 +102,7 @@ pub async fn assign_user(State(state): State<AppState>, caller: Caller, Path(id)
     request_body = PermissionAssignRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn unassign_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    superuser(&caller)?;
-    let id = user_id(&id)?;
-    let permissions = read_permissions(&body)?;
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    conn.user_by_id(id).await?.ok_or(ApiError::NotFound)?;
-    for permission in &permissions {
-        conn.revoke_user_permission(id, &permission.to_string()).await?;
-    }
-    tx.commit().await?;
+    change(&state, &caller, user(&id), &body, false).await?;
     Ok(no_content())
 }
 
@@ -110,17 +111,7 @@ pub async fn unassign_user(State(state): State<AppState>, caller: Caller, Path(i
     request_body = PermissionAssignRequest,
     responses((status = 200, body = Vec<PermissionAssignResult>), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn assign_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    superuser(&caller)?;
-    let id = group_id(&id)?;
-    let permissions = read_permissions(&body)?;
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    conn.group_by_uuid(id).await?.ok_or(ApiError::NotFound)?;
-    for permission in &permissions {
-        conn.grant_group_permission(id, &permission.to_string()).await?;
-    }
-    tx.commit().await?;
-    Ok(ok(&permissions.iter().map(|p| PermissionAssignResult { id: p.to_string() }).collect::<Vec<_>>()))
+    Ok(assigned(change(&state, &caller, group(&id), &body, true).await?))
 }
 
 /// Revoke global permissions of a group.
@@ -128,15 +119,6 @@ pub async fn assign_group(State(state): State<AppState>, caller: Caller, Path(id
     request_body = PermissionAssignRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn unassign_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    superuser(&caller)?;
-    let id = group_id(&id)?;
-    let permissions = read_permissions(&body)?;
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    conn.group_by_uuid(id).await?.ok_or(ApiError::NotFound)?;
-    for permission in &permissions {
-        conn.revoke_group_permission(id, &permission.to_string()).await?;
-    }
-    tx.commit().await?;
+    change(&state, &caller, group(&id), &body, false).await?;
     Ok(no_content())
 }

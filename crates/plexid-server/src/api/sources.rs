@@ -21,26 +21,12 @@ use crate::state::AppState;
 
 const MODEL: Model = Model::PlexSource;
 
-/// A Plex source as the API shows it (authentik's `PlexSource`, field order kept).
+/// A Plex source as the API shows it (authentik's `PlexSource`): the base Source fields, in
+/// authentik's order, then the Plex ones.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct PlexSource {
-    pub pk: Uuid,
-    pub name: String,
-    pub slug: String,
-    pub enabled: bool,
-    pub authentication_flow: Option<Uuid>,
-    pub enrollment_flow: Option<Uuid>,
-    pub user_property_mappings: Vec<Uuid>,
-    pub group_property_mappings: Vec<Uuid>,
-    pub component: &'static str,
-    pub verbose_name: &'static str,
-    pub verbose_name_plural: &'static str,
-    pub meta_model_name: &'static str,
-    pub policy_engine_mode: String,
-    pub user_matching_mode: String,
-    pub managed: Option<String>,
-    pub user_path_template: String,
-    pub icon: String,
+    #[serde(flatten)]
+    pub source: SourceSummary,
     pub group_matching_mode: String,
     pub client_id: String,
     pub allowed_servers: Vec<String>,
@@ -50,31 +36,21 @@ pub struct PlexSource {
 }
 
 impl From<SourceRecord> for PlexSource {
-    fn from(s: SourceRecord) -> Self {
-        PlexSource {
-            pk: s.uuid,
-            name: s.name,
-            slug: s.slug,
-            enabled: s.enabled,
-            authentication_flow: s.authentication_flow,
-            enrollment_flow: s.enrollment_flow,
-            user_property_mappings: s.user_property_mappings,
-            group_property_mappings: s.group_property_mappings,
+    fn from(mut s: SourceRecord) -> Self {
+        let group_matching_mode = std::mem::take(&mut s.group_matching_mode);
+        let client_id = std::mem::take(&mut s.client_id);
+        let allowed_servers = std::mem::take(&mut s.allowed_servers);
+        let allow_friends = s.allow_friends;
+        let icon = rules::plex_icon(s.icon.as_deref());
+        let source = SourceSummary {
             component: "ak-source-plex-form",
             verbose_name: "Plex Source",
             verbose_name_plural: "Plex Sources",
             meta_model_name: "authentik_sources_plex.plexsource",
-            policy_engine_mode: s.policy_engine_mode,
-            user_matching_mode: s.user_matching_mode,
-            managed: s.managed,
-            user_path_template: s.user_path_template,
-            icon: rules::plex_icon(s.icon.as_deref()),
-            group_matching_mode: s.group_matching_mode,
-            client_id: s.client_id,
-            allowed_servers: s.allowed_servers,
-            allow_friends: s.allow_friends,
-            plex_token: TOKEN_PLACEHOLDER,
-        }
+            icon: Some(icon),
+            ..SourceSummary::from(s)
+        };
+        PlexSource { source, group_matching_mode, client_id, allowed_servers, allow_friends, plex_token: TOKEN_PLACEHOLDER }
     }
 }
 
@@ -370,7 +346,7 @@ pub async fn used_by(State(state): State<AppState>, caller: Caller, Path(slug): 
     Ok(ok(&entries))
 }
 
-/// A source as nested in connections: authentik's base `Source` shape.
+/// authentik's base `Source` shape: nested in connections, and the first fields of a Plex source.
 #[derive(Serialize, ToSchema, Debug, Clone)]
 #[schema(as = Source)]
 pub struct SourceSummary {
