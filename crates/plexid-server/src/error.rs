@@ -21,6 +21,8 @@ pub enum ApiError {
     Validation(FieldErrors),
     #[error("JSON parse error - {0}")]
     JsonParse(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
     #[error("unsupported media type {0:?}")]
     UnsupportedMediaType(String),
     /// 403 with this `detail` (authentication and permission failures).
@@ -32,8 +34,6 @@ pub enum ApiError {
     InvalidPage,
     #[error("method {0} not allowed")]
     MethodNotAllowed(Method),
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -102,15 +102,15 @@ impl IntoResponse for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{kind}\" in request."),
             ),
+            ApiError::PayloadTooLarge => detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("Request body is larger than {} bytes.", crate::http::MAX_BODY_BYTES),
+            ),
             ApiError::Forbidden(text) => detail(StatusCode::FORBIDDEN, text),
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
             ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, plexid_core::pagination::INVALID_PAGE),
             ApiError::MethodNotAllowed(method) => {
                 detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{method}\" not allowed."))
-            }
-            ApiError::Unavailable(reason) => {
-                tracing::warn!(%reason, "service unavailable");
-                detail(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable.")
             }
             ApiError::Internal(reason) => {
                 tracing::error!(%reason, "internal error");

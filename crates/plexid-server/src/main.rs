@@ -39,7 +39,8 @@ enum Command {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("PLEXID_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -77,7 +78,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let database = plexid_store::db::redact_url(&settings.db.database);
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
     println!("plexid listening on http://{} (database {database})", server.address);
-    if !has_token {
+    if has_token {
+        println!("API token: the value of PLEXID_BOOTSTRAP_TOKEN (superuser {ADMIN_USERNAME})");
+    } else {
         println!(
             "API token: set PLEXID_BOOTSTRAP_TOKEN=<a long random string> to make it akadmin's token, \
              or run `plexid create-token` (same --database) to create one"

@@ -31,6 +31,9 @@ async fn errors_are_json(app: &TestApp) {
     assert_eq!(app.get(&format!("/api/v3/sources/plex/?search={many_terms}")).await.0, 200);
     let (status, _) = app.get(&format!("/api/v3/users/?{}", "x=1&".repeat(2000))).await;
     assert_eq!(status, 404);
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&app.token), Some(&huge)).await;
+    assert_eq!((status.as_u16(), body), (413, json!({"detail": "Request body is larger than 1048576 bytes."})));
     let (status, body) = app.post("/api/v3/sources/user_connections/plex/", json!({"user": 1e30, "source": "s", "identifier": "i", "plex_token": "t"})).await;
     assert_eq!((status.as_u16(), body["user"].clone()), (400, json!(["A valid integer is required."])));
 }
