@@ -119,10 +119,7 @@ mod tests {
     #[test]
     fn middle_page() {
         let p = Pagination::new(req(Some("2"), Some("1")), 3).unwrap();
-        assert_eq!(
-            (p.next, p.previous, p.current, p.total_pages, p.start_index, p.end_index),
-            (3, 1, 2, 3, 2, 2)
-        );
+        assert_eq!((p.next, p.previous, p.current, p.total_pages, p.start_index, p.end_index), (3, 1, 2, 3, 2, 2));
     }
 
     #[test]

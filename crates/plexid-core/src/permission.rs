@@ -98,8 +98,10 @@ mod tests {
     fn names_match_authentik() {
         let p = Permission::new(Action::Add, Model::PlexSource);
         assert_eq!(p.to_string(), "authentik_sources_plex.add_plexsource");
-        assert_eq!(Permission::parse("authentik_sources_plex.view_plexsourcepropertymapping"),
-            Some(Permission::new(Action::View, Model::PlexSourcePropertyMapping)));
+        assert_eq!(
+            Permission::parse("authentik_sources_plex.view_plexsourcepropertymapping"),
+            Some(Permission::new(Action::View, Model::PlexSourcePropertyMapping))
+        );
         assert_eq!(Permission::parse("authentik_sources_plex.fly_plexsource"), None);
         assert_eq!(Permission::all().count(), 36);
     }

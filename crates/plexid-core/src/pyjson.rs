@@ -10,10 +10,18 @@ struct PythonCompact;
 
 impl Formatter for PythonCompact {
     fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
     fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
         writer.write_all(b": ")
@@ -61,7 +69,10 @@ fn write_ascii<W: ?Sized + Write>(writer: &mut W, fragment: &str) -> io::Result<
 pub fn dumps<T: Serialize>(value: &T, indent: bool) -> String {
     let mut out = Vec::new();
     let result = if indent {
-        value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, PythonIndented(PrettyFormatter::with_indent(b"    "))))
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out,
+            PythonIndented(PrettyFormatter::with_indent(b"    ")),
+        ))
     } else {
         value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, PythonCompact))
     };

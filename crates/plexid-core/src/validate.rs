@@ -48,9 +48,7 @@ impl FieldErrors {
         match self.entries.iter_mut().find(|(name, _)| name == field) {
             Some((_, FieldError::Items(items))) => items.push((index, vec![message])),
             Some(_) => {}
-            None => self
-                .entries
-                .push((field.to_owned(), FieldError::Items(vec![(index, vec![message])]))),
+            None => self.entries.push((field.to_owned(), FieldError::Items(vec![(index, vec![message])]))),
         }
     }
 
@@ -301,10 +299,7 @@ impl<'a> Body<'a> {
                 None
             }
             other => {
-                self.errors.add(
-                    name,
-                    format!("Expected a list of items but got type \"{}\".", python_type(other)),
-                );
+                self.errors.add(name, format!("Expected a list of items but got type \"{}\".", python_type(other)));
                 None
             }
         }
@@ -373,8 +368,12 @@ pub fn parse_bool_value(value: &Value) -> Option<bool> {
 
 fn parse_bool_text(text: &str) -> Option<bool> {
     match text {
-        "true" | "True" | "TRUE" | "t" | "T" | "on" | "On" | "ON" | "y" | "Y" | "yes" | "Yes" | "YES" | "1" => Some(true),
-        "false" | "False" | "FALSE" | "f" | "F" | "off" | "Off" | "OFF" | "n" | "N" | "no" | "No" | "NO" | "0" => Some(false),
+        "true" | "True" | "TRUE" | "t" | "T" | "on" | "On" | "ON" | "y" | "Y" | "yes" | "Yes" | "YES" | "1" => {
+            Some(true)
+        }
+        "false" | "False" | "FALSE" | "f" | "F" | "off" | "Off" | "OFF" | "n" | "N" | "no" | "No" | "NO" | "0" => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -461,7 +460,9 @@ mod tests {
 
     #[test]
     fn booleans_accept_drf_spellings() {
-        for (v, expected) in [(json!("true"), Some(true)), (json!(0), Some(false)), (json!("maybe"), None), (json!(2), None)] {
+        for (v, expected) in
+            [(json!("true"), Some(true)), (json!(0), Some(false)), (json!("maybe"), None), (json!(2), None)]
+        {
             assert_eq!(parse_bool_value(&v), expected, "{v}");
         }
     }

@@ -59,11 +59,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_steps: 1_000_000,
-            max_heap_bytes: 32 * 1024 * 1024,
-            timeout: Duration::from_secs(1),
-        }
+        Limits { max_steps: 1_000_000, max_heap_bytes: 32 * 1024 * 1024, timeout: Duration::from_secs(1) }
     }
 }
 
@@ -96,19 +92,14 @@ pub fn check_syntax(expression: &str, filename: Option<&str>) -> Result<(), Mapp
 
 /// Evaluate the expression as a function body with the given variables bound as
 /// globals and return the function's return value as JSON (no `return` => `null`).
-pub fn evaluate(
-    expression: &str,
-    variables: &Map<String, Json>,
-    limits: &Limits,
-) -> Result<Json, MappingError> {
+pub fn evaluate(expression: &str, variables: &Map<String, Json>, limits: &Limits) -> Result<Json, MappingError> {
     let ast = parse(expression, None)?;
     let deadline = Instant::now().checked_add(limits.timeout);
     let tripped: Rc<Cell<Option<LimitKind>>> = Rc::new(Cell::new(None));
 
     // Starlark (or a native builtin) may panic, e.g. on capacity overflow for
     // absurd string repetitions; never let that take the caller down.
-    let run =
-        std::panic::AssertUnwindSafe(|| run_module(ast, variables, limits, deadline, &tripped));
+    let run = std::panic::AssertUnwindSafe(|| run_module(ast, variables, limits, deadline, &tripped));
     match std::panic::catch_unwind(run) {
         Ok(result) => result,
         Err(panic) => {
@@ -117,9 +108,7 @@ pub fn evaluate(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(MappingError::Runtime(format!(
-                "evaluation aborted: {detail}"
-            )))
+            Err(MappingError::Runtime(format!("evaluation aborted: {detail}")))
         }
     }
 }
@@ -170,14 +159,11 @@ fn run_module(
         })));
 
         let outcome = (|| -> Result<Json, MappingError> {
-            eval.eval_module(ast, &globals)
-                .map_err(|e| classify_error(&e, tripped))?;
-            let function = module.get(WRAPPER_NAME).ok_or_else(|| {
-                MappingError::Runtime("internal error: mapping function not defined".to_owned())
-            })?;
-            let result = eval
-                .eval_function(function, &[], &[])
-                .map_err(|e| classify_error(&e, tripped))?;
+            eval.eval_module(ast, &globals).map_err(|e| classify_error(&e, tripped))?;
+            let function = module
+                .get(WRAPPER_NAME)
+                .ok_or_else(|| MappingError::Runtime("internal error: mapping function not defined".to_owned()))?;
+            let result = eval.eval_function(function, &[], &[]).map_err(|e| classify_error(&e, tripped))?;
             starlark_to_json(module.heap(), result, 0)
         })();
         drop(eval);
@@ -219,11 +205,7 @@ pub fn drop_nulls(target: &mut Map<String, Json>) {
 // ---------------------------------------------------------------------------
 
 fn dialect() -> Dialect {
-    Dialect {
-        enable_f_strings: true,
-        enable_load: false,
-        ..Dialect::Extended
-    }
+    Dialect { enable_f_strings: true, enable_load: false, ..Dialect::Extended }
 }
 
 /// Wrap the user's expression into a function definition. Line `k` (1-based) of
@@ -290,10 +272,7 @@ fn parse(expression: &str, filename: Option<&str>) -> Result<AstModule, MappingE
         // only notices at the end of input. Mimic Python in that case.
         if line >= last_code_line {
             if let Some((open, open_line)) = unclosed_bracket(&source) {
-                return MappingError::Syntax(format!(
-                    "'{open}' was never closed ({name}, line {})",
-                    open_line + 1
-                ));
+                return MappingError::Syntax(format!("'{open}' was never closed ({name}, line {})", open_line + 1));
             }
         }
         let msg = short_message(&e);
@@ -306,21 +285,14 @@ fn parse(expression: &str, filename: Option<&str>) -> Result<AstModule, MappingE
 /// reported position instead (0-based line in `source`).
 fn error_line(source: &str, line: usize, column: usize) -> usize {
     let lines: Vec<&str> = source.split('\n').collect();
-    let rest_blank = lines
-        .get(line)
-        .map(|l| l.chars().skip(column).all(char::is_whitespace))
-        .unwrap_or(true);
+    let rest_blank = lines.get(line).map(|l| l.chars().skip(column).all(char::is_whitespace)).unwrap_or(true);
     if !rest_blank {
         return line;
     }
     let mut l = line.min(lines.len().saturating_sub(1));
     loop {
         let text = lines[l];
-        let before: String = if l == line {
-            text.chars().take(column).collect()
-        } else {
-            text.to_owned()
-        };
+        let before: String = if l == line { text.chars().take(column).collect() } else { text.to_owned() };
         if !before.trim().is_empty() || l == 0 {
             return l;
         }
@@ -381,10 +353,7 @@ fn unclosed_bracket(source: &str) -> Option<(char, usize)> {
                         }
                         line += 1;
                     }
-                    if d == c
-                        && (!triple
-                            || (i + 2 < chars.len() && chars[i + 1] == c && chars[i + 2] == c))
-                    {
+                    if d == c && (!triple || (i + 2 < chars.len() && chars[i + 1] == c && chars[i + 2] == c)) {
                         i += quote_len;
                         break;
                     }
@@ -432,12 +401,7 @@ struct LimitError(LimitKind);
 /// decoration and without ANSI colour codes.
 fn short_message(e: &starlark::Error) -> String {
     let full = strip_ansi(&e.without_diagnostic().to_string());
-    let mut msg = full
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .to_owned();
+    let mut msg = full.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned();
     for prefix in ["Parse error: ", "error: "] {
         if let Some(rest) = msg.strip_prefix(prefix) {
             msg = rest.to_owned();
@@ -611,9 +575,7 @@ fn mapping_builtins(builder: &mut GlobalsBuilder) {
 
     /// A list of one item becomes that item, an empty list becomes `None`,
     /// anything else is returned unchanged.
-    fn list_flatten<'v>(
-        #[starlark(require = pos)] value: Value<'v>,
-    ) -> starlark::Result<Value<'v>> {
+    fn list_flatten<'v>(#[starlark(require = pos)] value: Value<'v>) -> starlark::Result<Value<'v>> {
         let items = ListRef::from_value(value)
             .map(|l| l.content())
             .or_else(|| TupleRef::from_value(value).map(|t| t.content()));
@@ -633,11 +595,7 @@ fn too_deep() -> MappingError {
     MappingError::Runtime("value nested too deeply".to_owned())
 }
 
-fn json_to_starlark<'v>(
-    heap: Heap<'v>,
-    value: &Json,
-    depth: usize,
-) -> Result<Value<'v>, MappingError> {
+fn json_to_starlark<'v>(heap: Heap<'v>, value: &Json, depth: usize) -> Result<Value<'v>, MappingError> {
     if depth > MAX_JSON_DEPTH {
         return Err(too_deep());
     }
@@ -666,21 +624,14 @@ fn json_to_starlark<'v>(
         Json::Object(map) => {
             let mut out = Vec::with_capacity(map.len());
             for (k, v) in map {
-                out.push((
-                    heap.alloc(k.as_str()),
-                    json_to_starlark(heap, v, depth + 1)?,
-                ));
+                out.push((heap.alloc(k.as_str()), json_to_starlark(heap, v, depth + 1)?));
             }
             heap.alloc(AllocDict(out))
         }
     })
 }
 
-fn starlark_to_json<'v>(
-    heap: Heap<'v>,
-    value: Value<'v>,
-    depth: usize,
-) -> Result<Json, MappingError> {
+fn starlark_to_json<'v>(heap: Heap<'v>, value: Value<'v>, depth: usize) -> Result<Json, MappingError> {
     if depth > MAX_JSON_DEPTH {
         return Err(too_deep());
     }
@@ -734,18 +685,10 @@ fn starlark_to_json<'v>(
         return Ok(Json::Object(out));
     }
     if value.get_type() == "set" {
-        let items = value
-            .iterate(heap)
-            .map_err(|e| MappingError::Runtime(short_message(&e)))?;
-        return items
-            .map(|v| starlark_to_json(heap, v, depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Array);
+        let items = value.iterate(heap).map_err(|e| MappingError::Runtime(short_message(&e)))?;
+        return items.map(|v| starlark_to_json(heap, v, depth + 1)).collect::<Result<Vec<_>, _>>().map(Json::Array);
     }
-    Err(MappingError::Runtime(format!(
-        "cannot convert {} to JSON",
-        value.get_type()
-    )))
+    Err(MappingError::Runtime(format!("cannot convert {} to JSON", value.get_type())))
 }
 
 #[cfg(test)]

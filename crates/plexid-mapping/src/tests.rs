@@ -28,10 +28,7 @@ fn syntax_error_reports_name_and_line_plus_one() {
         panic!("expected syntax error, got {err:?}");
     };
     assert!(!msg.is_empty());
-    assert!(
-        msg.ends_with("(Plex avatar, line 3)"),
-        "unexpected message: {msg}"
-    );
+    assert!(msg.ends_with("(Plex avatar, line 3)"), "unexpected message: {msg}");
 }
 
 #[test]
@@ -55,10 +52,7 @@ fn syntax_error_bad_token_line() {
 
 #[test]
 fn evaluate_reports_syntax_errors_too() {
-    assert!(matches!(
-        eval("return (", json!({})),
-        Err(MappingError::Syntax(_))
-    ));
+    assert!(matches!(eval("return (", json!({})), Err(MappingError::Syntax(_))));
 }
 
 #[test]
@@ -87,21 +81,14 @@ fn load_is_rejected() {
 
 #[test]
 fn evaluate_returns_dict_from_info() {
-    let out = eval(
-        "return {\"attributes\": {\"avatar\": info.get(\"thumb\")}}",
-        json!({"info": {"thumb": "x"}}),
-    )
-    .unwrap();
+    let out =
+        eval("return {\"attributes\": {\"avatar\": info.get(\"thumb\")}}", json!({"info": {"thumb": "x"}})).unwrap();
     assert_eq!(out, json!({"attributes": {"avatar": "x"}}));
 }
 
 #[test]
 fn evaluate_missing_get_is_none() {
-    let out = eval(
-        "return {\"attributes\": {\"avatar\": info.get(\"thumb\")}}",
-        json!({"info": {}}),
-    )
-    .unwrap();
+    let out = eval("return {\"attributes\": {\"avatar\": info.get(\"thumb\")}}", json!({"info": {}})).unwrap();
     assert_eq!(out, json!({"attributes": {"avatar": null}}));
 }
 
@@ -138,11 +125,9 @@ return {
     "admin": info.get("admin", False) == True,
 }
 "#;
-    let out = eval(
-        expr,
-        json!({"info": {"username": " Alice ", "email": "a@b.c", "groups": ["x", "", "y"], "id": 42}}),
-    )
-    .unwrap();
+    let out =
+        eval(expr, json!({"info": {"username": " Alice ", "email": "a@b.c", "groups": ["x", "", "y"], "id": 42}}))
+            .unwrap();
     assert_eq!(
         out,
         json!({
@@ -165,11 +150,8 @@ return {
 
 #[test]
 fn variables_are_mutable_copies() {
-    let out = eval(
-        "info[\"extra\"] = 1\ninfo[\"list\"].append(3)\nreturn info",
-        json!({"info": {"list": [1, 2]}}),
-    )
-    .unwrap();
+    let out =
+        eval("info[\"extra\"] = 1\ninfo[\"list\"].append(3)\nreturn info", json!({"info": {"list": [1, 2]}})).unwrap();
     assert_eq!(out, json!({"list": [1, 2, 3], "extra": 1}));
 }
 
@@ -188,10 +170,7 @@ fn runtime_error_missing_key() {
     assert!(!msg.trim().is_empty());
     assert!(!msg.contains('\n'), "message should be one line: {msg:?}");
     assert!(!msg.contains('\u{1b}'));
-    assert!(
-        msg.contains("line 2"),
-        "message should contain the line: {msg}"
-    );
+    assert!(msg.contains("line 2"), "message should contain the line: {msg}");
 }
 
 #[test]
@@ -201,10 +180,7 @@ fn runtime_error_fail_and_type_error() {
         MappingError::Runtime(m) => assert!(m.contains("nope"), "{m}"),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(
-        eval("return 1 + \"a\"", json!({})),
-        Err(MappingError::Runtime(_))
-    ));
+    assert!(matches!(eval("return 1 + \"a\"", json!({})), Err(MappingError::Runtime(_))));
     assert!(matches!(
         eval("return undefined_name", json!({})),
         Err(MappingError::Syntax(_)) | Err(MappingError::Runtime(_))
@@ -236,18 +212,11 @@ fn deep_recursion_is_stopped() {
 
 #[test]
 fn no_environment_access() {
-    for expr in [
-        "return open(\"/etc/passwd\")",
-        "import os",
-        "return __import__(\"os\")",
-    ] {
+    for expr in ["return open(\"/etc/passwd\")", "import os", "return __import__(\"os\")"] {
         assert!(eval(expr, json!({})).is_err(), "{expr} should fail");
     }
     // print is accepted but discarded.
-    assert_eq!(
-        eval("print(\"hi\")\nreturn 1", json!({})).unwrap(),
-        json!(1)
-    );
+    assert_eq!(eval("print(\"hi\")\nreturn 1", json!({})).unwrap(), json!(1));
 }
 
 // --- JSON round-trip -------------------------------------------------------
@@ -268,11 +237,7 @@ fn json_round_trip() {
 
 #[test]
 fn numbers_are_typed_in_starlark() {
-    let out = eval(
-        "return [type(a), type(b), a + 1, b * 2, 7 // 2, 7 / 2]",
-        json!({"a": -3, "b": 1.5}),
-    )
-    .unwrap();
+    let out = eval("return [type(a), type(b), a + 1, b * 2, 7 // 2, 7 / 2]", json!({"a": -3, "b": 1.5})).unwrap();
     assert_eq!(out, json!(["int", "float", -2, 3.0, 3, 3.5]));
 }
 
@@ -292,49 +257,27 @@ fn non_string_dict_keys_are_stringified() {
 
 #[test]
 fn step_limit() {
-    let limits = Limits {
-        max_steps: 10_000,
-        max_heap_bytes: 32 * 1024 * 1024,
-        timeout: Duration::from_secs(30),
-    };
+    let limits = Limits { max_steps: 10_000, max_heap_bytes: 32 * 1024 * 1024, timeout: Duration::from_secs(30) };
     let err = evaluate("for i in range(100000000):\n    pass", &Map::new(), &limits).unwrap_err();
     assert_eq!(err, MappingError::Limit("step limit exceeded".to_owned()));
 }
 
 #[test]
 fn step_limit_in_comprehension() {
-    let limits = Limits {
-        max_steps: 10_000,
-        max_heap_bytes: 1024 * 1024 * 1024,
-        timeout: Duration::from_secs(30),
-    };
-    let err = evaluate(
-        "return len([i for i in range(5000000)])",
-        &Map::new(),
-        &limits,
-    )
-    .unwrap_err();
+    let limits = Limits { max_steps: 10_000, max_heap_bytes: 1024 * 1024 * 1024, timeout: Duration::from_secs(30) };
+    let err = evaluate("return len([i for i in range(5000000)])", &Map::new(), &limits).unwrap_err();
     assert_eq!(err, MappingError::Limit("step limit exceeded".to_owned()));
 }
 
 #[test]
 fn default_limits_stop_huge_loop() {
-    let err = evaluate(
-        "for i in range(100000000):\n    pass",
-        &Map::new(),
-        &Limits::default(),
-    )
-    .unwrap_err();
+    let err = evaluate("for i in range(100000000):\n    pass", &Map::new(), &Limits::default()).unwrap_err();
     assert!(matches!(err, MappingError::Limit(_)), "{err:?}");
 }
 
 #[test]
 fn time_limit() {
-    let limits = Limits {
-        max_steps: u64::MAX,
-        max_heap_bytes: 1024 * 1024 * 1024,
-        timeout: Duration::from_millis(50),
-    };
+    let limits = Limits { max_steps: u64::MAX, max_heap_bytes: 1024 * 1024 * 1024, timeout: Duration::from_millis(50) };
     let started = std::time::Instant::now();
     let err = evaluate("for i in range(100000000):\n    pass", &Map::new(), &limits).unwrap_err();
     assert_eq!(err, MappingError::Limit("time limit exceeded".to_owned()));
@@ -343,13 +286,8 @@ fn time_limit() {
 
 #[test]
 fn memory_limit() {
-    let limits = Limits {
-        max_steps: u64::MAX,
-        max_heap_bytes: 4 * 1024 * 1024,
-        timeout: Duration::from_secs(30),
-    };
-    let expr =
-        "x = []\nfor i in range(100000):\n    x.append(\"a\" * 10000 + str(i))\nreturn len(x)";
+    let limits = Limits { max_steps: u64::MAX, max_heap_bytes: 4 * 1024 * 1024, timeout: Duration::from_secs(30) };
+    let expr = "x = []\nfor i in range(100000):\n    x.append(\"a\" * 10000 + str(i))\nreturn len(x)";
     let err = evaluate(expr, &Map::new(), &limits).unwrap_err();
     assert_eq!(err, MappingError::Limit("memory limit exceeded".to_owned()));
 }
@@ -367,10 +305,7 @@ fn limits_default_values() {
 #[test]
 fn merge_nested_objects() {
     let mut target = obj(json!({"attributes": {"a": 1, "nested": {"x": 1}}, "name": "old"}));
-    merge_properties(
-        &mut target,
-        &json!({"attributes": {"b": 2, "nested": {"y": 2}}, "name": "new"}),
-    );
+    merge_properties(&mut target, &json!({"attributes": {"b": 2, "nested": {"y": 2}}, "name": "new"}));
     assert_eq!(
         Json::Object(target),
         json!({"attributes": {"a": 1, "b": 2, "nested": {"x": 1, "y": 2}}, "name": "new"})
@@ -380,27 +315,15 @@ fn merge_nested_objects() {
 #[test]
 fn merge_lists_append_unique() {
     let mut target = obj(json!({"groups": ["a", "b"], "objs": [{"k": 1}]}));
-    merge_properties(
-        &mut target,
-        &json!({"groups": ["b", "c", "c"], "objs": [{"k": 1}, {"k": 2}]}),
-    );
-    assert_eq!(
-        Json::Object(target),
-        json!({"groups": ["a", "b", "c"], "objs": [{"k": 1}, {"k": 2}]})
-    );
+    merge_properties(&mut target, &json!({"groups": ["b", "c", "c"], "objs": [{"k": 1}, {"k": 2}]}));
+    assert_eq!(Json::Object(target), json!({"groups": ["a", "b", "c"], "objs": [{"k": 1}, {"k": 2}]}));
 }
 
 #[test]
 fn merge_overrides_mismatched_types_and_ignores_non_objects() {
     let mut target = obj(json!({"a": [1], "b": {"x": 1}, "c": 1}));
-    merge_properties(
-        &mut target,
-        &json!({"a": "s", "b": [1], "c": {"y": 2}, "d": null}),
-    );
-    assert_eq!(
-        Json::Object(target.clone()),
-        json!({"a": "s", "b": [1], "c": {"y": 2}, "d": null})
-    );
+    merge_properties(&mut target, &json!({"a": "s", "b": [1], "c": {"y": 2}, "d": null}));
+    assert_eq!(Json::Object(target.clone()), json!({"a": "s", "b": [1], "c": {"y": 2}, "d": null}));
     let before = target.clone();
     merge_properties(&mut target, &json!([1, 2]));
     merge_properties(&mut target, &Json::Null);
@@ -412,10 +335,7 @@ fn merge_overrides_mismatched_types_and_ignores_non_objects() {
 fn drop_nulls_top_level_only() {
     let mut target = obj(json!({"a": null, "b": 1, "c": {"d": null}, "e": [null]}));
     drop_nulls(&mut target);
-    assert_eq!(
-        Json::Object(target),
-        json!({"b": 1, "c": {"d": null}, "e": [null]})
-    );
+    assert_eq!(Json::Object(target), json!({"b": 1, "c": {"d": null}, "e": [null]}));
 }
 
 #[test]

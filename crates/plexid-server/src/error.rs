@@ -66,11 +66,15 @@ fn unique_violation(constraint: &str) -> (&'static str, &'static str) {
         "property_mapping_managed_key" => ("managed", "Property Mapping with this managed already exists."),
         "app_user_username_key" => ("username", "A user with that username already exists."),
         "app_group_name_parent_key" => ("non_field_errors", "The fields name, parent must make a unique set."),
-        "user_source_connection_user_source_key" => ("non_field_errors", "The fields user, source must make a unique set."),
+        "user_source_connection_user_source_key" => {
+            ("non_field_errors", "The fields user, source must make a unique set.")
+        }
         "user_source_connection_source_identifier_key" => {
             ("identifier", "This Plex account is already linked to another user of this source.")
         }
-        "group_source_connection_group_source_key" => ("non_field_errors", "The fields group, source must make a unique set."),
+        "group_source_connection_group_source_key" => {
+            ("non_field_errors", "The fields group, source must make a unique set.")
+        }
         "group_source_connection_source_identifier_key" => {
             ("identifier", "This identifier is already linked to another group of this source.")
         }
@@ -98,10 +102,9 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Validation(errors) => json_response(StatusCode::BAD_REQUEST, &errors),
             ApiError::JsonParse(message) => detail(StatusCode::BAD_REQUEST, &format!("JSON parse error - {message}")),
-            ApiError::UnsupportedMediaType(kind) => detail(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &format!("Unsupported media type \"{kind}\" in request."),
-            ),
+            ApiError::UnsupportedMediaType(kind) => {
+                detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, &format!("Unsupported media type \"{kind}\" in request."))
+            }
             ApiError::PayloadTooLarge => detail(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("Request body is larger than {} bytes.", crate::http::MAX_BODY_BYTES),

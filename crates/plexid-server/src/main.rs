@@ -97,7 +97,12 @@ async fn migrate(db: DatabaseArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn create_token(db: DatabaseArgs, secret_key: Option<String>, username: &str, description: String) -> Result<(), String> {
+async fn create_token(
+    db: DatabaseArgs,
+    secret_key: Option<String>,
+    username: &str,
+    description: String,
+) -> Result<(), String> {
     let mut settings = Settings::for_database(&db.database);
     settings.secret_key = secret_key;
     let (store, secrets) = startup::prepare(&settings).await.map_err(|e| e.to_string())?;

@@ -24,7 +24,13 @@ pub fn default_flows() -> [FlowRecord; 2] {
             "authentication",
             "require_unauthenticated",
         ),
-        flow("default-source-enrollment", "Welcome to plexid! Please enter your details.", "Welcome to plexid!", "enrollment", "require_unauthenticated"),
+        flow(
+            "default-source-enrollment",
+            "Welcome to plexid! Please enter your details.",
+            "Welcome to plexid!",
+            "enrollment",
+            "require_unauthenticated",
+        ),
     ]
 }
 

@@ -3,10 +3,10 @@
 use uuid::Uuid;
 
 use crate::db::{Conn, Param, Row};
-use crate::listing::{Filter, ListQuery, Listed, Window};
-use plexid_core::listing::OrderTerm;
 use crate::error::StoreResult;
+use crate::listing::{Filter, ListQuery, Listed, Window};
 use crate::params;
+use plexid_core::listing::OrderTerm;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserRecord {
@@ -265,8 +265,11 @@ impl Conn<'_> {
 
     /// Creates or replaces the token with this identifier (the bootstrap token).
     pub async fn upsert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
-        self.execute("DELETE FROM api_token WHERE identifier = $1 OR key_hash = $2", params![t.identifier.clone(), t.key_hash.clone()])
-            .await?;
+        self.execute(
+            "DELETE FROM api_token WHERE identifier = $1 OR key_hash = $2",
+            params![t.identifier.clone(), t.key_hash.clone()],
+        )
+        .await?;
         self.insert_token(t).await
     }
 
@@ -278,8 +281,11 @@ impl Conn<'_> {
     /// Stores `value` unless the key is already set; returns the value now stored (so several
     /// instances starting together agree on one generated secret).
     pub async fn setting_or_insert(&mut self, key: &str, value: &str) -> StoreResult<String> {
-        self.execute("INSERT INTO setting (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", params![key, value])
-            .await?;
+        self.execute(
+            "INSERT INTO setting (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            params![key, value],
+        )
+        .await?;
         Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
     }
 }
@@ -367,7 +373,8 @@ fn token_order(term: &str) -> &'static str {
     }
 }
 
-const TOKEN_SELECT: &str = "SELECT t.identifier, t.uuid, t.key_hash, t.key_encrypted, t.user_id, t.intent, t.description, \
+const TOKEN_SELECT: &str =
+    "SELECT t.identifier, t.uuid, t.key_hash, t.key_encrypted, t.user_id, t.intent, t.description, \
                             t.expiring, t.expires, t.managed FROM api_token t";
 
 fn token_from_row(row: &Row) -> StoreResult<TokenRecord> {
@@ -398,7 +405,12 @@ fn in_list(filter: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> 
 }
 
 impl Conn<'_> {
-    pub async fn list_users(&mut self, filter: &UserFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<UserRecord>> {
+    pub async fn list_users(
+        &mut self,
+        filter: &UserFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<UserRecord>> {
         let mut f = Filter::default();
         f.eq("username", filter.username.clone());
         f.eq("email", filter.email.clone());
@@ -407,7 +419,9 @@ impl Conn<'_> {
         f.eq("path", filter.path.clone());
         f.eq("uuid", filter.uuid);
         f.search(&filter.search, &["username", "name", "email", "uuid"]);
-        ListQuery { select: USER_SELECT, order: user_order, tiebreak: "id" }.run(self, f, ordering, window, user_from_row).await
+        ListQuery { select: USER_SELECT, order: user_order, tiebreak: "id" }
+            .run(self, f, ordering, window, user_from_row)
+            .await
     }
 
     /// The groups of each of these users: (user id, group).
@@ -445,8 +459,17 @@ impl Conn<'_> {
         self.execute(
             "UPDATE app_user SET username = $2, name = $3, email = $4, is_active = $5, path = $6, attributes = $7, \
              last_login = $8, user_type = $9 WHERE id = $1",
-            crate::params![u.id, u.username.clone(), u.name.clone(), u.email.clone(), u.is_active, u.path.clone(),
-                json_text(&u.attributes), u.last_login, u.user_type.clone()],
+            crate::params![
+                u.id,
+                u.username.clone(),
+                u.name.clone(),
+                u.email.clone(),
+                u.is_active,
+                u.path.clone(),
+                json_text(&u.attributes),
+                u.last_login,
+                u.user_type.clone()
+            ],
         )
         .await
         .map(drop)
@@ -488,12 +511,19 @@ impl Conn<'_> {
         self.existing("app_group", ids).await
     }
 
-    pub async fn list_groups(&mut self, filter: &GroupFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<GroupRecord>> {
+    pub async fn list_groups(
+        &mut self,
+        filter: &GroupFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<GroupRecord>> {
         let mut f = Filter::default();
         f.eq("name", filter.name.clone());
         f.eq("is_superuser", filter.is_superuser);
         f.search(&filter.search, &["name"]);
-        ListQuery { select: GROUP_SELECT, order: group_order, tiebreak: "uuid" }.run(self, f, ordering, window, group_from_row).await
+        ListQuery { select: GROUP_SELECT, order: group_order, tiebreak: "uuid" }
+            .run(self, f, ordering, window, group_from_row)
+            .await
     }
 
     pub async fn update_group(&mut self, g: &GroupRecord) -> StoreResult<()> {
@@ -509,7 +539,12 @@ impl Conn<'_> {
         Ok(self.execute("DELETE FROM app_group WHERE uuid = $1", params![uuid]).await? > 0)
     }
 
-    pub async fn list_tokens(&mut self, filter: &TokenFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<TokenRecord>> {
+    pub async fn list_tokens(
+        &mut self,
+        filter: &TokenFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<TokenRecord>> {
         let mut f = Filter::default();
         f.eq("t.identifier", filter.identifier.clone());
         f.eq("t.intent", filter.intent.clone());
@@ -518,7 +553,9 @@ impl Conn<'_> {
         f.eq("t.user_id", filter.user);
         f.eq("t.user_id", filter.owner);
         f.search(&filter.search, &["t.identifier", "t.description"]);
-        ListQuery { select: TOKEN_SELECT, order: token_order, tiebreak: "identifier" }.run(self, f, ordering, window, token_from_row).await
+        ListQuery { select: TOKEN_SELECT, order: token_order, tiebreak: "identifier" }
+            .run(self, f, ordering, window, token_from_row)
+            .await
     }
 
     pub async fn token_by_identifier(&mut self, identifier: &str) -> StoreResult<Option<TokenRecord>> {
@@ -543,7 +580,9 @@ impl Conn<'_> {
 
     /// Tokens of a user: (identifier) for `used_by`.
     pub async fn token_identifiers_of_user(&mut self, user_id: i64) -> StoreResult<Vec<String>> {
-        let rows = self.fetch_all("SELECT identifier FROM api_token WHERE user_id = $1 ORDER BY identifier", params![user_id]).await?;
+        let rows = self
+            .fetch_all("SELECT identifier FROM api_token WHERE user_id = $1 ORDER BY identifier", params![user_id])
+            .await?;
         rows.iter().map(|r| r.text("identifier")).collect()
     }
 }

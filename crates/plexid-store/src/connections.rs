@@ -177,13 +177,23 @@ impl Conn<'_> {
 
     /// Connections of a user: (connection id, source uuid), for `used_by`.
     pub async fn connections_of_user(&mut self, user_id: i64) -> StoreResult<Vec<(i64, Uuid)>> {
-        let rows = self.fetch_all("SELECT id, source_uuid FROM user_source_connection WHERE user_id = $1 ORDER BY id", params![user_id]).await?;
+        let rows = self
+            .fetch_all(
+                "SELECT id, source_uuid FROM user_source_connection WHERE user_id = $1 ORDER BY id",
+                params![user_id],
+            )
+            .await?;
         rows.iter().map(|r| Ok((r.int("id")?, r.uuid("source_uuid")?))).collect()
     }
 
     /// Connections of a group: (connection id, source uuid), for `used_by`.
     pub async fn connections_of_group(&mut self, group: Uuid) -> StoreResult<Vec<(i64, Uuid)>> {
-        let rows = self.fetch_all("SELECT id, source_uuid FROM group_source_connection WHERE group_uuid = $1 ORDER BY id", params![group]).await?;
+        let rows = self
+            .fetch_all(
+                "SELECT id, source_uuid FROM group_source_connection WHERE group_uuid = $1 ORDER BY id",
+                params![group],
+            )
+            .await?;
         rows.iter().map(|r| Ok((r.int("id")?, r.uuid("source_uuid")?))).collect()
     }
 

@@ -216,6 +216,8 @@ pub struct SqliteDb {
 }
 
 type CacheKey = (String, Vec<Param>);
+/// The data version the rows were read at, and the rows.
+type CacheEntry = (i64, Arc<[LiteRow]>);
 
 /// Results of recent reads, valid while nothing has been committed since. A dedicated
 /// connection's `PRAGMA data_version` changes whenever any other connection (our writer, or
@@ -223,7 +225,7 @@ type CacheKey = (String, Vec<Param>);
 /// entry is used only if the version it was read under is still current.
 struct ReadCache {
     watch: std::sync::Mutex<rusqlite::Connection>,
-    entries: std::sync::Mutex<HashMap<CacheKey, (i64, Arc<[LiteRow]>)>>,
+    entries: std::sync::Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
 const CACHE_ENTRIES: usize = 1024;
@@ -248,7 +250,8 @@ impl ReadCache {
         if rows.len() > CACHE_MAX_ROWS {
             return;
         }
-        let lite: Vec<LiteRow> = rows.iter().filter_map(|r| if let Row::Lite(l) = r { Some(l.clone()) } else { None }).collect();
+        let lite: Vec<LiteRow> =
+            rows.iter().filter_map(|r| if let Row::Lite(l) = r { Some(l.clone()) } else { None }).collect();
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_ENTRIES {
                 entries.retain(|_, (at, _)| *at == version);
@@ -283,7 +286,9 @@ impl SqliteDb {
             Some(other) => return Err(StoreError::Config(format!("read_cache must be on or off, not {other:?}"))),
         };
         if path.as_os_str().is_empty() || rest.starts_with(":memory:") {
-            return Err(StoreError::Config("use sqlite://PATH with a file path (in-memory databases are not supported)".into()));
+            return Err(StoreError::Config(
+                "use sqlite://PATH with a file path (in-memory databases are not supported)".into(),
+            ));
         }
         let writer = rusqlite::Connection::open(&path)
             .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
@@ -442,9 +447,7 @@ impl Conn<'_> {
     }
 
     pub async fn fetch_one(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Row> {
-        self.fetch_optional(sql, params)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("no row from: {sql}")))
+        self.fetch_optional(sql, params).await?.ok_or_else(|| StoreError::Corrupt(format!("no row from: {sql}")))
     }
 
     /// Runs a statement; returns the number of rows it changed.
@@ -506,7 +509,7 @@ impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
             Tx::Sqlite(tx) => Conn::SqliteTx(&mut tx.conn),
-            Tx::Pg(tx) => Conn::PgTx(&mut **tx),
+            Tx::Pg(tx) => Conn::PgTx(tx),
         }
     }
 
@@ -536,8 +539,8 @@ impl Store {
         if url.starts_with("sqlite:") {
             Ok(Store { pools: Pools::Sqlite(Arc::new(SqliteDb::open(url)?)) })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            let options =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
             Self::connect_postgres(options).await
         } else {
             Err(StoreError::Config(format!(
@@ -617,8 +620,11 @@ impl Store {
         for (version, name, sql) in migrations.iter().filter(|(v, ..)| !applied.contains(v)) {
             tracing::info!(version, name, "applying migration");
             conn.execute_script(sql).await?;
-            conn.execute("INSERT INTO plexid_migration (version, name) VALUES ($1, $2)", crate::params![*version, *name])
-                .await?;
+            conn.execute(
+                "INSERT INTO plexid_migration (version, name) VALUES ($1, $2)",
+                crate::params![*version, *name],
+            )
+            .await?;
             count += 1;
         }
         tx.commit().await?;

@@ -32,9 +32,18 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
     ("app_user_uuid_key", "app_user.uuid"),
     ("app_group_name_parent_key", "app_group.name, app_group.parent"),
     ("user_source_connection_user_source_key", "user_source_connection.user_id, user_source_connection.source_uuid"),
-    ("user_source_connection_source_identifier_key", "user_source_connection.source_uuid, user_source_connection.identifier"),
-    ("group_source_connection_group_source_key", "group_source_connection.group_uuid, group_source_connection.source_uuid"),
-    ("group_source_connection_source_identifier_key", "group_source_connection.source_uuid, group_source_connection.identifier"),
+    (
+        "user_source_connection_source_identifier_key",
+        "user_source_connection.source_uuid, user_source_connection.identifier",
+    ),
+    (
+        "group_source_connection_group_source_key",
+        "group_source_connection.group_uuid, group_source_connection.source_uuid",
+    ),
+    (
+        "group_source_connection_source_identifier_key",
+        "group_source_connection.source_uuid, group_source_connection.identifier",
+    ),
     ("api_token_pkey", "api_token.identifier"),
     ("api_token_key_hash_key", "api_token.key_hash"),
 ];
@@ -44,7 +53,9 @@ impl From<rusqlite::Error> for StoreError {
         if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &error {
             match failure.extended_code {
                 rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                    if let Some((name, _)) = UNIQUE_CONSTRAINTS.iter().find(|(_, cols)| message.ends_with(&format!("failed: {cols}"))) {
+                    if let Some((name, _)) =
+                        UNIQUE_CONSTRAINTS.iter().find(|(_, cols)| message.ends_with(&format!("failed: {cols}")))
+                    {
                         return StoreError::Unique(name);
                     }
                 }

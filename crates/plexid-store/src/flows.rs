@@ -61,13 +61,20 @@ fn from_row(row: &Row) -> StoreResult<FlowRecord> {
 }
 
 impl Conn<'_> {
-    pub async fn list_flows(&mut self, filter: &FlowFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<FlowRecord>> {
+    pub async fn list_flows(
+        &mut self,
+        filter: &FlowFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<FlowRecord>> {
         let mut f = Filter::default();
         f.eq("f.slug", filter.slug.clone());
         f.eq("f.designation", filter.designation.clone());
         f.eq("f.name", filter.name.clone());
         f.search(&filter.search, &["f.name", "f.slug", "f.title"]);
-        ListQuery { select: SELECT, order: order_column, tiebreak: "uuid" }.run(self, f, ordering, window, from_row).await
+        ListQuery { select: SELECT, order: order_column, tiebreak: "uuid" }
+            .run(self, f, ordering, window, from_row)
+            .await
     }
 
     pub async fn flow_by_slug(&mut self, slug: &str) -> StoreResult<Option<FlowRecord>> {

@@ -53,9 +53,14 @@ impl Filter {
 /// Which rows of the ordered result to return.
 #[derive(Clone, Copy, Debug)]
 pub enum Window {
-    Offset { limit: u64, offset: u64 },
+    Offset {
+        limit: u64,
+        offset: u64,
+    },
     /// The last page of this size (needs the count first).
-    Last { size: u64 },
+    Last {
+        size: u64,
+    },
 }
 
 /// One page of rows and the total number of matching rows.

@@ -48,7 +48,12 @@ fn from_row(row: &Row) -> StoreResult<MappingRecord> {
 }
 
 impl Conn<'_> {
-    pub async fn list_mappings(&mut self, filter: &MappingFilter, ordering: &[OrderTerm], window: Window) -> StoreResult<Listed<MappingRecord>> {
+    pub async fn list_mappings(
+        &mut self,
+        filter: &MappingFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<MappingRecord>> {
         let mut f = Filter::default();
         if !filter.managed.is_empty() {
             let placeholders: Vec<String> = filter.managed.iter().map(|m| f.bind(m.clone())).collect();
@@ -61,7 +66,9 @@ impl Conn<'_> {
         }
         f.eq("p.name", filter.name.clone());
         f.search(&filter.search, &["p.name"]);
-        ListQuery { select: SELECT, order: order_column, tiebreak: "uuid" }.run(self, f, ordering, window, from_row).await
+        ListQuery { select: SELECT, order: order_column, tiebreak: "uuid" }
+            .run(self, f, ordering, window, from_row)
+            .await
     }
 
     /// The `managed` values present, for validating the `managed` filter.

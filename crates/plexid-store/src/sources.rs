@@ -51,9 +51,23 @@ pub struct SourceFilter {
 
 /// Ordering terms of the source list, as authentik allows them.
 pub const SOURCE_ORDERING: &[&str] = &[
-    "pk", "name", "slug", "enabled", "authentication_flow", "enrollment_flow", "user_property_mappings",
-    "group_property_mappings", "policy_engine_mode", "user_matching_mode", "managed", "user_path_template",
-    "group_matching_mode", "client_id", "allowed_servers", "allow_friends", "plex_token",
+    "pk",
+    "name",
+    "slug",
+    "enabled",
+    "authentication_flow",
+    "enrollment_flow",
+    "user_property_mappings",
+    "group_property_mappings",
+    "policy_engine_mode",
+    "user_matching_mode",
+    "managed",
+    "user_path_template",
+    "group_matching_mode",
+    "client_id",
+    "allowed_servers",
+    "allow_friends",
+    "plex_token",
 ];
 
 fn order_column(term: &str) -> &'static str {
@@ -244,7 +258,10 @@ pub struct SourceUsage {
 impl Conn<'_> {
     pub async fn source_usage(&mut self, uuid: Uuid) -> StoreResult<SourceUsage> {
         let groups = self
-            .fetch_all("SELECT id, group_uuid FROM group_source_connection WHERE source_uuid = $1 ORDER BY id", params![uuid])
+            .fetch_all(
+                "SELECT id, group_uuid FROM group_source_connection WHERE source_uuid = $1 ORDER BY id",
+                params![uuid],
+            )
             .await?;
         let users = self
             .fetch_all(
@@ -254,9 +271,15 @@ impl Conn<'_> {
             )
             .await?;
         Ok(SourceUsage {
-            group_connections: groups.iter().map(|r| Ok((r.int("id")?, r.uuid("group_uuid")?))).collect::<StoreResult<_>>()?,
+            group_connections: groups
+                .iter()
+                .map(|r| Ok((r.int("id")?, r.uuid("group_uuid")?)))
+                .collect::<StoreResult<_>>()?,
             users: users.iter().map(|r| Ok((r.int("user_id")?, r.text("username")?))).collect::<StoreResult<_>>()?,
-            user_connections: users.iter().map(|r| Ok((r.int("connection_id")?, r.int("user_id")?))).collect::<StoreResult<_>>()?,
+            user_connections: users
+                .iter()
+                .map(|r| Ok((r.int("connection_id")?, r.int("user_id")?)))
+                .collect::<StoreResult<_>>()?,
         })
     }
 }

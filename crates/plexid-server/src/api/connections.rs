@@ -14,7 +14,7 @@ use plexid_core::{Body, FieldErrors};
 use plexid_store::connections::{
     ConnectionFilter, GroupConnectionRecord, UserConnectionRecord, GROUP_CONNECTION_ORDERING, USER_CONNECTION_ORDERING,
 };
-use plexid_store::{Conn, Listed};
+use plexid_store::Conn;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -87,7 +87,10 @@ fn source_of(summaries: &HashMap<Uuid, SourceSummary>, uuid: Uuid) -> ApiResult<
     summaries.get(&uuid).cloned().ok_or_else(|| ApiError::Internal(format!("connection to missing source {uuid}")))
 }
 
-async fn shape_user_connections(conn: &mut Conn<'_>, rows: Vec<UserConnectionRecord>) -> ApiResult<Vec<UserPlexSourceConnection>> {
+async fn shape_user_connections(
+    conn: &mut Conn<'_>,
+    rows: Vec<UserConnectionRecord>,
+) -> ApiResult<Vec<UserPlexSourceConnection>> {
     let sources = summaries(conn, &rows.iter().map(|c| c.source_uuid).collect::<Vec<_>>()).await?;
     rows.into_iter()
         .map(|c| {
@@ -102,7 +105,10 @@ async fn shape_user_connections(conn: &mut Conn<'_>, rows: Vec<UserConnectionRec
         .collect()
 }
 
-async fn shape_group_connections(conn: &mut Conn<'_>, rows: Vec<GroupConnectionRecord>) -> ApiResult<Vec<GroupPlexSourceConnection>> {
+async fn shape_group_connections(
+    conn: &mut Conn<'_>,
+    rows: Vec<GroupConnectionRecord>,
+) -> ApiResult<Vec<GroupPlexSourceConnection>> {
     let sources = summaries(conn, &rows.iter().map(|c| c.source_uuid).collect::<Vec<_>>()).await?;
     rows.into_iter()
         .map(|c| {
@@ -141,13 +147,23 @@ async fn connection_filter(conn: &mut Conn<'_>, query: &QueryParams, args: &List
         }
     }
     errors.into_result()?;
-    Ok(ConnectionFilter { user, group, source_slug: query.filter("source__slug").map(str::to_owned), owner: None, search: args.search.clone() })
+    Ok(ConnectionFilter {
+        user,
+        group,
+        source_slug: query.filter("source__slug").map(str::to_owned),
+        owner: None,
+        search: args.search.clone(),
+    })
 }
 
 // ---------------------------------------------------------------- user connections
 
 /// A user connection the caller may see: their own, or any with view permission.
-async fn visible_user_connection(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(UserConnectionRecord, Principal)> {
+async fn visible_user_connection(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(UserConnectionRecord, Principal)> {
     let principal = caller.user()?.clone();
     let connection = state.store.conn().user_connection(parse_id(id)?).await?.ok_or(ApiError::NotFound)?;
     if connection.user_id != principal.user_id && !caller.can(Action::View, USER_MODEL) {
@@ -170,13 +186,17 @@ pub async fn list_user(State(state): State<AppState>, caller: Caller, query: Que
     let listed = conn.list_user_connections(&filter, &args.ordering, args.window()).await?;
     let total = listed.total;
     let rows = shape_user_connections(&mut conn, listed.rows).await?;
-    args.respond(Listed { rows, total }, |c| c)
+    args.respond_shaped(total, rows)
 }
 
 /// Link a user to a Plex account through a source (needs `add_userplexsourceconnection`).
 #[utoipa::path(post, path = "/sources/user_connections/plex/", tag = "sources", request_body = UserPlexSourceConnectionRequest,
     responses((status = 201, body = UserPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
-pub async fn create_user(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     caller.require(Action::Add, USER_MODEL)?;
     let mut body = Body::new(&body, false)?;
     let user = body.integer("user", true);
@@ -219,7 +239,11 @@ pub async fn create_user(State(state): State<AppState>, caller: Caller, JsonBody
 /// Get a user Plex connection.
 #[utoipa::path(get, path = "/sources/user_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)),
     responses((status = 200, body = UserPlexSourceConnection), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn retrieve_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn retrieve_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (connection, _) = visible_user_connection(&state, &caller, &id).await?;
     Ok(ok(&shape_user_connections(&mut state.store.conn(), vec![connection]).await?[0]))
 }
@@ -253,21 +277,35 @@ async fn save_user(state: &AppState, caller: &Caller, id: &str, body: &Value, pa
 /// Replace a user Plex connection's identifier (administrators) and token.
 #[utoipa::path(put, path = "/sources/user_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)), request_body = UserPlexSourceConnectionRequest,
     responses((status = 200, body = UserPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     save_user(&state, &caller, &id, &body, false).await
 }
 
 /// Change a user Plex connection's identifier (administrators) or token.
 #[utoipa::path(patch, path = "/sources/user_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)), request_body = UserPlexSourceConnectionRequest,
     responses((status = 200, body = UserPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     save_user(&state, &caller, &id, &body, true).await
 }
 
 /// Delete a user Plex connection (your own, or any with delete permission).
 #[utoipa::path(delete, path = "/sources/user_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn destroy_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn destroy_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (connection, principal) = visible_user_connection(&state, &caller, &id).await?;
     if connection.user_id != principal.user_id && !caller.can(Action::Delete, USER_MODEL) {
         return Err(ApiError::Forbidden(NO_PERMISSION));
@@ -281,7 +319,11 @@ pub async fn destroy_user(State(state): State<AppState>, caller: Caller, Path(id
 /// Objects that depend on this connection (none).
 #[utoipa::path(get, path = "/sources/user_connections/plex/{id}/used_by/", tag = "sources", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<UsedBy>), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn used_by_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn used_by_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     visible_user_connection(&state, &caller, &id).await?;
     Ok(ok(&Vec::<UsedBy>::new()))
 }
@@ -306,13 +348,17 @@ pub async fn list_group(State(state): State<AppState>, caller: Caller, query: Qu
     let listed = conn.list_group_connections(&filter, &args.ordering, args.window()).await?;
     let total = listed.total;
     let rows = shape_group_connections(&mut conn, listed.rows).await?;
-    args.respond(Listed { rows, total }, |c| c)
+    args.respond_shaped(total, rows)
 }
 
 /// Link a group to a group identifier of a source (D10).
 #[utoipa::path(post, path = "/sources/group_connections/plex/", tag = "sources", request_body = GroupPlexSourceConnectionRequest,
     responses((status = 201, body = GroupPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
-pub async fn create_group(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     caller.require(Action::Add, GROUP_MODEL)?;
     let mut body = Body::new(&body, false)?;
     if body.raw("group").is_none() {
@@ -342,7 +388,14 @@ pub async fn create_group(State(state): State<AppState>, caller: Caller, JsonBod
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let now = now_micros();
-    let mut record = GroupConnectionRecord { id: 0, group_uuid: group, source_uuid: source.uuid, identifier, created: now, last_updated: now };
+    let mut record = GroupConnectionRecord {
+        id: 0,
+        group_uuid: group,
+        source_uuid: source.uuid,
+        identifier,
+        created: now,
+        last_updated: now,
+    };
     record.id = conn.insert_group_connection(&record).await?;
     let shaped = shape_group_connections(&mut conn, vec![record]).await?;
     tx.commit().await?;
@@ -352,7 +405,11 @@ pub async fn create_group(State(state): State<AppState>, caller: Caller, JsonBod
 /// Get a group Plex connection.
 #[utoipa::path(get, path = "/sources/group_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)),
     responses((status = 200, body = GroupPlexSourceConnection), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn retrieve_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn retrieve_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let connection = visible_group_connection(&state, &caller, &id).await?;
     Ok(ok(&shape_group_connections(&mut state.store.conn(), vec![connection]).await?[0]))
 }
@@ -379,21 +436,35 @@ async fn save_group(state: &AppState, caller: &Caller, id: &str, body: &Value) -
 /// Update a group Plex connection (`identifier`).
 #[utoipa::path(put, path = "/sources/group_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)), request_body = GroupPlexSourceConnectionRequest,
     responses((status = 200, body = GroupPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     save_group(&state, &caller, &id, &body).await
 }
 
 /// Update a group Plex connection (`identifier`).
 #[utoipa::path(patch, path = "/sources/group_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)), request_body = GroupPlexSourceConnectionRequest,
     responses((status = 200, body = GroupPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     save_group(&state, &caller, &id, &body).await
 }
 
 /// Delete a group Plex connection.
 #[utoipa::path(delete, path = "/sources/group_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn destroy_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn destroy_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let connection = visible_group_connection(&state, &caller, &id).await?;
     caller.require(Action::Delete, GROUP_MODEL)?;
     let mut tx = state.store.begin().await?;
@@ -405,7 +476,11 @@ pub async fn destroy_group(State(state): State<AppState>, caller: Caller, Path(i
 /// Objects that depend on this connection (none).
 #[utoipa::path(get, path = "/sources/group_connections/plex/{id}/used_by/", tag = "sources", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<UsedBy>), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn used_by_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn used_by_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     visible_group_connection(&state, &caller, &id).await?;
     Ok(ok(&Vec::<UsedBy>::new()))
 }

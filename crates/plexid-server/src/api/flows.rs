@@ -117,7 +117,12 @@ fn read_flow(body: &mut Body<'_>, mut base: FlowRecord) -> FlowRecord {
     base
 }
 
-async fn save(state: &AppState, body: &serde_json::Value, partial: bool, stored: Option<FlowRecord>) -> ApiResult<Flow> {
+async fn save(
+    state: &AppState,
+    body: &serde_json::Value,
+    partial: bool,
+    stored: Option<FlowRecord>,
+) -> ApiResult<Flow> {
     let mut body = Body::new(body, partial)?;
     let is_new = stored.is_none();
     let base = stored.unwrap_or_else(|| crate::startup::flow("", "", "", "authentication", "none"));
@@ -177,7 +182,12 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(slug):
 /// Replace a flow.
 #[utoipa::path(put, path = "/flows/instances/{slug}/", tag = "flows", params(("slug" = String, Path)), request_body = FlowRequest,
     responses((status = 200, body = Flow), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &slug).await?;
     caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, &body, false, Some(stored)).await?))
@@ -186,7 +196,12 @@ pub async fn update(State(state): State<AppState>, caller: Caller, Path(slug): P
 /// Change some fields of a flow.
 #[utoipa::path(patch, path = "/flows/instances/{slug}/", tag = "flows", params(("slug" = String, Path)), request_body = FlowRequest,
     responses((status = 200, body = Flow), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &slug).await?;
     caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, &body, true, Some(stored)).await?))

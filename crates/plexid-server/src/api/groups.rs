@@ -8,7 +8,7 @@ use plexid_core::permission::{Action, Model};
 use plexid_core::validate::{does_not_exist, Text};
 use plexid_core::{listing, Body};
 use plexid_store::accounts::{GroupFilter, GroupRecord, UserRecord, GROUP_ORDERING};
-use plexid_store::{Conn, Listed};
+use plexid_store::Conn;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -122,11 +122,23 @@ async fn shape_group(conn: &mut Conn<'_>, group: GroupRecord) -> ApiResult<Group
 
 const FIELD_ORDER: &[&str] = &["name", "is_superuser", "parent", "users", "attributes"];
 
-async fn save(state: &AppState, caller: &Principal, body: &Value, partial: bool, stored: Option<GroupRecord>) -> ApiResult<Group> {
+async fn save(
+    state: &AppState,
+    caller: &Principal,
+    body: &Value,
+    partial: bool,
+    stored: Option<GroupRecord>,
+) -> ApiResult<Group> {
     let mut body = Body::new(body, partial)?;
     let was_superuser = stored.as_ref().is_some_and(|g| g.is_superuser);
     let is_new = stored.is_none();
-    let mut group = stored.unwrap_or_else(|| GroupRecord { uuid: Uuid::new_v4(), name: String::new(), is_superuser: false, parent: None, attributes: Map::new() });
+    let mut group = stored.unwrap_or_else(|| GroupRecord {
+        uuid: Uuid::new_v4(),
+        name: String::new(),
+        is_superuser: false,
+        parent: None,
+        attributes: Map::new(),
+    });
     if let Some(name) = body.text("name", Text::REQUIRED) {
         group.name = name;
     }
@@ -157,7 +169,10 @@ async fn save(state: &AppState, caller: &Principal, body: &Value, partial: bool,
     errors.sort_by(FIELD_ORDER);
     errors.into_result()?;
     let membership_changes = users.is_some();
-    if !caller.is_superuser && (group.is_superuser || was_superuser) && (group.is_superuser != was_superuser || membership_changes) {
+    if !caller.is_superuser
+        && (group.is_superuser || was_superuser)
+        && (group.is_superuser != was_superuser || membership_changes)
+    {
         return Err(ApiError::Forbidden(NO_PERMISSION));
     }
     if is_new {
@@ -178,7 +193,10 @@ fn read_user_ids(body: &mut Body<'_>) -> Option<Vec<i64>> {
     let items = match body.raw("users")? {
         Value::Array(items) => items,
         other => {
-            body.errors.add("users", format!("Expected a list of items but got type \"{}\".", plexid_core::validate::python_type(other)));
+            body.errors.add(
+                "users",
+                format!("Expected a list of items but got type \"{}\".", plexid_core::validate::python_type(other)),
+            );
             return None;
         }
     };
@@ -187,7 +205,13 @@ fn read_user_ids(body: &mut Body<'_>) -> Option<Vec<i64>> {
         match item.as_i64().or_else(|| item.as_str().and_then(|s| s.trim().parse().ok())) {
             Some(id) => ids.push(id),
             None => {
-                body.errors.add("users", format!("Incorrect type. Expected pk value, received {}.", plexid_core::validate::python_type(item)));
+                body.errors.add(
+                    "users",
+                    format!(
+                        "Incorrect type. Expected pk value, received {}.",
+                        plexid_core::validate::python_type(item)
+                    ),
+                );
                 return None;
             }
         }
@@ -218,7 +242,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     let listed = conn.list_groups(&filter, &args.ordering, args.window()).await?;
     let total = listed.total;
     let groups = shape_groups(&mut conn, listed.rows).await?;
-    args.respond(Listed { rows: groups, total }, |g| g)
+    args.respond_shaped(total, groups)
 }
 
 /// Create a group (a superuser group only by a superuser).
@@ -240,7 +264,12 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(pk): P
 /// Replace a group.
 #[utoipa::path(put, path = "/core/groups/{group_uuid}/", tag = "core", params(("group_uuid" = Uuid, Path)), request_body = GroupRequest,
     responses((status = 200, body = Group), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(pk): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pk): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &pk).await?;
     let principal = caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, principal, &body, false, Some(stored)).await?))
@@ -249,7 +278,12 @@ pub async fn update(State(state): State<AppState>, caller: Caller, Path(pk): Pat
 /// Change some fields of a group.
 #[utoipa::path(patch, path = "/core/groups/{group_uuid}/", tag = "core", params(("group_uuid" = Uuid, Path)), request_body = GroupRequest,
     responses((status = 200, body = Group), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(pk): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pk): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &pk).await?;
     let principal = caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, principal, &body, true, Some(stored)).await?))
@@ -271,7 +305,13 @@ pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(pk): Pa
 }
 
 /// Adds (`add`) or removes a user given as `{"pk": <user id>}`.
-async fn change_membership(state: &AppState, caller: &Caller, pk: &str, body: &Value, add: bool) -> ApiResult<Response> {
+async fn change_membership(
+    state: &AppState,
+    caller: &Caller,
+    pk: &str,
+    body: &Value,
+    add: bool,
+) -> ApiResult<Response> {
     let group = visible(state, caller, pk).await?;
     let principal = caller.require(Action::Change, MODEL)?;
     if group.is_superuser && !principal.is_superuser {
@@ -295,14 +335,24 @@ async fn change_membership(state: &AppState, caller: &Caller, pk: &str, body: &V
 /// Add a user to the group.
 #[utoipa::path(post, path = "/core/groups/{group_uuid}/add_user/", tag = "core", params(("group_uuid" = Uuid, Path)), request_body = UserAccountRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn add_user(State(state): State<AppState>, caller: Caller, Path(pk): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn add_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pk): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     change_membership(&state, &caller, &pk, &body, true).await
 }
 
 /// Remove a user from the group.
 #[utoipa::path(post, path = "/core/groups/{group_uuid}/remove_user/", tag = "core", params(("group_uuid" = Uuid, Path)), request_body = UserAccountRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn remove_user(State(state): State<AppState>, caller: Caller, Path(pk): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn remove_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pk): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     change_membership(&state, &caller, &pk, &body, false).await
 }
 

@@ -84,11 +84,21 @@ fn check_expression(expression: &str, name: Option<&str>) -> Option<String> {
     }
 }
 
-async fn save(state: &AppState, body: &Value, partial: bool, stored: Option<MappingRecord>) -> ApiResult<PlexSourcePropertyMapping> {
+async fn save(
+    state: &AppState,
+    body: &Value,
+    partial: bool,
+    stored: Option<MappingRecord>,
+) -> ApiResult<PlexSourcePropertyMapping> {
     let mut body = Body::new(body, partial)?;
     let stored_name = stored.as_ref().map(|m| m.name.clone());
     let is_new = stored.is_none();
-    let mut mapping = stored.unwrap_or(MappingRecord { uuid: Uuid::new_v4(), name: String::new(), expression: String::new(), managed: None });
+    let mut mapping = stored.unwrap_or(MappingRecord {
+        uuid: Uuid::new_v4(),
+        name: String::new(),
+        expression: String::new(),
+        managed: None,
+    });
     if let Some(name) = body.text("name", Text::REQUIRED) {
         mapping.name = name;
     }
@@ -155,7 +165,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body
 /// Get a Plex source property mapping.
 #[utoipa::path(get, path = "/propertymappings/source/plex/{pm_uuid}/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
     responses((status = 200, body = PlexSourcePropertyMapping), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(pm_uuid): Path<String>) -> ApiResult<Response> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pm_uuid): Path<String>,
+) -> ApiResult<Response> {
     Ok(ok(&PlexSourcePropertyMapping::from(visible(&state, &caller, &pm_uuid).await?)))
 }
 
@@ -163,7 +177,12 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(pm_uui
 #[utoipa::path(put, path = "/propertymappings/source/plex/{pm_uuid}/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
     request_body = PlexSourcePropertyMappingRequest,
     responses((status = 200, body = PlexSourcePropertyMapping), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(pm_uuid): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pm_uuid): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &pm_uuid).await?;
     caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, &body, false, Some(stored)).await?))
@@ -173,7 +192,12 @@ pub async fn update(State(state): State<AppState>, caller: Caller, Path(pm_uuid)
 #[utoipa::path(patch, path = "/propertymappings/source/plex/{pm_uuid}/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
     request_body = PlexSourcePropertyMappingRequest,
     responses((status = 200, body = PlexSourcePropertyMapping), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(pm_uuid): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pm_uuid): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &pm_uuid).await?;
     caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, &body, true, Some(stored)).await?))
@@ -182,7 +206,11 @@ pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(
 /// Delete a Plex source property mapping (it is removed from every source's lists).
 #[utoipa::path(delete, path = "/propertymappings/source/plex/{pm_uuid}/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
     responses((status = 204), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(pm_uuid): Path<String>) -> ApiResult<Response> {
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pm_uuid): Path<String>,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &pm_uuid).await?;
     caller.require(Action::Delete, MODEL)?;
     let mut tx = state.store.begin().await?;
@@ -194,7 +222,11 @@ pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(pm_uuid
 /// Sources that use this mapping.
 #[utoipa::path(get, path = "/propertymappings/source/plex/{pm_uuid}/used_by/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
     responses((status = 200, body = Vec<UsedBy>), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn used_by(State(state): State<AppState>, caller: Caller, Path(pm_uuid): Path<String>) -> ApiResult<Response> {
+pub async fn used_by(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pm_uuid): Path<String>,
+) -> ApiResult<Response> {
     let mapping = visible(&state, &caller, &pm_uuid).await?;
     let mut entries = Vec::new();
     if caller.can(Action::View, Model::PlexSource) {
@@ -209,7 +241,13 @@ pub async fn used_by(State(state): State<AppState>, caller: Caller, Path(pm_uuid
 #[utoipa::path(post, path = "/propertymappings/all/{pm_uuid}/test/", tag = "propertymappings",
     params(("pm_uuid" = Uuid, Path), ("format_result" = Option<bool>, Query)), request_body = PropertyMappingTestRequest,
     responses((status = 200, body = PropertyMappingTestResult), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn test(State(state): State<AppState>, caller: Caller, Path(pm_uuid): Path<String>, query: QueryParams, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pm_uuid): Path<String>,
+    query: QueryParams,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     caller.require(Action::View, Model::PropertyMapping)?;
     let uuid = Uuid::parse_str(lookup(&pm_uuid)?).map_err(|_| ApiError::NotFound)?;
     let mut conn = state.store.conn();
@@ -223,10 +261,13 @@ pub async fn test(State(state): State<AppState>, caller: Caller, Path(pm_uuid): 
         caller.require(Action::View, Model::User)?;
         match conn.user_by_id(id).await? {
             Some(u) => {
-                variables.insert("user".into(), serde_json::json!({
-                    "pk": u.id, "username": u.username, "name": u.name, "email": u.email,
-                    "is_active": u.is_active, "path": u.path, "attributes": u.attributes,
-                }));
+                variables.insert(
+                    "user".into(),
+                    serde_json::json!({
+                        "pk": u.id, "username": u.username, "name": u.name, "email": u.email,
+                        "is_active": u.is_active, "path": u.path, "attributes": u.attributes,
+                    }),
+                );
             }
             None => body.errors.add("user", plexid_core::validate::does_not_exist(id)),
         }
@@ -235,9 +276,12 @@ pub async fn test(State(state): State<AppState>, caller: Caller, Path(pm_uuid): 
         caller.require(Action::View, Model::Group)?;
         match conn.group_by_uuid(id).await? {
             Some(g) => {
-                variables.insert("group".into(), serde_json::json!({
-                    "pk": g.uuid, "name": g.name, "is_superuser": g.is_superuser, "attributes": g.attributes,
-                }));
+                variables.insert(
+                    "group".into(),
+                    serde_json::json!({
+                        "pk": g.uuid, "name": g.name, "is_superuser": g.is_superuser, "attributes": g.attributes,
+                    }),
+                );
             }
             None => body.errors.add("group", plexid_core::validate::does_not_exist(id)),
         }

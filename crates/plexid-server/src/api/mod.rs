@@ -57,7 +57,13 @@ pub struct UsedBy {
 
 impl UsedBy {
     pub fn new(app: &str, model_name: &str, pk: impl ToString, name: impl Into<String>, action: &str) -> Self {
-        UsedBy { app: app.into(), model_name: model_name.into(), pk: pk.to_string(), name: name.into(), action: action.into() }
+        UsedBy {
+            app: app.into(),
+            model_name: model_name.into(),
+            pk: pk.to_string(),
+            name: name.into(),
+            action: action.into(),
+        }
     }
 }
 
@@ -119,8 +125,12 @@ impl ListArgs {
 
     /// The list response for `listed`, each row shaped by `shape`.
     pub fn respond<R, T: Serialize>(&self, listed: Listed<R>, shape: impl Fn(R) -> T) -> ApiResult<Response> {
-        let pagination = Pagination::new(self.page, listed.total)?;
-        let results: Vec<T> = listed.rows.into_iter().map(shape).collect();
+        self.respond_shaped(listed.total, listed.rows.into_iter().map(shape).collect())
+    }
+
+    /// The list response for rows already shaped (when shaping needs the database).
+    pub fn respond_shaped<T: Serialize>(&self, total: u64, results: Vec<T>) -> ApiResult<Response> {
+        let pagination = Pagination::new(self.page, total)?;
         Ok(crate::http::ok(&Page { pagination, results }))
     }
 }
@@ -131,7 +141,12 @@ pub const fn asc(term: &'static str) -> OrderTerm {
 }
 
 /// django-filter's check of a choice filter: `Ok(None)` when absent, 400 when not a choice.
-pub fn choice_filter(query: &QueryParams, name: &str, choices: &[&str], errors: &mut plexid_core::FieldErrors) -> Option<String> {
+pub fn choice_filter(
+    query: &QueryParams,
+    name: &str,
+    choices: &[&str],
+    errors: &mut plexid_core::FieldErrors,
+) -> Option<String> {
     let value = query.filter(name)?;
     if choices.contains(&value) {
         Some(value.to_owned())
@@ -198,10 +213,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mappings::used_by))
         .routes(routes!(mappings::test))
         .routes(routes!(connections::list_user, connections::create_user))
-        .routes(routes!(connections::retrieve_user, connections::update_user, connections::partial_update_user, connections::destroy_user))
+        .routes(routes!(
+            connections::retrieve_user,
+            connections::update_user,
+            connections::partial_update_user,
+            connections::destroy_user
+        ))
         .routes(routes!(connections::used_by_user))
         .routes(routes!(connections::list_group, connections::create_group))
-        .routes(routes!(connections::retrieve_group, connections::update_group, connections::partial_update_group, connections::destroy_group))
+        .routes(routes!(
+            connections::retrieve_group,
+            connections::update_group,
+            connections::partial_update_group,
+            connections::destroy_group
+        ))
         .routes(routes!(connections::used_by_group))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::me))
@@ -231,7 +256,8 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 static SCHEMA_JSON: LazyLock<Result<String, String>> =
     LazyLock::new(|| serde_json::to_string_pretty(openapi()).map_err(|e| e.to_string()));
 static SCHEMA_YAML: LazyLock<Result<String, String>> = LazyLock::new(|| {
-    let value: serde_json::Value = serde_json::from_str(SCHEMA_JSON.as_ref().map_err(Clone::clone)?).map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_str(SCHEMA_JSON.as_ref().map_err(Clone::clone)?).map_err(|e| e.to_string())?;
     serde_yaml::to_string(&crate::api::plain_json(value)).map_err(|e| e.to_string())
 });
 
@@ -307,10 +333,7 @@ async fn log_requests(request: Request, next: Next) -> Response {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes().split_for_parts();
-    let api = api
-        .route("/schema/", get(schema))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+    let api = api.route("/schema/", get(schema)).fallback(not_found).method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/api/v3", api)
         .route("/-/health/live/", get(live))

@@ -55,7 +55,13 @@ fn read_permissions(body: &Value) -> Result<Vec<Permission>, FieldErrors> {
 }
 
 /// Grants (`granted`) or revokes the body's permissions of the user or group in the path.
-async fn change(state: &AppState, caller: &Caller, grantee: ApiResult<Grantee>, body: &Value, granted: bool) -> ApiResult<Vec<Permission>> {
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    grantee: ApiResult<Grantee>,
+    body: &Value,
+    granted: bool,
+) -> ApiResult<Vec<Permission>> {
     if !caller.user()?.is_superuser {
         return Err(ApiError::Forbidden(NO_PERMISSION));
     }
@@ -93,7 +99,12 @@ fn assigned(permissions: Vec<Permission>) -> Response {
 #[utoipa::path(post, path = "/rbac/permissions/assigned_by_users/{id}/assign/", tag = "rbac", params(("id" = i64, Path)),
     request_body = PermissionAssignRequest,
     responses((status = 200, body = Vec<PermissionAssignResult>), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn assign_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn assign_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     Ok(assigned(change(&state, &caller, user(&id), &body, true).await?))
 }
 
@@ -101,7 +112,12 @@ pub async fn assign_user(State(state): State<AppState>, caller: Caller, Path(id)
 #[utoipa::path(patch, path = "/rbac/permissions/assigned_by_users/{id}/unassign/", tag = "rbac", params(("id" = i64, Path)),
     request_body = PermissionAssignRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn unassign_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn unassign_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     change(&state, &caller, user(&id), &body, false).await?;
     Ok(no_content())
 }
@@ -110,7 +126,12 @@ pub async fn unassign_user(State(state): State<AppState>, caller: Caller, Path(i
 #[utoipa::path(post, path = "/rbac/permissions/assigned_by_groups/{group_uuid}/assign/", tag = "rbac", params(("group_uuid" = Uuid, Path)),
     request_body = PermissionAssignRequest,
     responses((status = 200, body = Vec<PermissionAssignResult>), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn assign_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn assign_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     Ok(assigned(change(&state, &caller, group(&id), &body, true).await?))
 }
 
@@ -118,7 +139,12 @@ pub async fn assign_group(State(state): State<AppState>, caller: Caller, Path(id
 #[utoipa::path(patch, path = "/rbac/permissions/assigned_by_groups/{group_uuid}/unassign/", tag = "rbac", params(("group_uuid" = Uuid, Path)),
     request_body = PermissionAssignRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn unassign_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn unassign_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     change(&state, &caller, group(&id), &body, false).await?;
     Ok(no_content())
 }

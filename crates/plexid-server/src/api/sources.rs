@@ -12,7 +12,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{asc, choice_filter, lookup, paginated_schema, uuid_filter, GenericError, ListArgs, UsedBy, ValidationError};
+use super::{
+    asc, choice_filter, lookup, paginated_schema, uuid_filter, GenericError, ListArgs, UsedBy, ValidationError,
+};
 use crate::auth::Caller;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult};
@@ -50,7 +52,14 @@ impl From<SourceRecord> for PlexSource {
             icon: Some(icon),
             ..SourceSummary::from(s)
         };
-        PlexSource { source, group_matching_mode, client_id, allowed_servers, allow_friends, plex_token: TOKEN_PLACEHOLDER }
+        PlexSource {
+            source,
+            group_matching_mode,
+            client_id,
+            allowed_servers,
+            allow_friends,
+            plex_token: TOKEN_PLACEHOLDER,
+        }
     }
 }
 
@@ -88,9 +97,21 @@ paginated_schema!(PaginatedPlexSourceList, PlexSource);
 
 /// Serializer field order, for ordering errors that are found in several passes.
 const FIELD_ORDER: &[&str] = &[
-    "name", "slug", "enabled", "authentication_flow", "enrollment_flow", "user_property_mappings",
-    "group_property_mappings", "policy_engine_mode", "user_matching_mode", "user_path_template",
-    "group_matching_mode", "client_id", "allowed_servers", "allow_friends", "plex_token",
+    "name",
+    "slug",
+    "enabled",
+    "authentication_flow",
+    "enrollment_flow",
+    "user_property_mappings",
+    "group_property_mappings",
+    "policy_engine_mode",
+    "user_matching_mode",
+    "user_path_template",
+    "group_matching_mode",
+    "client_id",
+    "allowed_servers",
+    "allow_friends",
+    "plex_token",
 ];
 
 /// Reads a create/update body onto `base` (defaults for create, the stored source for
@@ -175,7 +196,9 @@ async fn check_references(conn: &mut Conn<'_>, s: &SourceRecord, errors: &mut Fi
     let mut mappings = s.user_property_mappings.clone();
     mappings.extend_from_slice(&s.group_property_mappings);
     let existing = conn.existing_mappings(&mappings).await?;
-    for (field, list) in [("user_property_mappings", &s.user_property_mappings), ("group_property_mappings", &s.group_property_mappings)] {
+    for (field, list) in
+        [("user_property_mappings", &s.user_property_mappings), ("group_property_mappings", &s.group_property_mappings)]
+    {
         if let Some(missing) = list.iter().find(|id| !existing.contains(id)) {
             if !errors.has(field) {
                 errors.add(field, does_not_exist(missing));
@@ -209,7 +232,12 @@ fn new_source() -> SourceRecord {
 }
 
 /// Validates `body` onto `base` and writes it in one transaction (insert or update).
-async fn save(state: &AppState, body: &serde_json::Value, partial: bool, stored: Option<SourceRecord>) -> ApiResult<PlexSource> {
+async fn save(
+    state: &AppState,
+    body: &serde_json::Value,
+    partial: bool,
+    stored: Option<SourceRecord>,
+) -> ApiResult<PlexSource> {
     let mut body = Body::new(body, partial)?;
     let is_new = stored.is_none();
     let source = read_source(&mut body, stored.unwrap_or_else(new_source), &state.secrets);
@@ -264,7 +292,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
         search: args.search.clone(),
     };
     let mut conn = state.store.conn();
-    for (name, flow) in [("authentication_flow", filter.authentication_flow), ("enrollment_flow", filter.enrollment_flow)] {
+    for (name, flow) in
+        [("authentication_flow", filter.authentication_flow), ("enrollment_flow", filter.enrollment_flow)]
+    {
         if let Some(id) = flow {
             if conn.existing_flows(&[id]).await?.is_empty() {
                 errors.add(name, listing::UNKNOWN_CHOICE);
@@ -294,7 +324,12 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(slug):
 /// Replace a Plex source (`name`, `slug` and `plex_token` required).
 #[utoipa::path(put, path = "/sources/plex/{slug}/", tag = "sources", params(("slug" = String, Path)), request_body = PlexSourceRequest,
     responses((status = 200, body = PlexSource), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &slug).await?;
     caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, &body, false, Some(stored)).await?))
@@ -303,7 +338,12 @@ pub async fn update(State(state): State<AppState>, caller: Caller, Path(slug): P
 /// Change some fields of a Plex source.
 #[utoipa::path(patch, path = "/sources/plex/{slug}/", tag = "sources", params(("slug" = String, Path)), request_body = PlexSourceRequest,
     responses((status = 200, body = PlexSource), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &slug).await?;
     caller.require(Action::Change, MODEL)?;
     Ok(ok(&save(&state, &body, true, Some(stored)).await?))
@@ -335,7 +375,12 @@ pub async fn used_by(State(state): State<AppState>, caller: Caller, Path(slug): 
         }));
     }
     if caller.can(Action::View, Model::User) {
-        entries.extend(usage.users.iter().map(|(id, username)| UsedBy::new("authentik_core", "user", id, username.clone(), "cascade_many")));
+        entries.extend(
+            usage
+                .users
+                .iter()
+                .map(|(id, username)| UsedBy::new("authentik_core", "user", id, username.clone(), "cascade_many")),
+        );
     }
     if caller.can(Action::View, Model::UserPlexSourceConnection) {
         entries.extend(usage.user_connections.iter().map(|(id, user)| {
@@ -394,7 +439,12 @@ impl From<SourceRecord> for SourceSummary {
 }
 
 /// A source named by slug or by pk (D10), or the field error for `field`.
-pub async fn resolve_source(conn: &mut Conn<'_>, value: &str, field: &str, errors: &mut FieldErrors) -> ApiResult<Option<SourceRecord>> {
+pub async fn resolve_source(
+    conn: &mut Conn<'_>,
+    value: &str,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> ApiResult<Option<SourceRecord>> {
     let found = match Uuid::parse_str(value) {
         Ok(uuid) => conn.source_by_uuid(uuid).await?,
         Err(_) => conn.source_by_slug(value).await?,

@@ -8,7 +8,6 @@ use plexid_core::permission::{Action, Model};
 use plexid_core::validate::{does_not_exist, is_slug, Text, BAD_SLUG};
 use plexid_core::{Body, FieldErrors};
 use plexid_store::accounts::{TokenFilter, TokenRecord, TOKEN_ORDERING};
-use plexid_store::Listed;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -75,7 +74,10 @@ async fn shape(state: &AppState, tokens: Vec<TokenRecord>) -> ApiResult<Vec<Toke
     let users: HashMap<i64, User> = shape_users(&mut conn, owners).await?.into_iter().map(|u| (u.pk, u)).collect();
     let mut shaped = Vec::with_capacity(tokens.len());
     for t in tokens {
-        let user_obj = users.get(&t.user_id).cloned().ok_or_else(|| ApiError::Internal(format!("token {} has no owner", t.identifier)))?;
+        let user_obj = users
+            .get(&t.user_id)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("token {} has no owner", t.identifier)))?;
         shaped.push(Token {
             pk: t.uuid,
             managed: t.managed,
@@ -111,14 +113,20 @@ fn require_on(caller: &Caller, principal: &Principal, token: &TokenRecord, actio
 
 const FIELD_ORDER: &[&str] = &["identifier", "intent", "user", "description", "expires", "expiring"];
 
-async fn save(state: &AppState, caller: &Principal, body: &Value, partial: bool, stored: Option<TokenRecord>) -> ApiResult<Token> {
+async fn save(
+    state: &AppState,
+    caller: &Principal,
+    body: &Value,
+    partial: bool,
+    stored: Option<TokenRecord>,
+) -> ApiResult<Token> {
     let mut body = Body::new(body, partial)?;
     let is_new = stored.is_none();
     let mut token = match stored {
         Some(token) => token,
         None => {
             let new_key = generate_key();
-            let token = TokenRecord {
+            TokenRecord {
                 identifier: String::new(),
                 uuid: Uuid::new_v4(),
                 key_hash: hash_token(&new_key),
@@ -129,8 +137,7 @@ async fn save(state: &AppState, caller: &Principal, body: &Value, partial: bool,
                 expiring: true,
                 expires: None,
                 managed: None,
-            };
-            token
+            }
         }
     };
     if let Some(identifier) = body.text("identifier", Text::REQUIRED.max(255)) {
@@ -216,7 +223,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     let listed = conn.list_tokens(&filter, &args.ordering, args.window()).await?;
     let total = listed.total;
     let tokens = shape(&state, listed.rows).await?;
-    args.respond(Listed { rows: tokens, total }, |t| t)
+    args.respond_shaped(total, tokens)
 }
 
 /// Create a token; its key is shown by `view_key`.
@@ -230,7 +237,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body
 /// Get a token.
 #[utoipa::path(get, path = "/core/tokens/{identifier}/", tag = "core", params(("identifier" = String, Path)),
     responses((status = 200, body = Token), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(identifier): Path<String>) -> ApiResult<Response> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identifier): Path<String>,
+) -> ApiResult<Response> {
     let (token, _) = visible(&state, &caller, &identifier).await?;
     Ok(ok(&shape(&state, vec![token]).await?.pop()))
 }
@@ -238,7 +249,12 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(identi
 /// Replace a token's fields.
 #[utoipa::path(put, path = "/core/tokens/{identifier}/", tag = "core", params(("identifier" = String, Path)), request_body = TokenRequest,
     responses((status = 200, body = Token), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(identifier): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identifier): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let (token, principal) = visible(&state, &caller, &identifier).await?;
     require_on(&caller, &principal, &token, Action::Change)?;
     Ok(ok(&save(&state, &principal, &body, false, Some(token)).await?))
@@ -247,7 +263,12 @@ pub async fn update(State(state): State<AppState>, caller: Caller, Path(identifi
 /// Change some fields of a token.
 #[utoipa::path(patch, path = "/core/tokens/{identifier}/", tag = "core", params(("identifier" = String, Path)), request_body = TokenRequest,
     responses((status = 200, body = Token), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(identifier): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identifier): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let (token, principal) = visible(&state, &caller, &identifier).await?;
     require_on(&caller, &principal, &token, Action::Change)?;
     Ok(ok(&save(&state, &principal, &body, true, Some(token)).await?))
@@ -256,7 +277,11 @@ pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(
 /// Delete a token.
 #[utoipa::path(delete, path = "/core/tokens/{identifier}/", tag = "core", params(("identifier" = String, Path)),
     responses((status = 204), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(identifier): Path<String>) -> ApiResult<Response> {
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identifier): Path<String>,
+) -> ApiResult<Response> {
     let (token, principal) = visible(&state, &caller, &identifier).await?;
     require_on(&caller, &principal, &token, Action::Delete)?;
     let mut tx = state.store.begin().await?;
@@ -268,7 +293,11 @@ pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(identif
 /// The token's key, for its owner or a superuser.
 #[utoipa::path(get, path = "/core/tokens/{identifier}/view_key/", tag = "core", params(("identifier" = String, Path)),
     responses((status = 200, body = TokenView), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn view_key(State(state): State<AppState>, caller: Caller, Path(identifier): Path<String>) -> ApiResult<Response> {
+pub async fn view_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(identifier): Path<String>,
+) -> ApiResult<Response> {
     let (token, principal) = visible(&state, &caller, &identifier).await?;
     if token.user_id != principal.user_id && !principal.is_superuser {
         return Err(ApiError::Forbidden(NO_PERMISSION));

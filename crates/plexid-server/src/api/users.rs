@@ -221,7 +221,10 @@ fn read_user(body: &mut Body<'_>, mut user: UserRecord) -> (UserRecord, UserChan
         if valid_username(&username) {
             user.username = username;
         } else {
-            body.errors.add("username", "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
+            body.errors.add(
+                "username",
+                "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+            );
         }
     }
     if body.raw("name").is_none() && !body.is_partial() {
@@ -266,10 +269,16 @@ fn read_user(body: &mut Body<'_>, mut user: UserRecord) -> (UserRecord, UserChan
     (user, UserChanges { groups })
 }
 
-const FIELD_ORDER: &[&str] = &["username", "name", "is_active", "last_login", "groups", "email", "attributes", "path", "type"];
+const FIELD_ORDER: &[&str] =
+    &["username", "name", "is_active", "last_login", "groups", "email", "attributes", "path", "type"];
 
 /// Only superusers may change who is in a superuser group (or edit a superuser).
-async fn guard_superuser_groups(conn: &mut Conn<'_>, caller: &Principal, before: &[Uuid], after: &[Uuid]) -> ApiResult<()> {
+async fn guard_superuser_groups(
+    conn: &mut Conn<'_>,
+    caller: &Principal,
+    before: &[Uuid],
+    after: &[Uuid],
+) -> ApiResult<()> {
     if caller.is_superuser {
         return Ok(());
     }
@@ -281,7 +290,13 @@ async fn guard_superuser_groups(conn: &mut Conn<'_>, caller: &Principal, before:
     Ok(())
 }
 
-async fn save(state: &AppState, caller: &Principal, body: &Value, partial: bool, stored: Option<UserRecord>) -> ApiResult<User> {
+async fn save(
+    state: &AppState,
+    caller: &Principal,
+    body: &Value,
+    partial: bool,
+    stored: Option<UserRecord>,
+) -> ApiResult<User> {
     let mut body = Body::new(body, partial)?;
     let is_new = stored.is_none();
     let base = stored.unwrap_or_else(|| UserRecord {
@@ -310,7 +325,11 @@ async fn save(state: &AppState, caller: &Principal, body: &Value, partial: bool,
     }
     errors.sort_by(FIELD_ORDER);
     errors.into_result()?;
-    let before: Vec<Uuid> = if is_new { Vec::new() } else { conn.groups_of_users(&[user.id]).await?.into_iter().map(|(_, g)| g.uuid).collect() };
+    let before: Vec<Uuid> = if is_new {
+        Vec::new()
+    } else {
+        conn.groups_of_users(&[user.id]).await?.into_iter().map(|(_, g)| g.uuid).collect()
+    };
     if let Some(groups) = &changes.groups {
         guard_superuser_groups(&mut conn, caller, &before, groups).await?;
     }
@@ -384,7 +403,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     let listed = conn.list_users(&filter, &args.ordering, args.window()).await?;
     let total = listed.total;
     let users = shape_users(&mut conn, listed.rows).await?;
-    args.respond(plexid_store::Listed { rows: users, total }, |u| u)
+    args.respond_shaped(total, users)
 }
 
 /// Create a user.
@@ -406,7 +425,12 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): P
 /// Replace a user.
 #[utoipa::path(put, path = "/core/users/{id}/", tag = "core", params(("id" = i64, Path)), request_body = UserRequest,
     responses((status = 200, body = User), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &id).await?;
     let principal = caller.require(Action::Change, MODEL)?;
     guard_target(&state, principal, &stored).await?;
@@ -416,7 +440,12 @@ pub async fn update(State(state): State<AppState>, caller: Caller, Path(id): Pat
 /// Change some fields of a user.
 #[utoipa::path(patch, path = "/core/users/{id}/", tag = "core", params(("id" = i64, Path)), request_body = UserRequest,
     responses((status = 200, body = User), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn partial_update(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn partial_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &id).await?;
     let principal = caller.require(Action::Change, MODEL)?;
     guard_target(&state, principal, &stored).await?;
@@ -439,7 +468,12 @@ pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(id): Pa
 /// Set a user's password (stored with argon2).
 #[utoipa::path(post, path = "/core/users/{id}/set_password/", tag = "core", params(("id" = i64, Path)), request_body = UserPasswordSetRequest,
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn set_password(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+pub async fn set_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let stored = visible(&state, &caller, &id).await?;
     let principal = caller.require(Action::Change, MODEL)?;
     guard_target(&state, principal, &stored).await?;
@@ -484,7 +518,8 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
     let mut conn = state.store.conn();
     let user = conn.user_by_id(principal.user_id).await?.ok_or(ApiError::NotFound)?;
     let groups = conn.groups_of_users(&[user.id]).await?;
-    let system_permissions: Vec<String> = Permission::all().filter(|p| principal.has(*p)).map(|p| p.to_string()).collect();
+    let system_permissions: Vec<String> =
+        Permission::all().filter(|p| principal.has(*p)).map(|p| p.to_string()).collect();
     Ok(ok(&SessionUser {
         user: UserSelf {
             pk: user.id,

@@ -7,7 +7,9 @@ use crate::both;
 use crate::helpers::{ordered_keys, TestApp};
 
 async fn users(app: &TestApp) {
-    let raw = app.raw(Method::POST, "/api/v3/core/users/", Some(r#"{"path": "/x", "email": "nope", "username": "bad name"}"#)).await;
+    let raw = app
+        .raw(Method::POST, "/api/v3/core/users/", Some(r#"{"path": "/x", "email": "nope", "username": "bad name"}"#))
+        .await;
     assert_eq!(ordered_keys(&raw), ["username", "name", "email", "path"]);
     let errors: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(
@@ -22,7 +24,10 @@ async fn users(app: &TestApp) {
     assert_eq!(status, 201, "{jane}");
     let keys: Vec<&str> = jane.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 15);
-    assert_eq!((jane["is_active"].clone(), jane["is_superuser"].clone(), jane["type"].clone()), (json!(true), json!(false), json!("internal")));
+    assert_eq!(
+        (jane["is_active"].clone(), jane["is_superuser"].clone(), jane["type"].clone()),
+        (json!(true), json!(false), json!("internal"))
+    );
     assert_eq!(jane["uid"].as_str().unwrap().len(), 64);
     let id = jane["pk"].as_i64().unwrap();
     let (status, dup) = app.post("/api/v3/core/users/", json!({"username": "jane", "name": "J2"})).await;
@@ -36,18 +41,29 @@ async fn users(app: &TestApp) {
     assert_eq!(ordered["results"][0]["username"], "jane");
     assert_eq!(ordered["pagination"]["count"], 2, "akadmin and jane");
 
-    let (status, patched) = app.patch(&format!("/api/v3/core/users/{id}/"), json!({"name": "Jane D", "is_active": false})).await;
-    assert_eq!((status.as_u16(), patched["name"].clone(), patched["is_active"].clone()), (200, json!("Jane D"), json!(false)));
+    let (status, patched) =
+        app.patch(&format!("/api/v3/core/users/{id}/"), json!({"name": "Jane D", "is_active": false})).await;
+    assert_eq!(
+        (status.as_u16(), patched["name"].clone(), patched["is_active"].clone()),
+        (200, json!("Jane D"), json!(false))
+    );
     let (status, errors) = app.put(&format!("/api/v3/core/users/{id}/"), json!({"name": "x"})).await;
     assert_eq!((status.as_u16(), errors), (400, json!({"username": ["This field is required."]})));
-    let (status, put) = app.put(&format!("/api/v3/core/users/{id}/"), json!({"username": "jane2", "name": "Jane"})).await;
-    assert_eq!((status.as_u16(), put["username"].clone(), put["email"].clone()), (200, json!("jane2"), json!("jane@example.com")));
+    let (status, put) =
+        app.put(&format!("/api/v3/core/users/{id}/"), json!({"username": "jane2", "name": "Jane"})).await;
+    assert_eq!(
+        (status.as_u16(), put["username"].clone(), put["email"].clone()),
+        (200, json!("jane2"), json!("jane@example.com"))
+    );
     assert_eq!(app.post(&format!("/api/v3/core/users/{id}/set_password/"), json!({"password": "s3cret"})).await.0, 204);
     let row = app.store.conn().user_by_id(id).await.unwrap().unwrap();
     assert!(row.password_hash.unwrap().starts_with("$argon2"), "argon2 hash, not the password");
 
     let (status, me) = app.get("/api/v3/core/users/me/").await;
-    assert_eq!((status.as_u16(), me["user"]["username"].clone(), me["user"]["is_superuser"].clone()), (200, json!("akadmin"), json!(true)));
+    assert_eq!(
+        (status.as_u16(), me["user"]["username"].clone(), me["user"]["is_superuser"].clone()),
+        (200, json!("akadmin"), json!(true))
+    );
     assert_eq!(app.get(&format!("/api/v3/core/users/{id}/used_by/")).await.1, json!([]));
     assert_eq!(app.delete(&format!("/api/v3/core/users/{id}/")).await.0, 204);
     assert_eq!(app.get(&format!("/api/v3/core/users/{id}/")).await.0, 404);
@@ -58,14 +74,19 @@ both!(users, users);
 async fn groups(app: &TestApp) {
     let (_, user) = app.post("/api/v3/core/users/", json!({"username": "member", "name": "M"})).await;
     let uid = user["pk"].as_i64().unwrap();
-    let (status, group) = app.post("/api/v3/core/groups/", json!({"name": "plex-users", "attributes": {"from": "plex"}, "users": [uid]})).await;
+    let (status, group) = app
+        .post("/api/v3/core/groups/", json!({"name": "plex-users", "attributes": {"from": "plex"}, "users": [uid]}))
+        .await;
     assert_eq!(status, 201, "{group}");
     assert_eq!(group["users"], json!([uid]));
     assert_eq!(group["users_obj"][0]["username"], "member");
     let pk = group["pk"].as_str().unwrap().to_owned();
     let (status, errors) = app.post("/api/v3/core/groups/", json!({"name": "", "users": [999999]})).await;
     assert_eq!(status, 400);
-    assert_eq!(errors, json!({"name": ["This field may not be blank."], "users": ["Invalid pk \"999999\" - object does not exist."]}));
+    assert_eq!(
+        errors,
+        json!({"name": ["This field may not be blank."], "users": ["Invalid pk \"999999\" - object does not exist."]})
+    );
     let (_, filtered) = app.get("/api/v3/core/groups/?name=plex-users").await;
     assert_eq!(filtered["pagination"]["count"], 1);
     let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
@@ -77,14 +98,22 @@ async fn groups(app: &TestApp) {
     assert_eq!(member["groups"], json!([pk]));
     assert_eq!(app.post(&format!("/api/v3/core/groups/{pk}/add_user/"), json!({"pk": 999999})).await.0, 404);
     let (status, patched) = app.patch(&format!("/api/v3/core/groups/{pk}/"), json!({"name": "renamed"})).await;
-    assert_eq!((status.as_u16(), patched["name"].clone(), patched["users"].clone()), (200, json!("renamed"), json!([uid])));
+    assert_eq!(
+        (status.as_u16(), patched["name"].clone(), patched["users"].clone()),
+        (200, json!("renamed"), json!([uid]))
+    );
     assert_eq!(app.delete(&format!("/api/v3/core/groups/{pk}/")).await.0, 204);
     assert_eq!(app.get(&format!("/api/v3/core/users/{uid}/")).await.1["groups"], json!([]));
 }
 both!(groups, groups);
 
 async fn tokens(app: &TestApp) {
-    let (status, token) = app.post("/api/v3/core/tokens/", json!({"identifier": "ci-token", "intent": "api", "expiring": false, "description": "CI"})).await;
+    let (status, token) = app
+        .post(
+            "/api/v3/core/tokens/",
+            json!({"identifier": "ci-token", "intent": "api", "expiring": false, "description": "CI"}),
+        )
+        .await;
     assert_eq!(status, 201, "{token}");
     assert_eq!((token["user_obj"]["username"].clone(), token["expires"].clone()), (json!("akadmin"), json!(null)));
     assert!(token.get("key").is_none(), "the key is not in the token body");
@@ -98,43 +127,68 @@ async fn tokens(app: &TestApp) {
     let (status, dup) = app.post("/api/v3/core/tokens/", json!({"identifier": "ci-token"})).await;
     assert_eq!((status.as_u16(), dup), (400, json!({"identifier": ["Token with this identifier already exists."]})));
     // Expired tokens are refused.
-    let (_, past) = app.post("/api/v3/core/tokens/", json!({"identifier": "past", "expires": "2000-01-01T00:00:00Z"})).await;
+    let (_, past) =
+        app.post("/api/v3/core/tokens/", json!({"identifier": "past", "expires": "2000-01-01T00:00:00Z"})).await;
     let (_, past_key) = app.get("/api/v3/core/tokens/past/view_key/").await;
-    let (status, body) = app.send(Method::GET, "/api/v3/core/users/me/", Some(past_key["key"].as_str().unwrap()), None).await;
+    let (status, body) =
+        app.send(Method::GET, "/api/v3/core/users/me/", Some(past_key["key"].as_str().unwrap()), None).await;
     assert_eq!((status.as_u16(), body), (403, json!({"detail": "Token invalid/expired"})), "{past}");
     // Other users see only their own tokens and cannot read others' keys.
     let other = app.user_with_permissions("other", &[]).await;
     let (_, mine) = app.send(Method::GET, "/api/v3/core/tokens/", Some(&other), None).await;
     assert_eq!(mine["pagination"]["count"], 1);
     assert_eq!(app.send(Method::GET, "/api/v3/core/tokens/ci-token/view_key/", Some(&other), None).await.0, 404);
-    let (status, _) = app.send(Method::POST, "/api/v3/core/tokens/", Some(&other), Some(r#"{"identifier":"x","user":1}"#)).await;
+    let (status, _) =
+        app.send(Method::POST, "/api/v3/core/tokens/", Some(&other), Some(r#"{"identifier":"x","user":1}"#)).await;
     assert_eq!(status, 403, "only superusers create tokens for others");
     let (_, listed) = app.get("/api/v3/core/tokens/?identifier=ci-token").await;
     assert_eq!(listed["results"][0]["description"], "CI");
-    assert_eq!(app.patch("/api/v3/core/tokens/ci-token/", json!({"description": "changed"})).await.1["description"], "changed");
+    assert_eq!(
+        app.patch("/api/v3/core/tokens/ci-token/", json!({"description": "changed"})).await.1["description"],
+        "changed"
+    );
     assert_eq!(app.delete("/api/v3/core/tokens/ci-token/").await.0, 204);
-    assert_eq!(app.send(Method::GET, "/api/v3/core/users/me/", Some(&key), None).await.0, 403, "a deleted token stops working");
+    assert_eq!(
+        app.send(Method::GET, "/api/v3/core/users/me/", Some(&key), None).await.0,
+        403,
+        "a deleted token stops working"
+    );
 }
 both!(tokens, tokens);
 
 async fn non_superusers_cannot_escalate(app: &TestApp) {
     let manager = app
-        .user_with_permissions("manager", &["authentik_core.view_user", "authentik_core.change_user", "authentik_core.view_group", "authentik_core.change_group"])
+        .user_with_permissions(
+            "manager",
+            &[
+                "authentik_core.view_user",
+                "authentik_core.change_user",
+                "authentik_core.view_group",
+                "authentik_core.change_group",
+            ],
+        )
         .await;
     let (_, admins) = app.get("/api/v3/core/groups/?is_superuser=true").await;
     let admins = admins["results"][0]["pk"].as_str().unwrap().to_owned();
     let (_, me) = app.send(Method::GET, "/api/v3/core/users/me/", Some(&manager), None).await;
     let my_id = me["user"]["pk"].as_i64().unwrap();
     let body = json!({"groups": [admins]}).to_string();
-    let (status, _) = app.send(Method::PATCH, &format!("/api/v3/core/users/{my_id}/"), Some(&manager), Some(&body)).await;
+    let (status, _) =
+        app.send(Method::PATCH, &format!("/api/v3/core/users/{my_id}/"), Some(&manager), Some(&body)).await;
     assert_eq!(status, 403);
     let body = json!({"pk": my_id}).to_string();
-    let (status, _) = app.send(Method::POST, &format!("/api/v3/core/groups/{admins}/add_user/"), Some(&manager), Some(&body)).await;
+    let (status, _) =
+        app.send(Method::POST, &format!("/api/v3/core/groups/{admins}/add_user/"), Some(&manager), Some(&body)).await;
     assert_eq!(status, 403);
     let (_, admin) = app.get("/api/v3/core/users/?username=akadmin").await;
     let admin_id = admin["results"][0]["pk"].as_i64().unwrap();
     let (status, _) = app
-        .send(Method::POST, &format!("/api/v3/core/users/{admin_id}/set_password/"), Some(&manager), Some(r#"{"password":"x"}"#))
+        .send(
+            Method::POST,
+            &format!("/api/v3/core/users/{admin_id}/set_password/"),
+            Some(&manager),
+            Some(r#"{"password":"x"}"#),
+        )
         .await;
     assert_eq!(status, 403, "a superuser's password is changed only by a superuser");
     let (_, me) = app.send(Method::GET, "/api/v3/core/users/me/", Some(&manager), None).await;

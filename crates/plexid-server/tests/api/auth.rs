@@ -34,7 +34,10 @@ async fn anonymous_and_bad_tokens(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap(), json!({"detail": "Unsupported authentication type"}));
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({"detail": "Unsupported authentication type"})
+    );
     // A lone "Bearer" is no credentials at all.
     let response = reqwest::Client::new()
         .get(format!("{}/api/v3/sources/plex/", app.base))
@@ -72,19 +75,29 @@ async fn permissions_decide(app: &TestApp) {
     let (status, listed) = app.send(Method::GET, "/api/v3/sources/plex/", Some(&viewer), None).await;
     assert_eq!((status.as_u16(), listed["pagination"]["count"].clone()), (200, json!(1)));
     assert_eq!(app.send(Method::GET, "/api/v3/sources/plex/missing/", Some(&viewer), None).await.0, 404);
-    let (status, body) = app.send(Method::PATCH, "/api/v3/sources/plex/plex/", Some(&viewer), Some(r#"{"name":"x"}"#)).await;
+    let (status, body) =
+        app.send(Method::PATCH, "/api/v3/sources/plex/plex/", Some(&viewer), Some(r#"{"name":"x"}"#)).await;
     assert_eq!((status.as_u16(), body), (403, no_permission.clone()));
-    let (status, _) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&viewer), Some(r#"{"name":"x","slug":"x","plex_token":"t"}"#)).await;
+    let (status, _) = app
+        .send(Method::POST, "/api/v3/sources/plex/", Some(&viewer), Some(r#"{"name":"x","slug":"x","plex_token":"t"}"#))
+        .await;
     assert_eq!(status, 403);
     let editor = app
         .user_with_permissions(
             "editor",
-            &["authentik_sources_plex.view_plexsource", "authentik_sources_plex.change_plexsource", "authentik_sources_plex.add_plexsource"],
+            &[
+                "authentik_sources_plex.view_plexsource",
+                "authentik_sources_plex.change_plexsource",
+                "authentik_sources_plex.add_plexsource",
+            ],
         )
         .await;
-    let (status, body) = app.send(Method::PATCH, "/api/v3/sources/plex/plex/", Some(&editor), Some(r#"{"name":"edited"}"#)).await;
+    let (status, body) =
+        app.send(Method::PATCH, "/api/v3/sources/plex/plex/", Some(&editor), Some(r#"{"name":"edited"}"#)).await;
     assert_eq!((status.as_u16(), body["name"].clone()), (200, json!("edited")));
-    let (status, _) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&editor), Some(r#"{"name":"x","slug":"x","plex_token":"t"}"#)).await;
+    let (status, _) = app
+        .send(Method::POST, "/api/v3/sources/plex/", Some(&editor), Some(r#"{"name":"x","slug":"x","plex_token":"t"}"#))
+        .await;
     assert_eq!(status, 201);
     let (status, body) = app.send(Method::DELETE, "/api/v3/sources/plex/plex/", Some(&editor), None).await;
     assert_eq!((status.as_u16(), body), (403, no_permission));

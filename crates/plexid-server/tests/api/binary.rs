@@ -13,7 +13,11 @@ async fn serve_and_stop(backend: Backend) {
     let migrated = Command::new(PLEXID).args(["migrate", "--database", &database]).output().unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
     assert_eq!(String::from_utf8_lossy(&migrated.stdout).trim(), "applied 1 migration(s)");
-    let created = Command::new(PLEXID).args(["create-token", "--database", &database]).env("PLEXID_SECRET_KEY", "k").output().unwrap();
+    let created = Command::new(PLEXID)
+        .args(["create-token", "--database", &database])
+        .env("PLEXID_SECRET_KEY", "k")
+        .output()
+        .unwrap();
     assert!(created.status.success(), "{created:?}");
     let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     assert_eq!(key.len(), 64);
@@ -37,7 +41,11 @@ async fn serve_and_stop(backend: Backend) {
 
     // A token created by another process while the server runs works at once (the server's
     // read cache notices commits from other processes).
-    let fresh = Command::new(PLEXID).args(["create-token", "--database", &database]).env("PLEXID_SECRET_KEY", "k").output().unwrap();
+    let fresh = Command::new(PLEXID)
+        .args(["create-token", "--database", &database])
+        .env("PLEXID_SECRET_KEY", "k")
+        .output()
+        .unwrap();
     assert!(fresh.status.success(), "{fresh:?}");
     let fresh = String::from_utf8(fresh.stdout).unwrap().trim().to_owned();
     let listed = client.get(format!("{url}/api/v3/sources/plex/")).bearer_auth(&fresh).send().await.unwrap();

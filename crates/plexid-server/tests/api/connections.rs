@@ -23,7 +23,10 @@ fn expected_connection(sample_item: &Value, actual: &Value) -> Value {
 
 async fn setup(app: &TestApp) -> (Value, i64, String) {
     let (status, source) = app
-        .post("/api/v3/sources/plex/", json!({"name": "Plex Test", "slug": "plex-test", "client_id": "test-client-id", "plex_token": "t"}))
+        .post(
+            "/api/v3/sources/plex/",
+            json!({"name": "Plex Test", "slug": "plex-test", "client_id": "test-client-id", "plex_token": "t"}),
+        )
         .await;
     assert_eq!(status, 201);
     let (_, admin) = app.get("/api/v3/core/users/?username=akadmin").await;
@@ -34,7 +37,8 @@ async fn setup(app: &TestApp) -> (Value, i64, String) {
 async fn group_connections(app: &TestApp) {
     let (source, _, group) = setup(app).await;
     assert_eq!(app.get(GROUPS).await.1, sample("11-group-connections-plex-list-empty"));
-    let (status, created) = app.post(GROUPS, json!({"group": group, "source": "plex-test", "identifier": "plex-group-ident-1"})).await;
+    let (status, created) =
+        app.post(GROUPS, json!({"group": group, "source": "plex-test", "identifier": "plex-group-ident-1"})).await;
     assert_eq!(status, 201, "{created}");
     let expected = expected_connection(&sample("15-group-connections-plex-retrieve"), &created);
     assert_eq!(created, expected);
@@ -54,16 +58,27 @@ async fn group_connections(app: &TestApp) {
     assert_eq!(app.get(&format!("{GROUPS}?source__slug=other")).await.1["pagination"]["count"], 0);
     assert_eq!(app.get(&format!("{GROUPS}?group={group}")).await.1["pagination"]["count"], 1);
     let (status, body) = app.get(&format!("{GROUPS}?group={}", uuid::Uuid::new_v4())).await;
-    assert_eq!((status.as_u16(), body), (400, json!({"group": ["Select a valid choice. That choice is not one of the available choices."]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"group": ["Select a valid choice. That choice is not one of the available choices."]}))
+    );
     assert_eq!(app.get(&format!("{GROUPS}{id}/")).await.1, expected);
 
     // Bad creates answer 400 and store nothing.
     let missing_group = uuid::Uuid::new_v4();
     for (body, errors) in [
-        (json!({}), json!({"group": ["This field is required."], "source": ["This field is required."], "identifier": ["This field is required."]})),
-        (json!({"group": missing_group, "source": "nope", "identifier": "x"}),
-         json!({"group": [format!("Invalid pk \"{missing_group}\" - object does not exist.")], "source": ["Object with slug=nope does not exist."]})),
-        (json!({"group": group, "source": source["pk"], "identifier": "other"}), json!({"non_field_errors": ["The fields group, source must make a unique set."]})),
+        (
+            json!({}),
+            json!({"group": ["This field is required."], "source": ["This field is required."], "identifier": ["This field is required."]}),
+        ),
+        (
+            json!({"group": missing_group, "source": "nope", "identifier": "x"}),
+            json!({"group": [format!("Invalid pk \"{missing_group}\" - object does not exist.")], "source": ["Object with slug=nope does not exist."]}),
+        ),
+        (
+            json!({"group": group, "source": source["pk"], "identifier": "other"}),
+            json!({"non_field_errors": ["The fields group, source must make a unique set."]}),
+        ),
     ] {
         let (status, got) = app.post(GROUPS, body.clone()).await;
         assert_eq!((status.as_u16(), got), (400, errors), "{body}");
@@ -109,23 +124,44 @@ async fn user_connections(app: &TestApp) {
     // D6: one Plex account per source, one connection per user and source.
     let (_, other) = app.post("/api/v3/core/users/", json!({"username": "other", "name": "O"})).await;
     let other_id = other["pk"].as_i64().unwrap();
-    let (status, body) = app.post(USERS, json!({"user": other_id, "source": "plex-test", "identifier": "plex-user-ident-1", "plex_token": "t"})).await;
-    assert_eq!((status.as_u16(), body), (400, json!({"identifier": ["This Plex account is already linked to another user of this source."]})));
-    let (status, body) = app.post(USERS, json!({"user": admin, "source": "plex-test", "identifier": "another", "plex_token": "t"})).await;
-    assert_eq!((status.as_u16(), body), (400, json!({"non_field_errors": ["The fields user, source must make a unique set."]})));
-    let (status, body) = app.post(USERS, json!({"user": 999999, "source": "plex-test", "identifier": "x", "plex_token": ""})).await;
+    let (status, body) = app
+        .post(
+            USERS,
+            json!({"user": other_id, "source": "plex-test", "identifier": "plex-user-ident-1", "plex_token": "t"}),
+        )
+        .await;
     assert_eq!(
         (status.as_u16(), body),
-        (400, json!({"user": ["Invalid pk \"999999\" - object does not exist."], "plex_token": ["This field may not be blank."]}))
+        (400, json!({"identifier": ["This Plex account is already linked to another user of this source."]}))
+    );
+    let (status, body) = app
+        .post(USERS, json!({"user": admin, "source": "plex-test", "identifier": "another", "plex_token": "t"}))
+        .await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"non_field_errors": ["The fields user, source must make a unique set."]}))
+    );
+    let (status, body) =
+        app.post(USERS, json!({"user": 999999, "source": "plex-test", "identifier": "x", "plex_token": ""})).await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            400,
+            json!({"user": ["Invalid pk \"999999\" - object does not exist."], "plex_token": ["This field may not be blank."]})
+        )
     );
     assert_eq!(app.get(USERS).await.1["pagination"]["count"], 1, "nothing stored by the bad requests");
 
     assert_eq!(app.get(&format!("{USERS}?user={admin}&source__slug=plex-test")).await.1["pagination"]["count"], 1);
     let (status, body) = app.get(&format!("{USERS}?user=999999")).await;
-    assert_eq!((status.as_u16(), body), (400, json!({"user": ["Select a valid choice. That choice is not one of the available choices."]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"user": ["Select a valid choice. That choice is not one of the available choices."]}))
+    );
     let (_, patched) = app.patch(&format!("{USERS}{id}/"), json!({"plex_token": "rotated"})).await;
     assert_eq!(patched["identifier"], "plex-user-ident-1");
-    let (status, put) = app.put(&format!("{USERS}{id}/"), json!({"identifier": "plex-user-ident-9", "plex_token": "t9"})).await;
+    let (status, put) =
+        app.put(&format!("{USERS}{id}/"), json!({"identifier": "plex-user-ident-9", "plex_token": "t9"})).await;
     assert_eq!((status.as_u16(), put["identifier"].clone()), (200, json!("plex-user-ident-9")));
 
     // used_by of the source (sample 18's user entries) and the cascade on source delete.
@@ -147,10 +183,12 @@ async fn owners_and_permissions(app: &TestApp) {
     let owner = app.user_with_permissions("owner", &[]).await;
     let (_, me) = app.send(Method::GET, "/api/v3/core/users/me/", Some(&owner), None).await;
     let owner_id = me["user"]["pk"].as_i64().unwrap();
-    let (_, mine) = app.post(USERS, json!({"user": owner_id, "source": "plex-test", "identifier": "111", "plex_token": "t"})).await;
+    let (_, mine) =
+        app.post(USERS, json!({"user": owner_id, "source": "plex-test", "identifier": "111", "plex_token": "t"})).await;
     let (_, admin) = app.get("/api/v3/core/users/?username=akadmin").await;
     let admin_id = admin["results"][0]["pk"].as_i64().unwrap();
-    let (_, theirs) = app.post(USERS, json!({"user": admin_id, "source": "plex-test", "identifier": "222", "plex_token": "t"})).await;
+    let (_, theirs) =
+        app.post(USERS, json!({"user": admin_id, "source": "plex-test", "identifier": "222", "plex_token": "t"})).await;
     let mine_url = format!("{USERS}{}/", mine["pk"]);
     let theirs_url = format!("{USERS}{}/", theirs["pk"]);
 

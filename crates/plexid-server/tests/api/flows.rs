@@ -13,26 +13,52 @@ async fn default_flows_and_crud(app: &TestApp) {
     assert_eq!(enrollment["pagination"]["count"], 1);
     assert_eq!(enrollment["results"][0]["slug"], "default-source-enrollment");
     let (status, body) = app.get("/api/v3/flows/instances/?designation=bogus").await;
-    assert_eq!((status.as_u16(), body), (400, json!({"designation": ["Select a valid choice. bogus is not one of the available choices."]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"designation": ["Select a valid choice. bogus is not one of the available choices."]}))
+    );
 
-    let (status, errors) = app.post("/api/v3/flows/instances/", json!({"slug": "bad slug", "designation": "nope"})).await;
+    let (status, errors) =
+        app.post("/api/v3/flows/instances/", json!({"slug": "bad slug", "designation": "nope"})).await;
     assert_eq!(status, 400);
     assert_eq!(
         errors.to_string(),
         json!({"name": ["This field is required."], "slug": ["Enter a valid \"slug\" consisting of letters, numbers, underscores or hyphens."],
                "title": ["This field is required."], "designation": ["\"nope\" is not a valid choice."]}).to_string()
     );
-    let (status, flow) = app.post("/api/v3/flows/instances/", json!({"name": "Login", "slug": "login", "title": "Sign in", "designation": "authentication"})).await;
+    let (status, flow) = app
+        .post(
+            "/api/v3/flows/instances/",
+            json!({"name": "Login", "slug": "login", "title": "Sign in", "designation": "authentication"}),
+        )
+        .await;
     assert_eq!(status, 201, "{flow}");
     assert_eq!(flow["pk"], flow["policybindingmodel_ptr_id"]);
     assert_eq!(flow["export_url"], "/api/v3/flows/instances/login/export/");
     assert_eq!(flow["layout"], "stacked");
-    let (status, dup) = app.post("/api/v3/flows/instances/", json!({"name": "L", "slug": "login", "title": "t", "designation": "authentication"})).await;
+    let (status, dup) = app
+        .post(
+            "/api/v3/flows/instances/",
+            json!({"name": "L", "slug": "login", "title": "t", "designation": "authentication"}),
+        )
+        .await;
     assert_eq!((status.as_u16(), dup), (400, json!({"slug": ["flow with this slug already exists."]})));
-    let (status, patched) = app.patch("/api/v3/flows/instances/login/", json!({"title": "Welcome", "layout": "sidebar_left"})).await;
-    assert_eq!((status.as_u16(), patched["title"].clone(), patched["layout"].clone()), (200, json!("Welcome"), json!("sidebar_left")));
-    let (status, put) = app.put("/api/v3/flows/instances/login/", json!({"name": "Login2", "slug": "login2", "title": "T", "designation": "enrollment"})).await;
-    assert_eq!((status.as_u16(), put["slug"].clone(), put["layout"].clone()), (200, json!("login2"), json!("sidebar_left")));
+    let (status, patched) =
+        app.patch("/api/v3/flows/instances/login/", json!({"title": "Welcome", "layout": "sidebar_left"})).await;
+    assert_eq!(
+        (status.as_u16(), patched["title"].clone(), patched["layout"].clone()),
+        (200, json!("Welcome"), json!("sidebar_left"))
+    );
+    let (status, put) = app
+        .put(
+            "/api/v3/flows/instances/login/",
+            json!({"name": "Login2", "slug": "login2", "title": "T", "designation": "enrollment"}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), put["slug"].clone(), put["layout"].clone()),
+        (200, json!("login2"), json!("sidebar_left"))
+    );
     assert_eq!(app.get("/api/v3/flows/instances/login2/").await.1["designation"], "enrollment");
 
     // A source using the flow: used_by lists it; deleting the flow clears the reference.

@@ -50,7 +50,9 @@ pub struct TestApp {
 /// The PostgreSQL server for tests; `scripts/test` and `.ci/run` set it.
 pub fn postgres_url() -> String {
     std::env::var("PLEXID_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!("PLEXID_TEST_POSTGRES_URL is not set: run the tests with scripts/test (it points them at 127.0.0.1:5432)")
+        panic!(
+            "PLEXID_TEST_POSTGRES_URL is not set: run the tests with scripts/test (it points them at 127.0.0.1:5432)"
+        )
     })
 }
 
@@ -91,20 +93,18 @@ impl TestApp {
         tokio::spawn(server.run(async {
             let _ = rx.await;
         }));
-        TestApp {
-            base,
-            token,
-            store,
-            secrets,
-            client: reqwest::Client::new(),
-            shutdown: Some(tx),
-            sqlite_file,
-        }
+        TestApp { base, token, store, secrets, client: reqwest::Client::new(), shutdown: Some(tx), sqlite_file }
     }
 
     /// Sends a request; `token` None means no Authorization header. Returns status and the body
     /// as JSON (`Value::Null` for an empty body, a string for non-JSON).
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.header("Authorization", format!("Bearer {token}"));
@@ -115,11 +115,8 @@ impl TestApp {
         let response = request.send().await.expect("request is answered");
         let status = response.status();
         let text = response.text().await.expect("body is read");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 
@@ -146,7 +143,8 @@ impl TestApp {
     /// Creates a user (not a superuser) with these global permissions and a non-expiring API
     /// token, all through the API; returns the token's key.
     pub async fn user_with_permissions(&self, username: &str, permissions: &[&str]) -> String {
-        let (status, user) = self.post("/api/v3/core/users/", serde_json::json!({"username": username, "name": username})).await;
+        let (status, user) =
+            self.post("/api/v3/core/users/", serde_json::json!({"username": username, "name": username})).await;
         assert_eq!(status, 201, "{user}");
         let id = user["pk"].as_i64().unwrap();
         if !permissions.is_empty() {
@@ -171,8 +169,9 @@ impl TestApp {
 
     /// Creates a Plex source through the API and returns its representation.
     pub async fn create_source(&self, slug: &str) -> Value {
-        let (status, body) =
-            self.post("/api/v3/sources/plex/", serde_json::json!({"name": slug, "slug": slug, "plex_token": "tok"})).await;
+        let (status, body) = self
+            .post("/api/v3/sources/plex/", serde_json::json!({"name": slug, "slug": slug, "plex_token": "tok"}))
+            .await;
         assert_eq!(status, 201, "{body}");
         body
     }
@@ -193,7 +192,8 @@ impl Drop for TestApp {
 
 /// The observed authentik sample body `NN-….body.json`.
 pub fn sample(name: &str) -> Value {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
     let text = std::fs::read_to_string(dir.join(format!("{name}.body.json")))
         .unwrap_or_else(|e| panic!("sample {name}: {e} (shared/ must sit beside the repository)"));
     if text.trim().is_empty() {
@@ -225,7 +225,8 @@ pub fn ordered_keys(text: &str) -> Vec<String> {
 
 /// The raw text of an authentik sample body.
 pub fn sample_text(name: &str) -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
     std::fs::read_to_string(dir.join(format!("{name}.body.json"))).unwrap()
 }
 

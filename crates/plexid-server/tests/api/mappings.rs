@@ -9,7 +9,8 @@ const LIST: &str = "/api/v3/propertymappings/source/plex/";
 
 async fn crud_and_syntax(app: &TestApp) {
     let expression = "return {\"attributes\": {\"avatar\": info.get(\"thumb\")}}";
-    let (status, created) = app.post(LIST, json!({"name": "plex-avatar", "expression": expression, "managed": "sneaky"})).await;
+    let (status, created) =
+        app.post(LIST, json!({"name": "plex-avatar", "expression": expression, "managed": "sneaky"})).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(
         created,
@@ -28,7 +29,10 @@ async fn crud_and_syntax(app: &TestApp) {
     let (status, dup) = app.post(LIST, json!({"name": "plex-avatar", "expression": "return {}"})).await;
     assert_eq!((status.as_u16(), dup), (400, json!({"name": ["Property Mapping with this name already exists."]})));
     let (status, errors) = app.post(LIST, json!({})).await;
-    assert_eq!((status.as_u16(), errors), (400, json!({"name": ["This field is required."], "expression": ["This field is required."]})));
+    assert_eq!(
+        (status.as_u16(), errors),
+        (400, json!({"name": ["This field is required."], "expression": ["This field is required."]}))
+    );
 
     let item = format!("{LIST}{pk}/");
     assert_eq!(app.get(&item).await.1, created);
@@ -37,7 +41,11 @@ async fn crud_and_syntax(app: &TestApp) {
     let (status, errors) = app.patch(&item, json!({"expression": "return ("})).await;
     assert_eq!(status, 400);
     assert!(errors["expression"][0].as_str().unwrap().contains("(plex-avatar, line 2)"), "{errors}");
-    assert_eq!(app.get(&item).await.1["expression"], "return {\"name\": info[\"title\"]}", "a bad update changes nothing");
+    assert_eq!(
+        app.get(&item).await.1["expression"],
+        "return {\"name\": info[\"title\"]}",
+        "a bad update changes nothing"
+    );
     let (status, put) = app.put(&item, json!({"name": "renamed", "expression": "return None"})).await;
     assert_eq!((status.as_u16(), put["name"].clone()), (200, json!("renamed")));
     assert_eq!(app.get(&format!("{LIST}not-a-uuid/")).await.0, 404);
@@ -52,7 +60,10 @@ async fn crud_and_syntax(app: &TestApp) {
     let (_, unmanaged) = app.get(&format!("{LIST}?managed__isnull=true&ordering=-name")).await;
     assert_eq!(unmanaged["results"][0]["name"], "renamed");
     let (status, body) = app.get(&format!("{LIST}?managed=nope")).await;
-    assert_eq!((status.as_u16(), body), (400, json!({"managed": ["Select a valid choice. nope is not one of the available choices."]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"managed": ["Select a valid choice. nope is not one of the available choices."]}))
+    );
 
     // A source using it; used_by; deleting removes it from the source's lists.
     let (status, _) = app
@@ -65,7 +76,10 @@ async fn crud_and_syntax(app: &TestApp) {
     assert_eq!(used[0]["action"], "cascade_many");
     assert_eq!(app.delete(&item).await.0, 204);
     let (_, source) = app.get("/api/v3/sources/plex/p/").await;
-    assert_eq!((source["user_property_mappings"].clone(), source["group_property_mappings"].clone()), (json!([]), json!([])));
+    assert_eq!(
+        (source["user_property_mappings"].clone(), source["group_property_mappings"].clone()),
+        (json!([]), json!([]))
+    );
 }
 both!(crud_and_syntax, crud_and_syntax);
 
@@ -77,22 +91,33 @@ async fn test_endpoint(app: &TestApp) {
     let (status, result) = app.post(&format!("{url}?format_result=false"), context.clone()).await;
     assert_eq!(
         (status.as_u16(), result),
-        (200, json!({"result": "{\"attributes\": {\"avatar\": \"https://plex.tv/users/x/avatar\"}}", "successful": true}))
+        (
+            200,
+            json!({"result": "{\"attributes\": {\"avatar\": \"https://plex.tv/users/x/avatar\"}}", "successful": true})
+        )
     );
     let (_, formatted) = app.post(&format!("{url}?format_result=true"), context).await;
-    assert_eq!(formatted["result"], "{\n    \"attributes\": {\n        \"avatar\": \"https://plex.tv/users/x/avatar\"\n    }\n}");
+    assert_eq!(
+        formatted["result"],
+        "{\n    \"attributes\": {\n        \"avatar\": \"https://plex.tv/users/x/avatar\"\n    }\n}"
+    );
     // D13: a failing mapping says why.
     let (_, failing) = app.post(LIST, json!({"name": "failing", "expression": "return info[\"missing\"]"})).await;
     let url = format!("/api/v3/propertymappings/all/{}/test/", failing["pk"].as_str().unwrap());
     let (status, result) = app.post(&url, json!({"context": {"info": {}}})).await;
     assert_eq!((status.as_u16(), result["successful"].clone()), (200, json!(false)));
     assert!(!result["result"].as_str().unwrap().is_empty());
-    let (_, runaway) = app.post(LIST, json!({"name": "runaway", "expression": "for i in range(100000000):\n    pass\nreturn 1"})).await;
+    let (_, runaway) = app
+        .post(LIST, json!({"name": "runaway", "expression": "for i in range(100000000):\n    pass\nreturn 1"}))
+        .await;
     let url = format!("/api/v3/propertymappings/all/{}/test/", runaway["pk"].as_str().unwrap());
     let (status, result) = app.post(&url, json!({})).await;
     assert_eq!((status.as_u16(), result["successful"].clone()), (200, json!(false)), "{result}");
     let (status, errors) = app.post(&url, json!({"user": 999999})).await;
     assert_eq!((status.as_u16(), errors), (400, json!({"user": ["Invalid pk \"999999\" - object does not exist."]})));
-    assert_eq!(app.post(&format!("/api/v3/propertymappings/all/{}/test/", uuid::Uuid::new_v4()), json!({})).await.0, 404);
+    assert_eq!(
+        app.post(&format!("/api/v3/propertymappings/all/{}/test/", uuid::Uuid::new_v4()), json!({})).await.0,
+        404
+    );
 }
 both!(test_endpoint, test_endpoint);

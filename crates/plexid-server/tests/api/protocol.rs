@@ -19,7 +19,10 @@ async fn errors_are_json(app: &TestApp) {
     assert_eq!(status, 400);
     assert!(body["detail"].as_str().unwrap().starts_with("JSON parse error - "), "{body}");
     let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&app.token), Some("[1, 2]")).await;
-    assert_eq!((status.as_u16(), body), (400, json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}))
+    );
     let (status, _) = app.send(Method::GET, "/api/v3/sources/plex/a.b/", Some(&app.token), None).await;
     assert_eq!(status, 404);
     let (_, listed) = app.get("/api/v3/sources/plex/").await;
@@ -34,7 +37,12 @@ async fn errors_are_json(app: &TestApp) {
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let (status, body) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&app.token), Some(&huge)).await;
     assert_eq!((status.as_u16(), body), (413, json!({"detail": "Request body is larger than 1048576 bytes."})));
-    let (status, body) = app.post("/api/v3/sources/user_connections/plex/", json!({"user": 1e30, "source": "s", "identifier": "i", "plex_token": "t"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v3/sources/user_connections/plex/",
+            json!({"user": 1e30, "source": "s", "identifier": "i", "plex_token": "t"}),
+        )
+        .await;
     assert_eq!((status.as_u16(), body["user"].clone()), (400, json!(["A valid integer is required."])));
 }
 both!(errors_are_json, errors_are_json);

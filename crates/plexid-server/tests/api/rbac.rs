@@ -13,13 +13,19 @@ async fn grants_to_users_and_groups(app: &TestApp) {
     assert_eq!(app.send(Method::GET, "/api/v3/sources/plex/", Some(&key), None).await.0, 403);
 
     let assign = format!("/api/v3/rbac/permissions/assigned_by_users/{id}/assign/");
-    let (status, body) = app.post(&assign, json!({"permissions": ["authentik_sources_plex.view_plexsource", "bogus.perm"]})).await;
+    let (status, body) =
+        app.post(&assign, json!({"permissions": ["authentik_sources_plex.view_plexsource", "bogus.perm"]})).await;
     assert_eq!((status.as_u16(), body), (400, json!({"permissions": ["Unknown permission \"bogus.perm\"."]})));
-    assert_eq!(app.send(Method::GET, "/api/v3/sources/plex/", Some(&key), None).await.0, 403, "a bad request grants nothing");
+    assert_eq!(
+        app.send(Method::GET, "/api/v3/sources/plex/", Some(&key), None).await.0,
+        403,
+        "a bad request grants nothing"
+    );
     let (status, body) = app.post(&assign, json!({"permissions": ["authentik_sources_plex.view_plexsource"]})).await;
     assert_eq!((status.as_u16(), body), (200, json!([{"id": "authentik_sources_plex.view_plexsource"}])));
     assert_eq!(app.send(Method::GET, "/api/v3/sources/plex/", Some(&key), None).await.0, 200);
-    let (status, _) = app.post(&assign, json!({"permissions": ["authentik_sources_plex.view_plexsource"], "object_pk": "x"})).await;
+    let (status, _) =
+        app.post(&assign, json!({"permissions": ["authentik_sources_plex.view_plexsource"], "object_pk": "x"})).await;
     assert_eq!(status, 400, "object permissions are not supported");
 
     // Only superusers grant.
@@ -39,6 +45,9 @@ async fn grants_to_users_and_groups(app: &TestApp) {
     let path = format!("/api/v3/rbac/permissions/assigned_by_groups/{group}/unassign/");
     assert_eq!(app.patch(&path, json!({"permissions": ["authentik_sources_plex.view_plexsource"]})).await.0, 204);
     assert_eq!(app.send(Method::GET, "/api/v3/sources/plex/", Some(&key), None).await.0, 403);
-    assert_eq!(app.post("/api/v3/rbac/permissions/assigned_by_users/999999/assign/", json!({"permissions": []})).await.0, 404);
+    assert_eq!(
+        app.post("/api/v3/rbac/permissions/assigned_by_users/999999/assign/", json!({"permissions": []})).await.0,
+        404
+    );
 }
 both!(grants_to_users_and_groups, grants_to_users_and_groups);

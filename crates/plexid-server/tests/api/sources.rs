@@ -43,14 +43,17 @@ async fn sample_exchanges(app: &TestApp) {
     expected["results"][0] = expected_source(&expected["results"][0], &pk);
     assert_eq!(searched, expected);
     // 06, 07: bad and duplicate slugs.
-    let (status, body) = app.post(LIST, json!({"name":"Plex Bad","slug":"bad slug!","client_id":"x","plex_token":"y"})).await;
+    let (status, body) =
+        app.post(LIST, json!({"name":"Plex Bad","slug":"bad slug!","client_id":"x","plex_token":"y"})).await;
     assert_eq!((status.as_u16(), body), (400, sample("06-plex-create-bad-slug-400")));
-    let (status, body) = app.post(LIST, json!({"name":"Plex Dup","slug":"plex-test","client_id":"x","plex_token":"y"})).await;
+    let (status, body) =
+        app.post(LIST, json!({"name":"Plex Dup","slug":"plex-test","client_id":"x","plex_token":"y"})).await;
     assert_eq!((status.as_u16(), body), (400, sample("07-plex-create-duplicate-slug-400")));
     // 18: used_by of a source nobody is connected to.
     assert_eq!(app.get("/api/v3/sources/plex/plex-test/used_by/").await, (reqwest::StatusCode::OK, json!([])));
     // 21: minimal create gets defaults and a 40-character client id.
-    let (status, minimal) = app.post(LIST, json!({"name":"Plex Minimal","slug":"plex-minimal","plex_token":"tok"})).await;
+    let (status, minimal) =
+        app.post(LIST, json!({"name":"Plex Minimal","slug":"plex-minimal","plex_token":"tok"})).await;
     assert_eq!(status, 201);
     let client_id = minimal["client_id"].as_str().unwrap().to_owned();
     assert_eq!(client_id.len(), 40);
@@ -59,8 +62,12 @@ async fn sample_exchanges(app: &TestApp) {
     expected["client_id"] = json!(client_id);
     assert_eq!(minimal, expected);
     // 22: partial update.
-    let (status, patched) =
-        app.patch("/api/v3/sources/plex/plex-minimal/", json!({"allow_friends":false,"allowed_servers":["only-one"],"enabled":false})).await;
+    let (status, patched) = app
+        .patch(
+            "/api/v3/sources/plex/plex-minimal/",
+            json!({"allow_friends":false,"allowed_servers":["only-one"],"enabled":false}),
+        )
+        .await;
     let mut expected = expected_source(&sample("22-plex-patch-200"), &minimal["pk"]);
     expected["client_id"] = json!(client_id);
     assert_eq!((status.as_u16(), patched), (200, expected));
@@ -74,7 +81,11 @@ async fn sample_exchanges(app: &TestApp) {
     let bad = json!({"name":"","slug":"","plex_token":"","allowed_servers":"notalist","allow_friends":"maybe","policy_engine_mode":"bogus","user_matching_mode":"bogus","authentication_flow":"not-a-uuid"});
     let raw = app.raw(reqwest::Method::POST, LIST, Some(&bad.to_string())).await;
     assert_eq!(serde_json::from_str::<Value>(&raw).unwrap(), sample("26-plex-create-bad-types-400"));
-    assert_eq!(ordered_keys(&raw), ordered_keys(&sample_text("26-plex-create-bad-types-400")), "errors in authentik's field order");
+    assert_eq!(
+        ordered_keys(&raw),
+        ordered_keys(&sample_text("26-plex-create-bad-types-400")),
+        "errors in authentik's field order"
+    );
 }
 both!(reproduces_authentik_samples, sample_exchanges);
 
@@ -83,7 +94,10 @@ async fn pagination_filters_ordering(app: &TestApp) {
         app.create_source(slug).await;
     }
     let (_, page) = app.get("/api/v3/sources/plex/?page=2&page_size=1").await;
-    assert_eq!(page["pagination"], json!({"next":3,"previous":1,"count":3,"current":2,"total_pages":3,"start_index":2,"end_index":2}));
+    assert_eq!(
+        page["pagination"],
+        json!({"next":3,"previous":1,"count":3,"current":2,"total_pages":3,"start_index":2,"end_index":2})
+    );
     assert_eq!(page["results"][0]["slug"], "b-source");
     let (status, body) = app.get("/api/v3/sources/plex/?page=9").await;
     assert_eq!((status.as_u16(), body), (404, json!({"detail": "Invalid page."})));
@@ -95,7 +109,8 @@ async fn pagination_filters_ordering(app: &TestApp) {
     let (_, desc) = app.get("/api/v3/sources/plex/?ordering=-slug,bogus").await;
     let slugs: Vec<&str> = desc["results"].as_array().unwrap().iter().map(|s| s["slug"].as_str().unwrap()).collect();
     assert_eq!(slugs, ["c-source", "b-source", "a-source"]);
-    app.patch("/api/v3/sources/plex/a-source/", json!({"allow_friends": false, "user_matching_mode": "email_link"})).await;
+    app.patch("/api/v3/sources/plex/a-source/", json!({"allow_friends": false, "user_matching_mode": "email_link"}))
+        .await;
     let (_, filtered) = app.get("/api/v3/sources/plex/?allow_friends=false&user_matching_mode=email_link").await;
     assert_eq!(filtered["pagination"]["count"], 1);
     assert_eq!(filtered["results"][0]["slug"], "a-source");
@@ -109,7 +124,10 @@ async fn pagination_filters_ordering(app: &TestApp) {
     let (status, body) = app.get(&format!("/api/v3/sources/plex/?authentication_flow={}", uuid::Uuid::new_v4())).await;
     assert_eq!(
         (status.as_u16(), body),
-        (400, json!({"authentication_flow": ["Select a valid choice. That choice is not one of the available choices."]}))
+        (
+            400,
+            json!({"authentication_flow": ["Select a valid choice. That choice is not one of the available choices."]})
+        )
     );
     let (_, searched) = app.get("/api/v3/sources/plex/?search=b-sou,SOURCE").await;
     assert_eq!(searched["pagination"]["count"], 1);
@@ -121,7 +139,8 @@ both!(paginates_filters_and_orders, pagination_filters_ordering);
 async fn put_replaces_and_keeps_masked_token(app: &TestApp) {
     let (_, flows) = app.get("/api/v3/flows/instances/?slug=default-source-authentication").await;
     let flow = flows["results"][0]["pk"].clone();
-    let (_, mapping) = app.post("/api/v3/propertymappings/source/plex/", json!({"name": "m1", "expression": "return {}"})).await;
+    let (_, mapping) =
+        app.post("/api/v3/propertymappings/source/plex/", json!({"name": "m1", "expression": "return {}"})).await;
     let (status, created) = app
         .post("/api/v3/sources/plex/", json!({"name": "Plex", "slug": "plex-test", "plex_token": "original-secret"}))
         .await;
@@ -159,7 +178,11 @@ async fn references_must_exist(app: &TestApp) {
     let body = json!({"name": "P", "slug": "p", "plex_token": "t", "enrollment_flow": ghost,
         "user_property_mappings": [ghost], "allowed_servers": ["ok", " "], "slug_extra": 1});
     let raw = app.raw(reqwest::Method::POST, "/api/v3/sources/plex/", Some(&body.to_string())).await;
-    assert_eq!(ordered_keys(&raw), ["enrollment_flow", "user_property_mappings", "allowed_servers"], "database checks merge into field order");
+    assert_eq!(
+        ordered_keys(&raw),
+        ["enrollment_flow", "user_property_mappings", "allowed_servers"],
+        "database checks merge into field order"
+    );
     let errors: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(
         errors,
@@ -170,7 +193,11 @@ async fn references_must_exist(app: &TestApp) {
     let (_, listed) = app.get("/api/v3/sources/plex/").await;
     assert_eq!(listed["pagination"]["count"], 0, "nothing stored");
     let long = "x".repeat(51);
-    let (_, errors) = app.post("/api/v3/sources/plex/", json!({"name": "P", "slug": long, "plex_token": "t", "enabled": null})).await;
-    assert_eq!(errors, json!({"slug": ["Ensure this field has no more than 50 characters."], "enabled": ["This field may not be null."]}));
+    let (_, errors) =
+        app.post("/api/v3/sources/plex/", json!({"name": "P", "slug": long, "plex_token": "t", "enabled": null})).await;
+    assert_eq!(
+        errors,
+        json!({"slug": ["Ensure this field has no more than 50 characters."], "enabled": ["This field may not be null."]})
+    );
 }
 both!(references_must_exist, references_must_exist);
