@@ -318,18 +318,8 @@ pub struct UserFilter {
 
 pub const USER_ORDERING: &[&str] = &["pk", "username", "name", "email", "is_active", "last_login", "path", "uuid"];
 
-fn user_order(term: &str) -> &'static str {
-    match term {
-        "pk" => "id",
-        "name" => "name",
-        "email" => "email",
-        "is_active" => "is_active",
-        "last_login" => "last_login",
-        "path" => "path",
-        "uuid" => "uuid",
-        _ => "username",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const USER_COLUMNS: &[(&str, &str)] = &[("pk", "id")];
 
 #[derive(Clone, Debug, Default)]
 pub struct GroupFilter {
@@ -340,13 +330,8 @@ pub struct GroupFilter {
 
 pub const GROUP_ORDERING: &[&str] = &["pk", "name", "is_superuser"];
 
-fn group_order(term: &str) -> &'static str {
-    match term {
-        "pk" => "uuid",
-        "is_superuser" => "is_superuser",
-        _ => "name",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const GROUP_COLUMNS: &[(&str, &str)] = &[("pk", "uuid")];
 
 #[derive(Clone, Debug, Default)]
 pub struct TokenFilter {
@@ -362,16 +347,8 @@ pub struct TokenFilter {
 
 pub const TOKEN_ORDERING: &[&str] = &["identifier", "intent", "description", "expires", "expiring", "user"];
 
-fn token_order(term: &str) -> &'static str {
-    match term {
-        "intent" => "intent",
-        "description" => "description",
-        "expires" => "expires",
-        "expiring" => "expiring",
-        "user" => "user_id",
-        _ => "identifier",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const TOKEN_COLUMNS: &[(&str, &str)] = &[("user", "user_id")];
 
 const TOKEN_SELECT: &str =
     "SELECT t.identifier, t.uuid, t.key_hash, t.key_encrypted, t.user_id, t.intent, t.description, \
@@ -419,7 +396,7 @@ impl Conn<'_> {
         f.eq("path", filter.path.clone());
         f.eq("uuid", filter.uuid);
         f.search(&filter.search, &["username", "name", "email", "uuid"]);
-        ListQuery { select: USER_SELECT, order: user_order, tiebreak: "id" }
+        ListQuery { select: USER_SELECT, columns: USER_COLUMNS, tiebreak: "id" }
             .run(self, f, ordering, window, user_from_row)
             .await
     }
@@ -521,7 +498,7 @@ impl Conn<'_> {
         f.eq("name", filter.name.clone());
         f.eq("is_superuser", filter.is_superuser);
         f.search(&filter.search, &["name"]);
-        ListQuery { select: GROUP_SELECT, order: group_order, tiebreak: "uuid" }
+        ListQuery { select: GROUP_SELECT, columns: GROUP_COLUMNS, tiebreak: "uuid" }
             .run(self, f, ordering, window, group_from_row)
             .await
     }
@@ -553,7 +530,7 @@ impl Conn<'_> {
         f.eq("t.user_id", filter.user);
         f.eq("t.user_id", filter.owner);
         f.search(&filter.search, &["t.identifier", "t.description"]);
-        ListQuery { select: TOKEN_SELECT, order: token_order, tiebreak: "identifier" }
+        ListQuery { select: TOKEN_SELECT, columns: TOKEN_COLUMNS, tiebreak: "identifier" }
             .run(self, f, ordering, window, token_from_row)
             .await
     }

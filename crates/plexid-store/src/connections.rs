@@ -46,17 +46,14 @@ pub struct ConnectionFilter {
 pub const USER_CONNECTION_ORDERING: &[&str] = &["pk", "user", "source", "created", "identifier", "source__slug"];
 pub const GROUP_CONNECTION_ORDERING: &[&str] = &["pk", "group", "source", "created", "identifier", "source__slug"];
 
-fn order_column(term: &str) -> &'static str {
-    match term {
-        "pk" => "id",
-        "user" => "user_id",
-        "group" => "group_uuid",
-        "source" => "source_uuid",
-        "created" => "created",
-        "identifier" => "identifier",
-        _ => "source_slug",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const CONNECTION_COLUMNS: &[(&str, &str)] = &[
+    ("pk", "id"),
+    ("user", "user_id"),
+    ("group", "group_uuid"),
+    ("source", "source_uuid"),
+    ("source__slug", "source_slug"),
+];
 
 const USER_SELECT: &str = "SELECT c.id, c.user_id, c.source_uuid, c.identifier, c.plex_token, c.created, c.last_updated, \
                            s.slug AS source_slug FROM user_source_connection c JOIN plex_source s ON s.uuid = c.source_uuid";
@@ -103,7 +100,7 @@ impl Conn<'_> {
         ordering: &[OrderTerm],
         window: Window,
     ) -> StoreResult<Listed<UserConnectionRecord>> {
-        let query = ListQuery { select: USER_SELECT, order: order_column, tiebreak: "id" };
+        let query = ListQuery { select: USER_SELECT, columns: CONNECTION_COLUMNS, tiebreak: "id" };
         query.run(self, connection_filter(filter), ordering, window, user_from_row).await
     }
 
@@ -142,7 +139,7 @@ impl Conn<'_> {
         ordering: &[OrderTerm],
         window: Window,
     ) -> StoreResult<Listed<GroupConnectionRecord>> {
-        let query = ListQuery { select: GROUP_SELECT, order: order_column, tiebreak: "id" };
+        let query = ListQuery { select: GROUP_SELECT, columns: CONNECTION_COLUMNS, tiebreak: "id" };
         query.run(self, connection_filter(filter), ordering, window, group_from_row).await
     }
 

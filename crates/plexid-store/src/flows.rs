@@ -32,15 +32,8 @@ pub struct FlowFilter {
 
 pub const FLOW_ORDERING: &[&str] = &["pk", "slug", "name", "title", "designation"];
 
-fn order_column(term: &str) -> &'static str {
-    match term {
-        "pk" => "uuid",
-        "name" => "name",
-        "title" => "title",
-        "designation" => "designation",
-        _ => "slug",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const COLUMNS: &[(&str, &str)] = &[("pk", "uuid")];
 
 const SELECT: &str = "SELECT f.uuid, f.slug, f.name, f.title, f.designation, f.authentication, f.policy_engine_mode, \
                       f.compatibility_mode, f.layout, f.denied_action FROM flow f";
@@ -72,9 +65,7 @@ impl Conn<'_> {
         f.eq("f.designation", filter.designation.clone());
         f.eq("f.name", filter.name.clone());
         f.search(&filter.search, &["f.name", "f.slug", "f.title"]);
-        ListQuery { select: SELECT, order: order_column, tiebreak: "uuid" }
-            .run(self, f, ordering, window, from_row)
-            .await
+        ListQuery { select: SELECT, columns: COLUMNS, tiebreak: "uuid" }.run(self, f, ordering, window, from_row).await
     }
 
     pub async fn flow_by_slug(&mut self, slug: &str) -> StoreResult<Option<FlowRecord>> {

@@ -69,11 +69,12 @@ pub struct Listed<T> {
     pub total: u64,
 }
 
-/// A list query: `select` is `SELECT … FROM …` (no WHERE), `order` maps ordering terms to SQL
-/// expressions, `tiebreak` keeps pages stable.
+/// A list query: `select` is `SELECT … FROM …` (no WHERE); ordering terms (already checked
+/// against the endpoint's whitelist) name output columns, except those renamed in `columns`;
+/// `tiebreak` keeps pages stable.
 pub struct ListQuery<'a> {
     pub select: &'a str,
-    pub order: fn(&str) -> &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
     pub tiebreak: &'static str,
 }
 
@@ -100,7 +101,10 @@ impl ListQuery<'_> {
         }
         let mut order: Vec<String> = ordering
             .iter()
-            .map(|t| format!("{} {}", (self.order)(t.term), if t.descending { "DESC" } else { "ASC" }))
+            .map(|t| {
+                let column = self.columns.iter().find(|(term, _)| *term == t.term).map_or(t.term, |(_, column)| column);
+                format!("{column} {}", if t.descending { "DESC" } else { "ASC" })
+            })
             .collect();
         order.push(self.tiebreak.to_owned());
         // LIMIT and OFFSET are written as literals (numbers we computed, below the row count):

@@ -27,14 +27,8 @@ pub struct MappingFilter {
 
 pub const MAPPING_ORDERING: &[&str] = &["pk", "managed", "name", "expression"];
 
-fn order_column(term: &str) -> &'static str {
-    match term {
-        "pk" => "uuid",
-        "managed" => "managed",
-        "expression" => "expression",
-        _ => "name",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const COLUMNS: &[(&str, &str)] = &[("pk", "uuid")];
 
 const SELECT: &str = "SELECT p.uuid, p.name, p.expression, p.managed FROM property_mapping p";
 
@@ -66,9 +60,7 @@ impl Conn<'_> {
         }
         f.eq("p.name", filter.name.clone());
         f.search(&filter.search, &["p.name"]);
-        ListQuery { select: SELECT, order: order_column, tiebreak: "uuid" }
-            .run(self, f, ordering, window, from_row)
-            .await
+        ListQuery { select: SELECT, columns: COLUMNS, tiebreak: "uuid" }.run(self, f, ordering, window, from_row).await
     }
 
     /// The `managed` values present, for validating the `managed` filter.

@@ -70,27 +70,9 @@ pub const SOURCE_ORDERING: &[&str] = &[
     "plex_token",
 ];
 
-fn order_column(term: &str) -> &'static str {
-    match term {
-        "pk" => "uuid",
-        "slug" => "slug",
-        "enabled" => "enabled",
-        "authentication_flow" => "authentication_flow",
-        "enrollment_flow" => "enrollment_flow",
-        "user_property_mappings" => "user_mappings",
-        "group_property_mappings" => "group_mappings",
-        "policy_engine_mode" => "policy_engine_mode",
-        "user_matching_mode" => "user_matching_mode",
-        "managed" => "managed",
-        "user_path_template" => "user_path_template",
-        "group_matching_mode" => "group_matching_mode",
-        "client_id" => "client_id",
-        "allowed_servers" => "allowed_servers",
-        "allow_friends" => "allow_friends",
-        "plex_token" => "plex_token",
-        _ => "name",
-    }
-}
+/// Ordering terms whose column has another name (the others are their own column).
+const COLUMNS: &[(&str, &str)] =
+    &[("pk", "uuid"), ("user_property_mappings", "user_mappings"), ("group_property_mappings", "group_mappings")];
 
 fn select_sql(dialect: Dialect) -> &'static str {
     fn build(dialect: Dialect) -> String {
@@ -159,7 +141,7 @@ impl Conn<'_> {
         f.eq("s.client_id", filter.client_id.clone());
         f.eq("s.allow_friends", filter.allow_friends);
         f.search(&filter.search, &["s.name", "s.slug"]);
-        let query = ListQuery { select: select_sql(self.dialect()), order: order_column, tiebreak: "uuid" };
+        let query = ListQuery { select: select_sql(self.dialect()), columns: COLUMNS, tiebreak: "uuid" };
         query.run(self, f, ordering, window, from_row).await
     }
 
