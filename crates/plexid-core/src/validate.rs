@@ -162,10 +162,6 @@ impl<'a> Body<'a> {
         }
     }
 
-    pub fn is_partial(&self) -> bool {
-        self.partial
-    }
-
     /// The raw value of a field, if sent.
     pub fn raw(&self, name: &str) -> Option<&'a Value> {
         self.object.and_then(|o| o.get(name))
@@ -226,7 +222,16 @@ impl<'a> Body<'a> {
 
     /// One of a fixed set of strings (`ChoiceField`).
     pub fn choice(&mut self, name: &str, choices: &[&str]) -> Option<String> {
-        let value = self.present(name, false)?;
+        self.choice_of(name, choices, false)
+    }
+
+    /// A choice that must be sent (unless the body is partial).
+    pub fn required_choice(&mut self, name: &str, choices: &[&str]) -> Option<String> {
+        self.choice_of(name, choices, true)
+    }
+
+    fn choice_of(&mut self, name: &str, choices: &[&str], required: bool) -> Option<String> {
+        let value = self.present(name, required)?;
         let text = match value {
             Value::Null => {
                 self.errors.add(name, NULL);
@@ -255,6 +260,40 @@ impl<'a> Body<'a> {
                 }
             },
         }
+    }
+
+    /// A required, non-null primary-key reference by UUID.
+    pub fn required_uuid(&mut self, name: &str) -> Option<Uuid> {
+        match self.present(name, true)? {
+            Value::Null => {
+                self.errors.add(name, NULL);
+                None
+            }
+            value => match parse_uuid_value(value) {
+                Ok(id) => Some(id),
+                Err(message) => {
+                    self.errors.add(name, message);
+                    None
+                }
+            },
+        }
+    }
+
+    /// A list of integer primary keys (`PrimaryKeyRelatedField(many=True)` on an integer pk).
+    pub fn int_list(&mut self, name: &str) -> Option<Vec<i64>> {
+        let items = self.list(name)?;
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            match item.as_i64().or_else(|| item.as_str().and_then(|s| s.trim().parse().ok())) {
+                Some(id) => ids.push(id),
+                None => {
+                    self.errors
+                        .add(name, format!("Incorrect type. Expected pk value, received {}.", python_type(item)));
+                    return None;
+                }
+            }
+        }
+        Some(ids)
     }
 
     /// A list of UUID references (`ManyRelatedField`): the first bad item is the error.
@@ -475,6 +514,20 @@ mod tests {
             serde_json::to_string(&errors).unwrap(),
             r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#
         );
+    }
+
+    #[test]
+    fn required_choices_uuids_and_id_lists() {
+        let body = json!({"g": null, "ids": [1, "2", true]});
+        let mut b = Body::new(&body, false).unwrap();
+        assert_eq!(b.required_choice("d", &["a"]), None);
+        assert_eq!(b.required_uuid("g"), None);
+        assert_eq!(b.int_list("ids"), None);
+        assert_eq!(b.errors.messages("d"), [REQUIRED]);
+        assert_eq!(b.errors.messages("g"), [NULL]);
+        assert_eq!(b.errors.messages("ids"), ["Incorrect type. Expected pk value, received bool."]);
+        let body = json!({"ids": [1, "2"]});
+        assert_eq!(Body::new(&body, true).unwrap().int_list("ids"), Some(vec![1, 2]));
     }
 
     #[test]

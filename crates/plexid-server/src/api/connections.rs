@@ -361,13 +361,7 @@ pub async fn create_group(
 ) -> ApiResult<Response> {
     caller.require(Action::Add, GROUP_MODEL)?;
     let mut body = Body::new(&body, false)?;
-    if body.raw("group").is_none() {
-        body.errors.add("group", plexid_core::validate::REQUIRED);
-    }
-    let group = body.uuid_ref("group").flatten();
-    if body.raw("group").is_some_and(Value::is_null) {
-        body.errors.add("group", plexid_core::validate::NULL);
-    }
+    let group = body.required_uuid("group");
     let source = body.text("source", Text::REQUIRED);
     let identifier = body.text("identifier", Text::REQUIRED);
     let mut errors = body.errors;

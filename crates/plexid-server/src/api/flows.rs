@@ -93,10 +93,7 @@ fn read_flow(body: &mut Body<'_>, mut base: FlowRecord) -> FlowRecord {
     if let Some(v) = body.text("title", Text::REQUIRED) {
         base.title = v;
     }
-    if body.raw("designation").is_none() && !body.is_partial() {
-        body.errors.add("designation", plexid_core::validate::REQUIRED);
-    }
-    if let Some(v) = body.choice("designation", FLOW_DESIGNATIONS) {
+    if let Some(v) = body.required_choice("designation", FLOW_DESIGNATIONS) {
         base.designation = v;
     }
     if let Some(v) = body.choice("policy_engine_mode", POLICY_ENGINE_MODES) {

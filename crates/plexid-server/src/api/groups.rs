@@ -148,7 +148,7 @@ async fn save(
     if let Some(parent) = body.uuid_ref("parent") {
         group.parent = parent;
     }
-    let users = read_user_ids(&mut body);
+    let users = body.int_list("users");
     if let Some(attributes) = body.object("attributes") {
         group.attributes = attributes;
     }
@@ -186,37 +186,6 @@ async fn save(
     let shaped = shape_group(&mut conn, group).await?;
     tx.commit().await?;
     Ok(shaped)
-}
-
-/// A list of user ids (`users`).
-fn read_user_ids(body: &mut Body<'_>) -> Option<Vec<i64>> {
-    let items = match body.raw("users")? {
-        Value::Array(items) => items,
-        other => {
-            body.errors.add(
-                "users",
-                format!("Expected a list of items but got type \"{}\".", plexid_core::validate::python_type(other)),
-            );
-            return None;
-        }
-    };
-    let mut ids = Vec::with_capacity(items.len());
-    for item in items {
-        match item.as_i64().or_else(|| item.as_str().and_then(|s| s.trim().parse().ok())) {
-            Some(id) => ids.push(id),
-            None => {
-                body.errors.add(
-                    "users",
-                    format!(
-                        "Incorrect type. Expected pk value, received {}.",
-                        plexid_core::validate::python_type(item)
-                    ),
-                );
-                return None;
-            }
-        }
-    }
-    Some(ids)
 }
 
 async fn visible(state: &AppState, caller: &Caller, pk: &str) -> ApiResult<GroupRecord> {

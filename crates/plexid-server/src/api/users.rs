@@ -227,10 +227,7 @@ fn read_user(body: &mut Body<'_>, mut user: UserRecord) -> (UserRecord, UserChan
             );
         }
     }
-    if body.raw("name").is_none() && !body.is_partial() {
-        body.errors.add("name", plexid_core::validate::REQUIRED);
-    }
-    if let Some(name) = body.text("name", Text::OPTIONAL_BLANK) {
+    if let Some(name) = body.text("name", Text { required: true, ..Text::OPTIONAL_BLANK }) {
         user.name = name;
     }
     if let Some(active) = body.boolean("is_active") {
