@@ -369,18 +369,6 @@ fn token_from_row(row: &Row) -> StoreResult<TokenRecord> {
     })
 }
 
-/// Binds a list of values as `IN (…)` placeholders.
-fn in_list(filter: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> String {
-    let placeholders: Vec<String> = values
-        .into_iter()
-        .map(|v| {
-            filter.push(v);
-            format!("${}", filter.len())
-        })
-        .collect();
-    placeholders.join(", ")
-}
-
 impl Conn<'_> {
     pub async fn list_users(
         &mut self,
@@ -403,33 +391,27 @@ impl Conn<'_> {
 
     /// The groups of each of these users: (user id, group).
     pub async fn groups_of_users(&mut self, users: &[i64]) -> StoreResult<Vec<(i64, GroupRecord)>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut params = Vec::new();
-        let list = in_list(&mut params, users.iter().map(|id| Param::Int(*id)));
-        let sql = format!(
-            "SELECT gm.user_id, g.uuid, g.name, g.is_superuser, g.parent, g.attributes FROM group_member gm \
-             JOIN app_group g ON g.uuid = gm.group_uuid WHERE gm.user_id IN ({list}) ORDER BY g.name, g.uuid"
-        );
-        let rows = self.fetch_all(&sql, params).await?;
+        let head = "SELECT gm.user_id, g.uuid, g.name, g.is_superuser, g.parent, g.attributes FROM group_member gm \
+                    JOIN app_group g ON g.uuid = gm.group_uuid WHERE gm.user_id IN";
+        let rows = self.rows_in(head, users.iter().map(|id| Param::Int(*id)), " ORDER BY g.name, g.uuid").await?;
         rows.iter().map(|r| Ok((r.int("user_id")?, group_from_row(r)?))).collect()
     }
 
-    /// The members of each of these groups: (group uuid, user).
+    /// The members of each of these groups: (group uuid, user), by user id.
     pub async fn members_of_groups(&mut self, groups: &[Uuid]) -> StoreResult<Vec<(Uuid, UserRecord)>> {
-        if groups.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut params = Vec::new();
-        let list = in_list(&mut params, groups.iter().map(|id| Param::from(*id)));
-        let sql = format!(
+        let head =
             "SELECT gm.group_uuid, u.id, u.uuid, u.username, u.name, u.email, u.is_active, u.path, u.attributes, \
-             u.last_login, u.date_joined, u.password_hash, u.user_type FROM group_member gm JOIN app_user u ON u.id = gm.user_id \
-             WHERE gm.group_uuid IN ({list}) ORDER BY u.id"
-        );
-        let rows = self.fetch_all(&sql, params).await?;
+                    u.last_login, u.date_joined, u.password_hash, u.user_type FROM group_member gm \
+                    JOIN app_user u ON u.id = gm.user_id WHERE gm.group_uuid IN";
+        let rows = self.rows_in(head, groups.iter().map(|id| Param::from(*id)), " ORDER BY u.id").await?;
         rows.iter().map(|r| Ok((r.uuid("group_uuid")?, user_from_row(r)?))).collect()
+    }
+
+    /// The users with these ids (missing ones are left out).
+    pub async fn users_by_ids(&mut self, ids: &[i64]) -> StoreResult<Vec<UserRecord>> {
+        let rows =
+            self.rows_in(&format!("{USER_SELECT} WHERE id IN"), ids.iter().map(|id| Param::Int(*id)), "").await?;
+        rows.iter().map(user_from_row).collect()
     }
 
     pub async fn update_user(&mut self, u: &UserRecord) -> StoreResult<()> {
@@ -475,13 +457,7 @@ impl Conn<'_> {
     }
 
     pub async fn existing_users(&mut self, ids: &[i64]) -> StoreResult<Vec<i64>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut params = Vec::new();
-        let list = in_list(&mut params, ids.iter().map(|id| Param::Int(*id)));
-        let rows = self.fetch_all(&format!("SELECT id FROM app_user WHERE id IN ({list})"), params).await?;
-        rows.iter().map(|r| r.int("id")).collect()
+        Ok(self.users_by_ids(ids).await?.iter().map(|u| u.id).collect())
     }
 
     pub async fn existing_groups(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {

@@ -193,21 +193,4 @@ impl Conn<'_> {
             .await?;
         rows.iter().map(|r| Ok((r.int("id")?, r.uuid("source_uuid")?))).collect()
     }
-
-    /// Sources by uuid (the nested `source` of connection responses), each once.
-    pub async fn sources_by_uuid(&mut self, ids: &[Uuid]) -> StoreResult<Vec<crate::sources::SourceRecord>> {
-        let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if !unique.contains(id) {
-                unique.push(*id);
-            }
-        }
-        let mut sources = Vec::with_capacity(unique.len());
-        for id in unique {
-            if let Some(source) = self.source_by_uuid(id).await? {
-                sources.push(source);
-            }
-        }
-        Ok(sources)
-    }
 }

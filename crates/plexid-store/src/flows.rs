@@ -2,9 +2,9 @@
 
 use uuid::Uuid;
 
-use crate::db::{Conn, Row};
+use crate::db::{Conn, Param, Row};
 use crate::error::StoreResult;
-use crate::listing::{Filter, ListQuery, Listed, Window};
+use crate::listing::{bind_list, Filter, ListQuery, Listed, Window};
 use crate::params;
 use plexid_core::listing::OrderTerm;
 
@@ -112,13 +112,25 @@ impl Conn<'_> {
 
     /// Which of `ids` exist as `uuid` in `table` (a fixed table name, never user input).
     pub(crate) async fn existing(&mut self, table: &'static str, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        if ids.is_empty() {
+        let rows = self
+            .rows_in(&format!("SELECT uuid FROM {table} WHERE uuid IN"), ids.iter().map(|id| Param::from(*id)), "")
+            .await?;
+        rows.iter().map(|r| r.uuid("uuid")).collect()
+    }
+
+    /// Runs `head (…) tail` with `values` as the `IN` list; no values, no query.
+    pub(crate) async fn rows_in(
+        &mut self,
+        head: &str,
+        values: impl IntoIterator<Item = Param>,
+        tail: &str,
+    ) -> StoreResult<Vec<Row>> {
+        let mut params = Vec::new();
+        let list = bind_list(&mut params, values);
+        if params.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT uuid FROM {table} WHERE uuid IN ({})", placeholders.join(", "));
-        let params = ids.iter().map(|id| crate::db::Param::from(*id)).collect();
-        self.fetch_all(&sql, params).await?.iter().map(|r| r.uuid("uuid")).collect()
+        self.fetch_all(&format!("{head} ({list}){tail}"), params).await
     }
 
     /// Sources whose authentication or enrollment flow is this one: (uuid, name).

@@ -19,6 +19,11 @@ impl Filter {
         format!("${}", self.params.len())
     }
 
+    /// Binds each value and returns `$a, $b, …` for an `IN (…)` list.
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = Param>) -> String {
+        bind_list(&mut self.params, values)
+    }
+
     /// `column = value` when a value is given.
     pub fn eq(&mut self, column: &str, value: Option<impl Into<Param>>) {
         if let Some(value) = value {
@@ -48,6 +53,18 @@ impl Filter {
             format!(" WHERE {}", self.clauses.join(" AND "))
         }
     }
+}
+
+/// Appends `values` to `params` and returns their placeholders, `$a, $b, …`.
+pub fn bind_list(params: &mut Vec<Param>, values: impl IntoIterator<Item = Param>) -> String {
+    let placeholders: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            params.push(v);
+            format!("${}", params.len())
+        })
+        .collect();
+    placeholders.join(", ")
 }
 
 /// Which rows of the ordered result to return.

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::db::{Conn, Row};
+use crate::db::{Conn, Param, Row};
 use crate::error::StoreResult;
 use crate::listing::{Filter, ListQuery, Listed, Window};
 use crate::params;
@@ -50,8 +50,8 @@ impl Conn<'_> {
     ) -> StoreResult<Listed<MappingRecord>> {
         let mut f = Filter::default();
         if !filter.managed.is_empty() {
-            let placeholders: Vec<String> = filter.managed.iter().map(|m| f.bind(m.clone())).collect();
-            f.clause(format!("p.managed IN ({})", placeholders.join(", ")));
+            let list = f.bind_list(filter.managed.iter().cloned().map(Param::from));
+            f.clause(format!("p.managed IN ({list})"));
         }
         match filter.managed_is_null {
             Some(true) => f.clause("p.managed IS NULL".into()),

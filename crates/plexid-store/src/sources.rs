@@ -155,6 +155,13 @@ impl Conn<'_> {
         self.fetch_optional(&sql, params![uuid]).await?.as_ref().map(from_row).transpose()
     }
 
+    /// The sources with these uuids (e.g. the nested `source` of a page of connections).
+    pub async fn sources_by_uuids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<SourceRecord>> {
+        let head = format!("{} WHERE s.uuid IN", select_sql(self.dialect()));
+        let rows = self.rows_in(&head, ids.iter().map(|id| crate::db::Param::from(*id)), "").await?;
+        rows.iter().map(from_row).collect()
+    }
+
     pub async fn insert_source(&mut self, s: &SourceRecord) -> StoreResult<()> {
         self.execute(
             "INSERT INTO plex_source (uuid, name, slug, enabled, authentication_flow, enrollment_flow, \

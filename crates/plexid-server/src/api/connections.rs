@@ -80,7 +80,10 @@ paginated_schema!(PaginatedGroupPlexSourceConnectionList, GroupPlexSourceConnect
 
 /// The nested sources of a page of connections, fetched once per distinct source.
 async fn summaries(conn: &mut Conn<'_>, sources: &[Uuid]) -> ApiResult<HashMap<Uuid, SourceSummary>> {
-    Ok(conn.sources_by_uuid(sources).await?.into_iter().map(|s| (s.uuid, SourceSummary::from(s))).collect())
+    let mut unique = sources.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    Ok(conn.sources_by_uuids(&unique).await?.into_iter().map(|s| (s.uuid, SourceSummary::from(s))).collect())
 }
 
 fn source_of(summaries: &HashMap<Uuid, SourceSummary>, uuid: Uuid) -> ApiResult<SourceSummary> {

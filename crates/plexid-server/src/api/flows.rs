@@ -176,6 +176,19 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(slug):
     Ok(ok(&Flow::from(visible(&state, &caller, &slug).await?)))
 }
 
+/// PUT (`partial` false) and PATCH (true) of one object.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &serde_json::Value,
+    partial: bool,
+) -> ApiResult<Response> {
+    let stored = visible(state, caller, key).await?;
+    caller.require(Action::Change, MODEL)?;
+    Ok(ok(&save(state, body, partial, Some(stored)).await?))
+}
+
 /// Replace a flow.
 #[utoipa::path(put, path = "/flows/instances/{slug}/", tag = "flows", params(("slug" = String, Path)), request_body = FlowRequest,
     responses((status = 200, body = Flow), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
@@ -185,9 +198,7 @@ pub async fn update(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &slug).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, &body, false, Some(stored)).await?))
+    change(&state, &caller, &slug, &body, false).await
 }
 
 /// Change some fields of a flow.
@@ -199,9 +210,7 @@ pub async fn partial_update(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &slug).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, &body, true, Some(stored)).await?))
+    change(&state, &caller, &slug, &body, true).await
 }
 
 /// Delete a flow; sources that used it keep running with no flow set.

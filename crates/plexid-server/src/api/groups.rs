@@ -230,6 +230,19 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(pk): P
     Ok(ok(&shape_group(&mut state.store.conn(), group).await?))
 }
 
+/// PUT (`partial` false) and PATCH (true) of one object.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &serde_json::Value,
+    partial: bool,
+) -> ApiResult<Response> {
+    let stored = visible(state, caller, key).await?;
+    let principal = caller.require(Action::Change, MODEL)?;
+    Ok(ok(&save(state, principal, body, partial, Some(stored)).await?))
+}
+
 /// Replace a group.
 #[utoipa::path(put, path = "/core/groups/{group_uuid}/", tag = "core", params(("group_uuid" = Uuid, Path)), request_body = GroupRequest,
     responses((status = 200, body = Group), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
@@ -239,9 +252,7 @@ pub async fn update(
     Path(pk): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &pk).await?;
-    let principal = caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, principal, &body, false, Some(stored)).await?))
+    change(&state, &caller, &pk, &body, false).await
 }
 
 /// Change some fields of a group.
@@ -253,9 +264,7 @@ pub async fn partial_update(
     Path(pk): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &pk).await?;
-    let principal = caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, principal, &body, true, Some(stored)).await?))
+    change(&state, &caller, &pk, &body, true).await
 }
 
 /// Delete a group and its source connections.

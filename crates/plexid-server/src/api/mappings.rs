@@ -173,6 +173,19 @@ pub async fn retrieve(
     Ok(ok(&PlexSourcePropertyMapping::from(visible(&state, &caller, &pm_uuid).await?)))
 }
 
+/// PUT (`partial` false) and PATCH (true) of one object.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &serde_json::Value,
+    partial: bool,
+) -> ApiResult<Response> {
+    let stored = visible(state, caller, key).await?;
+    caller.require(Action::Change, MODEL)?;
+    Ok(ok(&save(state, body, partial, Some(stored)).await?))
+}
+
 /// Replace a Plex source property mapping.
 #[utoipa::path(put, path = "/propertymappings/source/plex/{pm_uuid}/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
     request_body = PlexSourcePropertyMappingRequest,
@@ -183,9 +196,7 @@ pub async fn update(
     Path(pm_uuid): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &pm_uuid).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, &body, false, Some(stored)).await?))
+    change(&state, &caller, &pm_uuid, &body, false).await
 }
 
 /// Change some fields of a Plex source property mapping.
@@ -198,9 +209,7 @@ pub async fn partial_update(
     Path(pm_uuid): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &pm_uuid).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, &body, true, Some(stored)).await?))
+    change(&state, &caller, &pm_uuid, &body, true).await
 }
 
 /// Delete a Plex source property mapping (it is removed from every source's lists).

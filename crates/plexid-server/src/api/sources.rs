@@ -321,6 +321,19 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(slug):
     Ok(ok(&PlexSource::from(visible(&state, &caller, &slug).await?)))
 }
 
+/// PUT (`partial` false) and PATCH (true) of one object.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &serde_json::Value,
+    partial: bool,
+) -> ApiResult<Response> {
+    let stored = visible(state, caller, key).await?;
+    caller.require(Action::Change, MODEL)?;
+    Ok(ok(&save(state, body, partial, Some(stored)).await?))
+}
+
 /// Replace a Plex source (`name`, `slug` and `plex_token` required).
 #[utoipa::path(put, path = "/sources/plex/{slug}/", tag = "sources", params(("slug" = String, Path)), request_body = PlexSourceRequest,
     responses((status = 200, body = PlexSource), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
@@ -330,9 +343,7 @@ pub async fn update(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &slug).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, &body, false, Some(stored)).await?))
+    change(&state, &caller, &slug, &body, false).await
 }
 
 /// Change some fields of a Plex source.
@@ -344,9 +355,7 @@ pub async fn partial_update(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &slug).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(&state, &body, true, Some(stored)).await?))
+    change(&state, &caller, &slug, &body, true).await
 }
 
 /// Delete a Plex source and its user and group connections.

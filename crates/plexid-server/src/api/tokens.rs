@@ -67,10 +67,7 @@ async fn shape(state: &AppState, tokens: Vec<TokenRecord>) -> ApiResult<Vec<Toke
     let mut owner_ids: Vec<i64> = tokens.iter().map(|t| t.user_id).collect();
     owner_ids.sort_unstable();
     owner_ids.dedup();
-    let mut owners = Vec::new();
-    for id in owner_ids {
-        owners.extend(conn.user_by_id(id).await?);
-    }
+    let owners = conn.users_by_ids(&owner_ids).await?;
     let users: HashMap<i64, User> = shape_users(&mut conn, owners).await?.into_iter().map(|u| (u.pk, u)).collect();
     let mut shaped = Vec::with_capacity(tokens.len());
     for t in tokens {
@@ -246,6 +243,19 @@ pub async fn retrieve(
     Ok(ok(&shape(&state, vec![token]).await?.pop()))
 }
 
+/// PUT (`partial` false) and PATCH (true) of one object.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &serde_json::Value,
+    partial: bool,
+) -> ApiResult<Response> {
+    let (token, principal) = visible(state, caller, key).await?;
+    require_on(caller, &principal, &token, Action::Change)?;
+    Ok(ok(&save(state, &principal, body, partial, Some(token)).await?))
+}
+
 /// Replace a token's fields.
 #[utoipa::path(put, path = "/core/tokens/{identifier}/", tag = "core", params(("identifier" = String, Path)), request_body = TokenRequest,
     responses((status = 200, body = Token), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
@@ -255,9 +265,7 @@ pub async fn update(
     Path(identifier): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let (token, principal) = visible(&state, &caller, &identifier).await?;
-    require_on(&caller, &principal, &token, Action::Change)?;
-    Ok(ok(&save(&state, &principal, &body, false, Some(token)).await?))
+    change(&state, &caller, &identifier, &body, false).await
 }
 
 /// Change some fields of a token.
@@ -269,9 +277,7 @@ pub async fn partial_update(
     Path(identifier): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let (token, principal) = visible(&state, &caller, &identifier).await?;
-    require_on(&caller, &principal, &token, Action::Change)?;
-    Ok(ok(&save(&state, &principal, &body, true, Some(token)).await?))
+    change(&state, &caller, &identifier, &body, true).await
 }
 
 /// Delete a token.

@@ -419,6 +419,20 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): P
     Ok(ok(&shape_user(&mut state.store.conn(), user).await?))
 }
 
+/// PUT (`partial` false) and PATCH (true) of one object.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &serde_json::Value,
+    partial: bool,
+) -> ApiResult<Response> {
+    let stored = visible(state, caller, key).await?;
+    let principal = caller.require(Action::Change, MODEL)?;
+    guard_target(state, principal, &stored).await?;
+    Ok(ok(&save(state, principal, body, partial, Some(stored)).await?))
+}
+
 /// Replace a user.
 #[utoipa::path(put, path = "/core/users/{id}/", tag = "core", params(("id" = i64, Path)), request_body = UserRequest,
     responses((status = 200, body = User), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
@@ -428,10 +442,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &id).await?;
-    let principal = caller.require(Action::Change, MODEL)?;
-    guard_target(&state, principal, &stored).await?;
-    Ok(ok(&save(&state, principal, &body, false, Some(stored)).await?))
+    change(&state, &caller, &id, &body, false).await
 }
 
 /// Change some fields of a user.
@@ -443,10 +454,7 @@ pub async fn partial_update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &id).await?;
-    let principal = caller.require(Action::Change, MODEL)?;
-    guard_target(&state, principal, &stored).await?;
-    Ok(ok(&save(&state, principal, &body, true, Some(stored)).await?))
+    change(&state, &caller, &id, &body, true).await
 }
 
 /// Delete a user, their tokens and their source connections.
