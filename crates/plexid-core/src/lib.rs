@@ -1,13 +1,19 @@
-//! plexid's domain: the values an API request may carry, the rules they must satisfy (with
-//! authentik 2024.6's exact error messages), pagination arithmetic and permission names.
-//! Nothing here does I/O, so every rule is a plain function that unit tests can call.
+//! plexid's domain: typed ids, the enums of its models, the records every front end works
+//! with, and the rules they obey (with authentik 2024.6's messages). Nothing here does I/O, so
+//! every rule is a plain function that unit tests can call. authentik's wire details (DRF body
+//! reading, pagination, query parsing) live next to the API that speaks them.
 
-pub mod listing;
-pub mod pagination;
+pub mod errors;
+pub mod ids;
+pub mod model;
+pub mod modes;
 pub mod permission;
-pub mod pyjson;
+pub mod rules;
 pub mod source;
-pub mod validate;
 
+pub use errors::FieldErrors;
+pub use ids::{FlowId, GroupConnectionId, GroupId, MappingId, SourceId, TokenId, UserConnectionId, UserId};
 pub use permission::Permission;
-pub use validate::{Body, FieldErrors};
+
+/// A point in time (UTC, microsecond precision as stored).
+pub type Timestamp = jiff::Timestamp;

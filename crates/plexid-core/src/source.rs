@@ -1,23 +1,9 @@
-//! Plex source values: matching modes, defaults and the generated client id.
+//! Plex source values: defaults, the icon, the user path and the generated client id.
 
 use rand::Rng;
 
-pub const POLICY_ENGINE_MODES: &[&str] = &["all", "any"];
-pub const USER_MATCHING_MODES: &[&str] = &["identifier", "email_link", "email_deny", "username_link", "username_deny"];
-pub const GROUP_MATCHING_MODES: &[&str] = &["identifier", "name_link", "name_deny"];
-pub const FLOW_DESIGNATIONS: &[&str] = &[
-    "authentication",
-    "authorization",
-    "invalidation",
-    "enrollment",
-    "unenrollment",
-    "recovery",
-    "stage_configuration",
-];
-
 pub const DEFAULT_USER_PATH_TEMPLATE: &str = "goauthentik.io/sources/%(slug)s";
 pub const PLEX_ICON_FALLBACK: &str = "/static/authentik/sources/plex.svg";
-pub const SLUG_MAX_LENGTH: usize = 50;
 /// What responses show instead of a stored Plex token (D1).
 pub const TOKEN_PLACEHOLDER: &str = "********";
 
@@ -76,18 +62,4 @@ mod tests {
         assert_eq!(user_path("a/%(name)s", "plex"), "users");
         assert_eq!(user_path("100%%/%(slug)s", "p"), "100%/p");
     }
-}
-
-/// Flow field choices (authentik's enums).
-pub mod flow {
-    pub const AUTHENTICATION: &[&str] = &[
-        "none",
-        "require_authenticated",
-        "require_unauthenticated",
-        "require_superuser",
-        "require_redirect",
-        "require_outpost",
-    ];
-    pub const LAYOUTS: &[&str] = &["stacked", "content_left", "content_right", "sidebar_left", "sidebar_right"];
-    pub const DENIED_ACTIONS: &[&str] = &["message_continue", "message", "continue"];
 }

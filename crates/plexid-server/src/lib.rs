@@ -1,13 +1,15 @@
-//! plexid's HTTP server: the authentik-compatible `/api/v3`, authentication and RBAC, start-up
-//! and shutdown. The `plexid` binary (`main.rs`) is a thin command-line front to this.
+//! plexid's HTTP server: the service layer every front end calls ([`service`]), the front ends
+//! (the authentik-compatible [`api`], the HTML [`pages`]), background [`jobs`], start-up and
+//! shutdown. The `plexid` binary (`main.rs`) is a thin command-line front to this.
 
 pub mod api;
-pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod error;
-pub mod http;
+pub mod jobs;
+pub mod pages;
+pub mod router;
+pub mod service;
 pub mod startup;
 pub mod state;
 
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -25,6 +28,8 @@ use crate::state::AppState;
 pub enum StartError {
     #[error("database: {0}")]
     Store(#[from] plexid_store::StoreError),
+    #[error("{0}")]
+    Service(#[from] service::ServiceError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
 }
@@ -37,9 +42,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Prepares the database and binds the listener.
+    /// Prepares the database and binds the listener, reading time from the system clock.
     pub async fn bind(settings: Settings) -> Result<Server, StartError> {
-        let (store, secrets) = startup::prepare(&settings).await?;
+        Self::bind_with_clock(settings, Clock::system()).await
+    }
+
+    /// As [`Server::bind`], with the given clock (tests use a manual one).
+    pub async fn bind_with_clock(settings: Settings, clock: Clock) -> Result<Server, StartError> {
+        let (store, secrets) = startup::prepare(&settings, &clock).await?;
         let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
         let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
@@ -48,6 +58,7 @@ impl Server {
             secrets,
             settings: Arc::new(settings),
             mapping_limits: plexid_mapping::Limits::default(),
+            clock,
         };
         Ok(Server { state, listener, address })
     }
@@ -55,7 +66,7 @@ impl Server {
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the database.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = self.state.store.clone();
-        let app = api::router(self.state);
+        let app = router::router(self.state);
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         store.close().await;
         result

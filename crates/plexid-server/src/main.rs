@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use plexid_server::clock::Clock;
 use plexid_server::config::{DatabaseArgs, LogFormat, Settings};
+use plexid_server::service::tokens::{self, NewToken};
 use plexid_server::startup::{self, ADMIN_USERNAME};
 use plexid_server::{crypto, shutdown_signal, Server};
-use plexid_store::accounts::TokenRecord;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -75,7 +76,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     let has_token = settings.bootstrap_token.is_some();
-    let database = plexid_store::db::redact_url(&settings.db.database);
+    let database = plexid_store::redact_url(&settings.db.database);
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
     println!("plexid listening on http://{} (database {database})", server.address);
     if has_token {
@@ -105,7 +106,7 @@ async fn create_token(
 ) -> Result<(), String> {
     let mut settings = Settings::for_database(&db.database);
     settings.secret_key = secret_key;
-    let (store, secrets) = startup::prepare(&settings).await.map_err(|e| e.to_string())?;
+    let (store, secrets) = startup::prepare(&settings, &Clock::system()).await.map_err(|e| e.to_string())?;
     let mut tx = store.begin().await.map_err(|e| e.to_string())?;
     let mut conn = tx.conn();
     let user = conn
@@ -113,21 +114,10 @@ async fn create_token(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user named {username:?}"))?;
-    let key = crypto::generate_key();
-    conn.insert_token(&TokenRecord {
-        identifier: format!("cli-{}", &crypto::generate_key()[..12]),
-        key_hash: crypto::hash_token(&key),
-        key_encrypted: secrets.encrypt(&key),
-        user_id: user.id,
-        intent: "api".into(),
-        description,
-        expiring: false,
-        expires: None,
-        managed: None,
-        uuid: uuid::Uuid::new_v4(),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let identifier = format!("cli-{}", &crypto::generate_key()[..12]);
+    let (_, key) = tokens::issue(&mut conn, &secrets, NewToken::api(identifier, user.id, description), false)
+        .await
+        .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
     store.close().await;
     println!("{key}");

@@ -1,57 +1,35 @@
 //! What happens before the server accepts requests: migrations, the secret key, the bootstrap
 //! admin and its token, and the default flows. Idempotent, safe for several instances.
 
-use plexid_store::accounts::{GroupRecord, NewUser, TokenRecord};
-use plexid_store::flows::FlowRecord;
-use plexid_store::{Conn, Store, StoreResult};
-use uuid::Uuid;
+use plexid_core::model::{Flow, Group, NewUser};
+use plexid_core::modes::{FlowAuthentication, FlowDesignation, TokenIntent};
+use plexid_core::UserId;
+use plexid_store::{Conn, ReadWrite, Store};
 
-use crate::clock::now_micros;
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::crypto::{generate_key, hash_password, hash_token, verify_password, Secrets};
+use crate::crypto::{generate_key, hash_password, verify_password, Secrets};
+use crate::service::tokens::{self, NewToken};
+use crate::service::ServiceResult;
 
 pub const ADMIN_USERNAME: &str = "akadmin";
 pub const ADMIN_GROUP: &str = "authentik Admins";
 pub const BOOTSTRAP_TOKEN_IDENTIFIER: &str = "authentik-bootstrap-token";
 
 /// The flows every installation starts with.
-pub fn default_flows() -> [FlowRecord; 2] {
+pub fn default_flows() -> [Flow; 2] {
+    let flow = |slug: &str, name: &str, designation| Flow {
+        authentication: FlowAuthentication::RequireUnauthenticated,
+        ..Flow::new(slug, name, "Welcome to plexid!", designation)
+    };
     [
-        flow(
-            "default-source-authentication",
-            "Welcome to plexid!",
-            "Welcome to plexid!",
-            "authentication",
-            "require_unauthenticated",
-        ),
-        flow(
-            "default-source-enrollment",
-            "Welcome to plexid! Please enter your details.",
-            "Welcome to plexid!",
-            "enrollment",
-            "require_unauthenticated",
-        ),
+        flow("default-source-authentication", "Welcome to plexid!", FlowDesignation::Authentication),
+        flow("default-source-enrollment", "Welcome to plexid! Please enter your details.", FlowDesignation::Enrollment),
     ]
 }
 
-/// A new flow with authentik's defaults for the optional fields.
-pub fn flow(slug: &str, name: &str, title: &str, designation: &str, authentication: &str) -> FlowRecord {
-    FlowRecord {
-        uuid: Uuid::new_v4(),
-        slug: slug.into(),
-        name: name.into(),
-        title: title.into(),
-        designation: designation.into(),
-        authentication: authentication.into(),
-        policy_engine_mode: "any".into(),
-        compatibility_mode: false,
-        layout: "stacked".into(),
-        denied_action: "message_continue".into(),
-    }
-}
-
 /// Connects, migrates and seeds. Returns the store and the secrets derived from the secret key.
-pub async fn prepare(settings: &Settings) -> StoreResult<(Store, Secrets)> {
+pub async fn prepare(settings: &Settings, clock: &Clock) -> ServiceResult<(Store, Secrets)> {
     let store = Store::connect(&settings.db.database).await?;
     let applied = store.migrate().await?;
     if applied > 0 {
@@ -64,7 +42,7 @@ pub async fn prepare(settings: &Settings) -> StoreResult<(Store, Secrets)> {
         None => conn.setting_or_insert("secret_key", &generate_key()).await?,
     };
     let secrets = Secrets::new(&secret_key);
-    let admin = ensure_admin(&mut conn).await?;
+    let admin = ensure_admin(&mut conn, clock).await?;
     if let Some(password) = &settings.bootstrap_password {
         let current = conn.user_by_id(admin).await?.and_then(|u| u.password_hash);
         if !current.is_some_and(|hash| verify_password(password, &hash)) {
@@ -72,19 +50,13 @@ pub async fn prepare(settings: &Settings) -> StoreResult<(Store, Secrets)> {
         }
     }
     if let Some(key) = &settings.bootstrap_token {
-        conn.upsert_token(&TokenRecord {
-            identifier: BOOTSTRAP_TOKEN_IDENTIFIER.into(),
-            key_hash: hash_token(key),
-            key_encrypted: secrets.encrypt(key),
-            user_id: admin,
-            intent: "api".into(),
-            description: "Bootstrap token (PLEXID_BOOTSTRAP_TOKEN)".into(),
-            expiring: false,
-            expires: None,
+        let spec = NewToken {
+            intent: TokenIntent::Api,
             managed: Some("goauthentik.io/core/bootstrap-token".into()),
-            uuid: Uuid::new_v4(),
-        })
-        .await?;
+            key: Some(key.clone()),
+            ..NewToken::api(BOOTSTRAP_TOKEN_IDENTIFIER, admin, "Bootstrap token (PLEXID_BOOTSTRAP_TOKEN)")
+        };
+        tokens::issue(&mut conn, &secrets, spec, true).await?;
     }
     for flow in default_flows() {
         if conn.ensure_flow(&flow).await? {
@@ -96,37 +68,20 @@ pub async fn prepare(settings: &Settings) -> StoreResult<(Store, Secrets)> {
 }
 
 /// Ensures the superuser group and `akadmin` in it; returns akadmin's id.
-async fn ensure_admin(conn: &mut Conn<'_>) -> StoreResult<i64> {
+async fn ensure_admin(conn: &mut Conn<'_, ReadWrite>, clock: &Clock) -> ServiceResult<UserId> {
     let group = match conn.group_by_name(ADMIN_GROUP).await? {
-        Some(group) => group.uuid,
+        Some(group) => group.id,
         None => {
-            let group = GroupRecord {
-                uuid: Uuid::new_v4(),
-                name: ADMIN_GROUP.into(),
-                is_superuser: true,
-                parent: None,
-                attributes: Default::default(),
-            };
+            let group = Group { is_superuser: true, ..Group::named(ADMIN_GROUP) };
             conn.insert_group(&group).await?;
-            group.uuid
+            group.id
         }
     };
     let admin = match conn.user_by_username(ADMIN_USERNAME).await? {
         Some(user) => user.id,
         None => {
-            conn.insert_user(&NewUser {
-                uuid: Uuid::new_v4(),
-                username: ADMIN_USERNAME.into(),
-                name: "plexid Default Admin".into(),
-                email: String::new(),
-                is_active: true,
-                path: "users".into(),
-                attributes: Default::default(),
-                date_joined: now_micros(),
-                password_hash: None,
-                user_type: "internal".into(),
-            })
-            .await?
+            let user = NewUser { name: "plexid Default Admin".into(), ..NewUser::named(ADMIN_USERNAME, clock.now()) };
+            conn.insert_user(&user).await?
         }
     };
     conn.add_member(group, admin).await?;

@@ -2,14 +2,16 @@ use std::sync::Arc;
 
 use plexid_store::Store;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::Secrets;
 
-/// What every handler can reach. Cheap to clone.
+/// What every front end and operation can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub secrets: Secrets,
     pub settings: Arc<Settings>,
     pub mapping_limits: plexid_mapping::Limits,
+    pub clock: Clock,
 }

@@ -1,45 +1,23 @@
 //! User and group Plex source connections.
 
-use uuid::Uuid;
+use plexid_core::model::{GroupConnection, UserConnection};
+use plexid_core::{GroupConnectionId, GroupId, SourceId, UserConnectionId, UserId};
 
-use crate::db::{Conn, Row};
+use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
-use crate::listing::{Filter, ListQuery, Listed, Window};
+use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
-use plexid_core::listing::OrderTerm;
-
-/// A user's link to a Plex account through a source. `plex_token` is encrypted.
-#[derive(Clone, Debug, PartialEq)]
-pub struct UserConnectionRecord {
-    pub id: i64,
-    pub user_id: i64,
-    pub source_uuid: Uuid,
-    pub identifier: String,
-    pub plex_token: String,
-    pub created: i64,
-    pub last_updated: i64,
-}
-
-/// A group's link to a group identifier of a source.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroupConnectionRecord {
-    pub id: i64,
-    pub group_uuid: Uuid,
-    pub source_uuid: Uuid,
-    pub identifier: String,
-    pub created: i64,
-    pub last_updated: i64,
-}
+use crate::row::Row;
 
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionFilter {
     /// `user` (user connections) as an id.
-    pub user: Option<i64>,
+    pub user: Option<UserId>,
     /// `group` (group connections).
-    pub group: Option<Uuid>,
+    pub group: Option<GroupId>,
     pub source_slug: Option<String>,
     /// Only connections of this user (callers without global view permission).
-    pub owner: Option<i64>,
+    pub owner: Option<UserId>,
     pub search: Vec<String>,
 }
 
@@ -60,26 +38,26 @@ const USER_SELECT: &str = "SELECT c.id, c.user_id, c.source_uuid, c.identifier, 
 const GROUP_SELECT: &str = "SELECT c.id, c.group_uuid, c.source_uuid, c.identifier, c.created, c.last_updated, \
                             s.slug AS source_slug FROM group_source_connection c JOIN plex_source s ON s.uuid = c.source_uuid";
 
-fn user_from_row(row: &Row) -> StoreResult<UserConnectionRecord> {
-    Ok(UserConnectionRecord {
-        id: row.int("id")?,
-        user_id: row.int("user_id")?,
-        source_uuid: row.uuid("source_uuid")?,
+fn user_from_row(row: &Row) -> StoreResult<UserConnection> {
+    Ok(UserConnection {
+        id: UserConnectionId(row.int("id")?),
+        user: UserId(row.int("user_id")?),
+        source: SourceId(row.uuid("source_uuid")?),
         identifier: row.text("identifier")?,
         plex_token: row.text("plex_token")?,
-        created: row.int("created")?,
-        last_updated: row.int("last_updated")?,
+        created: row.timestamp("created")?,
+        last_updated: row.timestamp("last_updated")?,
     })
 }
 
-fn group_from_row(row: &Row) -> StoreResult<GroupConnectionRecord> {
-    Ok(GroupConnectionRecord {
-        id: row.int("id")?,
-        group_uuid: row.uuid("group_uuid")?,
-        source_uuid: row.uuid("source_uuid")?,
+fn group_from_row(row: &Row) -> StoreResult<GroupConnection> {
+    Ok(GroupConnection {
+        id: GroupConnectionId(row.int("id")?),
+        group: GroupId(row.uuid("group_uuid")?),
+        source: SourceId(row.uuid("source_uuid")?),
         identifier: row.text("identifier")?,
-        created: row.int("created")?,
-        last_updated: row.int("last_updated")?,
+        created: row.timestamp("created")?,
+        last_updated: row.timestamp("last_updated")?,
     })
 }
 
@@ -93,44 +71,30 @@ fn connection_filter(filter: &ConnectionFilter) -> Filter {
     f
 }
 
-impl Conn<'_> {
+impl<A: Access> Conn<'_, A> {
     pub async fn list_user_connections(
         &mut self,
         filter: &ConnectionFilter,
         ordering: &[OrderTerm],
         window: Window,
-    ) -> StoreResult<Listed<UserConnectionRecord>> {
+    ) -> StoreResult<Listed<UserConnection>> {
         let query = ListQuery { select: USER_SELECT, columns: CONNECTION_COLUMNS, tiebreak: "id" };
         query.run(self, connection_filter(filter), ordering, window, user_from_row).await
     }
 
-    pub async fn user_connection(&mut self, id: i64) -> StoreResult<Option<UserConnectionRecord>> {
+    pub async fn user_connection(&mut self, id: UserConnectionId) -> StoreResult<Option<UserConnection>> {
         let sql = format!("{USER_SELECT} WHERE c.id = $1");
         self.fetch_optional(&sql, params![id]).await?.as_ref().map(user_from_row).transpose()
     }
 
-    pub async fn insert_user_connection(&mut self, c: &UserConnectionRecord) -> StoreResult<i64> {
-        let row = self
-            .fetch_one(
-                "INSERT INTO user_source_connection (user_id, source_uuid, identifier, plex_token, created, last_updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                params![c.user_id, c.source_uuid, c.identifier.clone(), c.plex_token.clone(), c.created, c.last_updated],
-            )
-            .await?;
-        row.int("id")
-    }
-
-    pub async fn update_user_connection(&mut self, c: &UserConnectionRecord) -> StoreResult<()> {
-        self.execute(
-            "UPDATE user_source_connection SET identifier = $2, plex_token = $3, last_updated = $4 WHERE id = $1",
-            params![c.id, c.identifier.clone(), c.plex_token.clone(), c.last_updated],
-        )
-        .await
-        .map(drop)
-    }
-
-    pub async fn delete_user_connection(&mut self, id: i64) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM user_source_connection WHERE id = $1", params![id]).await? > 0)
+    /// The connection of this Plex account to this source, if any.
+    pub async fn user_connection_by_identifier(
+        &mut self,
+        source: SourceId,
+        identifier: &str,
+    ) -> StoreResult<Option<UserConnection>> {
+        let sql = format!("{USER_SELECT} WHERE c.source_uuid = $1 AND c.identifier = $2");
+        self.fetch_optional(&sql, params![source, identifier]).await?.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn list_group_connections(
@@ -138,59 +102,97 @@ impl Conn<'_> {
         filter: &ConnectionFilter,
         ordering: &[OrderTerm],
         window: Window,
-    ) -> StoreResult<Listed<GroupConnectionRecord>> {
+    ) -> StoreResult<Listed<GroupConnection>> {
         let query = ListQuery { select: GROUP_SELECT, columns: CONNECTION_COLUMNS, tiebreak: "id" };
         query.run(self, connection_filter(filter), ordering, window, group_from_row).await
     }
 
-    pub async fn group_connection(&mut self, id: i64) -> StoreResult<Option<GroupConnectionRecord>> {
+    pub async fn group_connection(&mut self, id: GroupConnectionId) -> StoreResult<Option<GroupConnection>> {
         let sql = format!("{GROUP_SELECT} WHERE c.id = $1");
         self.fetch_optional(&sql, params![id]).await?.as_ref().map(group_from_row).transpose()
     }
 
-    pub async fn insert_group_connection(&mut self, c: &GroupConnectionRecord) -> StoreResult<i64> {
-        let row = self
-            .fetch_one(
-                "INSERT INTO group_source_connection (group_uuid, source_uuid, identifier, created, last_updated) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                params![c.group_uuid, c.source_uuid, c.identifier.clone(), c.created, c.last_updated],
-            )
-            .await?;
-        row.int("id")
-    }
-
-    pub async fn update_group_connection(&mut self, c: &GroupConnectionRecord) -> StoreResult<()> {
-        self.execute(
-            "UPDATE group_source_connection SET identifier = $2, last_updated = $3 WHERE id = $1",
-            params![c.id, c.identifier.clone(), c.last_updated],
-        )
-        .await
-        .map(drop)
-    }
-
-    pub async fn delete_group_connection(&mut self, id: i64) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM group_source_connection WHERE id = $1", params![id]).await? > 0)
-    }
-
-    /// Connections of a user: (connection id, source uuid), for `used_by`.
-    pub async fn connections_of_user(&mut self, user_id: i64) -> StoreResult<Vec<(i64, Uuid)>> {
+    /// Connections of a user: (connection, source), for `used_by`.
+    pub async fn connections_of_user(&mut self, user: UserId) -> StoreResult<Vec<(UserConnectionId, SourceId)>> {
         let rows = self
             .fetch_all(
                 "SELECT id, source_uuid FROM user_source_connection WHERE user_id = $1 ORDER BY id",
-                params![user_id],
+                params![user],
             )
             .await?;
-        rows.iter().map(|r| Ok((r.int("id")?, r.uuid("source_uuid")?))).collect()
+        rows.iter().map(|r| Ok((UserConnectionId(r.int("id")?), SourceId(r.uuid("source_uuid")?)))).collect()
     }
 
-    /// Connections of a group: (connection id, source uuid), for `used_by`.
-    pub async fn connections_of_group(&mut self, group: Uuid) -> StoreResult<Vec<(i64, Uuid)>> {
+    /// Connections of a group: (connection, source), for `used_by`.
+    pub async fn connections_of_group(&mut self, group: GroupId) -> StoreResult<Vec<(GroupConnectionId, SourceId)>> {
         let rows = self
             .fetch_all(
                 "SELECT id, source_uuid FROM group_source_connection WHERE group_uuid = $1 ORDER BY id",
                 params![group],
             )
             .await?;
-        rows.iter().map(|r| Ok((r.int("id")?, r.uuid("source_uuid")?))).collect()
+        rows.iter().map(|r| Ok((GroupConnectionId(r.int("id")?), SourceId(r.uuid("source_uuid")?)))).collect()
+    }
+}
+
+impl Conn<'_, ReadWrite> {
+    /// The connection, locked until the transaction ends.
+    pub async fn user_connection_for_update(&mut self, id: UserConnectionId) -> StoreResult<Option<UserConnection>> {
+        let sql = format!("{USER_SELECT} WHERE c.id = $1{}", self.dialect().for_update());
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn insert_user_connection(&mut self, c: &UserConnection) -> StoreResult<UserConnectionId> {
+        let row = self
+            .fetch_one(
+                "INSERT INTO user_source_connection (user_id, source_uuid, identifier, plex_token, created, last_updated) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                params![c.user, c.source, &c.identifier, &c.plex_token, c.created, c.last_updated],
+            )
+            .await?;
+        Ok(UserConnectionId(row.int("id")?))
+    }
+
+    pub async fn update_user_connection(&mut self, c: &UserConnection) -> StoreResult<()> {
+        self.execute(
+            "UPDATE user_source_connection SET identifier = $2, plex_token = $3, last_updated = $4 WHERE id = $1",
+            params![c.id, &c.identifier, &c.plex_token, c.last_updated],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_user_connection(&mut self, id: UserConnectionId) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM user_source_connection WHERE id = $1", params![id]).await? > 0)
+    }
+
+    /// The connection, locked until the transaction ends.
+    pub async fn group_connection_for_update(&mut self, id: GroupConnectionId) -> StoreResult<Option<GroupConnection>> {
+        let sql = format!("{GROUP_SELECT} WHERE c.id = $1{}", self.dialect().for_update());
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(group_from_row).transpose()
+    }
+
+    pub async fn insert_group_connection(&mut self, c: &GroupConnection) -> StoreResult<GroupConnectionId> {
+        let row = self
+            .fetch_one(
+                "INSERT INTO group_source_connection (group_uuid, source_uuid, identifier, created, last_updated) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                params![c.group, c.source, &c.identifier, c.created, c.last_updated],
+            )
+            .await?;
+        Ok(GroupConnectionId(row.int("id")?))
+    }
+
+    pub async fn update_group_connection(&mut self, c: &GroupConnection) -> StoreResult<()> {
+        self.execute(
+            "UPDATE group_source_connection SET identifier = $2, last_updated = $3 WHERE id = $1",
+            params![c.id, &c.identifier, c.last_updated],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_group_connection(&mut self, id: GroupConnectionId) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM group_source_connection WHERE id = $1", params![id]).await? > 0)
     }
 }

@@ -1,31 +1,19 @@
 //! Flows as named objects (what sources point their authentication/enrollment at).
 
-use uuid::Uuid;
+use plexid_core::model::Flow;
+use plexid_core::modes::*;
+use plexid_core::{FlowId, SourceId};
 
-use crate::db::{Conn, Param, Row};
+use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
-use crate::listing::{bind_list, Filter, ListQuery, Listed, Window};
+use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
-use plexid_core::listing::OrderTerm;
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct FlowRecord {
-    pub uuid: Uuid,
-    pub slug: String,
-    pub name: String,
-    pub title: String,
-    pub designation: String,
-    pub authentication: String,
-    pub policy_engine_mode: String,
-    pub compatibility_mode: bool,
-    pub layout: String,
-    pub denied_action: String,
-}
+use crate::row::{Param, Row};
 
 #[derive(Clone, Debug, Default)]
 pub struct FlowFilter {
     pub slug: Option<String>,
-    pub designation: Option<String>,
+    pub designation: Option<FlowDesignation>,
     pub name: Option<String>,
     pub search: Vec<String>,
 }
@@ -33,64 +21,108 @@ pub struct FlowFilter {
 pub const FLOW_ORDERING: &[&str] = &["pk", "slug", "name", "title", "designation"];
 
 /// Ordering terms whose column has another name (the others are their own column).
-const COLUMNS: &[(&str, &str)] = &[("pk", "uuid")];
+const ORDER_COLUMNS: &[(&str, &str)] = &[("pk", "uuid")];
 
 const SELECT: &str = "SELECT f.uuid, f.slug, f.name, f.title, f.designation, f.authentication, f.policy_engine_mode, \
                       f.compatibility_mode, f.layout, f.denied_action FROM flow f";
 
-fn from_row(row: &Row) -> StoreResult<FlowRecord> {
-    Ok(FlowRecord {
-        uuid: row.uuid("uuid")?,
+fn from_row(row: &Row) -> StoreResult<Flow> {
+    Ok(Flow {
+        id: FlowId(row.uuid("uuid")?),
         slug: row.text("slug")?,
         name: row.text("name")?,
         title: row.text("title")?,
-        designation: row.text("designation")?,
-        authentication: row.text("authentication")?,
-        policy_engine_mode: row.text("policy_engine_mode")?,
+        designation: row.choice("designation", FlowDesignation::parse)?,
+        authentication: row.choice("authentication", FlowAuthentication::parse)?,
+        policy_engine_mode: row.choice("policy_engine_mode", PolicyEngineMode::parse)?,
         compatibility_mode: row.boolean("compatibility_mode")?,
-        layout: row.text("layout")?,
-        denied_action: row.text("denied_action")?,
+        layout: row.choice("layout", FlowLayout::parse)?,
+        denied_action: row.choice("denied_action", FlowDeniedAction::parse)?,
     })
 }
 
-impl Conn<'_> {
+impl<A: Access> Conn<'_, A> {
     pub async fn list_flows(
         &mut self,
         filter: &FlowFilter,
         ordering: &[OrderTerm],
         window: Window,
-    ) -> StoreResult<Listed<FlowRecord>> {
+    ) -> StoreResult<Listed<Flow>> {
         let mut f = Filter::default();
         f.eq("f.slug", filter.slug.clone());
-        f.eq("f.designation", filter.designation.clone());
+        f.eq("f.designation", filter.designation.map(|d| d.as_str()));
         f.eq("f.name", filter.name.clone());
         f.search(&filter.search, &["f.name", "f.slug", "f.title"]);
-        ListQuery { select: SELECT, columns: COLUMNS, tiebreak: "uuid" }.run(self, f, ordering, window, from_row).await
+        ListQuery { select: SELECT, columns: ORDER_COLUMNS, tiebreak: "uuid" }
+            .run(self, f, ordering, window, from_row)
+            .await
     }
 
-    pub async fn flow_by_slug(&mut self, slug: &str) -> StoreResult<Option<FlowRecord>> {
+    pub async fn flow_by_slug(&mut self, slug: &str) -> StoreResult<Option<Flow>> {
         let sql = format!("{SELECT} WHERE f.slug = $1");
         self.fetch_optional(&sql, params![slug]).await?.as_ref().map(from_row).transpose()
     }
 
-    pub async fn flow_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<FlowRecord>> {
+    pub async fn flow_by_id(&mut self, id: FlowId) -> StoreResult<Option<Flow>> {
         let sql = format!("{SELECT} WHERE f.uuid = $1");
-        self.fetch_optional(&sql, params![uuid]).await?.as_ref().map(from_row).transpose()
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
     }
 
-    pub async fn insert_flow(&mut self, flow: &FlowRecord) -> StoreResult<()> {
-        let sql = format!("{INSERT} {VALUES}");
-        self.execute(&sql, flow_params(flow)).await.map(drop)
+    /// Which of `ids` are flows.
+    pub async fn existing_flows(&mut self, ids: &[FlowId]) -> StoreResult<Vec<FlowId>> {
+        let rows = self.existing("flow", ids.iter().map(|id| Param::from(*id)).collect()).await?;
+        rows.iter().map(|r| Ok(FlowId(r.uuid("uuid")?))).collect()
+    }
+
+    /// Sources whose authentication or enrollment flow is this one: (id, name).
+    pub async fn sources_using_flow(&mut self, id: FlowId) -> StoreResult<Vec<(SourceId, String)>> {
+        let rows = self
+            .fetch_all(
+                "SELECT uuid, name FROM plex_source WHERE authentication_flow = $1 OR enrollment_flow = $1 ORDER BY name, uuid",
+                params![id],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((SourceId(r.uuid("uuid")?), r.text("name")?))).collect()
+    }
+}
+
+const INSERT: &str = "INSERT INTO flow (uuid, slug, name, title, designation, authentication, policy_engine_mode, \
+                      compatibility_mode, layout, denied_action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+fn flow_params(flow: &Flow) -> Vec<Param> {
+    params![
+        flow.id,
+        &flow.slug,
+        &flow.name,
+        &flow.title,
+        flow.designation.as_str(),
+        flow.authentication.as_str(),
+        flow.policy_engine_mode.as_str(),
+        flow.compatibility_mode,
+        flow.layout.as_str(),
+        flow.denied_action.as_str(),
+    ]
+}
+
+impl Conn<'_, ReadWrite> {
+    /// The flow, locked until the transaction ends.
+    pub async fn flow_for_update(&mut self, slug: &str) -> StoreResult<Option<Flow>> {
+        let sql = format!("{SELECT} WHERE f.slug = $1{}", self.dialect().for_update());
+        self.fetch_optional(&sql, params![slug]).await?.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn insert_flow(&mut self, flow: &Flow) -> StoreResult<()> {
+        self.execute(INSERT, flow_params(flow)).await.map(drop)
     }
 
     /// Creates the flow unless one with its slug exists (first start, several instances).
-    pub async fn ensure_flow(&mut self, flow: &FlowRecord) -> StoreResult<bool> {
-        let sql = format!("{INSERT} {VALUES} ON CONFLICT (slug) DO NOTHING");
-        let n = self.execute(&sql, flow_params(flow)).await?;
-        Ok(n > 0)
+    pub async fn ensure_flow(&mut self, flow: &Flow) -> StoreResult<bool> {
+        let sql = format!("{INSERT} ON CONFLICT (slug) DO NOTHING");
+        Ok(self.execute(&sql, flow_params(flow)).await? > 0)
     }
 
-    pub async fn update_flow(&mut self, flow: &FlowRecord) -> StoreResult<()> {
+    /// Rewrites the flow's columns (a flow has no fields that change behind an edit's back).
+    pub async fn update_flow(&mut self, flow: &Flow) -> StoreResult<()> {
         self.execute(
             "UPDATE flow SET slug = $2, name = $3, title = $4, designation = $5, authentication = $6, \
              policy_engine_mode = $7, compatibility_mode = $8, layout = $9, denied_action = $10 WHERE uuid = $1",
@@ -101,65 +133,7 @@ impl Conn<'_> {
     }
 
     /// Deletes the flow; sources pointing at it get null (ON DELETE SET NULL).
-    pub async fn delete_flow(&mut self, uuid: Uuid) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM flow WHERE uuid = $1", params![uuid]).await? > 0)
+    pub async fn delete_flow(&mut self, id: FlowId) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM flow WHERE uuid = $1", params![id]).await? > 0)
     }
-
-    /// Which of `ids` are flows.
-    pub async fn existing_flows(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        self.existing("flow", ids).await
-    }
-
-    /// Which of `ids` exist as `uuid` in `table` (a fixed table name, never user input).
-    pub(crate) async fn existing(&mut self, table: &'static str, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let rows = self
-            .rows_in(&format!("SELECT uuid FROM {table} WHERE uuid IN"), ids.iter().map(|id| Param::from(*id)), "")
-            .await?;
-        rows.iter().map(|r| r.uuid("uuid")).collect()
-    }
-
-    /// Runs `head (…) tail` with `values` as the `IN` list; no values, no query.
-    pub(crate) async fn rows_in(
-        &mut self,
-        head: &str,
-        values: impl IntoIterator<Item = Param>,
-        tail: &str,
-    ) -> StoreResult<Vec<Row>> {
-        let mut params = Vec::new();
-        let list = bind_list(&mut params, values);
-        if params.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.fetch_all(&format!("{head} ({list}){tail}"), params).await
-    }
-
-    /// Sources whose authentication or enrollment flow is this one: (uuid, name).
-    pub async fn sources_using_flow(&mut self, uuid: Uuid) -> StoreResult<Vec<(Uuid, String)>> {
-        let rows = self
-            .fetch_all(
-                "SELECT uuid, name FROM plex_source WHERE authentication_flow = $1 OR enrollment_flow = $1 ORDER BY name, uuid",
-                params![uuid],
-            )
-            .await?;
-        rows.iter().map(|r| Ok((r.uuid("uuid")?, r.text("name")?))).collect()
-    }
-}
-
-const INSERT: &str = "INSERT INTO flow (uuid, slug, name, title, designation, authentication, policy_engine_mode, \
-                      compatibility_mode, layout, denied_action)";
-const VALUES: &str = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-
-fn flow_params(flow: &FlowRecord) -> Vec<crate::db::Param> {
-    params![
-        flow.uuid,
-        flow.slug.clone(),
-        flow.name.clone(),
-        flow.title.clone(),
-        flow.designation.clone(),
-        flow.authentication.clone(),
-        flow.policy_engine_mode.clone(),
-        flow.compatibility_mode,
-        flow.layout.clone(),
-        flow.denied_action.clone(),
-    ]
 }

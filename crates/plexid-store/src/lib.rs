@@ -1,15 +1,26 @@
 //! plexid's storage: one interface ([`Conn`] methods) over SQLite and PostgreSQL. The SQL is
-//! written once; the engines differ only in [`db`] and in their migration files.
+//! written once; the engines differ only in [`engine`], [`sqlite`] and their migration files.
+//! Every module reads and writes one concern and returns the domain records of `plexid-core`.
 
-pub mod accounts;
 pub mod connections;
-pub mod db;
+pub mod constraint;
+pub mod engine;
 pub mod error;
 pub mod flows;
+pub mod groups;
 pub mod listing;
 pub mod mappings;
+mod migrate;
+pub mod permissions;
+pub mod row;
+pub mod settings;
 pub mod sources;
+mod sqlite;
+pub mod tokens;
+pub mod users;
 
-pub use db::{Conn, Dialect, Param, Row, Store, Tx};
+pub use constraint::Constraint;
+pub use engine::{redact_url, Access, Conn, Dialect, ReadOnly, ReadWrite, Store, Tx};
 pub use error::{StoreError, StoreResult};
-pub use listing::{Listed, Window};
+pub use listing::{Listed, OrderTerm, Window};
+pub use row::{Param, Row};

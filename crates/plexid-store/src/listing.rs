@@ -1,9 +1,35 @@
 //! Filtered, searched, ordered, paginated `SELECT`s, shared by every list endpoint.
 
-use plexid_core::listing::{contains_pattern, OrderTerm};
-
-use crate::db::{Conn, Param, Row};
+use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
+use crate::row::{Param, Row};
+
+/// One ordering term (already checked against the endpoint's whitelist) and its direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderTerm {
+    pub term: &'static str,
+    pub descending: bool,
+}
+
+impl OrderTerm {
+    pub const fn asc(term: &'static str) -> Self {
+        OrderTerm { term, descending: false }
+    }
+}
+
+/// A `LIKE` pattern matching `term` anywhere, with `\` as the escape character.
+pub fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// A `WHERE` clause built from safe SQL fragments and bound parameters.
 #[derive(Default)]
@@ -99,9 +125,9 @@ impl ListQuery<'_> {
     /// Counts the matching rows, then reads the requested page (skipped when it is empty). Two
     /// statements rather than `COUNT(*) OVER ()`: the window forces every matching row to be
     /// built and sorted, where a plain `ORDER BY … LIMIT` lets the database keep only the page.
-    pub async fn run<T>(
+    pub async fn run<T, A: Access>(
         &self,
-        conn: &mut Conn<'_>,
+        conn: &mut Conn<'_, A>,
         filter: Filter,
         ordering: &[OrderTerm],
         window: Window,
@@ -137,8 +163,83 @@ impl ListQuery<'_> {
         Ok(Listed { rows, total })
     }
 
-    async fn count(&self, conn: &mut Conn<'_>, filter: &Filter, where_sql: &str) -> StoreResult<u64> {
+    async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter, where_sql: &str) -> StoreResult<u64> {
         let sql = format!("SELECT COUNT(*) AS n FROM ({}{}) q", self.select, where_sql);
         Ok(conn.fetch_one(&sql, filter.params.clone()).await?.int("n")? as u64)
+    }
+}
+
+impl<A: Access> Conn<'_, A> {
+    /// Which of `ids` exist as `uuid` in `table` (a fixed table name, never user input).
+    pub(crate) async fn existing(&mut self, table: &'static str, ids: Vec<Param>) -> StoreResult<Vec<Row>> {
+        self.rows_in(&format!("SELECT uuid FROM {table} WHERE uuid IN"), ids, "").await
+    }
+
+    /// Runs `head (…) tail` with `values` as the `IN` list; no values, no query.
+    pub(crate) async fn rows_in(
+        &mut self,
+        head: &str,
+        values: impl IntoIterator<Item = Param>,
+        tail: &str,
+    ) -> StoreResult<Vec<Row>> {
+        let mut params = Vec::new();
+        let list = bind_list(&mut params, values);
+        if params.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.fetch_all(&format!("{head} ({list}){tail}"), params).await
+    }
+}
+
+/// `after` as a parameter when it differs from `before`.
+pub fn diff<T: PartialEq + Clone + Into<Param>>(before: &T, after: &T) -> Option<Param> {
+    (before != after).then(|| after.clone().into())
+}
+
+/// The columns an update changes: `UPDATE table SET a = $1, b = $2 WHERE key = $3`. Only fields
+/// that were sent are written, so concurrent changes to other fields are never lost.
+#[derive(Default)]
+pub struct Assignments {
+    sets: Vec<String>,
+    params: Vec<Param>,
+}
+
+impl Assignments {
+    /// `column = value` when a value is given.
+    pub fn set(&mut self, column: &'static str, value: Option<impl Into<Param>>) {
+        if let Some(value) = value {
+            self.params.push(value.into());
+            self.sets.push(format!("{column} = ${}", self.params.len()));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Runs the update on the row whose `key_column` is `key`; nothing to set, nothing to run.
+    pub async fn apply(
+        mut self,
+        conn: &mut Conn<'_, ReadWrite>,
+        table: &'static str,
+        key_column: &'static str,
+        key: impl Into<Param>,
+    ) -> StoreResult<u64> {
+        if self.sets.is_empty() {
+            return Ok(0);
+        }
+        self.params.push(key.into());
+        let sql = format!("UPDATE {table} SET {} WHERE {key_column} = ${}", self.sets.join(", "), self.params.len());
+        conn.execute(&sql, self.params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
     }
 }

@@ -2,36 +2,15 @@
 
 use std::sync::LazyLock;
 
-use uuid::Uuid;
+use plexid_core::model::Source;
+use plexid_core::modes::{GroupMatchingMode, PolicyEngineMode, UserMatchingMode};
+use plexid_core::{FlowId, GroupConnectionId, GroupId, MappingId, SourceId, UserConnectionId, UserId};
 
-use crate::db::{Conn, Dialect, Row};
+use crate::engine::{Access, Conn, Dialect, ReadWrite};
 use crate::error::StoreResult;
-use crate::listing::{Filter, ListQuery, Listed, Window};
+use crate::listing::{diff, Assignments, Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
-use plexid_core::listing::OrderTerm;
-
-/// A Plex source as stored. `plex_token` is the encrypted token, never the clear one.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SourceRecord {
-    pub uuid: Uuid,
-    pub name: String,
-    pub slug: String,
-    pub enabled: bool,
-    pub authentication_flow: Option<Uuid>,
-    pub enrollment_flow: Option<Uuid>,
-    pub user_property_mappings: Vec<Uuid>,
-    pub group_property_mappings: Vec<Uuid>,
-    pub policy_engine_mode: String,
-    pub user_matching_mode: String,
-    pub group_matching_mode: String,
-    pub managed: Option<String>,
-    pub user_path_template: String,
-    pub icon: Option<String>,
-    pub client_id: String,
-    pub allowed_servers: Vec<String>,
-    pub allow_friends: bool,
-    pub plex_token: String,
-}
+use crate::row::{Param, Row};
 
 /// Exact-match filters of `GET /sources/plex/`.
 #[derive(Clone, Debug, Default)]
@@ -39,11 +18,11 @@ pub struct SourceFilter {
     pub name: Option<String>,
     pub slug: Option<String>,
     pub enabled: Option<bool>,
-    pub authentication_flow: Option<Uuid>,
-    pub enrollment_flow: Option<Uuid>,
-    pub policy_engine_mode: Option<String>,
-    pub user_matching_mode: Option<String>,
-    pub group_matching_mode: Option<String>,
+    pub authentication_flow: Option<FlowId>,
+    pub enrollment_flow: Option<FlowId>,
+    pub policy_engine_mode: Option<PolicyEngineMode>,
+    pub user_matching_mode: Option<UserMatchingMode>,
+    pub group_matching_mode: Option<GroupMatchingMode>,
     pub client_id: Option<String>,
     pub allow_friends: Option<bool>,
     pub search: Vec<String>,
@@ -71,7 +50,7 @@ pub const SOURCE_ORDERING: &[&str] = &[
 ];
 
 /// Ordering terms whose column has another name (the others are their own column).
-const COLUMNS: &[(&str, &str)] =
+const ORDER_COLUMNS: &[(&str, &str)] =
     &[("pk", "uuid"), ("user_property_mappings", "user_mappings"), ("group_property_mappings", "group_mappings")];
 
 fn select_sql(dialect: Dialect) -> &'static str {
@@ -99,19 +78,19 @@ fn select_sql(dialect: Dialect) -> &'static str {
     }
 }
 
-fn from_row(row: &Row) -> StoreResult<SourceRecord> {
-    Ok(SourceRecord {
-        uuid: row.uuid("uuid")?,
+fn from_row(row: &Row) -> StoreResult<Source> {
+    Ok(Source {
+        id: SourceId(row.uuid("uuid")?),
         name: row.text("name")?,
         slug: row.text("slug")?,
         enabled: row.boolean("enabled")?,
-        authentication_flow: row.opt_uuid("authentication_flow")?,
-        enrollment_flow: row.opt_uuid("enrollment_flow")?,
-        user_property_mappings: row.uuid_list("user_mappings")?,
-        group_property_mappings: row.uuid_list("group_mappings")?,
-        policy_engine_mode: row.text("policy_engine_mode")?,
-        user_matching_mode: row.text("user_matching_mode")?,
-        group_matching_mode: row.text("group_matching_mode")?,
+        authentication_flow: row.opt_uuid("authentication_flow")?.map(FlowId),
+        enrollment_flow: row.opt_uuid("enrollment_flow")?.map(FlowId),
+        user_property_mappings: row.uuid_list("user_mappings")?.into_iter().map(MappingId).collect(),
+        group_property_mappings: row.uuid_list("group_mappings")?.into_iter().map(MappingId).collect(),
+        policy_engine_mode: row.choice("policy_engine_mode", PolicyEngineMode::parse)?,
+        user_matching_mode: row.choice("user_matching_mode", UserMatchingMode::parse)?,
+        group_matching_mode: row.choice("group_matching_mode", GroupMatchingMode::parse)?,
         managed: row.opt_text("managed")?,
         user_path_template: row.text("user_path_template")?,
         icon: row.opt_text("icon")?,
@@ -122,153 +101,192 @@ fn from_row(row: &Row) -> StoreResult<SourceRecord> {
     })
 }
 
-impl Conn<'_> {
+fn servers_json(servers: &[String]) -> String {
+    serde_json::to_string(servers).unwrap_or_else(|_| "[]".into())
+}
+
+impl<A: Access> Conn<'_, A> {
     pub async fn list_sources(
         &mut self,
         filter: &SourceFilter,
         ordering: &[OrderTerm],
         window: Window,
-    ) -> StoreResult<Listed<SourceRecord>> {
+    ) -> StoreResult<Listed<Source>> {
         let mut f = Filter::default();
         f.eq("s.name", filter.name.clone());
         f.eq("s.slug", filter.slug.clone());
         f.eq("s.enabled", filter.enabled);
         f.eq("s.authentication_flow", filter.authentication_flow);
         f.eq("s.enrollment_flow", filter.enrollment_flow);
-        f.eq("s.policy_engine_mode", filter.policy_engine_mode.clone());
-        f.eq("s.user_matching_mode", filter.user_matching_mode.clone());
-        f.eq("s.group_matching_mode", filter.group_matching_mode.clone());
+        f.eq("s.policy_engine_mode", filter.policy_engine_mode.map(|m| m.as_str()));
+        f.eq("s.user_matching_mode", filter.user_matching_mode.map(|m| m.as_str()));
+        f.eq("s.group_matching_mode", filter.group_matching_mode.map(|m| m.as_str()));
         f.eq("s.client_id", filter.client_id.clone());
         f.eq("s.allow_friends", filter.allow_friends);
         f.search(&filter.search, &["s.name", "s.slug"]);
-        let query = ListQuery { select: select_sql(self.dialect()), columns: COLUMNS, tiebreak: "uuid" };
+        let query = ListQuery { select: select_sql(self.dialect()), columns: ORDER_COLUMNS, tiebreak: "uuid" };
         query.run(self, f, ordering, window, from_row).await
     }
 
-    pub async fn source_by_slug(&mut self, slug: &str) -> StoreResult<Option<SourceRecord>> {
+    pub async fn source_by_slug(&mut self, slug: &str) -> StoreResult<Option<Source>> {
         let sql = format!("{} WHERE s.slug = $1", select_sql(self.dialect()));
         self.fetch_optional(&sql, params![slug]).await?.as_ref().map(from_row).transpose()
     }
 
-    pub async fn source_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<SourceRecord>> {
+    pub async fn source_by_id(&mut self, id: SourceId) -> StoreResult<Option<Source>> {
         let sql = format!("{} WHERE s.uuid = $1", select_sql(self.dialect()));
-        self.fetch_optional(&sql, params![uuid]).await?.as_ref().map(from_row).transpose()
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
     }
 
-    /// The sources with these uuids (e.g. the nested `source` of a page of connections).
-    pub async fn sources_by_uuids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<SourceRecord>> {
+    /// The sources with these ids (e.g. the nested `source` of a page of connections).
+    pub async fn sources_by_ids(&mut self, ids: &[SourceId]) -> StoreResult<Vec<Source>> {
         let head = format!("{} WHERE s.uuid IN", select_sql(self.dialect()));
-        let rows = self.rows_in(&head, ids.iter().map(|id| crate::db::Param::from(*id)), "").await?;
+        let rows = self.rows_in(&head, ids.iter().map(|id| Param::from(*id)), "").await?;
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn insert_source(&mut self, s: &SourceRecord) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO plex_source (uuid, name, slug, enabled, authentication_flow, enrollment_flow, \
-             policy_engine_mode, user_matching_mode, group_matching_mode, managed, user_path_template, icon, \
-             client_id, allowed_servers, allow_friends, plex_token) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            source_params(s),
-        )
-        .await?;
-        self.replace_source_mappings(s).await
-    }
-
-    /// Rewrites every column of the source identified by `s.uuid` (the slug may change).
-    pub async fn update_source(&mut self, s: &SourceRecord) -> StoreResult<()> {
-        self.execute(
-            "UPDATE plex_source SET name = $2, slug = $3, enabled = $4, authentication_flow = $5, \
-             enrollment_flow = $6, policy_engine_mode = $7, user_matching_mode = $8, group_matching_mode = $9, \
-             managed = $10, user_path_template = $11, icon = $12, client_id = $13, allowed_servers = $14, \
-             allow_friends = $15, plex_token = $16 WHERE uuid = $1",
-            source_params(s),
-        )
-        .await?;
-        self.replace_source_mappings(s).await
-    }
-
-    async fn replace_source_mappings(&mut self, s: &SourceRecord) -> StoreResult<()> {
-        self.execute("DELETE FROM source_property_mapping WHERE source_uuid = $1", params![s.uuid]).await?;
-        for (kind, list) in [("user", &s.user_property_mappings), ("group", &s.group_property_mappings)] {
-            // Django's M2M keeps one row per mapping; a repeated pk is stored once.
-            let mut seen = Vec::with_capacity(list.len());
-            for mapping in list {
-                if seen.contains(mapping) {
-                    continue;
-                }
-                seen.push(*mapping);
-                self.execute(
-                    "INSERT INTO source_property_mapping (source_uuid, kind, mapping_uuid, position) VALUES ($1, $2, $3, $4)",
-                    params![s.uuid, kind, *mapping, seen.len() as i64],
-                )
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn delete_source(&mut self, uuid: Uuid) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM plex_source WHERE uuid = $1", params![uuid]).await? > 0)
-    }
-}
-
-fn source_params(s: &SourceRecord) -> Vec<crate::db::Param> {
-    params![
-        s.uuid,
-        s.name.clone(),
-        s.slug.clone(),
-        s.enabled,
-        s.authentication_flow,
-        s.enrollment_flow,
-        s.policy_engine_mode.clone(),
-        s.user_matching_mode.clone(),
-        s.group_matching_mode.clone(),
-        s.managed.clone(),
-        s.user_path_template.clone(),
-        s.icon.clone(),
-        s.client_id.clone(),
-        serde_json::to_string(&s.allowed_servers).unwrap_or_else(|_| "[]".into()),
-        s.allow_friends,
-        s.plex_token.clone(),
-    ]
-}
-
-/// What references a source (for `used_by`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SourceUsage {
-    /// (connection id, group uuid)
-    pub group_connections: Vec<(i64, Uuid)>,
-    /// (user id, username) of users connected to the source
-    pub users: Vec<(i64, String)>,
-    /// (connection id, user id)
-    pub user_connections: Vec<(i64, i64)>,
-}
-
-impl Conn<'_> {
-    pub async fn source_usage(&mut self, uuid: Uuid) -> StoreResult<SourceUsage> {
+    pub async fn source_usage(&mut self, id: SourceId) -> StoreResult<SourceUsage> {
         let groups = self
             .fetch_all(
                 "SELECT id, group_uuid FROM group_source_connection WHERE source_uuid = $1 ORDER BY id",
-                params![uuid],
+                params![id],
             )
             .await?;
         let users = self
             .fetch_all(
                 "SELECT c.id AS connection_id, u.id AS user_id, u.username FROM user_source_connection c \
                  JOIN app_user u ON u.id = c.user_id WHERE c.source_uuid = $1 ORDER BY c.id",
-                params![uuid],
+                params![id],
             )
             .await?;
         Ok(SourceUsage {
             group_connections: groups
                 .iter()
-                .map(|r| Ok((r.int("id")?, r.uuid("group_uuid")?)))
+                .map(|r| Ok((GroupConnectionId(r.int("id")?), GroupId(r.uuid("group_uuid")?))))
                 .collect::<StoreResult<_>>()?,
-            users: users.iter().map(|r| Ok((r.int("user_id")?, r.text("username")?))).collect::<StoreResult<_>>()?,
+            users: users
+                .iter()
+                .map(|r| Ok((UserId(r.int("user_id")?), r.text("username")?)))
+                .collect::<StoreResult<_>>()?,
             user_connections: users
                 .iter()
-                .map(|r| Ok((r.int("connection_id")?, r.int("user_id")?)))
+                .map(|r| Ok((UserConnectionId(r.int("connection_id")?), UserId(r.int("user_id")?))))
                 .collect::<StoreResult<_>>()?,
         })
     }
+}
+
+impl Conn<'_, ReadWrite> {
+    /// The source, locked until the transaction ends.
+    pub async fn source_for_update(&mut self, slug: &str) -> StoreResult<Option<Source>> {
+        // PostgreSQL cannot lock rows of a query with aggregates in its select list: lock the
+        // row first, then read it whole.
+        if self.dialect() == Dialect::Postgres {
+            self.fetch_optional("SELECT uuid FROM plex_source WHERE slug = $1 FOR UPDATE", params![slug]).await?;
+        }
+        self.source_by_slug(slug).await
+    }
+
+    pub async fn insert_source(&mut self, s: &Source) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO plex_source (uuid, name, slug, enabled, authentication_flow, enrollment_flow, \
+             policy_engine_mode, user_matching_mode, group_matching_mode, managed, user_path_template, icon, \
+             client_id, allowed_servers, allow_friends, plex_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            params![
+                s.id,
+                &s.name,
+                &s.slug,
+                s.enabled,
+                s.authentication_flow,
+                s.enrollment_flow,
+                s.policy_engine_mode.as_str(),
+                s.user_matching_mode.as_str(),
+                s.group_matching_mode.as_str(),
+                &s.managed,
+                &s.user_path_template,
+                &s.icon,
+                &s.client_id,
+                servers_json(&s.allowed_servers),
+                s.allow_friends,
+                &s.plex_token,
+            ],
+        )
+        .await?;
+        self.replace_mappings(s.id, "user", &s.user_property_mappings).await?;
+        self.replace_mappings(s.id, "group", &s.group_property_mappings).await
+    }
+
+    /// Writes the fields in which `after` differs from `before` (the slug may change).
+    pub async fn update_source(&mut self, before: &Source, after: &Source) -> StoreResult<()> {
+        let mut set = Assignments::default();
+        set.set("name", diff(&before.name, &after.name));
+        set.set("slug", diff(&before.slug, &after.slug));
+        set.set("enabled", diff(&before.enabled, &after.enabled));
+        set.set("authentication_flow", diff(&before.authentication_flow, &after.authentication_flow));
+        set.set("enrollment_flow", diff(&before.enrollment_flow, &after.enrollment_flow));
+        let mode = |changed: bool, text: &'static str| changed.then_some(text);
+        set.set(
+            "policy_engine_mode",
+            mode(before.policy_engine_mode != after.policy_engine_mode, after.policy_engine_mode.as_str()),
+        );
+        set.set(
+            "user_matching_mode",
+            mode(before.user_matching_mode != after.user_matching_mode, after.user_matching_mode.as_str()),
+        );
+        set.set(
+            "group_matching_mode",
+            mode(before.group_matching_mode != after.group_matching_mode, after.group_matching_mode.as_str()),
+        );
+        set.set("user_path_template", diff(&before.user_path_template, &after.user_path_template));
+        set.set("icon", diff(&before.icon, &after.icon));
+        set.set("client_id", diff(&before.client_id, &after.client_id));
+        set.set(
+            "allowed_servers",
+            (before.allowed_servers != after.allowed_servers).then(|| servers_json(&after.allowed_servers)),
+        );
+        set.set("allow_friends", diff(&before.allow_friends, &after.allow_friends));
+        set.set("plex_token", diff(&before.plex_token, &after.plex_token));
+        set.apply(self, "plex_source", "uuid", after.id).await?;
+        if before.user_property_mappings != after.user_property_mappings {
+            self.replace_mappings(after.id, "user", &after.user_property_mappings).await?;
+        }
+        if before.group_property_mappings != after.group_property_mappings {
+            self.replace_mappings(after.id, "group", &after.group_property_mappings).await?;
+        }
+        Ok(())
+    }
+
+    async fn replace_mappings(&mut self, source: SourceId, kind: &str, list: &[MappingId]) -> StoreResult<()> {
+        self.execute("DELETE FROM source_property_mapping WHERE source_uuid = $1 AND kind = $2", params![source, kind])
+            .await?;
+        // Django's M2M keeps one row per mapping; a repeated pk is stored once.
+        let mut seen = Vec::with_capacity(list.len());
+        for mapping in list {
+            if seen.contains(mapping) {
+                continue;
+            }
+            seen.push(*mapping);
+            self.execute(
+                "INSERT INTO source_property_mapping (source_uuid, kind, mapping_uuid, position) VALUES ($1, $2, $3, $4)",
+                params![source, kind, *mapping, seen.len() as i64],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_source(&mut self, id: SourceId) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM plex_source WHERE uuid = $1", params![id]).await? > 0)
+    }
+}
+
+/// What references a source (for `used_by`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceUsage {
+    pub group_connections: Vec<(GroupConnectionId, GroupId)>,
+    /// Users connected to the source, with their usernames.
+    pub users: Vec<(UserId, String)>,
+    /// (connection, its user)
+    pub user_connections: Vec<(UserConnectionId, UserId)>,
 }

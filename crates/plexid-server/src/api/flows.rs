@@ -2,23 +2,20 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use plexid_core::permission::{Action, Model};
-use plexid_core::source::{flow as choices, FLOW_DESIGNATIONS, POLICY_ENGINE_MODES};
-use plexid_core::validate::Text;
-use plexid_core::{Body, FieldErrors};
-use plexid_store::flows::{FlowFilter, FlowRecord, FLOW_ORDERING};
+use plexid_core::model::{Flow as FlowRecord, FlowChanges};
+use plexid_core::modes::*;
+use plexid_core::FieldErrors;
+use plexid_store::flows::{FlowFilter, FLOW_ORDERING};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sources::read_slug;
-use super::{asc, choice_filter, lookup, paginated_schema, GenericError, ListArgs, UsedBy, ValidationError};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::http::{created, no_content, ok, JsonBody, QueryParams};
+use super::drf::{Body, Text};
+use super::error::ApiResult;
+use super::http::{created, no_content, ok, JsonBody, QueryParams};
+use super::{asc, choice_filter, lookup, paginated_schema, read_body, GenericError, ListArgs, UsedBy, ValidationError};
+use crate::service::{flows as service, Actor};
 use crate::state::AppState;
-
-const MODEL: Model = Model::Flow;
 const BACKGROUND: &str = "/static/dist/assets/images/flow_background.jpg";
 
 /// A flow (authentik's `Flow`, with the fields its clients require).
@@ -45,22 +42,22 @@ pub struct Flow {
 impl From<FlowRecord> for Flow {
     fn from(f: FlowRecord) -> Self {
         Flow {
-            pk: f.uuid,
-            policybindingmodel_ptr_id: f.uuid,
+            pk: f.id.0,
+            policybindingmodel_ptr_id: f.id.0,
             export_url: format!("/api/v3/flows/instances/{}/export/", f.slug),
             name: f.name,
             slug: f.slug,
             title: f.title,
-            designation: f.designation,
+            designation: f.designation.to_string(),
             background: BACKGROUND,
             stages: Vec::new(),
             policies: Vec::new(),
             cache_count: 0,
-            policy_engine_mode: f.policy_engine_mode,
+            policy_engine_mode: f.policy_engine_mode.to_string(),
             compatibility_mode: f.compatibility_mode,
-            layout: f.layout,
-            denied_action: f.denied_action,
-            authentication: f.authentication,
+            layout: f.layout.to_string(),
+            denied_action: f.denied_action.to_string(),
+            authentication: f.authentication.to_string(),
         }
     }
 }
@@ -83,62 +80,18 @@ pub struct FlowRequest {
 
 paginated_schema!(PaginatedFlowList, Flow);
 
-fn read_flow(body: &mut Body<'_>, mut base: FlowRecord) -> FlowRecord {
-    if let Some(v) = body.text("name", Text::REQUIRED) {
-        base.name = v;
+fn read_flow(body: &mut Body<'_>) -> FlowChanges {
+    FlowChanges {
+        name: body.text("name", Text::REQUIRED),
+        slug: body.text("slug", Text::REQUIRED),
+        title: body.text("title", Text::REQUIRED),
+        designation: body.required_mode("designation", FlowDesignation::NAMES, FlowDesignation::parse),
+        policy_engine_mode: body.mode("policy_engine_mode", PolicyEngineMode::NAMES, PolicyEngineMode::parse),
+        compatibility_mode: body.boolean("compatibility_mode"),
+        layout: body.mode("layout", FlowLayout::NAMES, FlowLayout::parse),
+        denied_action: body.mode("denied_action", FlowDeniedAction::NAMES, FlowDeniedAction::parse),
+        authentication: body.mode("authentication", FlowAuthentication::NAMES, FlowAuthentication::parse),
     }
-    if let Some(v) = read_slug(body) {
-        base.slug = v;
-    }
-    if let Some(v) = body.text("title", Text::REQUIRED) {
-        base.title = v;
-    }
-    if let Some(v) = body.required_choice("designation", FLOW_DESIGNATIONS) {
-        base.designation = v;
-    }
-    if let Some(v) = body.choice("policy_engine_mode", POLICY_ENGINE_MODES) {
-        base.policy_engine_mode = v;
-    }
-    if let Some(v) = body.boolean("compatibility_mode") {
-        base.compatibility_mode = v;
-    }
-    if let Some(v) = body.choice("layout", choices::LAYOUTS) {
-        base.layout = v;
-    }
-    if let Some(v) = body.choice("denied_action", choices::DENIED_ACTIONS) {
-        base.denied_action = v;
-    }
-    if let Some(v) = body.choice("authentication", choices::AUTHENTICATION) {
-        base.authentication = v;
-    }
-    base
-}
-
-async fn save(
-    state: &AppState,
-    body: &serde_json::Value,
-    partial: bool,
-    stored: Option<FlowRecord>,
-) -> ApiResult<Flow> {
-    let mut body = Body::new(body, partial)?;
-    let is_new = stored.is_none();
-    let base = stored.unwrap_or_else(|| crate::startup::flow("", "", "", "authentication", "none"));
-    let flow = read_flow(&mut body, base);
-    body.errors.into_result()?;
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    if is_new {
-        conn.insert_flow(&flow).await?;
-    } else {
-        conn.update_flow(&flow).await?;
-    }
-    tx.commit().await?;
-    Ok(Flow::from(flow))
-}
-
-async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<FlowRecord> {
-    caller.require(Action::View, MODEL)?;
-    state.store.conn().flow_by_slug(lookup(slug)?).await?.ok_or(ApiError::NotFound)
 }
 
 /// List flows.
@@ -146,47 +99,47 @@ async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Flo
     params(("slug" = Option<String>, Query), ("designation" = Option<String>, Query), ("name" = Option<String>, Query),
         ("ordering" = Option<String>, Query), ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query), ("search" = Option<String>, Query)),
     responses((status = 200, body = PaginatedFlowList), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
-pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Response> {
-    caller.require(Action::View, MODEL)?;
+pub async fn list(State(state): State<AppState>, actor: Actor, query: QueryParams) -> ApiResult<Response> {
+    actor.require(service::VIEW)?; // before the query is read: no permission is 403, whatever the query
     let args = ListArgs::parse(&query, FLOW_ORDERING, &[asc("slug")])?;
     let mut errors = FieldErrors::default();
     let filter = FlowFilter {
         slug: query.filter("slug").map(str::to_owned),
-        designation: choice_filter(&query, "designation", FLOW_DESIGNATIONS, &mut errors),
+        designation: choice_filter(&query, "designation", FlowDesignation::NAMES, &mut errors)
+            .and_then(|d| FlowDesignation::parse(&d)),
         name: query.filter("name").map(str::to_owned),
         search: args.search.clone(),
     };
     errors.into_result()?;
-    let listed = state.store.conn().list_flows(&filter, &args.ordering, args.window()).await?;
+    let listed = service::list(&state, &actor, &filter, &args.ordering, args.window()).await?;
     args.respond(listed, Flow::from)
 }
 
 /// Create a flow.
 #[utoipa::path(post, path = "/flows/instances/", tag = "flows", request_body = FlowRequest,
     responses((status = 201, body = Flow), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
-pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    caller.require(Action::Add, MODEL)?;
-    Ok(created(&save(&state, &body, false, None).await?))
+pub async fn create(State(state): State<AppState>, actor: Actor, JsonBody(body): JsonBody) -> ApiResult<Response> {
+    let (changes, errors) = read_body(&body, false, read_flow);
+    Ok(created(&Flow::from(service::create(&state, &actor, changes, errors).await?)))
 }
 
 /// Get a flow by slug.
 #[utoipa::path(get, path = "/flows/instances/{slug}/", tag = "flows", params(("slug" = String, Path)),
     responses((status = 200, body = Flow), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn retrieve(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<Response> {
-    Ok(ok(&Flow::from(visible(&state, &caller, &slug).await?)))
+pub async fn retrieve(State(state): State<AppState>, actor: Actor, Path(slug): Path<String>) -> ApiResult<Response> {
+    Ok(ok(&Flow::from(service::get(&state, &actor, lookup(&slug)?).await?)))
 }
 
 /// PUT (`partial` false) and PATCH (true) of one object.
 async fn change(
     state: &AppState,
-    caller: &Caller,
-    key: &str,
+    actor: &Actor,
+    slug: &str,
     body: &serde_json::Value,
     partial: bool,
 ) -> ApiResult<Response> {
-    let stored = visible(state, caller, key).await?;
-    caller.require(Action::Change, MODEL)?;
-    Ok(ok(&save(state, body, partial, Some(stored)).await?))
+    let (changes, errors) = read_body(body, partial, read_flow);
+    Ok(ok(&Flow::from(service::update(state, actor, lookup(slug)?, changes, errors).await?)))
 }
 
 /// Replace a flow.
@@ -194,11 +147,11 @@ async fn change(
     responses((status = 200, body = Flow), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    actor: Actor,
     Path(slug): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    change(&state, &caller, &slug, &body, false).await
+    change(&state, &actor, &slug, &body, false).await
 }
 
 /// Change some fields of a flow.
@@ -206,35 +159,29 @@ pub async fn update(
     responses((status = 200, body = Flow), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn partial_update(
     State(state): State<AppState>,
-    caller: Caller,
+    actor: Actor,
     Path(slug): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    change(&state, &caller, &slug, &body, true).await
+    change(&state, &actor, &slug, &body, true).await
 }
 
 /// Delete a flow; sources that used it keep running with no flow set.
 #[utoipa::path(delete, path = "/flows/instances/{slug}/", tag = "flows", params(("slug" = String, Path)),
     responses((status = 204), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn destroy(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<Response> {
-    let stored = visible(&state, &caller, &slug).await?;
-    caller.require(Action::Delete, MODEL)?;
-    let mut tx = state.store.begin().await?;
-    tx.conn().delete_flow(stored.uuid).await?;
-    tx.commit().await?;
+pub async fn destroy(State(state): State<AppState>, actor: Actor, Path(slug): Path<String>) -> ApiResult<Response> {
+    service::delete(&state, &actor, lookup(&slug)?).await?;
     Ok(no_content())
 }
 
 /// Sources that reference this flow (their reference is cleared when it is deleted).
 #[utoipa::path(get, path = "/flows/instances/{slug}/used_by/", tag = "flows", params(("slug" = String, Path)),
     responses((status = 200, body = Vec<UsedBy>), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn used_by(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<Response> {
-    let flow = visible(&state, &caller, &slug).await?;
-    let mut entries = Vec::new();
-    if caller.can(Action::View, Model::PlexSource) {
-        for (uuid, name) in state.store.conn().sources_using_flow(flow.uuid).await? {
-            entries.push(UsedBy::new("authentik_sources_plex", "plexsource", uuid, name, "set_null"));
-        }
-    }
+pub async fn used_by(State(state): State<AppState>, actor: Actor, Path(slug): Path<String>) -> ApiResult<Response> {
+    let sources = service::usage(&state, &actor, lookup(&slug)?).await?;
+    let entries: Vec<UsedBy> = sources
+        .into_iter()
+        .map(|(id, name)| UsedBy::new("authentik_sources_plex", "plexsource", id, name, "set_null"))
+        .collect();
     Ok(ok(&entries))
 }

@@ -1,31 +1,35 @@
-//! `/api/v3`: authentik-compatible endpoints. Handlers are thin: authorise → validate → call
-//! the store → shape the response. The router and the OpenAPI document are built from the same
-//! route list, so every route is documented by construction.
+//! `/api/v3`: authentik's wire format in front of the service layer. Handlers are thin: read the
+//! DRF-style body or query into a typed command → call the operation in [`crate::service`] (which
+//! checks permissions) → shape authentik's response. The router and the OpenAPI document are
+//! built from the same route list, so every route is documented by construction.
 
 use std::sync::LazyLock;
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use plexid_core::listing::{self, OrderTerm};
-use plexid_core::pagination::{PageNumber, PageRequest, Pagination};
-use plexid_store::{Listed, Window};
+use plexid_core::FieldErrors;
+use plexid_store::{Listed, OrderTerm, Window};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult};
-use crate::http::QueryParams;
+use self::drf::pagination::{PageNumber, PageRequest, Pagination};
+use self::drf::{query as listing, Body};
+use self::error::{ApiError, ApiResult};
+use self::http::QueryParams;
 use crate::state::AppState;
 
+pub mod auth;
 pub mod connections;
+pub mod drf;
+pub mod error;
 pub mod flows;
 pub mod groups;
+pub mod http;
 pub mod mappings;
 pub mod rbac;
 pub mod sources;
@@ -131,22 +135,34 @@ impl ListArgs {
     /// The list response for rows already shaped (when shaping needs the database).
     pub fn respond_shaped<T: Serialize>(&self, total: u64, results: Vec<T>) -> ApiResult<Response> {
         let pagination = Pagination::new(self.page, total)?;
-        Ok(crate::http::ok(&Page { pagination, results }))
+        Ok(http::ok(&Page { pagination, results }))
     }
 }
 
 /// An ascending default ordering term.
 pub const fn asc(term: &'static str) -> OrderTerm {
-    OrderTerm { term, descending: false }
+    OrderTerm::asc(term)
+}
+
+/// Reads a request body into a command with `read`. A body that is not a JSON object yields
+/// an empty command and its error, so the operation still checks permissions first and then
+/// reports the error, as DRF does.
+pub fn read_body<T: Default>(
+    value: &serde_json::Value,
+    partial: bool,
+    read: impl FnOnce(&mut Body<'_>) -> T,
+) -> (T, FieldErrors) {
+    match Body::new(value, partial) {
+        Ok(mut body) => {
+            let command = read(&mut body);
+            (command, body.errors)
+        }
+        Err(errors) => (T::default(), errors),
+    }
 }
 
 /// django-filter's check of a choice filter: `Ok(None)` when absent, 400 when not a choice.
-pub fn choice_filter(
-    query: &QueryParams,
-    name: &str,
-    choices: &[&str],
-    errors: &mut plexid_core::FieldErrors,
-) -> Option<String> {
+pub fn choice_filter(query: &QueryParams, name: &str, choices: &[&str], errors: &mut FieldErrors) -> Option<String> {
     let value = query.filter(name)?;
     if choices.contains(&value) {
         Some(value.to_owned())
@@ -157,7 +173,7 @@ pub fn choice_filter(
 }
 
 /// A `ModelChoiceFilter` on a UUID: malformed values are 400 like unknown ones.
-pub fn uuid_filter(query: &QueryParams, name: &str, errors: &mut plexid_core::FieldErrors) -> Option<uuid::Uuid> {
+pub fn uuid_filter(query: &QueryParams, name: &str, errors: &mut FieldErrors) -> Option<uuid::Uuid> {
     let value = query.filter(name)?;
     match uuid::Uuid::parse_str(value) {
         Ok(id) => Some(id),
@@ -293,54 +309,16 @@ async fn schema(query: QueryParams) -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
+/// The `/api/v3` routes, with the schema endpoint and authentik's JSON 404 and 405.
+pub fn routes() -> Router<AppState> {
+    let (api, _) = api_routes().split_for_parts();
+    api.route("/schema/", get(schema)).fallback(not_found).method_not_allowed_fallback(method_not_allowed)
+}
+
+pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed(method: Method) -> ApiError {
+pub async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method)
-}
-
-async fn live() -> StatusCode {
-    StatusCode::OK
-}
-
-async fn ready(State(state): State<AppState>) -> StatusCode {
-    if state.store.ping().await {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
-}
-
-/// Logs every request at debug level and every server error at warn (no headers, no bodies:
-/// they may carry tokens).
-async fn log_requests(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
-    if status >= 500 {
-        tracing::warn!(%method, %path, status, micros, "request failed");
-    } else {
-        tracing::debug!(%method, %path, status, micros, "request");
-    }
-    response
-}
-
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
-    let (api, _) = api_routes().split_for_parts();
-    let api = api.route("/schema/", get(schema)).fallback(not_found).method_not_allowed_fallback(method_not_allowed);
-    Router::new()
-        .nest("/api/v3", api)
-        .route("/-/health/live/", get(live))
-        .route("/-/health/ready/", get(ready))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(log_requests))
-        .layer(axum::extract::DefaultBodyLimit::max(crate::http::MAX_BODY_BYTES))
-        .with_state(state)
 }

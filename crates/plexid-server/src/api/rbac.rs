@@ -4,17 +4,17 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use plexid_core::{Body, FieldErrors, Permission};
-use plexid_store::accounts::Grantee;
+use plexid_core::{FieldErrors, Permission};
+use plexid_store::permissions::Grantee;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
+use super::drf::Body;
+use super::error::ApiResult;
+use super::http::{no_content, ok, JsonBody};
 use super::{lookup, GenericError, ValidationError};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, NO_PERMISSION};
-use crate::http::{no_content, ok, JsonBody};
+use crate::service::{permissions as service, Actor};
 use crate::state::AppState;
 
 /// authentik's `PermissionAssignRequest`. plexid permissions are global: `object_pk` must be absent.
@@ -33,12 +33,15 @@ pub struct PermissionAssignResult {
     pub id: String,
 }
 
-/// The permissions named in the body, or field errors.
-fn read_permissions(body: &Value) -> Result<Vec<Permission>, FieldErrors> {
-    let mut body = Body::new(body, false)?;
+/// The permissions named in the body, and the errors found reading it.
+fn read_permissions(body: &Value) -> (Vec<Permission>, FieldErrors) {
+    let mut body = match Body::new(body, false) {
+        Ok(body) => body,
+        Err(errors) => return (Vec::new(), errors),
+    };
     let names = body.text_list("permissions");
     if body.raw("permissions").is_none() {
-        body.errors.add("permissions", plexid_core::validate::REQUIRED);
+        body.errors.add("permissions", super::drf::body::REQUIRED);
     }
     if body.raw("object_pk").is_some_and(|v| !v.is_null()) {
         body.errors.add("object_pk", "plexid permissions are global; object permissions are not supported.");
@@ -50,45 +53,28 @@ fn read_permissions(body: &Value) -> Result<Vec<Permission>, FieldErrors> {
             None => body.errors.add("permissions", format!("Unknown permission \"{name}\".")),
         }
     }
-    body.errors.into_result()?;
-    Ok(permissions)
+    (permissions, body.errors)
 }
 
 /// Grants (`granted`) or revokes the body's permissions of the user or group in the path.
 async fn change(
     state: &AppState,
-    caller: &Caller,
-    grantee: ApiResult<Grantee>,
+    actor: &Actor,
+    grantee: Option<Grantee>,
     body: &Value,
     granted: bool,
 ) -> ApiResult<Vec<Permission>> {
-    if !caller.user()?.is_superuser {
-        return Err(ApiError::Forbidden(NO_PERMISSION));
-    }
-    let grantee = grantee?;
-    let permissions = read_permissions(body)?;
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    let exists = match grantee {
-        Grantee::User(id) => conn.user_by_id(id).await?.is_some(),
-        Grantee::Group(uuid) => conn.group_by_uuid(uuid).await?.is_some(),
-    };
-    if !exists {
-        return Err(ApiError::NotFound);
-    }
-    for permission in &permissions {
-        conn.set_permission(grantee, &permission.to_string(), granted).await?;
-    }
-    tx.commit().await?;
+    let (permissions, errors) = read_permissions(body);
+    service::set(state, actor, grantee, &permissions, errors, granted).await?;
     Ok(permissions)
 }
 
-fn user(id: &str) -> ApiResult<Grantee> {
-    Ok(Grantee::User(lookup(id)?.parse().map_err(|_| ApiError::NotFound)?))
+fn user(id: &str) -> Option<Grantee> {
+    lookup(id).ok()?.parse().ok().map(Grantee::User)
 }
 
-fn group(id: &str) -> ApiResult<Grantee> {
-    Ok(Grantee::Group(Uuid::parse_str(lookup(id)?).map_err(|_| ApiError::NotFound)?))
+fn group(id: &str) -> Option<Grantee> {
+    lookup(id).ok()?.parse().ok().map(Grantee::Group)
 }
 
 fn assigned(permissions: Vec<Permission>) -> Response {
@@ -101,11 +87,11 @@ fn assigned(permissions: Vec<Permission>) -> Response {
     responses((status = 200, body = Vec<PermissionAssignResult>), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn assign_user(
     State(state): State<AppState>,
-    caller: Caller,
+    actor: Actor,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    Ok(assigned(change(&state, &caller, user(&id), &body, true).await?))
+    Ok(assigned(change(&state, &actor, user(&id), &body, true).await?))
 }
 
 /// Revoke global permissions of a user.
@@ -114,11 +100,11 @@ pub async fn assign_user(
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn unassign_user(
     State(state): State<AppState>,
-    caller: Caller,
+    actor: Actor,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    change(&state, &caller, user(&id), &body, false).await?;
+    change(&state, &actor, user(&id), &body, false).await?;
     Ok(no_content())
 }
 
@@ -128,11 +114,11 @@ pub async fn unassign_user(
     responses((status = 200, body = Vec<PermissionAssignResult>), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn assign_group(
     State(state): State<AppState>,
-    caller: Caller,
+    actor: Actor,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    Ok(assigned(change(&state, &caller, group(&id), &body, true).await?))
+    Ok(assigned(change(&state, &actor, group(&id), &body, true).await?))
 }
 
 /// Revoke global permissions of a group.
@@ -141,10 +127,10 @@ pub async fn assign_group(
     responses((status = 204), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn unassign_group(
     State(state): State<AppState>,
-    caller: Caller,
+    actor: Actor,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    change(&state, &caller, group(&id), &body, false).await?;
+    change(&state, &actor, group(&id), &body, false).await?;
     Ok(no_content())
 }

@@ -56,7 +56,7 @@ async fn users(app: &TestApp) {
         (200, json!("jane2"), json!("jane@example.com"))
     );
     assert_eq!(app.post(&format!("/api/v3/core/users/{id}/set_password/"), json!({"password": "s3cret"})).await.0, 204);
-    let row = app.store.conn().user_by_id(id).await.unwrap().unwrap();
+    let row = app.store.read().user_by_id(plexid_core::UserId(id)).await.unwrap().unwrap();
     assert!(row.password_hash.unwrap().starts_with("$argon2"), "argon2 hash, not the password");
 
     let (status, me) = app.get("/api/v3/core/users/me/").await;

@@ -118,7 +118,7 @@ async fn expired_and_inactive_tokens_are_refused(app: &TestApp) {
     app.sql("UPDATE app_user SET is_active = FALSE WHERE username = 'sleepy'").await;
     assert_eq!(app.send(Method::GET, "/api/v3/sources/plex/", Some(&key), None).await.0, 403);
     // Tokens are stored hashed: the key itself is nowhere in the table.
-    let rows = app.store.conn().fetch_all("SELECT key_hash, key_encrypted FROM api_token", vec![]).await.unwrap();
+    let rows = app.store.read().fetch_all("SELECT key_hash, key_encrypted FROM api_token", vec![]).await.unwrap();
     for row in rows {
         assert_ne!(row.text("key_hash").unwrap(), key);
         assert!(!row.text("key_encrypted").unwrap().contains(&key));

@@ -117,7 +117,7 @@ async fn user_connections(app: &TestApp) {
     assert!(created.get("plex_token").is_none(), "write-only");
     assert_eq!(app.get(USERS).await.1, list);
     let id = created["pk"].as_i64().unwrap();
-    let stored = app.store.conn().user_connection(id).await.unwrap().unwrap();
+    let stored = app.store.read().user_connection(plexid_core::UserConnectionId(id)).await.unwrap().unwrap();
     assert_eq!(app.secrets.decrypt(&stored.plex_token).unwrap(), "user-secret");
     assert!(!stored.plex_token.contains("user-secret"));
 

@@ -71,7 +71,9 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<PathBuf>) {
             let base = postgres_url();
             let schema = unique("t_");
             let admin = Store::connect(&base).await.expect("connect to PLEXID_TEST_POSTGRES_URL");
-            admin.conn().execute(&format!("CREATE SCHEMA {schema}"), vec![]).await.expect("create schema");
+            let mut tx = admin.begin().await.expect("begin");
+            tx.conn().execute(&format!("CREATE SCHEMA {schema}"), vec![]).await.expect("create schema");
+            tx.commit().await.expect("commit");
             admin.close().await;
             let separator = if base.contains('?') { '&' } else { '?' };
             (format!("{base}{separator}options=-c%20search_path%3D{schema}"), None)
@@ -190,12 +192,14 @@ impl Drop for TestApp {
     }
 }
 
+/// The fixtures copied into the repository (authentik's recorded samples and schema subsets).
+pub fn fixtures() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 /// The observed authentik sample body `NN-….body.json`.
 pub fn sample(name: &str) -> Value {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
-    let text = std::fs::read_to_string(dir.join(format!("{name}.body.json")))
-        .unwrap_or_else(|e| panic!("sample {name}: {e} (shared/ must sit beside the repository)"));
+    let text = sample_text(name);
     if text.trim().is_empty() {
         Value::Null
     } else {
@@ -225,9 +229,8 @@ pub fn ordered_keys(text: &str) -> Vec<String> {
 
 /// The raw text of an authentik sample body.
 pub fn sample_text(name: &str) -> String {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/authentik-2024.6-samples");
-    std::fs::read_to_string(dir.join(format!("{name}.body.json"))).unwrap()
+    let path = fixtures().join("authentik-2024.6-samples").join(format!("{name}.body.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("sample {}: {e}", path.display()))
 }
 
 impl TestApp {

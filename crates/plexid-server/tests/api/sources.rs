@@ -160,12 +160,12 @@ async fn put_replaces_and_keeps_masked_token(app: &TestApp) {
     assert_eq!(updated["user_property_mappings"], json!([mapping["pk"]]));
     assert_eq!(updated["plex_token"], "********");
     assert_eq!(app.get("/api/v3/sources/plex/plex-test/").await.0, 404);
-    let stored = app.store.conn().source_by_slug("plex").await.unwrap().unwrap();
+    let stored = app.store.read().source_by_slug("plex").await.unwrap().unwrap();
     assert_eq!(app.secrets.decrypt(&stored.plex_token).unwrap(), "original-secret");
     assert!(!stored.plex_token.contains("original-secret"), "encrypted at rest");
     // A new token replaces it.
     app.patch("/api/v3/sources/plex/plex/", json!({"plex_token": "new-secret"})).await;
-    let stored = app.store.conn().source_by_slug("plex").await.unwrap().unwrap();
+    let stored = app.store.read().source_by_slug("plex").await.unwrap().unwrap();
     assert_eq!(app.secrets.decrypt(&stored.plex_token).unwrap(), "new-secret");
     // The token never appears in any response.
     let (_, listed) = app.get("/api/v3/sources/plex/").await;

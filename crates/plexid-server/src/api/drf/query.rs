@@ -1,6 +1,8 @@
 //! The query parameters every authentik list endpoint shares: `search`, `ordering` and
 //! exact-match filters, with django-filter's error wording.
 
+use plexid_store::OrderTerm;
+
 /// At most this many search terms are used (each becomes a bound parameter).
 pub const MAX_SEARCH_TERMS: usize = 16;
 
@@ -18,27 +20,6 @@ pub fn search_terms(search: Option<&str>) -> Vec<String> {
         }
     }
     terms
-}
-
-/// A `LIKE` pattern matching `term` anywhere, with `\` as the escape character.
-pub fn contains_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// One ordering term: the allowed term's index and whether it is descending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderTerm {
-    pub term: &'static str,
-    pub descending: bool,
 }
 
 /// `ordering`: comma-separated terms, `-` for descending; unknown terms are dropped; with none
@@ -78,7 +59,7 @@ pub fn bad_choice(value: &str) -> String {
 }
 
 /// django-filter's message for a `ModelChoiceFilter` value that matches nothing.
-pub const UNKNOWN_CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
+pub use crate::service::UNKNOWN_CHOICE;
 
 #[cfg(test)]
 mod tests {
@@ -91,11 +72,6 @@ mod tests {
         assert_eq!(search_terms(Some("a a,A")), ["a"]);
         let many = (0..100).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
         assert_eq!(search_terms(Some(&many)).len(), MAX_SEARCH_TERMS);
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
     }
 
     #[test]

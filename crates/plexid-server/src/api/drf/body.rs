@@ -2,7 +2,7 @@
 //! all failures are reported together as `{"field": ["message", …]}` in the serializer's field
 //! order, with DRF's wording.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use plexid_core::FieldErrors;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -13,104 +13,6 @@ pub const NOT_A_STRING: &str = "Not a valid string.";
 pub const NOT_A_BOOL: &str = "Must be a valid boolean.";
 pub const NOT_AN_INT: &str = "A valid integer is required.";
 pub const NOT_A_DICT: &str = "Expected a dictionary of items but got type";
-
-/// One field's errors: a flat list, or (for list fields) errors per item index.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldError {
-    Messages(Vec<String>),
-    Items(Vec<(usize, Vec<String>)>),
-}
-
-/// Field errors in the order the fields were declared.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldErrors {
-    entries: Vec<(String, FieldError)>,
-}
-
-impl FieldErrors {
-    pub fn single(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = Self::default();
-        errors.add(field, message);
-        errors
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let message = message.into();
-        match self.entries.iter_mut().find(|(name, _)| name == field) {
-            Some((_, FieldError::Messages(list))) => list.push(message),
-            Some((_, items)) => *items = FieldError::Messages(vec![message]),
-            None => self.entries.push((field.to_owned(), FieldError::Messages(vec![message]))),
-        }
-    }
-
-    pub fn add_item(&mut self, field: &str, index: usize, message: impl Into<String>) {
-        let message = message.into();
-        match self.entries.iter_mut().find(|(name, _)| name == field) {
-            Some((_, FieldError::Items(items))) => items.push((index, vec![message])),
-            Some(_) => {}
-            None => self.entries.push((field.to_owned(), FieldError::Items(vec![(index, vec![message])]))),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn has(&self, field: &str) -> bool {
-        self.entries.iter().any(|(name, _)| name == field)
-    }
-
-    /// Messages of one field (flat errors only), for tests and logs.
-    pub fn messages(&self, field: &str) -> Vec<String> {
-        self.entries
-            .iter()
-            .filter(|(name, _)| name == field)
-            .flat_map(|(_, e)| match e {
-                FieldError::Messages(m) => m.clone(),
-                FieldError::Items(items) => items.iter().flat_map(|(_, m)| m.clone()).collect(),
-            })
-            .collect()
-    }
-
-    /// Puts the fields in declaration order; fields not in `order` go last.
-    pub fn sort_by(&mut self, order: &[&str]) {
-        let rank = |name: &str| order.iter().position(|o| *o == name).unwrap_or(usize::MAX);
-        self.entries.sort_by_key(|(name, _)| rank(name));
-    }
-
-    pub fn into_result(self) -> Result<(), FieldErrors> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(self)
-        }
-    }
-}
-
-impl Serialize for FieldErrors {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (name, error) in &self.entries {
-            match error {
-                FieldError::Messages(messages) => map.serialize_entry(name, messages)?,
-                FieldError::Items(items) => map.serialize_entry(name, &ItemErrors(items))?,
-            }
-        }
-        map.end()
-    }
-}
-
-struct ItemErrors<'a>(&'a [(usize, Vec<String>)]);
-
-impl Serialize for ItemErrors<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (index, messages) in self.0 {
-            map.serialize_entry(&index.to_string(), messages)?;
-        }
-        map.end()
-    }
-}
 
 /// Python's name for a JSON value's type, as DRF puts it in messages.
 pub fn python_type(value: &Value) -> &'static str {
@@ -246,6 +148,16 @@ impl<'a> Body<'a> {
             self.errors.add(name, format!("\"{text}\" is not a valid choice."));
             None
         }
+    }
+
+    /// One of an enum's values (a `ChoiceField` over `names`).
+    pub fn mode<T>(&mut self, name: &str, names: &[&str], parse: fn(&str) -> Option<T>) -> Option<T> {
+        self.choice(name, names).and_then(|text| parse(&text))
+    }
+
+    /// A required enum value.
+    pub fn required_mode<T>(&mut self, name: &str, names: &[&str], parse: fn(&str) -> Option<T>) -> Option<T> {
+        self.required_choice(name, names).and_then(|text| parse(&text))
     }
 
     /// A nullable primary-key reference by UUID; existence is checked by the caller.
@@ -425,18 +337,6 @@ fn parse_uuid_value(value: &Value) -> Result<Uuid, String> {
     Uuid::parse_str(&text).map_err(|_| format!("“{text}” is not a valid UUID."))
 }
 
-/// The message for a reference to a missing object.
-pub fn does_not_exist(value: impl std::fmt::Display) -> String {
-    format!("Invalid pk \"{value}\" - object does not exist.")
-}
-
-/// `^[-a-zA-Z0-9_]+$`, Django's slug validator.
-pub fn is_slug(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-pub const BAD_SLUG: &str = "Enter a valid \"slug\" consisting of letters, numbers, underscores or hyphens.";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,21 +428,5 @@ mod tests {
         assert_eq!(b.errors.messages("ids"), ["Incorrect type. Expected pk value, received bool."]);
         let body = json!({"ids": [1, "2"]});
         assert_eq!(Body::new(&body, true).unwrap().int_list("ids"), Some(vec![1, 2]));
-    }
-
-    #[test]
-    fn slugs() {
-        assert!(is_slug("plex-test_1"));
-        assert!(!is_slug("bad slug!"));
-        assert!(!is_slug(""));
-    }
-
-    #[test]
-    fn errors_sort_by_declaration() {
-        let mut e = FieldErrors::default();
-        e.add("b", "x");
-        e.add("a", "y");
-        e.sort_by(&["a", "b"]);
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"a":["y"],"b":["x"]}"#);
     }
 }

@@ -5,10 +5,10 @@
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use plexid_core::FieldErrors;
-use plexid_store::StoreError;
 use serde_json::json;
 
-use crate::http::json_response;
+use super::http::json_response;
+use crate::service::ServiceError;
 
 pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
 pub const NO_PERMISSION: &str = "You do not have permission to perform this action.";
@@ -50,48 +50,20 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
-impl From<plexid_core::pagination::InvalidPage> for ApiError {
-    fn from(_: plexid_core::pagination::InvalidPage) -> Self {
+impl From<super::drf::pagination::InvalidPage> for ApiError {
+    fn from(_: super::drf::pagination::InvalidPage) -> Self {
         ApiError::InvalidPage
     }
 }
 
-/// Unique constraints as the field errors authentik (or plexid, where authentik has none) reports.
-fn unique_violation(constraint: &str) -> (&'static str, &'static str) {
-    match constraint {
-        "plex_source_slug_key" => ("slug", "source with this slug already exists."),
-        "plex_source_managed_key" => ("managed", "source with this managed already exists."),
-        "flow_slug_key" => ("slug", "flow with this slug already exists."),
-        "property_mapping_name_key" => ("name", "Property Mapping with this name already exists."),
-        "property_mapping_managed_key" => ("managed", "Property Mapping with this managed already exists."),
-        "app_user_username_key" => ("username", "A user with that username already exists."),
-        "app_group_name_parent_key" => ("non_field_errors", "The fields name, parent must make a unique set."),
-        "user_source_connection_user_source_key" => {
-            ("non_field_errors", "The fields user, source must make a unique set.")
-        }
-        "user_source_connection_source_identifier_key" => {
-            ("identifier", "This Plex account is already linked to another user of this source.")
-        }
-        "group_source_connection_group_source_key" => {
-            ("non_field_errors", "The fields group, source must make a unique set.")
-        }
-        "group_source_connection_source_identifier_key" => {
-            ("identifier", "This identifier is already linked to another group of this source.")
-        }
-        "api_token_pkey" => ("identifier", "Token with this identifier already exists."),
-        _ => ("non_field_errors", "This object conflicts with an existing one."),
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
         match error {
-            StoreError::Unique(constraint) => {
-                let (field, message) = unique_violation(constraint);
-                ApiError::field(field, message)
-            }
-            StoreError::ForeignKey => ApiError::field("non_field_errors", "A referenced object does not exist."),
-            other => ApiError::Internal(other.to_string()),
+            ServiceError::NotAuthenticated => ApiError::Forbidden(NOT_AUTHENTICATED),
+            ServiceError::Forbidden => ApiError::Forbidden(NO_PERMISSION),
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Invalid(errors) => ApiError::Validation(errors),
+            ServiceError::Internal(reason) => ApiError::Internal(reason),
         }
     }
 }
@@ -107,11 +79,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::PayloadTooLarge => detail(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("Request body is larger than {} bytes.", crate::http::MAX_BODY_BYTES),
+                &format!("Request body is larger than {} bytes.", super::http::MAX_BODY_BYTES),
             ),
             ApiError::Forbidden(text) => detail(StatusCode::FORBIDDEN, text),
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
-            ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, plexid_core::pagination::INVALID_PAGE),
+            ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, super::drf::pagination::INVALID_PAGE),
             ApiError::MethodNotAllowed(method) => {
                 detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{method}\" not allowed."))
             }

@@ -1,0 +1,125 @@
+//! The closed sets of values plexid's models use, with authentik's spellings.
+
+use std::fmt;
+
+/// Declares a string enum with `as_str`, `parse`, `ALL` and `Display`.
+macro_rules! choices {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in authentik's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Every value's text, in authentik's order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+choices!(/// How a Plex login finds the user it belongs to when no connection exists yet.
+    UserMatchingMode {
+    Identifier = "identifier",
+    EmailLink = "email_link",
+    EmailDeny = "email_deny",
+    UsernameLink = "username_link",
+    UsernameDeny = "username_deny",
+});
+
+choices!(/// How a group named by a mapping is found when no group connection exists yet.
+    GroupMatchingMode {
+    Identifier = "identifier",
+    NameLink = "name_link",
+    NameDeny = "name_deny",
+});
+
+choices!(/// Whether all or any bound policies must pass.
+    PolicyEngineMode {
+    All = "all",
+    Any = "any",
+});
+
+choices!(/// What a flow is for.
+    FlowDesignation {
+    Authentication = "authentication",
+    Authorization = "authorization",
+    Invalidation = "invalidation",
+    Enrollment = "enrollment",
+    Unenrollment = "unenrollment",
+    Recovery = "recovery",
+    StageConfiguration = "stage_configuration",
+});
+
+choices!(/// Who may run a flow.
+    FlowAuthentication {
+    None = "none",
+    RequireAuthenticated = "require_authenticated",
+    RequireUnauthenticated = "require_unauthenticated",
+    RequireSuperuser = "require_superuser",
+    RequireRedirect = "require_redirect",
+    RequireOutpost = "require_outpost",
+});
+
+choices!(/// How a flow is laid out (kept for authentik's clients).
+    FlowLayout {
+    Stacked = "stacked",
+    ContentLeft = "content_left",
+    ContentRight = "content_right",
+    SidebarLeft = "sidebar_left",
+    SidebarRight = "sidebar_right",
+});
+
+choices!(/// What a flow does when access is denied.
+    FlowDeniedAction {
+    MessageContinue = "message_continue",
+    Message = "message",
+    Continue = "continue",
+});
+
+choices!(/// What a token is for; only `api` tokens authenticate API calls.
+    TokenIntent {
+    Verification = "verification",
+    Api = "api",
+    Recovery = "recovery",
+    AppPassword = "app_password",
+});
+
+choices!(/// The kind of account.
+    UserType {
+    Internal = "internal",
+    External = "external",
+    ServiceAccount = "service_account",
+    InternalServiceAccount = "internal_service_account",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_every_value() {
+        for mode in UserMatchingMode::ALL {
+            assert_eq!(UserMatchingMode::parse(mode.as_str()), Some(*mode));
+        }
+        assert_eq!(UserMatchingMode::NAMES.len(), 5);
+        assert_eq!(GroupMatchingMode::parse("name_deny"), Some(GroupMatchingMode::NameDeny));
+        assert_eq!(TokenIntent::parse("bogus"), None);
+        assert_eq!(FlowDesignation::StageConfiguration.to_string(), "stage_configuration");
+        assert_eq!(UserType::NAMES, ["internal", "external", "service_account", "internal_service_account"]);
+    }
+}

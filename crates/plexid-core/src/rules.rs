@@ -1,0 +1,126 @@
+//! The rules values must obey, with authentik's (Django's) messages, and the superuser guards.
+
+/// Django's slug validator message.
+pub const BAD_SLUG: &str = "Enter a valid \"slug\" consisting of letters, numbers, underscores or hyphens.";
+pub const BAD_USERNAME: &str =
+    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+pub const BAD_EMAIL: &str = "Enter a valid email address.";
+pub const SLUG_MAX_LENGTH: usize = 50;
+pub const USERNAME_MAX_LENGTH: usize = 150;
+
+/// `^[-a-zA-Z0-9_]+$`, Django's slug validator.
+pub fn is_slug(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The slug's problems, in Django's order (length first).
+pub fn slug_errors(slug: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if slug.chars().count() > SLUG_MAX_LENGTH {
+        errors.push(format!("Ensure this field has no more than {SLUG_MAX_LENGTH} characters."));
+    }
+    if !is_slug(slug) {
+        errors.push(BAD_SLUG.to_owned());
+    }
+    errors
+}
+
+/// Django's username validator: letters, digits and `@.+-_`.
+pub fn is_username(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '@' | '.' | '+' | '-'))
+}
+
+/// Django's email check, simplified: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn is_email(email: &str) -> bool {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && (domain.contains('.') || domain == "localhost")
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// A user path: no leading or trailing slash, no empty segments.
+pub fn user_path_error(path: &str) -> Option<&'static str> {
+    if path.starts_with('/') || path.ends_with('/') {
+        Some("No leading or trailing slashes allowed.")
+    } else if path.contains("//") {
+        Some("No empty segments in user path allowed.")
+    } else {
+        None
+    }
+}
+
+/// Only a superuser may edit (or delete) a superuser.
+pub fn may_edit_user(actor_is_superuser: bool, target_is_superuser: bool) -> bool {
+    actor_is_superuser || !target_is_superuser
+}
+
+/// Only a superuser may add anyone to, or remove anyone from, a superuser group: `touched` says,
+/// for each group whose membership changes, whether it is a superuser group.
+pub fn may_change_memberships(actor_is_superuser: bool, touched: impl IntoIterator<Item = bool>) -> bool {
+    actor_is_superuser || !touched.into_iter().any(|superuser| superuser)
+}
+
+/// Only a superuser may make a group a superuser group, unmake one, or change its members.
+pub fn may_save_group(actor_is_superuser: bool, was_superuser: bool, is_superuser: bool, members_change: bool) -> bool {
+    actor_is_superuser || !(was_superuser || is_superuser) || (was_superuser == is_superuser && !members_change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert!(is_slug("plex-test_1"));
+        assert!(!is_slug("bad slug!"));
+        assert!(!is_slug(""));
+        assert_eq!(slug_errors("ok"), Vec::<String>::new());
+        assert_eq!(slug_errors(&"x".repeat(51)), ["Ensure this field has no more than 50 characters."]);
+        assert_eq!(slug_errors("a b"), [BAD_SLUG]);
+    }
+
+    #[test]
+    fn usernames_and_emails() {
+        assert!(is_username("jane.doe+plex@x"));
+        assert!(is_username("jürgen"));
+        assert!(!is_username("jane doe"));
+        assert!(!is_username(""));
+        assert!(is_email("a@b.co"));
+        assert!(is_email("root@localhost"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("@b.co"));
+        assert!(!is_email("a b@c.de"));
+        assert!(!is_email("a@.b.c"));
+    }
+
+    #[test]
+    fn user_paths() {
+        assert_eq!(user_path_error("goauthentik.io/sources/plex"), None);
+        assert!(user_path_error("/users").is_some());
+        assert!(user_path_error("users/").is_some());
+        assert!(user_path_error("a//b").is_some());
+    }
+
+    #[test]
+    fn superuser_guards() {
+        assert!(may_edit_user(true, true));
+        assert!(may_edit_user(false, false));
+        assert!(!may_edit_user(false, true));
+        assert!(may_change_memberships(false, [false, false]));
+        assert!(!may_change_memberships(false, [false, true]));
+        assert!(may_change_memberships(true, [true]));
+        // (actor superuser, was, is, members change)
+        assert!(may_save_group(false, false, false, true));
+        assert!(may_save_group(false, true, true, false), "renaming a superuser group");
+        assert!(!may_save_group(false, true, true, true), "changing its members");
+        assert!(!may_save_group(false, false, true, false), "making one");
+        assert!(!may_save_group(false, true, false, false), "unmaking one");
+        assert!(may_save_group(true, false, true, true));
+    }
+}

@@ -1,0 +1,64 @@
+//! Who is calling: `Authorization: Bearer <key>` becomes the [`Actor`] every operation takes.
+//! Failures are 403 with authentik's bodies (authentik never answers 401).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::error::{ApiError, TOKEN_INVALID, UNSUPPORTED_AUTH};
+use crate::service::{tokens, Actor};
+use crate::state::AppState;
+
+/// What the `Authorization` header asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials<'a> {
+    None,
+    Bearer(&'a str),
+    Unsupported,
+}
+
+/// authentik's header parsing: empty or a single word is no credentials; a scheme other than
+/// bearer (any case) is unsupported.
+fn parse_authorization(header: Option<&str>) -> Credentials<'_> {
+    let Some(value) = header.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Credentials::None;
+    };
+    match value.split_once(' ') {
+        None => Credentials::None,
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Credentials::Bearer(key.trim()),
+        Some(_) => Credentials::Unsupported,
+    }
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = match parts.headers.get(AUTHORIZATION) {
+            None => None,
+            Some(value) => Some(value.to_str().map_err(|_| ApiError::Forbidden(TOKEN_INVALID))?),
+        };
+        match parse_authorization(header) {
+            Credentials::None => Ok(Actor::Anonymous),
+            Credentials::Unsupported => Err(ApiError::Forbidden(UNSUPPORTED_AUTH)),
+            Credentials::Bearer(key) => {
+                let principal = tokens::authenticate(state, key).await?.ok_or(ApiError::Forbidden(TOKEN_INVALID))?;
+                Ok(Actor::User(principal))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_parsing_follows_authentik() {
+        assert_eq!(parse_authorization(None), Credentials::None);
+        assert_eq!(parse_authorization(Some("")), Credentials::None);
+        assert_eq!(parse_authorization(Some("Bearer")), Credentials::None);
+        assert_eq!(parse_authorization(Some("bearer abc")), Credentials::Bearer("abc"));
+        assert_eq!(parse_authorization(Some("Basic abc")), Credentials::Unsupported);
+    }
+}

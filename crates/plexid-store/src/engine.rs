@@ -1,0 +1,273 @@
+//! The one place that knows there are two database engines. Everything above it writes its SQL
+//! once (`$1` placeholders work on both) and runs it through a [`Conn`].
+//!
+//! A [`Conn`] is either a reader ([`Store::read`]: pooled connections, no transaction) or the
+//! connection of an open transaction ([`Tx::conn`]). Only the latter can write: `execute` exists
+//! on `Conn<'_, ReadWrite>` alone, so a write outside a transaction does not compile.
+
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool};
+
+use crate::error::{StoreError, StoreResult};
+use crate::row::{Param, Row};
+use crate::sqlite::{lite_execute, lite_fetch, SqliteDb, SqliteTx};
+
+/// The few places where the two SQL dialects differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// An ordered, comma-joined aggregate of `expr`.
+    pub fn string_agg(self, expr: &str, order_by: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("group_concat({expr}, ',' ORDER BY {order_by})"),
+            Dialect::Postgres => format!("string_agg({expr}, ',' ORDER BY {order_by})"),
+        }
+    }
+
+    /// The suffix that locks the selected rows until the transaction ends. SQLite needs none:
+    /// its write transactions (`BEGIN IMMEDIATE`) already exclude every other writer.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// What a [`Conn`] may do.
+pub trait Access: Send + Sync + 'static {}
+/// Reads only.
+pub enum ReadOnly {}
+/// Reads and writes: the connection of an open transaction.
+pub enum ReadWrite {}
+impl Access for ReadOnly {}
+impl Access for ReadWrite {}
+
+pub(crate) enum Inner<'a> {
+    Sqlite(&'a SqliteDb),
+    SqliteTx(&'a mut rusqlite::Connection),
+    PgPool(&'a PgPool),
+    PgTx(&'a mut PgConnection),
+}
+
+/// A connection to run statements on.
+pub struct Conn<'a, A: Access = ReadOnly> {
+    inner: Inner<'a>,
+    access: PhantomData<A>,
+}
+
+macro_rules! bind_pg {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::OptText(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+                Param::OptInt(v) => query.bind(v),
+                Param::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+impl<A: Access> Conn<'_, A> {
+    pub fn dialect(&self) -> Dialect {
+        match self.inner {
+            Inner::Sqlite(_) | Inner::SqliteTx(_) => Dialect::Sqlite,
+            Inner::PgPool(_) | Inner::PgTx(_) => Dialect::Postgres,
+        }
+    }
+
+    async fn fetch(&mut self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        let pg_rows = match &mut self.inner {
+            Inner::Sqlite(db) => return db.cached_fetch(sql, params, limit),
+            Inner::SqliteTx(conn) => return lite_fetch(conn, sql, &params, limit),
+            Inner::PgPool(pool) => bind_pg!(sqlx::query(sql), params).fetch_all(*pool).await?,
+            Inner::PgTx(conn) => bind_pg!(sqlx::query(sql), params).fetch_all(&mut **conn).await?,
+        };
+        Ok(pg_rows.into_iter().map(Row::Pg).collect())
+    }
+
+    pub async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Vec<Row>> {
+        self.fetch(sql, params, None).await
+    }
+
+    pub async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Option<Row>> {
+        Ok(self.fetch(sql, params, Some(1)).await?.pop())
+    }
+
+    pub async fn fetch_one(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Row> {
+        self.fetch_optional(sql, params).await?.ok_or_else(|| StoreError::Corrupt(format!("no row from: {sql}")))
+    }
+}
+
+impl Conn<'_, ReadWrite> {
+    /// Runs a statement; returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<u64> {
+        match &mut self.inner {
+            Inner::SqliteTx(conn) => lite_execute(conn, sql, &params),
+            Inner::PgTx(conn) => Ok(bind_pg!(sqlx::query(sql), params).execute(&mut **conn).await?.rows_affected()),
+            Inner::Sqlite(_) | Inner::PgPool(_) => unreachable!("a read-write Conn is always a transaction's"),
+        }
+    }
+
+    /// Runs several `;`-separated statements without parameters (migrations).
+    pub(crate) async fn execute_script(&mut self, sql: &str) -> StoreResult<()> {
+        match &mut self.inner {
+            Inner::SqliteTx(conn) => Ok(conn.execute_batch(sql)?),
+            Inner::PgTx(conn) => sqlx::raw_sql(sql).execute(&mut **conn).await.map(drop).map_err(StoreError::from),
+            Inner::Sqlite(_) | Inner::PgPool(_) => unreachable!("a read-write Conn is always a transaction's"),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    Sqlite(Arc<SqliteDb>),
+    Postgres(PgPool),
+}
+
+/// The database: a handle that is cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+/// An open transaction; dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(SqliteTx),
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_, ReadWrite> {
+        let inner = match self {
+            Tx::Sqlite(tx) => Inner::SqliteTx(&mut tx.conn),
+            Tx::Pg(tx) => Inner::PgTx(tx),
+        };
+        Conn { inner, access: PhantomData }
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(mut tx) => {
+                tx.conn.execute_batch("COMMIT")?;
+                tx.open = false;
+                Ok(())
+            }
+            Tx::Pg(tx) => tx.commit().await.map_err(StoreError::from),
+        }
+    }
+}
+
+impl Store {
+    /// Opens `sqlite://PATH` (created if missing) or `postgres://…`. Does not migrate.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        if url.starts_with("sqlite:") {
+            Ok(Store { pools: Pools::Sqlite(Arc::new(SqliteDb::open(url)?)) })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            Self::connect_postgres(options).await
+        } else {
+            Err(StoreError::Config(format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redact_url(url)
+            )))
+        }
+    }
+
+    pub async fn connect_postgres(options: PgConnectOptions) -> StoreResult<Store> {
+        // A pooled connection is not pinged before use: a failed query reports its own error,
+        // and the ping would cost a round trip on every request.
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Store { pools: Pools::Postgres(pool) })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pools {
+            Pools::Sqlite(_) => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A connection for reads outside a transaction.
+    pub fn read(&self) -> Conn<'_, ReadOnly> {
+        let inner = match &self.pools {
+            Pools::Sqlite(db) => Inner::Sqlite(db),
+            Pools::Postgres(pool) => Inner::PgPool(pool),
+        };
+        Conn { inner, access: PhantomData }
+    }
+
+    /// Starts a write transaction (on SQLite, waits for the one writer).
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite(db) => {
+                let conn = Arc::clone(&db.writer).lock_owned().await;
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                Tx::Sqlite(SqliteTx { conn, open: true })
+            }
+            Pools::Postgres(pool) => Tx::Pg(pool.begin().await?),
+        })
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> bool {
+        self.read().fetch_one("SELECT 1 AS one", vec![]).await.is_ok()
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite(db) => {
+                if let Ok(mut readers) = db.readers.lock() {
+                    readers.clear();
+                }
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,187 @@
+//! Groups and their members.
+
+use plexid_core::model::{Group, User};
+use plexid_core::{GroupId, UserId};
+
+use crate::engine::{Access, Conn, ReadWrite};
+use crate::error::StoreResult;
+use crate::listing::{diff, Assignments, Filter, ListQuery, Listed, OrderTerm, Window};
+use crate::params;
+use crate::row::{Param, Row};
+use crate::users::{json_text, COLUMNS as USER_COLUMNS};
+
+const SELECT: &str = "SELECT g.uuid, g.name, g.is_superuser, g.parent, g.attributes FROM app_group g";
+
+pub(crate) fn from_row(row: &Row) -> StoreResult<Group> {
+    Ok(Group {
+        id: GroupId(row.uuid("uuid")?),
+        name: row.text("name")?,
+        is_superuser: row.boolean("is_superuser")?,
+        parent: row.opt_uuid("parent")?.map(GroupId),
+        attributes: row.json("attributes")?,
+    })
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GroupFilter {
+    pub name: Option<String>,
+    pub is_superuser: Option<bool>,
+    pub search: Vec<String>,
+}
+
+pub const GROUP_ORDERING: &[&str] = &["pk", "name", "is_superuser"];
+
+/// Ordering terms whose column has another name (the others are their own column).
+const ORDER_COLUMNS: &[(&str, &str)] = &[("pk", "uuid")];
+
+/// A group a user is in, with its parent's name (what a user's representation nests).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    pub user: UserId,
+    pub group: Group,
+    pub parent_name: Option<String>,
+}
+
+impl<A: Access> Conn<'_, A> {
+    pub async fn group_by_id(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
+        let sql = format!("{SELECT} WHERE g.uuid = $1");
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
+    }
+
+    /// The first group with this name (by id), for bootstrap.
+    pub async fn group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
+        let sql = format!("{SELECT} WHERE g.name = $1 ORDER BY g.uuid LIMIT 1");
+        self.fetch_optional(&sql, params![name]).await?.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn groups_by_ids(&mut self, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
+        let rows =
+            self.rows_in(&format!("{SELECT} WHERE g.uuid IN"), ids.iter().map(|id| Param::from(*id)), "").await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Which of `ids` are groups.
+    pub async fn existing_groups(&mut self, ids: &[GroupId]) -> StoreResult<Vec<GroupId>> {
+        let rows = self.existing("app_group", ids.iter().map(|id| Param::from(*id)).collect()).await?;
+        rows.iter().map(|r| Ok(GroupId(r.uuid("uuid")?))).collect()
+    }
+
+    pub async fn list_groups(
+        &mut self,
+        filter: &GroupFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<Group>> {
+        let mut f = Filter::default();
+        f.eq("name", filter.name.clone());
+        f.eq("is_superuser", filter.is_superuser);
+        f.search(&filter.search, &["name"]);
+        ListQuery { select: SELECT, columns: ORDER_COLUMNS, tiebreak: "uuid" }
+            .run(self, f, ordering, window, from_row)
+            .await
+    }
+
+    /// The groups of each of these users with their parents' names, in one query.
+    pub async fn memberships_of_users(&mut self, users: &[UserId]) -> StoreResult<Vec<Membership>> {
+        let head = "SELECT gm.user_id, g.uuid, g.name, g.is_superuser, g.parent, g.attributes, p.name AS parent_name \
+                    FROM group_member gm JOIN app_group g ON g.uuid = gm.group_uuid \
+                    LEFT JOIN app_group p ON p.uuid = g.parent WHERE gm.user_id IN";
+        let rows = self.rows_in(head, users.iter().map(|id| Param::from(*id)), " ORDER BY g.name, g.uuid").await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Membership {
+                    user: UserId(r.int("user_id")?),
+                    group: from_row(r)?,
+                    parent_name: r.opt_text("parent_name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The members of each of these groups: (group, user), by user id.
+    pub async fn members_of_groups(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, User)>> {
+        let head = format!(
+            "SELECT gm.group_uuid, {USER_COLUMNS} FROM group_member gm JOIN app_user u ON u.id = gm.user_id \
+             WHERE gm.group_uuid IN"
+        );
+        let rows = self.rows_in(&head, groups.iter().map(|id| Param::from(*id)), " ORDER BY u.id").await?;
+        rows.iter().map(|r| Ok((GroupId(r.uuid("group_uuid")?), crate::users::from_row(r)?))).collect()
+    }
+
+    /// Is the user a member of a superuser group?
+    pub async fn is_superuser(&mut self, user: UserId) -> StoreResult<bool> {
+        let row = self
+            .fetch_one(
+                "SELECT EXISTS (SELECT 1 FROM group_member gm JOIN app_group g ON g.uuid = gm.group_uuid \
+                 WHERE gm.user_id = $1 AND g.is_superuser) AS s",
+                params![user],
+            )
+            .await?;
+        row.boolean("s")
+    }
+}
+
+impl Conn<'_, ReadWrite> {
+    /// The group, locked until the transaction ends.
+    pub async fn group_for_update(&mut self, id: GroupId) -> StoreResult<Option<Group>> {
+        let sql = format!("{SELECT} WHERE g.uuid = $1{}", self.dialect().for_update());
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn insert_group(&mut self, g: &Group) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO app_group (uuid, name, is_superuser, parent, attributes) VALUES ($1, $2, $3, $4, $5)",
+            params![g.id, &g.name, g.is_superuser, g.parent, json_text(&g.attributes)],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Writes the fields in which `after` differs from `before`.
+    pub async fn update_group(&mut self, before: &Group, after: &Group) -> StoreResult<()> {
+        let mut set = Assignments::default();
+        set.set("name", diff(&before.name, &after.name));
+        set.set("is_superuser", diff(&before.is_superuser, &after.is_superuser));
+        set.set("parent", diff(&before.parent, &after.parent));
+        set.set("attributes", (before.attributes != after.attributes).then(|| json_text(&after.attributes)));
+        set.apply(self, "app_group", "uuid", after.id).await.map(drop)
+    }
+
+    pub async fn delete_group(&mut self, id: GroupId) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM app_group WHERE uuid = $1", params![id]).await? > 0)
+    }
+
+    /// Adds the user to the group; already a member is fine.
+    pub async fn add_member(&mut self, group: GroupId, user: UserId) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO group_member (group_uuid, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            params![group, user],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn remove_member(&mut self, group: GroupId, user: UserId) -> StoreResult<()> {
+        self.execute("DELETE FROM group_member WHERE group_uuid = $1 AND user_id = $2", params![group, user])
+            .await
+            .map(drop)
+    }
+
+    /// Replaces a user's group memberships.
+    pub async fn set_user_groups(&mut self, user: UserId, groups: &[GroupId]) -> StoreResult<()> {
+        self.execute("DELETE FROM group_member WHERE user_id = $1", params![user]).await?;
+        for group in groups {
+            self.add_member(*group, user).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a group's members.
+    pub async fn set_group_members(&mut self, group: GroupId, users: &[UserId]) -> StoreResult<()> {
+        self.execute("DELETE FROM group_member WHERE group_uuid = $1", params![group]).await?;
+        for user in users {
+            self.add_member(group, *user).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,48 @@
+//! Schema migrations, one list per engine (the files differ only where the dialects do; a parity
+//! test checks that both describe the same tables, columns and constraints).
+
+use crate::engine::{Dialect, Store};
+use crate::error::StoreResult;
+use crate::params;
+
+const SQLITE: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+
+/// Serialises migrations of several plexid instances sharing one PostgreSQL database.
+const MIGRATION_LOCK: i64 = 0x706c_6578_6964;
+
+impl Store {
+    /// Applies the migrations not yet applied, in one transaction. Safe to run from several
+    /// instances at once on PostgreSQL (an advisory lock serialises them).
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let mut conn = tx.conn();
+        let migrations = match conn.dialect() {
+            Dialect::Sqlite => SQLITE,
+            Dialect::Postgres => {
+                conn.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK]).await?;
+                POSTGRES
+            }
+        };
+        conn.execute_script(
+            "CREATE TABLE IF NOT EXISTS plexid_migration (version BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+        )
+        .await?;
+        let applied: Vec<i64> = conn
+            .fetch_all("SELECT version FROM plexid_migration", vec![])
+            .await?
+            .iter()
+            .map(|r| r.int("version"))
+            .collect::<StoreResult<_>>()?;
+        let mut count = 0;
+        for (version, name, sql) in migrations.iter().filter(|(v, ..)| !applied.contains(v)) {
+            tracing::info!(version, name, "applying migration");
+            conn.execute_script(sql).await?;
+            conn.execute("INSERT INTO plexid_migration (version, name) VALUES ($1, $2)", params![*version, *name])
+                .await?;
+            count += 1;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+}

@@ -1,0 +1,227 @@
+//! SQLite through rusqlite, called directly. SQLite is an in-process library: a read of a page of
+//! rows takes tens of microseconds, less than handing it to another thread would cost, so queries
+//! run on the calling task. Reads use a small pool of connections (WAL lets them run beside the
+//! writer) and a read cache; writes go through the one write connection, held for a whole
+//! transaction.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::types::Value as LiteValue;
+
+use crate::error::{StoreError, StoreResult};
+use crate::row::{LiteRow, Param, Row};
+
+/// The SQLite database: a write connection, a pool of read connections and a read cache.
+pub struct SqliteDb {
+    path: PathBuf,
+    pub(crate) readers: std::sync::Mutex<Vec<rusqlite::Connection>>,
+    pub(crate) writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
+    cache: ReadCache,
+    /// `?read_cache=off` in the URL turns the cache off (to measure or debug).
+    read_cache: bool,
+}
+
+type CacheKey = (String, Vec<Param>);
+/// The data version the rows were read at, and the rows.
+type CacheEntry = (i64, Arc<[LiteRow]>);
+
+/// Results of recent reads, valid while nothing has been committed since. A dedicated
+/// connection's `PRAGMA data_version` changes whenever any other connection (our writer, or
+/// another process using the same file) commits, so the cache can never serve stale rows: an
+/// entry is used only if the version it was read under is still current.
+struct ReadCache {
+    watch: std::sync::Mutex<rusqlite::Connection>,
+    entries: std::sync::Mutex<HashMap<CacheKey, CacheEntry>>,
+}
+
+const CACHE_ENTRIES: usize = 1024;
+const CACHE_MAX_ROWS: usize = 200;
+
+impl ReadCache {
+    fn version(&self) -> StoreResult<i64> {
+        let watch = self.watch.lock().map_err(|_| StoreError::Corrupt("cache watch poisoned".into()))?;
+        let mut stmt = watch.prepare_cached("PRAGMA data_version")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+
+    fn get(&self, key: &CacheKey, version: i64) -> Option<Vec<Row>> {
+        let entries = self.entries.lock().ok()?;
+        match entries.get(key) {
+            Some((at, rows)) if *at == version => Some(rows.iter().cloned().map(Row::Lite).collect()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: CacheKey, version: i64, rows: &[Row]) {
+        if rows.len() > CACHE_MAX_ROWS {
+            return;
+        }
+        let lite: Vec<LiteRow> =
+            rows.iter().filter_map(|r| if let Row::Lite(l) = r { Some(l.clone()) } else { None }).collect();
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_ENTRIES {
+                entries.retain(|_, (at, _)| *at == version);
+                if entries.len() >= CACHE_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (version, lite.into()));
+        }
+    }
+}
+
+const SQLITE_READERS: usize = 8;
+const STATEMENT_CACHE: usize = 128;
+
+fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+impl SqliteDb {
+    pub(crate) fn open(url: &str) -> StoreResult<SqliteDb> {
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = PathBuf::from(path);
+        let read_cache = match options.split('&').find_map(|o| o.strip_prefix("read_cache=")) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(StoreError::Config(format!("read_cache must be on or off, not {other:?}"))),
+        };
+        if path.as_os_str().is_empty() || rest.starts_with(":memory:") {
+            return Err(StoreError::Config(
+                "use sqlite://PATH with a file path (in-memory databases are not supported)".into(),
+            ));
+        }
+        let writer = rusqlite::Connection::open(&path)
+            .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
+        configure(&writer)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        let watch = rusqlite::Connection::open(&path)?;
+        watch.pragma_update(None, "query_only", "ON")?;
+        Ok(SqliteDb {
+            path,
+            readers: std::sync::Mutex::new(Vec::new()),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            cache: ReadCache { watch: std::sync::Mutex::new(watch), entries: std::sync::Mutex::new(HashMap::new()) },
+            read_cache,
+        })
+    }
+
+    /// A read through the cache.
+    pub(crate) fn cached_fetch(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        if !self.read_cache {
+            return self.read(|conn| lite_fetch(conn, sql, &params, limit));
+        }
+        let version = self.cache.version()?;
+        let key = (sql.to_owned(), params);
+        let rows = match self.cache.get(&key, version) {
+            Some(rows) => rows,
+            None => {
+                let rows = self.read(|conn| lite_fetch(conn, sql, &key.1, None))?;
+                self.cache.put(key, version, &rows);
+                rows
+            }
+        };
+        Ok(match limit {
+            Some(l) => rows.into_iter().take(l).collect(),
+            None => rows,
+        })
+    }
+
+    /// Runs `f` on a read connection from the pool (opening one if none is free).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.readers.lock().map_err(|_| StoreError::Corrupt("reader pool poisoned".into()))?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                // Opened read-write but `query_only`: a SQLITE_OPEN_READ_ONLY connection maps the
+                // WAL index read-only, which makes SQLite re-read the schema and re-prepare every
+                // statement in every transaction (measured: 4x slower lists).
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
+                configure(&conn)?;
+                conn.pragma_update(None, "query_only", "ON")?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < SQLITE_READERS {
+                readers.push(conn);
+            }
+        }
+        result
+    }
+}
+
+/// Binds `params` to a statement whose placeholders are `$n` (SQLite numbers named parameters
+/// in order of appearance, so each is looked up by its name).
+fn bind_lite(stmt: &mut rusqlite::Statement<'_>, params: &[Param]) -> StoreResult<()> {
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or("");
+        let n: usize = name
+            .trim_start_matches(['$', '?'])
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("unsupported placeholder {name:?}")))?;
+        let param = params.get(n - 1).ok_or_else(|| StoreError::Corrupt(format!("no value for {name}")))?;
+        match param {
+            Param::Text(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::OptText(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::OptInt(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::Bool(v) => stmt.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn lite_fetch(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Param],
+    limit: Option<usize>,
+) -> StoreResult<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind_lite(&mut stmt, params)?;
+    let columns: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let width = columns.len();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..width).map(|i| row.get::<_, LiteValue>(i)).collect::<rusqlite::Result<Arc<[_]>>>()?;
+        out.push(Row::Lite(LiteRow { columns: Arc::clone(&columns), values }));
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn lite_execute(conn: &rusqlite::Connection, sql: &str, params: &[Param]) -> StoreResult<u64> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind_lite(&mut stmt, params)?;
+    Ok(stmt.raw_execute()? as u64)
+}
+
+/// A SQLite write transaction: the write connection, held until commit or drop (which rolls back).
+pub struct SqliteTx {
+    pub(crate) conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+    pub(crate) open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "rolling back a SQLite transaction failed");
+            }
+        }
+    }
+}
