@@ -59,6 +59,15 @@ pub struct UserPlexSourceConnectionRequest {
     plex_token: String,
 }
 
+/// authentik's `PatchedUserPlexSourceConnectionRequest`: every field optional.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PatchedUserPlexSourceConnectionRequest {
+    identifier: Option<String>,
+    /// Stored encrypted, never returned.
+    plex_token: Option<String>,
+}
+
 /// Create body of a group connection (D10). On update only `identifier` is read.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -204,7 +213,7 @@ pub async fn update_user(
 }
 
 /// Change a user Plex connection's identifier (administrators) or token.
-#[utoipa::path(patch, path = "/sources/user_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)), request_body = UserPlexSourceConnectionRequest,
+#[utoipa::path(patch, path = "/sources/user_connections/plex/{id}/", tag = "sources", params(("id" = i64, Path)), request_body = PatchedUserPlexSourceConnectionRequest,
     responses((status = 200, body = UserPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn partial_update_user(
     State(state): State<AppState>,

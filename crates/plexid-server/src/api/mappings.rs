@@ -57,6 +57,14 @@ pub struct PlexSourcePropertyMappingRequest {
     expression: String,
 }
 
+/// authentik's `PatchedPlexSourcePropertyMappingRequest`: every field optional.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PatchedPlexSourcePropertyMappingRequest {
+    name: Option<String>,
+    expression: Option<String>,
+}
+
 /// authentik's `PropertyMappingTestRequest`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -149,7 +157,7 @@ pub async fn update(
 
 /// Change some fields of a Plex source property mapping.
 #[utoipa::path(patch, path = "/propertymappings/source/plex/{pm_uuid}/", tag = "propertymappings", params(("pm_uuid" = Uuid, Path)),
-    request_body = PlexSourcePropertyMappingRequest,
+    request_body = PatchedPlexSourcePropertyMappingRequest,
     responses((status = 200, body = PlexSourcePropertyMapping), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn partial_update(
     State(state): State<AppState>,

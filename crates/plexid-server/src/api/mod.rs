@@ -55,7 +55,7 @@ pub struct UsedBy {
     pub model_name: String,
     pub pk: String,
     pub name: String,
-    /// `cascade`, `cascade_many`, `set_null` or `set_default`.
+    #[schema(value_type = UsedByActionEnum)]
     pub action: String,
 }
 
@@ -69,6 +69,45 @@ impl UsedBy {
             action: action.into(),
         }
     }
+}
+
+/// authentik's enums, as its schema names them.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum UsedByActionEnum {
+    Cascade,
+    CascadeMany,
+    SetNull,
+    SetDefault,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PolicyEngineMode {
+    All,
+    Any,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum UserMatchingModeEnum {
+    Identifier,
+    EmailLink,
+    EmailDeny,
+    UsernameLink,
+    UsernameDeny,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GroupMatchingModeEnum {
+    Identifier,
+    NameLink,
+    NameDeny,
 }
 
 /// A paginated list: `{"pagination": …, "results": […]}`.

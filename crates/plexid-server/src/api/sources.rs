@@ -28,6 +28,7 @@ use crate::state::AppState;
 pub struct PlexSource {
     #[serde(flatten)]
     pub source: SourceSummary,
+    #[schema(value_type = crate::api::GroupMatchingModeEnum)]
     pub group_matching_mode: String,
     pub client_id: String,
     pub allowed_servers: Vec<String>,
@@ -75,12 +76,12 @@ pub struct PlexSourceRequest {
     enrollment_flow: Option<Uuid>,
     user_property_mappings: Option<Vec<Uuid>>,
     group_property_mappings: Option<Vec<Uuid>>,
-    /// `all` or `any`
+    #[schema(value_type = Option<crate::api::PolicyEngineMode>)]
     policy_engine_mode: Option<String>,
-    /// `identifier`, `email_link`, `email_deny`, `username_link` or `username_deny`
+    #[schema(value_type = Option<crate::api::UserMatchingModeEnum>)]
     user_matching_mode: Option<String>,
     user_path_template: Option<String>,
-    /// `identifier`, `name_link` or `name_deny`
+    #[schema(value_type = Option<crate::api::GroupMatchingModeEnum>)]
     group_matching_mode: Option<String>,
     client_id: Option<String>,
     /// Plex server `clientIdentifier`s whose members may sign in. Empty: no server grants access
@@ -90,6 +91,36 @@ pub struct PlexSourceRequest {
     /// The admin's Plex token; stored encrypted. Send `"********"` to keep the stored one.
     #[schema(min_length = 1)]
     plex_token: String,
+}
+
+/// The request body of a partial update (authentik's `PatchedPlexSourceRequest`): every field optional.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PatchedPlexSourceRequest {
+    #[schema(min_length = 1)]
+    name: Option<String>,
+    #[schema(min_length = 1, max_length = 50, pattern = "^[-a-zA-Z0-9_]+$")]
+    slug: Option<String>,
+    enabled: Option<bool>,
+    authentication_flow: Option<Uuid>,
+    enrollment_flow: Option<Uuid>,
+    user_property_mappings: Option<Vec<Uuid>>,
+    group_property_mappings: Option<Vec<Uuid>>,
+    #[schema(value_type = Option<crate::api::PolicyEngineMode>)]
+    policy_engine_mode: Option<String>,
+    #[schema(value_type = Option<crate::api::UserMatchingModeEnum>)]
+    user_matching_mode: Option<String>,
+    user_path_template: Option<String>,
+    #[schema(value_type = Option<crate::api::GroupMatchingModeEnum>)]
+    group_matching_mode: Option<String>,
+    client_id: Option<String>,
+    /// Plex server `clientIdentifier`s whose members may sign in. Empty: no server grants access
+    /// (only the token owner and, with `allow_friends`, their friends can sign in).
+    allowed_servers: Option<Vec<String>>,
+    allow_friends: Option<bool>,
+    /// The admin's Plex token; stored encrypted. Send `"********"` to keep the stored one.
+    #[schema(min_length = 1)]
+    plex_token: Option<String>,
 }
 
 paginated_schema!(PaginatedPlexSourceList, PlexSource);
@@ -195,7 +226,7 @@ pub async fn update(
 }
 
 /// Change some fields of a Plex source.
-#[utoipa::path(patch, path = "/sources/plex/{slug}/", tag = "sources", params(("slug" = String, Path)), request_body = PlexSourceRequest,
+#[utoipa::path(patch, path = "/sources/plex/{slug}/", tag = "sources", params(("slug" = String, Path)), request_body = PatchedPlexSourceRequest,
     responses((status = 200, body = PlexSource), (status = 400, body = ValidationError), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn partial_update(
     State(state): State<AppState>,
@@ -253,7 +284,9 @@ pub struct SourceSummary {
     pub verbose_name: &'static str,
     pub verbose_name_plural: &'static str,
     pub meta_model_name: &'static str,
+    #[schema(value_type = crate::api::PolicyEngineMode)]
     pub policy_engine_mode: String,
+    #[schema(value_type = crate::api::UserMatchingModeEnum)]
     pub user_matching_mode: String,
     pub managed: Option<String>,
     pub user_path_template: String,

@@ -12,4 +12,5 @@ mod flows;
 mod mappings;
 mod protocol;
 mod rbac;
+mod shape;
 mod sources;

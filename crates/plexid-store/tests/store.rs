@@ -1,0 +1,239 @@
+//! Storage tests, each on SQLite and on PostgreSQL (`PLEXID_TEST_POSTGRES_URL`, set by
+//! `scripts/test`): the two migrations describe the same schema, transactions roll back when
+//! dropped, and every unique constraint is reported as its `Constraint`.
+
+use std::collections::BTreeSet;
+
+use plexid_store::{Constraint, Dialect, Store, StoreError};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A migrated, empty database of each engine.
+async fn stores() -> Vec<(Store, Option<std::path::PathBuf>)> {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("plexid-store-test-")));
+    let sqlite = Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let base = std::env::var("PLEXID_TEST_POSTGRES_URL")
+        .expect("PLEXID_TEST_POSTGRES_URL is not set: run the tests with scripts/test");
+    let schema = unique("s_");
+    let admin = Store::connect(&base).await.unwrap();
+    let mut tx = admin.begin().await.unwrap();
+    tx.conn().execute(&format!("CREATE SCHEMA {schema}"), vec![]).await.unwrap();
+    tx.commit().await.unwrap();
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let postgres = Store::connect(&format!("{base}{separator}options=-c%20search_path%3D{schema}")).await.unwrap();
+    let mut out = vec![(sqlite, Some(path)), (postgres, None)];
+    for (store, _) in &mut out {
+        store.migrate().await.unwrap();
+    }
+    out
+}
+
+fn cleanup(file: Option<std::path::PathBuf>) {
+    if let Some(path) = file {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
+
+/// (table, column, not null) of every column, and the column sets of unique constraints and
+/// foreign keys, as each engine reports them.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    columns: BTreeSet<(String, String, bool)>,
+    uniques: BTreeSet<(String, String)>,
+    foreign_keys: BTreeSet<(String, String, String)>,
+}
+
+async fn shape(store: &Store) -> Shape {
+    let mut conn = store.read();
+    let mut columns = BTreeSet::new();
+    let mut uniques = BTreeSet::new();
+    let mut foreign_keys = BTreeSet::new();
+    match store.dialect() {
+        Dialect::Sqlite => {
+            let tables = conn
+                .fetch_all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", vec![])
+                .await
+                .unwrap();
+            for table in tables.iter().map(|r| r.text("name").unwrap()) {
+                let sql = format!("SELECT name, \"notnull\" AS nn, pk FROM pragma_table_info('{table}')");
+                for row in conn.fetch_all(&sql, vec![]).await.unwrap() {
+                    let not_null = row.int("nn").unwrap() != 0 || row.int("pk").unwrap() != 0;
+                    columns.insert((table.clone(), row.text("name").unwrap(), not_null));
+                }
+                let sql = format!("SELECT name, \"unique\" AS u FROM pragma_index_list('{table}')");
+                for index in conn.fetch_all(&sql, vec![]).await.unwrap() {
+                    if index.int("u").unwrap() == 0 {
+                        continue;
+                    }
+                    let name = index.text("name").unwrap();
+                    let sql = format!("SELECT name FROM pragma_index_info('{name}') ORDER BY seqno");
+                    let cols: Vec<String> =
+                        conn.fetch_all(&sql, vec![]).await.unwrap().iter().map(|r| r.text("name").unwrap()).collect();
+                    uniques.insert((table.clone(), cols.join(",")));
+                }
+                let pk: Vec<String> = conn
+                    .fetch_all(
+                        &format!("SELECT name FROM pragma_table_info('{table}') WHERE pk > 0 ORDER BY pk"),
+                        vec![],
+                    )
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.text("name").unwrap())
+                    .collect();
+                uniques.insert((table.clone(), pk.join(",")));
+                let sql =
+                    format!("SELECT \"from\" AS col, \"table\" AS target FROM pragma_foreign_key_list('{table}')");
+                for fk in conn.fetch_all(&sql, vec![]).await.unwrap() {
+                    foreign_keys.insert((table.clone(), fk.text("col").unwrap(), fk.text("target").unwrap()));
+                }
+            }
+        }
+        Dialect::Postgres => {
+            let sql = "SELECT table_name::text AS t, column_name::text AS c, is_nullable::text AS n \
+                       FROM information_schema.columns WHERE table_schema = current_schema()";
+            for row in conn.fetch_all(sql, vec![]).await.unwrap() {
+                columns.insert((row.text("t").unwrap(), row.text("c").unwrap(), row.text("n").unwrap() == "NO"));
+            }
+            let sql = "SELECT rel.relname::text AS t, \
+                              (SELECT string_agg(a.attname::text, ',' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord) \
+                               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS cols, \
+                              con.contype::text AS kind, \
+                              (SELECT relname::text FROM pg_class WHERE oid = con.confrelid) AS target \
+                       FROM pg_constraint con JOIN pg_class rel ON rel.oid = con.conrelid \
+                       JOIN pg_namespace ns ON ns.oid = rel.relnamespace \
+                       WHERE ns.nspname = current_schema() AND con.contype IN ('u', 'p', 'f')";
+            for row in conn.fetch_all(sql, vec![]).await.unwrap() {
+                let (table, cols) = (row.text("t").unwrap(), row.text("cols").unwrap());
+                if row.text("kind").unwrap() == "f" {
+                    foreign_keys.insert((table, cols, row.text("target").unwrap()));
+                } else {
+                    uniques.insert((table, cols));
+                }
+            }
+        }
+    }
+    Shape { columns, uniques, foreign_keys }
+}
+
+#[tokio::test]
+async fn migrations_describe_the_same_schema() {
+    let mut stores = stores().await;
+    let (postgres, _) = stores.pop().unwrap();
+    let (sqlite, file) = stores.pop().unwrap();
+    let (lite, pg) = (shape(&sqlite).await, shape(&postgres).await);
+    assert_eq!(lite.columns, pg.columns, "tables and columns (with NOT NULL) differ");
+    assert_eq!(lite.uniques, pg.uniques, "unique constraints and primary keys differ");
+    assert_eq!(lite.foreign_keys, pg.foreign_keys, "foreign keys differ");
+    assert!(lite.columns.len() > 50, "the schema was read: {}", lite.columns.len());
+    // Every named constraint exists in PostgreSQL under its name.
+    let names: Vec<String> = postgres
+        .read()
+        .fetch_all(
+            "SELECT conname::text AS n FROM pg_constraint con JOIN pg_namespace ns ON ns.oid = con.connamespace \
+             WHERE ns.nspname = current_schema()",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text("n").unwrap())
+        .collect();
+    for constraint in Constraint::ALL {
+        assert!(names.iter().any(|n| n == constraint.name()), "{constraint:?} ({}) missing", constraint.name());
+    }
+    cleanup(file);
+}
+
+#[tokio::test]
+async fn dropped_transactions_roll_back() {
+    for (store, file) in stores().await {
+        {
+            let mut tx = store.begin().await.unwrap();
+            tx.conn().execute("INSERT INTO setting (key, value) VALUES ('k', 'v')", vec![]).await.unwrap();
+            assert!(tx.conn().setting("k").await.unwrap().is_some(), "visible inside the transaction");
+        }
+        assert_eq!(store.read().setting("k").await.unwrap(), None, "{:?}: gone after drop", store.dialect());
+        // The writer is free again (SQLite) and a committed write stays.
+        let mut tx = store.begin().await.unwrap();
+        tx.conn().setting_or_insert("k", "w").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.read().setting("k").await.unwrap().as_deref(), Some("w"));
+        store.close().await;
+        cleanup(file);
+    }
+}
+
+/// Statements that insert a row, then the statement that breaks each constraint.
+fn violation(constraint: Constraint) -> (&'static [&'static str], &'static str) {
+    const USER: &str = "INSERT INTO app_user (id, uuid, username, date_joined) VALUES (1, 'u1', 'jane', 0)";
+    const GROUP: &str = "INSERT INTO app_group (uuid, name) VALUES ('g1', 'g')";
+    const SOURCE: &str = "INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, \
+        group_matching_mode, user_path_template, client_id, plex_token, managed) \
+        VALUES ('s1', 'S', 'plex', 'any', 'identifier', 'identifier', 'p', 'c', 't', 'm')";
+    const SOURCE2: &str = "INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, \
+        group_matching_mode, user_path_template, client_id, plex_token) \
+        VALUES ('s2', 'S', 'plex2', 'any', 'identifier', 'identifier', 'p', 'c', 't')";
+    const MAPPING: &str = "INSERT INTO property_mapping (uuid, name, expression, managed) VALUES ('m1', 'n', 'e', 'm')";
+    const FLOW: &str =
+        "INSERT INTO flow (uuid, slug, name, title, designation) VALUES ('f1', 'f', 'n', 't', 'authentication')";
+    const TOKEN: &str = "INSERT INTO api_token (identifier, uuid, key_hash, key_encrypted, user_id, managed) \
+        VALUES ('t', 'tu', 'h', 'e', 1, 'm')";
+    const UCONN: &str =
+        "INSERT INTO user_source_connection (user_id, source_uuid, identifier, plex_token, created, last_updated) \
+        VALUES (1, 's1', '42', 't', 0, 0)";
+    const GCONN: &str =
+        "INSERT INTO group_source_connection (group_uuid, source_uuid, identifier, created, last_updated) \
+        VALUES ('g1', 's1', 'x', 0, 0)";
+    match constraint {
+        Constraint::SourceSlug => (&[SOURCE], "UPDATE plex_source SET managed = NULL WHERE uuid = 's1'; INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, group_matching_mode, user_path_template, client_id, plex_token) VALUES ('s3', 'S', 'plex', 'any', 'identifier', 'identifier', 'p', 'c', 't')"),
+        Constraint::SourceManaged => (&[SOURCE, SOURCE2], "UPDATE plex_source SET managed = 'm' WHERE uuid = 's2'"),
+        Constraint::FlowSlug => (&[FLOW], "INSERT INTO flow (uuid, slug, name, title, designation) VALUES ('f2', 'f', 'n', 't', 'authentication')"),
+        Constraint::MappingName => (&[MAPPING], "INSERT INTO property_mapping (uuid, name, expression) VALUES ('m2', 'n', 'e')"),
+        Constraint::MappingManaged => (&[MAPPING], "INSERT INTO property_mapping (uuid, name, expression, managed) VALUES ('m2', 'n2', 'e', 'm')"),
+        Constraint::Username => (&[USER], "INSERT INTO app_user (id, uuid, username, date_joined) VALUES (2, 'u2', 'jane', 0)"),
+        Constraint::UserUuid => (&[USER], "INSERT INTO app_user (id, uuid, username, date_joined) VALUES (2, 'u1', 'john', 0)"),
+        Constraint::GroupNameParent => (&[GROUP, "INSERT INTO app_group (uuid, name) VALUES ('g2', 'h')", "UPDATE app_group SET parent = 'g2' WHERE uuid = 'g1'"], "INSERT INTO app_group (uuid, name, parent) VALUES ('g3', 'g', 'g2')"),
+        Constraint::UserConnectionUserSource => (&[USER, SOURCE, UCONN], "INSERT INTO user_source_connection (user_id, source_uuid, identifier, plex_token, created, last_updated) VALUES (1, 's1', '43', 't', 0, 0)"),
+        Constraint::UserConnectionSourceIdentifier => (&[USER, "INSERT INTO app_user (id, uuid, username, date_joined) VALUES (2, 'u2', 'john', 0)", SOURCE, UCONN], "INSERT INTO user_source_connection (user_id, source_uuid, identifier, plex_token, created, last_updated) VALUES (2, 's1', '42', 't', 0, 0)"),
+        Constraint::GroupConnectionGroupSource => (&[GROUP, SOURCE, GCONN], "INSERT INTO group_source_connection (group_uuid, source_uuid, identifier, created, last_updated) VALUES ('g1', 's1', 'y', 0, 0)"),
+        Constraint::GroupConnectionSourceIdentifier => (&[GROUP, "INSERT INTO app_group (uuid, name) VALUES ('g2', 'h')", SOURCE, GCONN], "INSERT INTO group_source_connection (group_uuid, source_uuid, identifier, created, last_updated) VALUES ('g2', 's1', 'x', 0, 0)"),
+        Constraint::TokenIdentifier => (&[USER, TOKEN], "INSERT INTO api_token (identifier, uuid, key_hash, key_encrypted, user_id) VALUES ('t', 'tu2', 'h2', 'e', 1)"),
+        Constraint::TokenUuid => (&[USER, TOKEN], "INSERT INTO api_token (identifier, uuid, key_hash, key_encrypted, user_id) VALUES ('t2', 'tu', 'h2', 'e', 1)"),
+        Constraint::TokenKeyHash => (&[USER, TOKEN], "INSERT INTO api_token (identifier, uuid, key_hash, key_encrypted, user_id) VALUES ('t2', 'tu2', 'h', 'e', 1)"),
+        Constraint::TokenManaged => (&[USER, TOKEN], "INSERT INTO api_token (identifier, uuid, key_hash, key_encrypted, user_id, managed) VALUES ('t2', 'tu2', 'h2', 'e', 1, 'm')"),
+    }
+}
+
+#[tokio::test]
+async fn every_unique_violation_names_its_constraint() {
+    for (store, file) in stores().await {
+        for constraint in Constraint::ALL {
+            let (setup, breaking) = violation(*constraint);
+            let mut tx = store.begin().await.unwrap();
+            let mut conn = tx.conn();
+            for statement in setup {
+                conn.execute(statement, vec![]).await.unwrap_or_else(|e| panic!("{constraint:?} setup: {e}"));
+            }
+            let mut result = Ok(0);
+            for statement in breaking.split("; ") {
+                result = conn.execute(statement, vec![]).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            match result {
+                Err(StoreError::Unique(found)) => assert_eq!(found, *constraint, "{:?}", store.dialect()),
+                other => panic!("{:?} {constraint:?}: expected a unique violation, got {other:?}", store.dialect()),
+            }
+            // dropped: rolled back, so the next case starts from an empty database
+        }
+        store.close().await;
+        cleanup(file);
+    }
+}
