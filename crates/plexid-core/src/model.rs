@@ -25,26 +25,12 @@ pub struct User {
     pub user_type: UserType,
 }
 
-/// A user about to be created (the database assigns the id).
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewUser {
-    pub uuid: Uuid,
-    pub username: String,
-    pub name: String,
-    pub email: String,
-    pub is_active: bool,
-    pub path: String,
-    pub attributes: Map<String, Value>,
-    pub last_login: Option<Timestamp>,
-    pub date_joined: Timestamp,
-    pub password_hash: Option<String>,
-    pub user_type: UserType,
-}
-
-impl NewUser {
-    /// An active internal user with authentik's defaults.
+impl User {
+    /// A new active internal user with authentik's defaults; the database assigns the id when
+    /// it is inserted.
     pub fn named(username: impl Into<String>, now: Timestamp) -> Self {
-        NewUser {
+        User {
+            id: UserId(0),
             uuid: Uuid::new_v4(),
             username: username.into(),
             name: String::new(),

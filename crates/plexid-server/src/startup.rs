@@ -1,7 +1,7 @@
 //! What happens before the server accepts requests: migrations, the secret key, the bootstrap
 //! admin and its token, and the default flows. Idempotent, safe for several instances.
 
-use plexid_core::model::{Flow, Group, NewUser};
+use plexid_core::model::{Flow, Group, User};
 use plexid_core::modes::{FlowAuthentication, FlowDesignation, TokenIntent};
 use plexid_core::UserId;
 use plexid_store::{Conn, ReadWrite, Store};
@@ -80,7 +80,7 @@ async fn ensure_admin(conn: &mut Conn<'_, ReadWrite>, clock: &Clock) -> ServiceR
     let admin = match conn.user_by_username(ADMIN_USERNAME).await? {
         Some(user) => user.id,
         None => {
-            let user = NewUser { name: "plexid Default Admin".into(), ..NewUser::named(ADMIN_USERNAME, clock.now()) };
+            let user = User { name: "plexid Default Admin".into(), ..User::named(ADMIN_USERNAME, clock.now()) };
             conn.insert_user(&user).await?
         }
     };

@@ -1,6 +1,6 @@
 //! Users.
 
-use plexid_core::model::{NewUser, User};
+use plexid_core::model::User;
 use plexid_core::modes::UserType;
 use plexid_core::UserId;
 use serde_json::{Map, Value};
@@ -105,7 +105,8 @@ impl Conn<'_, ReadWrite> {
         self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
     }
 
-    pub async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
+    /// Inserts the user (its `id` is ignored) and returns the id the database assigned.
+    pub async fn insert_user(&mut self, u: &User) -> StoreResult<UserId> {
         let row = self
             .fetch_one(
                 "INSERT INTO app_user (uuid, username, name, email, is_active, path, attributes, last_login, \

@@ -14,7 +14,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::drf::{Body, Text};
+use super::drf::Text;
 use super::error::{ApiError, ApiResult};
 use super::http::{created, no_content, ok, JsonBody, QueryParams};
 use super::sources::SourceSummary;
@@ -163,19 +163,12 @@ pub async fn list_user(State(state): State<AppState>, actor: Actor, query: Query
 #[utoipa::path(post, path = "/sources/user_connections/plex/", tag = "sources", request_body = UserPlexSourceConnectionRequest,
     responses((status = 201, body = UserPlexSourceConnection), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
 pub async fn create_user(State(state): State<AppState>, actor: Actor, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let read = |body: &mut Body<'_>| NewUserConnection {
+    let (new, errors) = read_body(&body, false, |body| NewUserConnection {
         user: body.integer("user", true).map(UserId),
         source: body.text("source", Text::REQUIRED),
         identifier: body.text("identifier", Text::REQUIRED),
         plex_token: body.text("plex_token", Text::REQUIRED),
-    };
-    let (new, errors) = match Body::new(&body, false) {
-        Ok(mut body) => {
-            let new = read(&mut body);
-            (new, body.errors)
-        }
-        Err(errors) => (NewUserConnection { user: None, source: None, identifier: None, plex_token: None }, errors),
-    };
+    });
     let (connection, source) = service::create_user(&state, &actor, new, errors).await?;
     Ok(created(&user_connection(connection, source.into())))
 }
@@ -270,18 +263,11 @@ pub async fn create_group(
     actor: Actor,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let read = |body: &mut Body<'_>| NewGroupConnection {
+    let (new, errors) = read_body(&body, false, |body| NewGroupConnection {
         group: body.required_uuid("group").map(GroupId),
         source: body.text("source", Text::REQUIRED),
         identifier: body.text("identifier", Text::REQUIRED),
-    };
-    let (new, errors) = match Body::new(&body, false) {
-        Ok(mut body) => {
-            let new = read(&mut body);
-            (new, body.errors)
-        }
-        Err(errors) => (NewGroupConnection { group: None, source: None, identifier: None }, errors),
-    };
+    });
     let (connection, source) = service::create_group(&state, &actor, new, errors).await?;
     Ok(created(&group_connection(connection, source.into())))
 }

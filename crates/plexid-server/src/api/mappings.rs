@@ -203,18 +203,11 @@ pub async fn test(
 ) -> ApiResult<Response> {
     actor.require(service::TEST)?;
     let id = mapping_id(&pm_uuid)?;
-    let read = |body: &mut Body<'_>| TestInput {
+    let (input, errors) = read_body(&body, true, |body| TestInput {
         user: body.integer("user", false).map(UserId),
         group: body.uuid_ref("group").flatten().map(GroupId),
         context: body.object("context").unwrap_or_default(),
-    };
-    let (input, errors) = match Body::new(&body, true) {
-        Ok(mut body) => {
-            let input = read(&mut body);
-            (input, body.errors)
-        }
-        Err(errors) => (TestInput { user: None, group: None, context: Map::new() }, errors),
-    };
+    });
     let outcome = service::test(&state, &actor, id, input, errors).await?;
     let indent = bool_filter(query.get("format_result")).unwrap_or(false);
     let result = match outcome {

@@ -85,6 +85,7 @@ pub async fn get_user(app: &AppState, actor: &Actor, id: UserConnectionId) -> Se
 }
 
 /// What a new user connection links (D10: the user and the source are named).
+#[derive(Default)]
 pub struct NewUserConnection {
     pub user: Option<UserId>,
     /// The source's slug or id.
@@ -207,6 +208,7 @@ pub async fn get_group(
 }
 
 /// What a new group connection links (D10).
+#[derive(Default)]
 pub struct NewGroupConnection {
     pub group: Option<GroupId>,
     /// The source's slug or id.

@@ -126,6 +126,7 @@ pub async fn usage(app: &AppState, actor: &Actor, id: MappingId) -> ServiceResul
 }
 
 /// What a mapping test evaluates with: the given context, plus the user and group it names.
+#[derive(Default)]
 pub struct TestInput {
     pub user: Option<UserId>,
     pub group: Option<GroupId>,

@@ -1,7 +1,7 @@
 //! Users: create, change (only the fields given, under a row lock, so concurrent changes to other
 //! fields are kept), memberships, passwords.
 
-use plexid_core::model::{NewUser, User, UserChanges};
+use plexid_core::model::{User, UserChanges};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{rules, FieldErrors, GroupId, Permission, SourceId, UserConnectionId, UserId};
 use plexid_store::groups::Membership;
@@ -148,42 +148,12 @@ pub async fn create(
     mut errors: FieldErrors,
 ) -> ServiceResult<UserView> {
     actor.require(perm(Action::Add))?;
-    let now = app.clock.now();
-    let blank = NewUser::named("", now);
-    let template = User {
-        id: UserId(0),
-        uuid: blank.uuid,
-        username: blank.username,
-        name: blank.name,
-        email: blank.email,
-        is_active: blank.is_active,
-        path: blank.path,
-        attributes: blank.attributes,
-        last_login: None,
-        date_joined: now,
-        password_hash: None,
-        user_type: blank.user_type,
-    };
-    let u = apply(template, input.changes, &mut errors);
+    let user = apply(User::named("", app.clock.now()), input.changes, &mut errors);
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     check_groups(&mut conn, input.groups.as_ref(), &mut errors).await?;
     check(errors, FIELD_ORDER)?;
-    let id = conn
-        .insert_user(&NewUser {
-            uuid: u.uuid,
-            username: u.username,
-            name: u.name,
-            email: u.email,
-            is_active: u.is_active,
-            path: u.path,
-            attributes: u.attributes,
-            last_login: u.last_login,
-            date_joined: u.date_joined,
-            password_hash: None,
-            user_type: u.user_type,
-        })
-        .await?;
+    let id = conn.insert_user(&user).await?;
     if let Some(groups) = &input.groups {
         set_groups(&mut conn, actor, id, groups).await?;
     }
