@@ -5,6 +5,7 @@
 
 pub mod errors;
 pub mod ids;
+pub mod login;
 pub mod model;
 pub mod modes;
 pub mod permission;

@@ -171,6 +171,55 @@ pub struct GroupConnection {
     pub last_updated: Timestamp,
 }
 
+/// A signed-in browser. The cookie holds a random key; only its hash is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub key_hash: String,
+    pub user: UserId,
+    /// The source the user signed in through (`None` for other sign-ins or a deleted source).
+    pub source: Option<SourceId>,
+    pub created: Timestamp,
+    pub last_seen: Timestamp,
+    /// The absolute end; the idle end is `last_seen` plus the idle lifetime.
+    pub expires: Timestamp,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+/// The user an audit event is about, as authentik shows it (`{"pk", "email", "username"}`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EventUser {
+    pub pk: i64,
+    pub email: String,
+    pub username: String,
+}
+
+/// One audit log entry. `context` never holds a token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub id: Uuid,
+    pub action: EventAction,
+    pub app: String,
+    pub user: Option<EventUser>,
+    pub context: Map<String, Value>,
+    /// `context.model.pk` or `context.source.pk`, for the `context_model_pk` filter.
+    pub context_model_pk: Option<String>,
+    pub client_ip: Option<String>,
+    pub created: Timestamp,
+    pub expires: Timestamp,
+}
+
+/// What the last checks of a source found (token check, access sweep).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceState {
+    /// `unknown`, `valid`, `rejected` (plex.tv answered 401) or `unreachable`.
+    pub token_state: String,
+    pub token_checked: Option<Timestamp>,
+    pub sweep_finished: Option<Timestamp>,
+    pub sweep_summary: Map<String, Value>,
+}
+
 // ------------------------------------------------------------------------------------------
 // Changes: what an update sets. `None` leaves a field as stored, so an update writes only the
 // fields it was given and concurrent changes to other fields are never lost.

@@ -107,6 +107,37 @@ choices!(/// The kind of account.
     InternalServiceAccount = "internal_service_account",
 });
 
+choices!(/// What an audit event records (authentik's `EventActions`, every value).
+    EventAction {
+    Login = "login",
+    LoginFailed = "login_failed",
+    Logout = "logout",
+    UserWrite = "user_write",
+    SuspiciousRequest = "suspicious_request",
+    PasswordSet = "password_set",
+    SecretView = "secret_view",
+    SecretRotate = "secret_rotate",
+    InvitationUsed = "invitation_used",
+    AuthorizeApplication = "authorize_application",
+    SourceLinked = "source_linked",
+    ImpersonationStarted = "impersonation_started",
+    ImpersonationEnded = "impersonation_ended",
+    FlowExecution = "flow_execution",
+    PolicyExecution = "policy_execution",
+    PolicyException = "policy_exception",
+    PropertyMappingException = "property_mapping_exception",
+    SystemTaskExecution = "system_task_execution",
+    SystemTaskException = "system_task_exception",
+    SystemException = "system_exception",
+    ConfigurationError = "configuration_error",
+    ModelCreated = "model_created",
+    ModelUpdated = "model_updated",
+    ModelDeleted = "model_deleted",
+    EmailSent = "email_sent",
+    UpdateAvailable = "update_available",
+    Custom = "custom_",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ pub enum Model {
     Group,
     Token,
     PropertyMapping,
+    Event,
 }
 
 impl Model {
@@ -36,6 +37,7 @@ impl Model {
             Model::Group => ("authentik_core", "group"),
             Model::Token => ("authentik_core", "token"),
             Model::PropertyMapping => ("authentik_core", "propertymapping"),
+            Model::Event => ("authentik_events", "event"),
         }
     }
 }
@@ -53,7 +55,7 @@ impl Permission {
 
     /// Every permission plexid knows, for validation of grants.
     pub fn all() -> impl Iterator<Item = Permission> {
-        const MODELS: [Model; 9] = [
+        const MODELS: [Model; 10] = [
             Model::PlexSource,
             Model::PlexSourcePropertyMapping,
             Model::UserPlexSourceConnection,
@@ -63,6 +65,7 @@ impl Permission {
             Model::Group,
             Model::Token,
             Model::PropertyMapping,
+            Model::Event,
         ];
         MODELS.into_iter().flat_map(|model| {
             [Action::Add, Action::Change, Action::Delete, Action::View]
@@ -103,6 +106,7 @@ mod tests {
             Some(Permission::new(Action::View, Model::PlexSourcePropertyMapping))
         );
         assert_eq!(Permission::parse("authentik_sources_plex.fly_plexsource"), None);
-        assert_eq!(Permission::all().count(), 36);
+        assert_eq!(Permission::all().count(), 40);
+        assert_eq!(Permission::parse("authentik_events.view_event"), Some(Permission::new(Action::View, Model::Event)));
     }
 }

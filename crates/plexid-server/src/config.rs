@@ -38,6 +38,52 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// The address users reach plexid at (e.g. `https://id.example.com`). When it is HTTPS,
+    /// cookies are marked `Secure`.
+    #[arg(long, env = "PLEXID_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Sign-in attempts per minute per client address (`0` turns the limit off).
+    #[arg(long, env = "PLEXID_LOGIN_RATE_LIMIT", default_value_t = 30)]
+    pub login_rate_limit: u32,
+
+    /// Sign-in attempts per minute per source, from all addresses together (`0`: off).
+    #[arg(long, env = "PLEXID_LOGIN_SOURCE_RATE_LIMIT", default_value_t = 600)]
+    pub login_source_rate_limit: u32,
+
+    /// Trust `X-Forwarded-For` for the client address (only behind a reverse proxy that sets it).
+    #[arg(long, env = "PLEXID_TRUST_PROXY_HEADERS", default_value_t = false)]
+    pub trust_proxy_headers: bool,
+
+    /// A session ends after this long without use (`30m`, `12h`, or seconds).
+    #[arg(long, env = "PLEXID_SESSION_IDLE", default_value = "24h")]
+    pub session_idle: Period,
+
+    /// A session ends this long after sign-in, however busy.
+    #[arg(long, env = "PLEXID_SESSION_LIFETIME", default_value = "336h")]
+    pub session_lifetime: Period,
+
+    /// How often the access sweep re-checks every connection against its source's rules.
+    #[arg(long, env = "PLEXID_ACCESS_CHECK_INTERVAL", default_value = "15m")]
+    pub access_check_interval: Period,
+
+    /// How often each source's Plex token is checked.
+    #[arg(long, env = "PLEXID_TOKEN_CHECK_INTERVAL", default_value = "3h")]
+    pub token_check_interval: Period,
+
+    /// Run the background jobs on this instance (with several instances, one runs each job at a
+    /// time whatever this says).
+    #[arg(long, env = "PLEXID_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub jobs: bool,
+
+    /// How long a source owner's identity and friends list are reused between sign-ins.
+    #[arg(long, env = "PLEXID_PLEX_CACHE_TTL", default_value = "60s")]
+    pub plex_cache_ttl: Period,
+
+    /// Time limit of one plex.tv request.
+    #[arg(long, env = "PLEXID_PLEX_TIMEOUT", default_value = "5s")]
+    pub plex_timeout: Period,
+
     /// Log format.
     #[arg(long, env = "PLEXID_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -49,7 +95,49 @@ pub enum LogFormat {
     Json,
 }
 
+/// A positive length of time: seconds (`900`) or jiff's friendly form (`15m`, `1h 30m`, `PT15M`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period(pub jiff::SignedDuration);
+
+impl Period {
+    pub const fn secs(secs: i64) -> Self {
+        Period(jiff::SignedDuration::from_secs(secs))
+    }
+    pub const fn minutes(minutes: i64) -> Self {
+        Period(jiff::SignedDuration::from_mins(minutes))
+    }
+    pub const fn hours(hours: i64) -> Self {
+        Period(jiff::SignedDuration::from_hours(hours))
+    }
+    /// As a standard duration (periods are positive).
+    pub fn std(self) -> std::time::Duration {
+        self.0.unsigned_abs()
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let duration = match text.parse::<i64>() {
+            Ok(secs) => jiff::SignedDuration::from_secs(secs),
+            Err(_) => text.parse::<jiff::SignedDuration>().map_err(|e| format!("not a length of time: {e}"))?,
+        };
+        if duration.is_positive() {
+            Ok(Period(duration))
+        } else {
+            Err("must be longer than zero".into())
+        }
+    }
+}
+
 impl Settings {
+    /// Whether plexid is served over HTTPS (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
+    }
+
     /// Settings for tests: a database URL, everything else default.
     pub fn for_database(database: &str) -> Self {
         Settings {
@@ -60,7 +148,34 @@ impl Settings {
             plex_api_url: "https://plex.tv".into(),
             plex_app_url: "https://app.plex.tv".into(),
             secret_key: None,
+            public_url: None,
+            login_rate_limit: 30,
+            login_source_rate_limit: 600,
+            trust_proxy_headers: false,
+            session_idle: Period::hours(24),
+            session_lifetime: Period::hours(336),
+            access_check_interval: Period::minutes(15),
+            token_check_interval: Period::hours(3),
+            jobs: true,
+            plex_cache_ttl: Period::secs(60),
+            plex_timeout: Period::secs(5),
             log_format: LogFormat::Text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Period;
+
+    #[test]
+    fn periods() {
+        assert_eq!("900".parse::<Period>(), Ok(Period::minutes(15)));
+        assert_eq!("15m".parse::<Period>(), Ok(Period::minutes(15)));
+        assert_eq!("1h 30m".parse::<Period>(), Ok(Period::minutes(90)));
+        assert_eq!("PT2H".parse::<Period>(), Ok(Period::hours(2)));
+        assert_eq!("336h".parse::<Period>(), Ok(Period::hours(336)));
+        assert!("0".parse::<Period>().is_err());
+        assert!("soon".parse::<Period>().is_err());
     }
 }

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod router;
 pub mod service;
 pub mod startup;
+pub mod web;
 pub mod state;
 
 use std::future::Future;
@@ -30,6 +31,8 @@ pub enum StartError {
     Store(#[from] plexid_store::StoreError),
     #[error("{0}")]
     Service(#[from] service::ServiceError),
+    #[error("plex.tv client: {0}")]
+    Plex(String),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
 }
@@ -53,12 +56,17 @@ impl Server {
         let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
         let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
+        let plex = plexid_plex::PlexClient::new(plex_config(&settings)).map_err(|e| StartError::Plex(e.to_string()))?;
+        let login_limits =
+            Arc::new(service::limits::LoginLimits::new(settings.login_rate_limit, settings.login_source_rate_limit));
         let state = AppState {
             store,
             secrets,
             settings: Arc::new(settings),
             mapping_limits: plexid_mapping::Limits::default(),
             clock,
+            plex,
+            login_limits,
         };
         Ok(Server { state, listener, address })
     }
@@ -66,10 +74,25 @@ impl Server {
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the database.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = self.state.store.clone();
-        let app = router::router(self.state);
+        let jobs = self.state.settings.jobs.then(|| jobs::spawn(self.state.clone()));
+        let app = router::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        if let Some(jobs) = jobs {
+            jobs.abort();
+        }
         store.close().await;
         result
+    }
+}
+
+fn plex_config(settings: &Settings) -> plexid_plex::PlexConfig {
+    plexid_plex::PlexConfig {
+        api_url: settings.plex_api_url.clone(),
+        product: "plexid".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        request_timeout: settings.plex_timeout.std(),
+        owner_cache_ttl: settings.plex_cache_ttl.std(),
+        ..Default::default()
     }
 }
 

@@ -14,4 +14,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub mapping_limits: plexid_mapping::Limits,
     pub clock: Clock,
+    /// The plex.tv client (one connection pool, the owner cache).
+    pub plex: plexid_plex::PlexClient,
+    pub login_limits: Arc<crate::service::limits::LoginLimits>,
 }

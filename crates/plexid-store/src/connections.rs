@@ -1,7 +1,8 @@
 //! User and group Plex source connections.
 
+use plexid_core::login::Relationship;
 use plexid_core::model::{GroupConnection, UserConnection};
-use plexid_core::{GroupConnectionId, GroupId, SourceId, UserConnectionId, UserId};
+use plexid_core::{GroupConnectionId, GroupId, SourceId, Timestamp, UserConnectionId, UserId};
 
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
@@ -61,6 +62,23 @@ fn group_from_row(row: &Row) -> StoreResult<GroupConnection> {
     })
 }
 
+/// What the last sign-in or access sweep found for a connection.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConnectionAccess {
+    pub relationship: Relationship,
+    pub checked: Option<Timestamp>,
+    /// When the sweep found access definitely gone (`None` while the account has access).
+    pub revoked: Option<Timestamp>,
+}
+
+fn access_from_row(row: &Row) -> StoreResult<ConnectionAccess> {
+    Ok(ConnectionAccess {
+        relationship: row.json("relationship")?,
+        checked: row.opt_timestamp("access_checked")?,
+        revoked: row.opt_timestamp("access_revoked")?,
+    })
+}
+
 fn connection_filter(filter: &ConnectionFilter) -> Filter {
     let mut f = Filter::default();
     f.eq("c.user_id", filter.user);
@@ -95,6 +113,38 @@ impl<A: Access> Conn<'_, A> {
     ) -> StoreResult<Option<UserConnection>> {
         let sql = format!("{USER_SELECT} WHERE c.source_uuid = $1 AND c.identifier = $2");
         self.fetch_optional(&sql, params![source, identifier]).await?.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The connection of this group identifier to this source, if any.
+    pub async fn group_connection_by_identifier(
+        &mut self,
+        source: SourceId,
+        identifier: &str,
+    ) -> StoreResult<Option<GroupConnection>> {
+        let sql = format!("{GROUP_SELECT} WHERE c.source_uuid = $1 AND c.identifier = $2");
+        self.fetch_optional(&sql, params![source, identifier]).await?.as_ref().map(group_from_row).transpose()
+    }
+
+    /// The access state of a connection (what the last sign-in or sweep found).
+    pub async fn connection_access(&mut self, id: UserConnectionId) -> StoreResult<Option<ConnectionAccess>> {
+        let row = self
+            .fetch_optional(
+                "SELECT relationship, access_checked, access_revoked FROM user_source_connection WHERE id = $1",
+                params![id],
+            )
+            .await?;
+        row.as_ref().map(access_from_row).transpose()
+    }
+
+    /// Every connection of a source with its access state, by id (what the access sweep walks).
+    pub async fn connections_of_source(&mut self, source: SourceId) -> StoreResult<Vec<(UserConnection, ConnectionAccess)>> {
+        let sql = format!(
+            "SELECT c.id, c.user_id, c.source_uuid, c.identifier, c.plex_token, c.created, c.last_updated, \
+             c.relationship, c.access_checked, c.access_revoked FROM user_source_connection c \
+             WHERE c.source_uuid = $1 ORDER BY c.id"
+        );
+        let rows = self.fetch_all(&sql, params![source]).await?;
+        rows.iter().map(|r| Ok((user_from_row(r)?, access_from_row(r)?))).collect()
     }
 
     pub async fn list_group_connections(
@@ -157,6 +207,16 @@ impl Conn<'_, ReadWrite> {
         self.execute(
             "UPDATE user_source_connection SET identifier = $2, plex_token = $3, last_updated = $4 WHERE id = $1",
             params![c.id, &c.identifier, &c.plex_token, c.last_updated],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn set_connection_access(&mut self, id: UserConnectionId, access: &ConnectionAccess) -> StoreResult<()> {
+        let relationship = serde_json::to_string(&access.relationship).expect("a relationship serialises");
+        self.execute(
+            "UPDATE user_source_connection SET relationship = $2, access_checked = $3, access_revoked = $4 WHERE id = $1",
+            params![id, relationship, access.checked, access.revoked],
         )
         .await
         .map(drop)

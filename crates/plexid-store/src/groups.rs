@@ -1,7 +1,7 @@
 //! Groups and their members.
 
 use plexid_core::model::{Group, User};
-use plexid_core::{GroupId, UserId};
+use plexid_core::{GroupId, SourceId, UserId};
 
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
@@ -108,6 +108,12 @@ impl<A: Access> Conn<'_, A> {
         rows.iter().map(|r| Ok((GroupId(r.uuid("group_uuid")?), crate::users::from_row(r)?))).collect()
     }
 
+    /// Every group called `name` (any parent).
+    pub async fn groups_named(&mut self, name: &str) -> StoreResult<Vec<GroupId>> {
+        let rows = self.fetch_all("SELECT uuid FROM app_group WHERE name = $1 ORDER BY uuid", params![name]).await?;
+        rows.iter().map(|r| Ok(GroupId(r.uuid("uuid")?))).collect()
+    }
+
     /// Is the user a member of a superuser group?
     pub async fn is_superuser(&mut self, user: UserId) -> StoreResult<bool> {
         let row = self
@@ -165,6 +171,18 @@ impl Conn<'_, ReadWrite> {
         self.execute("DELETE FROM group_member WHERE group_uuid = $1 AND user_id = $2", params![group, user])
             .await
             .map(drop)
+    }
+
+    /// Removes the user from every group connected to `source` (before a sign-in adds the ones
+    /// its mappings name again).
+    pub async fn remove_source_groups(&mut self, user: UserId, source: SourceId) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM group_member WHERE user_id = $1 AND group_uuid IN \
+             (SELECT group_uuid FROM group_source_connection WHERE source_uuid = $2)",
+            params![user, source],
+        )
+        .await
+        .map(drop)
     }
 
     /// Replaces a user's group memberships.

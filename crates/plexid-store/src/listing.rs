@@ -15,6 +15,10 @@ impl OrderTerm {
     pub const fn asc(term: &'static str) -> Self {
         OrderTerm { term, descending: false }
     }
+
+    pub const fn desc(term: &'static str) -> Self {
+        OrderTerm { term, descending: true }
+    }
 }
 
 /// A `LIKE` pattern matching `term` anywhere, with `\` as the escape character.

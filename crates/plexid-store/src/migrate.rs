@@ -5,8 +5,14 @@ use crate::engine::{Dialect, Store};
 use crate::error::StoreResult;
 use crate::params;
 
-const SQLITE: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, "login", include_str!("../migrations/sqlite/0002_login.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (2, "login", include_str!("../migrations/postgres/0002_login.sql")),
+];
 
 /// Serialises migrations of several plexid instances sharing one PostgreSQL database.
 const MIGRATION_LOCK: i64 = 0x706c_6578_6964;

@@ -128,6 +128,12 @@ impl<A: Access> Conn<'_, A> {
         query.run(self, f, ordering, window, from_row).await
     }
 
+    /// Every source's id (what background jobs walk), by slug.
+    pub async fn source_ids(&mut self) -> StoreResult<Vec<SourceId>> {
+        let rows = self.fetch_all("SELECT uuid FROM plex_source ORDER BY slug", vec![]).await?;
+        rows.iter().map(|r| Ok(SourceId(r.uuid("uuid")?))).collect()
+    }
+
     pub async fn source_by_slug(&mut self, slug: &str) -> StoreResult<Option<Source>> {
         let sql = format!("{} WHERE s.slug = $1", select_sql(self.dialect()));
         self.fetch_optional(&sql, params![slug]).await?.as_ref().map(from_row).transpose()

@@ -1,5 +1,6 @@
 //! Users.
 
+use plexid_core::login::Candidate;
 use plexid_core::model::User;
 use plexid_core::modes::UserType;
 use plexid_core::UserId;
@@ -66,6 +67,21 @@ impl<A: Access> Conn<'_, A> {
     }
 
     /// The users with these ids (missing ones are left out).
+    /// Users whose email equals `email` ignoring case (D18), as matching candidates.
+    pub async fn users_with_email(&mut self, email: &str) -> StoreResult<Vec<Candidate>> {
+        self.candidates("SELECT id, is_active FROM app_user WHERE lower(email) = lower($1) ORDER BY id", email).await
+    }
+
+    /// The user called `username`, as a matching candidate.
+    pub async fn users_with_username(&mut self, username: &str) -> StoreResult<Vec<Candidate>> {
+        self.candidates("SELECT id, is_active FROM app_user WHERE username = $1", username).await
+    }
+
+    async fn candidates(&mut self, sql: &str, value: &str) -> StoreResult<Vec<Candidate>> {
+        let rows = self.fetch_all(sql, params![value]).await?;
+        rows.iter().map(|r| Ok(Candidate { user: UserId(r.int("id")?), is_active: r.boolean("is_active")? })).collect()
+    }
+
     pub async fn users_by_ids(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
         let rows = self.rows_in(&format!("{SELECT} WHERE u.id IN"), ids.iter().map(|id| Param::from(*id)), "").await?;
         rows.iter().map(from_row).collect()

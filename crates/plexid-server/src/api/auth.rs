@@ -1,12 +1,15 @@
-//! Who is calling: `Authorization: Bearer <key>` becomes the [`Actor`] every operation takes.
-//! Failures are 403 with authentik's bodies (authentik never answers 401).
+//! Who is calling: `Authorization: Bearer <key>`, else the session cookie, becomes the [`Actor`]
+//! every operation takes. A cookie-authenticated write must carry the session's CSRF token in
+//! `X-CSRFToken` (a bearer token needs none: browsers never send it on their own). Failures are
+//! 403 with authentik's bodies (authentik never answers 401).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::error::{ApiError, TOKEN_INVALID, UNSUPPORTED_AUTH};
-use crate::service::{tokens, Actor};
+use super::error::{ApiError, CSRF_INCORRECT, CSRF_MISSING, TOKEN_INVALID, UNSUPPORTED_AUTH};
+use crate::service::{sessions, tokens, Actor};
+use crate::web::cookies;
 use crate::state::AppState;
 
 /// What the `Authorization` header asks for.
@@ -39,7 +42,7 @@ impl FromRequestParts<AppState> for Actor {
             Some(value) => Some(value.to_str().map_err(|_| ApiError::Forbidden(TOKEN_INVALID))?),
         };
         match parse_authorization(header) {
-            Credentials::None => Ok(Actor::Anonymous),
+            Credentials::None => session_actor(parts, state).await,
             Credentials::Unsupported => Err(ApiError::Forbidden(UNSUPPORTED_AUTH)),
             Credentials::Bearer(key) => {
                 let principal = tokens::authenticate(state, key).await?.ok_or(ApiError::Forbidden(TOKEN_INVALID))?;
@@ -47,6 +50,25 @@ impl FromRequestParts<AppState> for Actor {
             }
         }
     }
+}
+
+/// The actor of the session cookie (anonymous without a live one), checking CSRF on writes.
+async fn session_actor(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
+    let Some(key) = cookies::read(&parts.headers, cookies::SESSION) else {
+        return Ok(Actor::Anonymous);
+    };
+    let Some((principal, _)) = sessions::authenticate(state, &key).await? else {
+        return Ok(Actor::Anonymous);
+    };
+    if !parts.method.is_safe() {
+        let sent = parts.headers.get(cookies::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        match sent {
+            None => return Err(ApiError::Forbidden(CSRF_MISSING)),
+            Some(token) if token != sessions::csrf_token(&key) => return Err(ApiError::Forbidden(CSRF_INCORRECT)),
+            Some(_) => {}
+        }
+    }
+    Ok(Actor::User(principal))
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provide
 pub const NO_PERMISSION: &str = "You do not have permission to perform this action.";
 pub const TOKEN_INVALID: &str = "Token invalid/expired";
 pub const UNSUPPORTED_AUTH: &str = "Unsupported authentication type";
+pub const CSRF_MISSING: &str = "CSRF Failed: CSRF token missing.";
+pub const CSRF_INCORRECT: &str = "CSRF Failed: CSRF token incorrect.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,6 +36,9 @@ pub enum ApiError {
     InvalidPage,
     #[error("method {0} not allowed")]
     MethodNotAllowed(Method),
+    /// A refusal with a reason code: `{"detail", "code"}`, and `Retry-After` when it says.
+    #[error("{code}: {detail}")]
+    Refused { status: StatusCode, detail: String, code: &'static str, retry_after: Option<u64> },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,6 +68,30 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => ApiError::Forbidden(NO_PERMISSION),
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Invalid(errors) => ApiError::Validation(errors),
+            ServiceError::Denied { reason, message } => {
+                ApiError::Refused { status: StatusCode::FORBIDDEN, detail: message, code: reason.code(), retry_after: None }
+            }
+            ServiceError::PlexUnavailable => ApiError::Refused {
+                status: StatusCode::BAD_GATEWAY,
+                detail: "plex.tv could not be reached or failed. Please try again later.".into(),
+                code: "plex_unavailable",
+                retry_after: None,
+            },
+            ServiceError::PlexRateLimited { retry_after } => {
+                let seconds = retry_after.unwrap_or(30);
+                ApiError::Refused {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    detail: format!("plex.tv is busy. Please try again in {seconds} seconds."),
+                    code: "plex_rate_limited",
+                    retry_after: Some(seconds),
+                }
+            }
+            ServiceError::RateLimited { retry_after } => ApiError::Refused {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                detail: format!("Request was throttled. Expected available in {retry_after} seconds."),
+                code: "throttled",
+                retry_after: Some(retry_after),
+            },
             ServiceError::Internal(reason) => ApiError::Internal(reason),
         }
     }
@@ -86,6 +115,13 @@ impl IntoResponse for ApiError {
             ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, super::drf::pagination::INVALID_PAGE),
             ApiError::MethodNotAllowed(method) => {
                 detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{method}\" not allowed."))
+            }
+            ApiError::Refused { status, detail, code, retry_after } => {
+                let mut response = json_response(status, &json!({ "detail": detail, "code": code }));
+                if let Some(seconds) = retry_after {
+                    response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+                }
+                response
             }
             ApiError::Internal(reason) => {
                 tracing::error!(%reason, "internal error");

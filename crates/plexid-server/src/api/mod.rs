@@ -27,9 +27,11 @@ pub mod auth;
 pub mod connections;
 pub mod drf;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod groups;
 pub mod http;
+pub mod login;
 pub mod mappings;
 pub mod rbac;
 pub mod sources;
@@ -260,6 +262,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::retrieve, sources::update, sources::partial_update, sources::destroy))
         .routes(routes!(sources::used_by))
+        .routes(routes!(login::redeem_token))
+        .routes(routes!(login::redeem_token_authenticated))
         .routes(routes!(flows::list, flows::create))
         .routes(routes!(flows::retrieve, flows::update, flows::partial_update, flows::destroy))
         .routes(routes!(flows::used_by))
@@ -300,6 +304,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rbac::unassign_user))
         .routes(routes!(rbac::assign_group))
         .routes(routes!(rbac::unassign_group))
+        .routes(routes!(events::list))
+        .routes(routes!(events::retrieve))
 }
 
 /// The OpenAPI document, rendered once.

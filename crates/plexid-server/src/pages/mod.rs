@@ -1,17 +1,88 @@
-//! plexid's own HTML pages (the login, account and admin pages come here), with their own error
-//! rendering: a browser gets a readable page, an API client authentik's JSON.
+//! plexid's own HTML pages: the login page and the enrollment step ([`login`]), the account
+//! page ([`account`]), their static files ([`assets`]), and the error pages (a browser gets a
+//! readable page, an API client authentik's JSON). Server-rendered, usable without a mouse and
+//! on a phone; every asset is served by plexid, and the Content-Security-Policy says so.
 
-use axum::http::header::{ACCEPT, CONTENT_TYPE};
+pub mod account;
+pub mod assets;
+pub mod login;
+
+use axum::http::header::{ACCEPT, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::api::error::ApiError;
+use crate::service::{sessions, Principal};
 use crate::state::AppState;
+use crate::web::cookies;
 
-/// The page routes (none yet besides the error pages).
+/// The page routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(home))
+        .route("/if/flow/{slug}/", get(login::show).post(login::submit))
+        .route("/if/user/", get(account::show))
+        .route("/if/logout/", post(account::logout))
+        .route("/static/plexid/{file}", get(assets::file))
+}
+
+/// The login page of the default authentication flow.
+pub const LOGIN_PATH: &str = "/if/flow/default-source-authentication/";
+
+/// `/`: the account page when signed in, else the login page.
+async fn home(user: Option<SignedIn>) -> Redirect {
+    match user {
+        Some(_) => Redirect::to(crate::service::login::DEFAULT_NEXT),
+        None => Redirect::to(LOGIN_PATH),
+    }
+}
+
+/// The signed-in user of a page request (pages use the session cookie only).
+pub struct SignedIn {
+    pub principal: Principal,
+    pub key: String,
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        let Some(key) = cookies::read(&parts.headers, cookies::SESSION) else { return Ok(None) };
+        match sessions::authenticate(state, &key).await {
+            Ok(found) => Ok(found.map(|(principal, _)| SignedIn { principal, key })),
+            Err(error) => Err(PageError::internal(&error)),
+        }
+    }
+}
+
+/// A complete page: `title`, the `body` HTML (already escaped) and the scripts it loads. The
+/// Content-Security-Policy allows plexid's own files and, for the Plex PIN, the plex.tv API.
+pub fn page(state: &AppState, title: &str, body: &str, scripts: &[&str]) -> Response {
+    let scripts: String =
+        scripts.iter().map(|s| format!("<script src=\"/static/plexid/{s}\" defer></script>")).collect();
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · plexid</title><link rel=\"stylesheet\" href=\"/static/plexid/plexid.css\">{scripts}</head>\
+         <body><main>{body}</main></body></html>\n",
+        title = escape(title),
+    );
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let policy = format!(
+        "default-src 'self'; connect-src 'self' {}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        state.settings.plex_api_url.trim_end_matches('/')
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert(CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
 }
 
 /// An error shown as a page.
@@ -20,6 +91,21 @@ pub struct PageError {
     pub status: StatusCode,
     pub title: &'static str,
     pub message: String,
+}
+
+impl PageError {
+    pub fn not_found() -> Self {
+        PageError { status: StatusCode::NOT_FOUND, title: "Not found", message: "There is no page here.".into() }
+    }
+
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "page failed");
+        PageError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "plexid could not show this page. Please try again.".into(),
+        }
+    }
 }
 
 impl IntoResponse for PageError {
@@ -63,8 +149,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 /// An unknown path outside the API: a page for browsers, authentik's JSON for API clients.
 pub async fn not_found(headers: HeaderMap) -> Response {
     if wants_html(&headers) {
-        PageError { status: StatusCode::NOT_FOUND, title: "Not found", message: "There is no page here.".into() }
-            .into_response()
+        PageError::not_found().into_response()
     } else {
         ApiError::NotFound.into_response()
     }

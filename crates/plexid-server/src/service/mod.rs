@@ -5,14 +5,19 @@
 
 use std::collections::HashSet;
 
+use plexid_core::login::DenyReason;
 use plexid_core::{FieldErrors, Permission, UserId};
 use plexid_store::{Constraint, StoreError};
 
 pub mod connections;
+pub mod events;
 pub mod flows;
 pub mod groups;
+pub mod limits;
+pub mod login;
 pub mod mappings;
 pub mod permissions;
+pub mod sessions;
 pub mod sources;
 pub mod tokens;
 pub mod users;
@@ -32,9 +37,32 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal of an active user: a superuser holds every permission, anyone else the
+    /// permissions granted to them and their groups.
+    pub async fn load<A: plexid_store::Access>(
+        conn: &mut plexid_store::Conn<'_, A>,
+        user: UserId,
+        username: String,
+        is_superuser: bool,
+    ) -> ServiceResult<Principal> {
+        let permissions = if is_superuser {
+            Default::default()
+        } else {
+            conn.user_permissions(user).await?.iter().filter_map(|name| Permission::parse(name)).collect()
+        };
+        Ok(Principal { user, username, is_superuser, permissions })
+    }
+
     pub fn has(&self, permission: Permission) -> bool {
         self.is_superuser || self.permissions.contains(&permission)
     }
+}
+
+/// Where a request came from, for sessions, rate limits and the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: String,
+    pub user_agent: String,
 }
 
 /// Who asks for an operation.
@@ -113,6 +141,18 @@ pub enum ServiceError {
     /// The command is not acceptable; nothing was written.
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// A sign-in was refused (nothing was written but its audit event).
+    #[error("sign-in refused: {}", .reason.code())]
+    Denied { reason: DenyReason, message: String },
+    /// plex.tv failed or could not be reached (D9).
+    #[error("plex.tv is unavailable")]
+    PlexUnavailable,
+    /// plex.tv asked plexid to slow down (D9); seconds until it may ask again, if plex.tv said.
+    #[error("plex.tv is rate limiting plexid")]
+    PlexRateLimited { retry_after: Option<u64> },
+    /// Too many sign-in attempts (D17); seconds until the next is accepted.
+    #[error("too many sign-in attempts")]
+    RateLimited { retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

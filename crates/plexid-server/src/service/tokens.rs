@@ -99,12 +99,7 @@ pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<Pri
     if expired || !owner.user_active || owner.intent != TokenIntent::Api {
         return Ok(None);
     }
-    let permissions = if owner.is_superuser {
-        Default::default()
-    } else {
-        conn.user_permissions(owner.user).await?.iter().filter_map(|name| Permission::parse(name)).collect()
-    };
-    Ok(Some(Principal { user: owner.user, username: owner.username, is_superuser: owner.is_superuser, permissions }))
+    Ok(Some(Principal::load(&mut conn, owner.user, owner.username, owner.is_superuser).await?))
 }
 
 /// Applies `changes`, checking the identifier and that only superusers give tokens to others.

@@ -12,7 +12,7 @@ async fn serve_and_stop(backend: Backend) {
     let (database, file) = fresh_database(backend).await;
     let migrated = Command::new(PLEXID).args(["migrate", "--database", &database]).output().unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
-    assert_eq!(String::from_utf8_lossy(&migrated.stdout).trim(), "applied 1 migration(s)");
+    assert_eq!(String::from_utf8_lossy(&migrated.stdout).trim(), "applied 2 migration(s)");
     let created = Command::new(PLEXID)
         .args(["create-token", "--database", &database])
         .env("PLEXID_SECRET_KEY", "k")

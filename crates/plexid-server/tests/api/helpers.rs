@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use fake_plex::FakePlex;
+use plexid_server::clock::Clock;
 use plexid_server::config::Settings;
+use plexid_server::state::AppState;
 use plexid_server::crypto::Secrets;
 use plexid_server::Server;
 use plexid_store::Store;
@@ -42,6 +45,10 @@ pub struct TestApp {
     pub token: String,
     pub store: Store,
     pub secrets: Secrets,
+    /// The server's state (to run background jobs and move its clock).
+    pub state: AppState,
+    /// The stand-in plex.tv this server talks to.
+    pub plex: FakePlex,
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     sqlite_file: Option<PathBuf>,
@@ -83,19 +90,38 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<PathBuf>) {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server whose settings `configure` adjusts (they start pointed at a fresh `FakePlex`,
+    /// with background jobs off: tests run them).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_clock(backend, Clock::system(), configure).await
+    }
+
+    /// As [`TestApp::spawn_with`], reading time from `clock` (a manual one lets tests move it).
+    pub async fn spawn_with_clock(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let plex = FakePlex::start().await.expect("fake plex.tv starts");
         let (database_url, sqlite_file) = fresh_database(backend).await;
         let token = unique("test-token-");
         let mut settings = Settings::for_database(&database_url);
         settings.bootstrap_token = Some(token.clone());
-        let server = Server::bind(settings).await.expect("server starts");
+        settings.plex_api_url = plex.url();
+        settings.plex_app_url = plex.url();
+        settings.jobs = false;
+        settings.plex_timeout = plexid_server::config::Period::secs(2);
+        configure(&mut settings);
+        let server = Server::bind_with_clock(settings, clock).await.expect("server starts");
         let base = format!("http://{}", server.address);
         let store = server.state.store.clone();
         let secrets = server.state.secrets.clone();
+        let state = server.state.clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(server.run(async {
             let _ = rx.await;
         }));
-        TestApp { base, token, store, secrets, client: reqwest::Client::new(), shutdown: Some(tx), sqlite_file }
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp { base, token, store, secrets, state, plex, client, shutdown: Some(tx), sqlite_file }
     }
 
     /// Sends a request; `token` None means no Authorization header. Returns status and the body

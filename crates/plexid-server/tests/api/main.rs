@@ -9,6 +9,7 @@ mod binary;
 mod compat;
 mod connections;
 mod flows;
+mod login;
 mod mappings;
 mod protocol;
 mod rbac;

@@ -1,0 +1,141 @@
+// plexid's "Sign in with Plex" (D20). The Plex window is opened inside the click handler, so
+// browsers that block timer-opened popups (iOS Safari, Firefox) allow it; when it is blocked
+// anyway, the whole page goes to Plex and comes back through Plex's forwardUrl. Polling stops
+// when the PIN expires, with a message and a retry button. The Plex token goes only to plex.tv
+// (headers) and to plexid (a POST body), never into a URL.
+(function () {
+  "use strict";
+  var root = document.getElementById("plex-login");
+  if (!root) return;
+  var plexApi = root.dataset.plexApi, plexApp = root.dataset.plexApp;
+  var redeemPath = root.dataset.redeem, next = root.dataset.next || "";
+  var statusBox = document.getElementById("plex-status");
+  var retry = document.getElementById("plex-retry");
+  var STORE = "plexid-pending-pin";
+
+  function show(text, kind) {
+    statusBox.textContent = text;
+    statusBox.className = "status" + (kind ? " " + kind : "");
+  }
+  function headers(clientId) {
+    return {
+      "Accept": "application/json",
+      "X-Plex-Product": "plexid",
+      "X-Plex-Version": "1",
+      "X-Plex-Device-Vendor": "plexid",
+      "X-Plex-Client-Identifier": clientId
+    };
+  }
+  function cookie(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function busy(on) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-plex-source]"), function (b) { b.disabled = on; });
+  }
+
+  function createPin(clientId) {
+    return fetch(plexApi + "/api/v2/pins?strong=true", { method: "POST", headers: headers(clientId) })
+      .then(function (r) { if (r.status !== 201 && r.status !== 200) throw new Error("plex.tv answered " + r.status); return r.json(); });
+  }
+  function authUrl(clientId, code, forwardUrl) {
+    var url = plexApp + "/auth#?clientID=" + encodeURIComponent(clientId) + "&code=" + encodeURIComponent(code) +
+      "&context%5Bdevice%5D%5Bproduct%5D=plexid";
+    if (forwardUrl) url += "&forwardUrl=" + encodeURIComponent(forwardUrl);
+    return url;
+  }
+
+  function redeem(slug, token) {
+    show("Checking your Plex account…");
+    var url = redeemPath + "?slug=" + encodeURIComponent(slug) + (next ? "&next=" + encodeURIComponent(next) : "");
+    var h = { "Content-Type": "application/json", "Accept": "application/json" };
+    var csrf = cookie("plexid_csrf");
+    if (csrf) h["X-CSRFToken"] = csrf;
+    return fetch(url, { method: "POST", headers: h, credentials: "same-origin", body: JSON.stringify({ plex_token: token }) })
+      .then(function (r) {
+        if (r.status === 204) { window.location.reload(); return; }
+        return r.json().then(function (body) {
+          if (r.ok && body.to) { show("Signed in. One moment…", "ok"); window.location.assign(body.to); return; }
+          var detail = body.detail || (body.plex_token && body.plex_token[0]) || (body.non_field_errors && body.non_field_errors[0]) ||
+            "Signing in failed (" + r.status + ").";
+          fail(detail);
+        });
+      })
+      .catch(function () { fail("plexid could not be reached. Please try again."); });
+  }
+
+  function fail(text) {
+    show(text, "error");
+    retry.hidden = false;
+    busy(false);
+  }
+
+  function poll(pin, slug, win) {
+    var deadline = pin.deadline;
+    function tick() {
+      if (Date.now() > deadline) {
+        sessionStorage.removeItem(STORE);
+        if (win && !win.closed) win.close();
+        fail("The Plex sign-in expired before it was approved. Please try again.");
+        return;
+      }
+      fetch(plexApi + "/api/v2/pins/" + encodeURIComponent(pin.id), { headers: headers(pin.clientId) })
+        .then(function (r) { if (!r.ok) throw new Error("pin " + r.status); return r.json(); })
+        .then(function (body) {
+          if (body.authToken) {
+            sessionStorage.removeItem(STORE);
+            if (win && !win.closed) win.close();
+            redeem(slug, body.authToken);
+          } else {
+            setTimeout(tick, 1000);
+          }
+        })
+        .catch(function () {
+          sessionStorage.removeItem(STORE);
+          fail("The Plex sign-in was cancelled or expired. Please try again.");
+        });
+    }
+    tick();
+  }
+
+  function start(button) {
+    var clientId = button.dataset.clientId, slug = button.dataset.plexSource;
+    // Opened now, inside the click, so it is not blocked; pointed at Plex once the PIN exists.
+    var win = window.open("", "plexauth", "width=600,height=700");
+    busy(true);
+    retry.hidden = true;
+    show("Opening Plex…");
+    createPin(clientId).then(function (pin) {
+      var saved = { id: pin.id, code: pin.code, clientId: clientId, slug: slug,
+        deadline: Date.now() + (pin.expiresIn || 1800) * 1000 };
+      if (win && !win.closed) {
+        win.location.href = authUrl(clientId, pin.code, "");
+        show("Approve the sign-in in the Plex window…");
+        poll(saved, slug, win);
+      } else {
+        // Popup blocked: go to Plex in this page; Plex sends the browser back here.
+        sessionStorage.setItem(STORE, JSON.stringify(saved));
+        window.location.assign(authUrl(clientId, pin.code, window.location.href));
+      }
+    }).catch(function () {
+      if (win && !win.closed) win.close();
+      fail("plex.tv could not be reached. Please try again.");
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-plex-source]"), function (button) {
+    button.addEventListener("click", function () { start(button); });
+  });
+  retry.addEventListener("click", function () { retry.hidden = true; show(""); busy(false); });
+
+  // Back from Plex after a full-page redirect: finish that PIN.
+  var pending = sessionStorage.getItem(STORE);
+  if (pending) {
+    try {
+      var pin = JSON.parse(pending);
+      busy(true);
+      show("Finishing the Plex sign-in…");
+      poll(pin, pin.slug, null);
+    } catch (e) { sessionStorage.removeItem(STORE); }
+  }
+})();

@@ -1,0 +1,109 @@
+//! Sessions: a signed-in browser holds a random key in an HttpOnly cookie; the database keeps
+//! only its hash, so sessions can be listed and ended (by the user, an admin or the access
+//! sweep). A session ends at its absolute lifetime or after the idle lifetime without use.
+//! Cookie-authenticated writes carry a CSRF token derived from the session key.
+
+use plexid_core::model::Session;
+use plexid_core::{SourceId, Timestamp, UserId};
+use plexid_store::{Conn, ReadWrite};
+
+use super::{AppState, Client, Principal, ServiceResult};
+use crate::crypto::{generate_key, hash_token};
+
+/// A session's last use is written at most this often (so a busy browser is not a write per
+/// request).
+const TOUCH_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// A new session's cookie values: the key (the session cookie) and its CSRF token.
+pub struct Started {
+    pub key: String,
+    pub csrf: String,
+    pub session: Session,
+}
+
+/// The CSRF token of a session: a hash of its key, so it proves the page could read the CSRF
+/// cookie (same origin) without being a credential itself.
+pub fn csrf_token(session_key: &str) -> String {
+    hash_token(&format!("plexid-csrf:{session_key}"))[..32].to_owned()
+}
+
+/// Starts a session in the caller's transaction (it commits with the sign-in it belongs to).
+pub async fn start(
+    conn: &mut Conn<'_, ReadWrite>,
+    app: &AppState,
+    user: UserId,
+    source: Option<SourceId>,
+    client: &Client,
+) -> ServiceResult<Started> {
+    let now = app.clock.now();
+    let key = generate_key();
+    let session = Session {
+        id: uuid::Uuid::new_v4(),
+        key_hash: hash_token(&key),
+        user,
+        source,
+        created: now,
+        last_seen: now,
+        expires: now + app.settings.session_lifetime.0,
+        client_ip: client.ip.clone(),
+        user_agent: client.user_agent.chars().take(512).collect(),
+    };
+    conn.insert_session(&session).await?;
+    Ok(Started { csrf: csrf_token(&key), key, session })
+}
+
+fn is_live(app: &AppState, session: &Session, now: Timestamp) -> bool {
+    session.expires > now && session.last_seen + app.settings.session_idle.0 > now
+}
+
+/// The principal of a live session of an active user.
+pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<(Principal, Session)>> {
+    let now = app.clock.now();
+    let key_hash = hash_token(key);
+    let mut conn = app.store.read();
+    let Some(session) = conn.session_by_key(&key_hash).await?.filter(|s| is_live(app, s, now)) else {
+        return Ok(None);
+    };
+    let Some(user) = conn.user_by_id(session.user).await?.filter(|u| u.is_active) else {
+        return Ok(None);
+    };
+    let is_superuser = conn.is_superuser(user.id).await?;
+    let principal = Principal::load(&mut conn, user.id, user.username, is_superuser).await?;
+    drop(conn);
+    if session.last_seen + TOUCH_EVERY <= now {
+        let mut tx = app.store.begin().await?;
+        tx.conn().touch_session(&key_hash, now).await?;
+        tx.commit().await?;
+    }
+    Ok(Some((principal, session)))
+}
+
+/// Ends the session with this key (logout). Ending an unknown session is fine.
+pub async fn end(app: &AppState, key: &str) -> ServiceResult<()> {
+    let mut tx = app.store.begin().await?;
+    tx.conn().delete_session(&hash_token(key)).await?;
+    Ok(tx.commit().await?)
+}
+
+/// A user's live sessions, newest first.
+pub async fn of_user(app: &AppState, user: UserId) -> ServiceResult<Vec<Session>> {
+    let now = app.clock.now();
+    let sessions = app.store.read().sessions_of_user(user).await?;
+    Ok(sessions.into_iter().filter(|s| is_live(app, s, now)).collect())
+}
+
+/// Removes ended sessions and expired pending sign-ins (run by the background jobs).
+pub async fn sweep_stale(app: &AppState) -> ServiceResult<u64> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let ended = tx.conn().delete_stale_sessions(now, now - app.settings.session_idle.0).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// A random key and its hash, for a sign-in that waits for a username.
+pub fn new_pending_key() -> (String, String) {
+    let key = generate_key();
+    let hash = hash_token(&key);
+    (key, hash)
+}

@@ -1,0 +1,93 @@
+//! The audit log.
+
+use plexid_core::model::{Event, EventUser};
+use plexid_core::modes::EventAction;
+
+use crate::engine::{Access, Conn, ReadWrite};
+use crate::error::StoreResult;
+use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
+use crate::params;
+use crate::row::Row;
+use crate::users::json_text;
+
+const SELECT: &str = "SELECT uuid, action, app, user_pk, username, user_json, context, context_model_pk, client_ip, \
+                      created, expires FROM event";
+
+fn from_row(row: &Row) -> StoreResult<Event> {
+    let user = match row.opt_int("user_pk")? {
+        Some(_) => Some(row.json::<EventUser>("user_json")?),
+        None => None,
+    };
+    Ok(Event {
+        id: row.uuid("uuid")?,
+        action: row.choice("action", EventAction::parse)?,
+        app: row.text("app")?,
+        user,
+        context: row.json("context")?,
+        context_model_pk: row.opt_text("context_model_pk")?,
+        client_ip: row.opt_text("client_ip")?,
+        created: row.timestamp("created")?,
+        expires: row.timestamp("expires")?,
+    })
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub action: Option<String>,
+    pub username: Option<String>,
+    pub client_ip: Option<String>,
+    pub context_model_pk: Option<String>,
+    pub search: Vec<String>,
+}
+
+pub const EVENT_ORDERING: &[&str] = &["action", "user", "app", "context", "client_ip", "created"];
+
+const ORDER_COLUMNS: &[(&str, &str)] = &[("user", "username")];
+
+impl<A: Access> Conn<'_, A> {
+    pub async fn list_events(
+        &mut self,
+        filter: &EventFilter,
+        ordering: &[OrderTerm],
+        window: Window,
+    ) -> StoreResult<Listed<Event>> {
+        let mut f = Filter::default();
+        f.eq("action", filter.action.clone());
+        f.eq("username", filter.username.clone());
+        f.eq("client_ip", filter.client_ip.clone());
+        f.eq("context_model_pk", filter.context_model_pk.clone());
+        f.search(&filter.search, &["action", "app", "username", "client_ip", "context"]);
+        let query = ListQuery { select: SELECT, columns: ORDER_COLUMNS, tiebreak: "uuid" };
+        query.run(self, f, ordering, window, from_row).await
+    }
+
+    pub async fn event(&mut self, id: uuid::Uuid) -> StoreResult<Option<Event>> {
+        let sql = format!("{SELECT} WHERE uuid = $1");
+        self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
+    }
+}
+
+impl Conn<'_, ReadWrite> {
+    pub async fn insert_event(&mut self, e: &Event) -> StoreResult<()> {
+        let user_json = e.user.as_ref().map_or_else(|| "{}".to_owned(), |u| serde_json::json!(u).to_string());
+        self.execute(
+            "INSERT INTO event (uuid, action, app, user_pk, username, user_json, context, context_model_pk, client_ip, \
+             created, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            params![
+                e.id,
+                e.action.as_str(),
+                &e.app,
+                e.user.as_ref().map(|u| u.pk),
+                e.user.as_ref().map_or("", |u| u.username.as_str()),
+                user_json,
+                json_text(&e.context),
+                &e.context_model_pk,
+                &e.client_ip,
+                e.created,
+                e.expires
+            ],
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,109 @@
+//! Sessions (signed-in browsers) and sign-ins that wait for a username.
+
+use plexid_core::model::Session;
+use plexid_core::{SourceId, Timestamp, UserId};
+
+use crate::engine::{Access, Conn, ReadWrite};
+use crate::error::StoreResult;
+use crate::params;
+use crate::row::Row;
+
+const SELECT: &str = "SELECT key_hash, uuid, user_id, source_uuid, created, last_seen, expires, client_ip, user_agent \
+                      FROM user_session";
+
+fn from_row(row: &Row) -> StoreResult<Session> {
+    Ok(Session {
+        id: row.uuid("uuid")?,
+        key_hash: row.text("key_hash")?,
+        user: UserId(row.int("user_id")?),
+        source: row.opt_uuid("source_uuid")?.map(SourceId),
+        created: row.timestamp("created")?,
+        last_seen: row.timestamp("last_seen")?,
+        expires: row.timestamp("expires")?,
+        client_ip: row.text("client_ip")?,
+        user_agent: row.text("user_agent")?,
+    })
+}
+
+impl<A: Access> Conn<'_, A> {
+    pub async fn session_by_key(&mut self, key_hash: &str) -> StoreResult<Option<Session>> {
+        let sql = format!("{SELECT} WHERE key_hash = $1");
+        self.fetch_optional(&sql, params![key_hash]).await?.as_ref().map(from_row).transpose()
+    }
+
+    /// A user's sessions, newest first.
+    pub async fn sessions_of_user(&mut self, user: UserId) -> StoreResult<Vec<Session>> {
+        let sql = format!("{SELECT} WHERE user_id = $1 ORDER BY created DESC, uuid");
+        self.fetch_all(&sql, params![user]).await?.iter().map(from_row).collect()
+    }
+
+    /// The JSON payload of a sign-in waiting for a username, unless it expired.
+    pub async fn pending_login(&mut self, key_hash: &str, now: Timestamp) -> StoreResult<Option<(SourceId, String)>> {
+        let row = self
+            .fetch_optional(
+                "SELECT source_uuid, payload FROM pending_login WHERE key_hash = $1 AND expires > $2",
+                params![key_hash, now],
+            )
+            .await?;
+        row.map(|r| Ok((SourceId(r.uuid("source_uuid")?), r.text("payload")?))).transpose()
+    }
+}
+
+impl Conn<'_, ReadWrite> {
+    pub async fn insert_session(&mut self, s: &Session) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO user_session (key_hash, uuid, user_id, source_uuid, created, last_seen, expires, client_ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            params![&s.key_hash, s.id, s.user, s.source, s.created, s.last_seen, s.expires, &s.client_ip, &s.user_agent],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn touch_session(&mut self, key_hash: &str, last_seen: Timestamp) -> StoreResult<()> {
+        self.execute("UPDATE user_session SET last_seen = $2 WHERE key_hash = $1", params![key_hash, last_seen]).await.map(drop)
+    }
+
+    pub async fn delete_session(&mut self, key_hash: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM user_session WHERE key_hash = $1", params![key_hash]).await? > 0)
+    }
+
+    /// Ends every session of a user (all of them, or those signed in through `source`); returns
+    /// how many ended.
+    pub async fn delete_sessions_of_user(&mut self, user: UserId, source: Option<SourceId>) -> StoreResult<u64> {
+        match source {
+            None => self.execute("DELETE FROM user_session WHERE user_id = $1", params![user]).await,
+            Some(source) => {
+                self.execute("DELETE FROM user_session WHERE user_id = $1 AND source_uuid = $2", params![user, source]).await
+            }
+        }
+    }
+
+    /// Removes sessions past their absolute end or idle since `idle_before`, and expired pending
+    /// sign-ins.
+    pub async fn delete_stale_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64> {
+        let ended =
+            self.execute("DELETE FROM user_session WHERE expires <= $1 OR last_seen < $2", params![now, idle_before]).await?;
+        self.execute("DELETE FROM pending_login WHERE expires <= $1", params![now]).await?;
+        Ok(ended)
+    }
+
+    pub async fn insert_pending_login(
+        &mut self,
+        key_hash: &str,
+        source: SourceId,
+        payload: &str,
+        expires: Timestamp,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO pending_login (key_hash, source_uuid, payload, expires) VALUES ($1, $2, $3, $4)",
+            params![key_hash, source, payload, expires],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_pending_login(&mut self, key_hash: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM pending_login WHERE key_hash = $1", params![key_hash]).await? > 0)
+    }
+}
