@@ -6,6 +6,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod jobs;
 pub mod pages;
 pub mod router;

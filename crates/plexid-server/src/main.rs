@@ -21,6 +21,15 @@ struct Cli {
 enum Command {
     /// Run the server (applies migrations first).
     Serve(Settings),
+    /// Try the whole sign-in on this machine: plexid with a local stand-in for plex.tv and demo
+    /// accounts (owner, friend, server member, stranger).
+    Demo {
+        #[command(flatten)]
+        settings: Settings,
+        /// Where the stand-in for plex.tv listens.
+        #[arg(long, env = "PLEXID_DEMO_PLEX_LISTEN", default_value = "127.0.0.1:9100")]
+        plex_listen: std::net::SocketAddr,
+    },
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Create a non-expiring API token for a user and print its key once.
@@ -55,6 +64,10 @@ async fn main() -> ExitCode {
         Command::Serve(settings) => {
             init_logging(settings.log_format);
             serve(settings).await
+        }
+        Command::Demo { settings, plex_listen } => {
+            init_logging(settings.log_format);
+            plexid_server::demo::run(settings, plex_listen).await
         }
         Command::Migrate(db) => {
             init_logging(LogFormat::Text);

@@ -117,7 +117,12 @@ impl IntoResponse for ApiError {
                 detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{method}\" not allowed."))
             }
             ApiError::Refused { status, detail, code, retry_after } => {
-                let mut response = json_response(status, &json!({ "detail": detail, "code": code }));
+                #[derive(serde::Serialize)]
+                struct Refusal<'a> {
+                    detail: &'a str,
+                    code: &'a str,
+                }
+                let mut response = json_response(status, &Refusal { detail: &detail, code });
                 if let Some(seconds) = retry_after {
                     response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
                 }

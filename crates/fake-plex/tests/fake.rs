@@ -1,0 +1,120 @@
+//! The stand-in behaves like plex.tv where plexid depends on it.
+
+use std::time::Duration;
+
+use fake_plex::{Account, FakePlex, Fault, Server};
+use serde_json::Value;
+
+async fn fake() -> (FakePlex, reqwest::Client) {
+    let fake = FakePlex::start().await.unwrap();
+    fake.add_account(Account::new(1, "owner"));
+    fake.add_account(Account::new(2, "member"));
+    fake.add_server(Server::new("Home", "srv", 1));
+    fake.share_server("srv", 2);
+    (fake, reqwest::Client::new())
+}
+
+fn api(client: &reqwest::Client, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+    client.request(method, url).header("Accept", "application/json").header("X-Plex-Client-Identifier", "c1")
+}
+
+#[tokio::test]
+async fn pins_are_created_approved_and_expire() {
+    let (fake, http) = fake().await;
+    let created = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins?strong=true", fake.url())).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let pin: Value = created.json().await.unwrap();
+    assert_eq!(pin["code"].as_str().unwrap().len(), 25);
+    assert_eq!(pin["expiresIn"], 1800);
+    assert!(pin["authToken"].is_null());
+    let id = pin["id"].as_u64().unwrap();
+    let poll = || api(&http, reqwest::Method::GET, format!("{}/api/v2/pins/{id}", fake.url())).send();
+    assert!(poll().await.unwrap().json::<Value>().await.unwrap()["authToken"].is_null());
+    assert!(fake.approve_code(pin["code"].as_str().unwrap(), 2));
+    let approved: Value = poll().await.unwrap().json().await.unwrap();
+    assert_eq!(approved["authToken"].as_str(), fake.token_of(2).as_deref());
+    // Another client cannot read it; an expired PIN is gone.
+    let other = http
+        .get(format!("{}/api/v2/pins/{id}", fake.url()))
+        .header("Accept", "application/json")
+        .header("X-Plex-Client-Identifier", "c2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    fake.expire_pin(id);
+    assert_eq!(poll().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn headers_are_required_like_plex_tv() {
+    let (fake, http) = fake().await;
+    let no_client = http.get(format!("{}/api/v2/user", fake.url())).header("Accept", "application/json").send().await.unwrap();
+    assert_eq!(no_client.status(), 400);
+    let unknown = api(&http, reqwest::Method::GET, format!("{}/api/v2/user", fake.url())).header("X-Plex-Token", "nope").send().await.unwrap();
+    assert_eq!(unknown.status(), 401);
+    let xml = http
+        .get(format!("{}/api/v2/user", fake.url()))
+        .header("X-Plex-Client-Identifier", "c1")
+        .header("X-Plex-Token", fake.token_of(2).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml.headers()["content-type"], "application/xml");
+    assert!(xml.text().await.unwrap().contains("<user "));
+}
+
+#[tokio::test]
+async fn resources_list_owned_and_shared_servers() {
+    let (fake, http) = fake().await;
+    let get = |who: u64| {
+        api(&http, reqwest::Method::GET, format!("{}/api/v2/resources", fake.url())).header("X-Plex-Token", fake.token_of(who).unwrap()).send()
+    };
+    let owner: Value = get(1).await.unwrap().json().await.unwrap();
+    assert_eq!((owner[0]["clientIdentifier"].as_str(), owner[0]["owned"].as_bool()), (Some("srv"), Some(true)));
+    let member: Value = get(2).await.unwrap().json().await.unwrap();
+    assert_eq!(member[0]["owned"], false);
+    fake.unshare_server("srv", 2);
+    let member: Value = get(2).await.unwrap().json().await.unwrap();
+    assert_eq!(member, Value::Array(vec![]));
+}
+
+#[tokio::test]
+async fn faults_latency_cors_and_the_call_log() {
+    let (fake, http) = fake().await;
+    let user = || api(&http, reqwest::Method::GET, format!("{}/api/v2/user", fake.url())).header("X-Plex-Token", fake.token_of(1).unwrap()).send();
+    fake.fault_times("/api/v2/user", Fault::Status(500), 1);
+    assert_eq!(user().await.unwrap().status(), 500);
+    assert_eq!(user().await.unwrap().status(), 200, "only once");
+    fake.fault("/api/v2/user", Fault::RateLimited { retry_after_secs: 7 });
+    let limited = user().await.unwrap();
+    assert_eq!((limited.status().as_u16(), limited.headers()["retry-after"].to_str().unwrap()), (429, "7"));
+    fake.clear_faults();
+    fake.fault("/api/v2/user", Fault::Malformed);
+    assert!(user().await.unwrap().json::<Value>().await.is_err());
+    fake.clear_faults();
+    fake.set_latency(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    user().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    let preflight = http.request(reqwest::Method::OPTIONS, format!("{}/api/v2/pins", fake.url())).send().await.unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let calls = fake.calls();
+    assert!(calls.iter().any(|c| c.method == "OPTIONS"));
+    assert!(calls.iter().filter(|c| c.path == "/api/v2/user").all(|c| c.header("x-plex-token").is_some()));
+}
+
+#[tokio::test]
+async fn the_auth_page_offers_every_account() {
+    let (fake, http) = fake().await;
+    let page = http.get(format!("{}/auth", fake.url())).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"approve-owner\"") && page.contains("id=\"approve-member\""));
+    let pin: Value = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins", fake.url())).send().await.unwrap().json().await.unwrap();
+    let approve = |client: &'static str| {
+        let code = pin["code"].as_str().unwrap().to_owned();
+        http.post(format!("{}/auth/approve", fake.url())).form(&[("code", code.as_str()), ("clientID", client), ("account", "2")]).send()
+    };
+    assert_eq!(approve("wrong-client").await.unwrap().status(), 404);
+    assert_eq!(approve("c1").await.unwrap().status(), 204);
+}
