@@ -103,8 +103,25 @@ impl TestApp {
     pub async fn spawn_with_clock(backend: Backend, clock: Clock, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let plex = FakePlex::start().await.expect("fake plex.tv starts");
         let (database_url, sqlite_file) = fresh_database(backend).await;
-        let token = unique("test-token-");
-        let mut settings = Settings::for_database(&database_url);
+        Self::start(&database_url, sqlite_file, plex, clock, unique("test-token-"), configure).await
+    }
+
+    /// Another instance on this one's database and plex.tv stand-in (with its own token cache,
+    /// limits and job runner), as when several instances share one PostgreSQL database.
+    pub async fn second_instance(&self) -> TestApp {
+        let database_url = self.state.settings.db.database.clone();
+        Self::start(&database_url, None, self.plex.clone(), Clock::system(), self.token.clone(), |_| {}).await
+    }
+
+    async fn start(
+        database_url: &str,
+        sqlite_file: Option<PathBuf>,
+        plex: FakePlex,
+        clock: Clock,
+        token: String,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = Settings::for_database(database_url);
         settings.bootstrap_token = Some(token.clone());
         settings.plex_api_url = plex.url();
         settings.plex_app_url = plex.url();

@@ -587,3 +587,38 @@ async fn the_pin_flow_works_against_the_stand_in() {
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'") && csp.contains(&app.plex.url()), "{csp}");
 }
+
+async fn two_instances_share_sign_ins_and_jobs(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let other = app.second_instance().await;
+    // Concurrent first sign-ins of one Plex account on both instances: one user.
+    let body = json!({"plex_token": app.plex.token_of(MEMBER).unwrap()}).to_string();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let base = if i % 2 == 0 { app.base.clone() } else { other.base.clone() };
+        let body = body.clone();
+        tasks.spawn(async move {
+            let url = format!("{base}/api/v3/sources/plex/redeem_token/?slug=plex");
+            reqwest::Client::new().post(url).header("Content-Type", "application/json").body(body).send().await.unwrap().status()
+        });
+    }
+    let statuses = tasks.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(app.count("/api/v3/sources/user_connections/plex/").await, 1);
+    assert_eq!(app.count("/api/v3/core/users/?username=member").await, 1);
+    // A session made on one instance works on the other.
+    let mut cookies = app.sign_in("plex", FRIEND).await;
+    let on_other = other.browser(&mut cookies, Method::GET, "/api/v3/core/users/me/", None, false).await;
+    assert_eq!(on_other.body["user"]["username"], "friend");
+    // Each job runs on one instance per interval.
+    let (a, b) = tokio::join!(
+        plexid_server::jobs::run_due(&app.state, "instance-a"),
+        plexid_server::jobs::run_due(&other.state, "instance-b")
+    );
+    let mut ran: Vec<&str> = a.iter().chain(b.iter()).copied().collect();
+    ran.sort_unstable();
+    assert_eq!(ran, ["access_sweep", "session_cleanup", "token_check"], "{a:?} {b:?}");
+    assert!(plexid_server::jobs::run_due(&app.state, "instance-a").await.is_empty(), "not due again yet");
+}
+both!(two_instances_share_sign_ins_and_jobs, two_instances_share_sign_ins_and_jobs);
