@@ -8,7 +8,11 @@ models cannot carry the `user`/`group`/`source` fields plexid accepts (decision 
 through the client's low-level machinery and their responses are still parsed by the client.
 
     DIR/bin/python compat/authentik_client_compat.py --url http://127.0.0.1:PORT --token TOKEN \
-        [--suite foundation|connections|all]
+        [--suite foundation|connections|login|all] [--plex-tokens OWNER,MEMBER,STRANGER --plex-server ID]
+
+The login suite signs in through `redeem_token` with Plex tokens the server's plex.tv (a
+`fake-plex` in the test suite) knows: the owner's becomes the source's token, the member's has
+access through server ID, the stranger's has none.
 
 The token must belong to a superuser. Names and slugs carry a random suffix, so reruns
 against the same server don't collide. Prints one line per check, then "N passed, M failed";
@@ -167,6 +171,9 @@ class Context:
         self.sources = ak.SourcesApi(self.api_client)
         self.mappings = ak.PropertymappingsApi(self.api_client)
         self.core = ak.CoreApi(self.api_client)
+        self.events = ak.EventsApi(self.api_client)
+        self.plex_tokens: List[str] = []
+        self.plex_server: Optional[str] = None
         self.suffix = secrets.token_hex(4)
         self.passed = 0
         self.failed = 0
@@ -906,10 +913,83 @@ class ConnectionsSuite(Suite):
 
 
 # --------------------------------------------------------------------------------------------
+# Suite "login": redeem_token, redeem_token_authenticated and the audit log
 
 
-SUITES = {"foundation": [FoundationSuite], "connections": [ConnectionsSuite],
-          "all": [FoundationSuite, ConnectionsSuite]}
+class LoginSuite(Suite):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        if not ctx.plex_tokens:
+            raise SystemExit("the login suite needs --plex-tokens and --plex-server")
+        self.owner, self.member, self.stranger = ctx.plex_tokens
+        # The sign-in itself is anonymous: a caller with a token would link the Plex account to
+        # itself instead (authentik's behaviour).
+        anonymous = ak.ApiClient(ak.Configuration(host=ctx.api_client.configuration.host))
+        self.anonymous_sources = ak.SourcesApi(anonymous)
+
+    def checks(self) -> List[Tuple[str, Callable[[], Any]]]:
+        return [
+            ("sources_plex_create[for sign-in]", self.create_source),
+            ("sources_plex_redeem_token_create[member]", self.member_signs_in),
+            ("sources_plex_redeem_token_create[stranger] -> 403", self.stranger_is_refused),
+            ("sources_plex_redeem_token_authenticated_create", self.admin_connects),
+            ("events_events_list[action=login]", self.list_login_events),
+            ("events_events_retrieve", self.retrieve_event),
+            ("sources_plex_destroy[sign-in source]",
+             lambda: call(self.ctx.sources.sources_plex_destroy, self.need("source").slug, status=204)),
+        ]
+
+    def flow_pk(self, slug: str) -> str:
+        page = call(self.ctx.flows.flows_instances_list, slug=slug)
+        return page.results[0].pk
+
+    def create_source(self) -> None:
+        slug = self.ctx.unique("login")
+        request = ak.PlexSourceRequest(
+            name=slug, slug=slug, plex_token=self.owner, allowed_servers=[self.ctx.plex_server],
+            allow_friends=True, authentication_flow=self.flow_pk(DEFAULT_AUTHENTICATION_FLOW),
+            enrollment_flow=self.flow_pk(DEFAULT_ENROLLMENT_FLOW))
+        source = call(self.ctx.sources.sources_plex_create, request, status=201)
+        self.ctx.defer_delete(self.ctx.sources.sources_plex_destroy, source.slug)
+        self.state["source"] = source
+
+    def member_signs_in(self) -> None:
+        source = self.need("source")
+        challenge = call(self.anonymous_sources.sources_plex_redeem_token_create,
+                         ak.PlexTokenRedeemRequest(plex_token=self.member), slug=source.slug,
+                         model=ak.RedirectChallenge)
+        expect_equal(challenge.component, "xak-flow-redirect", "component")
+        # Signed in, or (when a user already has the member's username) asked for one.
+        expect(challenge.to == "/if/user/" or challenge.to.startswith("/if/flow/"), f"to: {challenge.to}")
+
+    def stranger_is_refused(self) -> None:
+        source = self.need("source")
+        exc = expect_api_error(403, lambda: self.anonymous_sources.sources_plex_redeem_token_create(
+            ak.PlexTokenRedeemRequest(plex_token=self.stranger), slug=source.slug,
+            _request_timeout=REQUEST_TIMEOUT))
+        body = json.loads(exc.body)
+        expect_equal(body.get("code"), "not_allowed", "refusal code")
+
+    def admin_connects(self) -> None:
+        source = self.need("source")
+        call(self.ctx.sources.sources_plex_redeem_token_authenticated_create,
+             ak.PlexTokenRedeemRequest(plex_token=self.owner), slug=source.slug, status=204)
+
+    def list_login_events(self) -> None:
+        page = call(self.ctx.events.events_events_list, action="login", ordering="-created",
+                    model=ak.PaginatedEventList)
+        expect(len(page.results) >= 1, "a login event")
+        expect_equal(page.results[0].action, ak.EventActions.LOGIN, "action")
+        self.state["event"] = page.results[0]
+
+    def retrieve_event(self) -> None:
+        event = self.need("event")
+        got = call(self.ctx.events.events_events_retrieve, event.pk, model=ak.Event)
+        expect_equal(got.pk, event.pk, "pk")
+
+
+SUITES = {"foundation": [FoundationSuite], "connections": [ConnectionsSuite], "login": [LoginSuite],
+          "all": [FoundationSuite, ConnectionsSuite, LoginSuite]}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -918,9 +998,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:9000")
     parser.add_argument("--token", required=True, help="API token of a superuser")
     parser.add_argument("--suite", choices=sorted(SUITES), default="all")
+    parser.add_argument("--plex-tokens", help="OWNER,MEMBER,STRANGER Plex tokens (login suite)")
+    parser.add_argument("--plex-server", help="client identifier of the member's server (login suite)")
     args = parser.parse_args(argv)
 
     ctx = Context(args.url, args.token)
+    ctx.plex_tokens = args.plex_tokens.split(",") if args.plex_tokens else []
+    ctx.plex_server = args.plex_server
     try:
         for suite in SUITES[args.suite]:
             suite(ctx).run()

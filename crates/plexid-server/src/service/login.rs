@@ -330,6 +330,14 @@ fn base_user_properties(info: &Value, path: String) -> Map<String, Value> {
     properties
 }
 
+/// The base group properties of spec §4.1: the group id is the name.
+fn base_group_properties(group_id: &str) -> Map<String, Value> {
+    let mut properties = Map::new();
+    properties.insert("name".into(), Value::String(group_id.to_owned()));
+    properties.insert("attributes".into(), Value::Object(Map::new()));
+    properties
+}
+
 /// The group ids a mapping named (strings; numbers are written out, other values skipped).
 fn group_ids(value: Option<Value>) -> Vec<String> {
     let Some(Value::Array(items)) = value else { return Vec::new() };
@@ -359,9 +367,7 @@ async fn map_properties(app: &AppState, source: &Source, admitted: &Admitted) ->
     for group_id in group_ids(user.remove("groups")) {
         let mut group_variables = variables.clone();
         group_variables.insert("group_id".into(), Value::String(group_id.clone()));
-        let mut base = Map::new();
-        base.insert("name".into(), Value::String(group_id.clone()));
-        base.insert("attributes".into(), Value::Object(Map::new()));
+        let base = base_group_properties(&group_id);
         let properties = run_mappings(app, &source.group_property_mappings, group_variables, base).await?;
         groups.push((group_id, properties));
     }
@@ -803,6 +809,13 @@ mod tests {
             json!({"username": "username", "email": "foo@bar.baz", "name": "title",
                    "path": "goauthentik.io/sources/test", "attributes": {}})
         );
+    }
+
+    #[test]
+    fn base_group_properties_name_the_group() {
+        for id in ["group 1", "group 2"] {
+            assert_eq!(Value::Object(base_group_properties(id)), json!({"name": id, "attributes": {}}));
+        }
     }
 
     #[test]

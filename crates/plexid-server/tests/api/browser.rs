@@ -106,6 +106,8 @@ async fn signing_in_through_the_login_page() {
     // 1. The Plex window opens from the click; the member approves there.
     let browser = driver.browser().await;
     browser.goto(&login).await.unwrap();
+    let retry = browser.wait().at_most(WAIT).for_element(Locator::Id("plex-retry")).await.unwrap();
+    assert!(!retry.is_displayed().await.unwrap(), "no retry button before anything failed");
     let main = browser.window().await.unwrap();
     browser.wait().at_most(WAIT).for_element(Locator::Id("plex-plex")).await.unwrap().click().await.unwrap();
     let started = Instant::now();

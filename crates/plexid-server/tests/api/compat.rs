@@ -6,6 +6,7 @@ use std::process::Command;
 
 use crate::both;
 use crate::helpers::TestApp;
+use crate::login::{MEMBER, OWNER, SERVER_ID, STRANGER};
 
 fn run(command: &mut Command) -> String {
     let output = command.output().expect("command runs");
@@ -17,14 +18,17 @@ fn run(command: &mut Command) -> String {
 async fn authentik_client(app: &TestApp) {
     let compat = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../compat");
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compat-venv");
+    app.plex_accounts();
     let (base, token) = (app.base.clone(), app.token.clone());
+    let plex_tokens = [OWNER, MEMBER, STRANGER].map(|id| app.plex.token_of(id).unwrap()).join(",");
     let output = tokio::task::spawn_blocking(move || {
         // Both backends' tests may set the virtualenv up at once: flock serialises them.
         let lock = venv.with_extension("lock");
         run(Command::new("flock").arg(&lock).arg("bash").arg(compat.join("setup_venv.sh")).arg(&venv));
         run(Command::new(venv.join("bin/python"))
             .arg(compat.join("authentik_client_compat.py"))
-            .args(["--url", &base, "--token", &token, "--suite", "all"]))
+            .args(["--url", &base, "--token", &token, "--suite", "all"])
+            .args(["--plex-tokens", &plex_tokens, "--plex-server", SERVER_ID]))
     })
     .await
     .unwrap();

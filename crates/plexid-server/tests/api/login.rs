@@ -391,6 +391,12 @@ async fn connecting_from_the_account(app: &TestApp) {
     let body = json!({"plex_token": app.plex.token_of(FRIEND).unwrap()});
     let a = app.browser(&mut cookies, Method::POST, path, Some(body), true).await;
     assert_eq!(a.status, 400, "{}", a.body);
+    // Disconnecting one of them from the account page's call.
+    let (_, mine) = app.get("/api/v3/sources/user_connections/plex/?source__slug=second").await;
+    let pk = mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string()).unwrap()["pk"].clone();
+    let path = format!("/api/v3/sources/user_connections/plex/{pk}/");
+    let a = app.browser(&mut cookies, Method::DELETE, &path, None, true).await;
+    assert_eq!(a.status, 204, "{}", a.body);
     // Signing out ends the session.
     let page = app.browser(&mut cookies, Method::GET, "/if/user/", None, false).await;
     let html = page.body.as_str().unwrap().to_owned();
@@ -409,27 +415,27 @@ async fn connecting_from_the_account(app: &TestApp) {
 }
 both!(connecting_from_the_account, connecting_from_the_account);
 
+/// `count` sign-ins with `token` through source `plex` at once, spread over the servers at
+/// `bases`; their statuses.
+async fn concurrent_sign_ins(bases: &[&str], token: &str, count: usize) -> Vec<StatusCode> {
+    let body = json!({"plex_token": token}).to_string();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let url = format!("{}/api/v3/sources/plex/redeem_token/?slug=plex", bases[i % bases.len()]);
+        let body = body.clone();
+        tasks.spawn(async move {
+            let request = reqwest::Client::new().post(url).header("Content-Type", "application/json").body(body);
+            request.send().await.unwrap().status()
+        });
+    }
+    tasks.join_all().await
+}
+
 async fn concurrent_first_sign_ins_create_one_user(app: &TestApp) {
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
     let users = app.count("/api/v3/core/users/").await;
-    let url = format!("{}/api/v3/sources/plex/redeem_token/?slug=plex", app.base);
-    let body = json!({"plex_token": app.plex.token_of(MEMBER).unwrap()}).to_string();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (url, body) = (url.clone(), body.clone());
-        tasks.spawn(async move {
-            let response = reqwest::Client::new()
-                .post(url)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            response.status()
-        });
-    }
-    let statuses: Vec<StatusCode> = tasks.join_all().await;
+    let statuses = concurrent_sign_ins(&[&app.base], &app.plex.token_of(MEMBER).unwrap(), 8).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(app.count("/api/v3/core/users/").await, users + 1);
     assert_eq!(app.count("/api/v3/sources/user_connections/plex/").await, 1);
@@ -593,17 +599,7 @@ async fn two_instances_share_sign_ins_and_jobs(app: &TestApp) {
     app.plex_source("plex", json!({})).await;
     let other = app.second_instance().await;
     // Concurrent first sign-ins of one Plex account on both instances: one user.
-    let body = json!({"plex_token": app.plex.token_of(MEMBER).unwrap()}).to_string();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..10 {
-        let base = if i % 2 == 0 { app.base.clone() } else { other.base.clone() };
-        let body = body.clone();
-        tasks.spawn(async move {
-            let url = format!("{base}/api/v3/sources/plex/redeem_token/?slug=plex");
-            reqwest::Client::new().post(url).header("Content-Type", "application/json").body(body).send().await.unwrap().status()
-        });
-    }
-    let statuses = tasks.join_all().await;
+    let statuses = concurrent_sign_ins(&[&app.base, &other.base], &app.plex.token_of(MEMBER).unwrap(), 10).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(app.count("/api/v3/sources/user_connections/plex/").await, 1);
     assert_eq!(app.count("/api/v3/core/users/?username=member").await, 1);
