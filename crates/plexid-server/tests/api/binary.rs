@@ -84,3 +84,54 @@ fn bad_database_urls_are_refused_clearly() {
     assert!(stderr.contains("unsupported database URL"), "{stderr}");
     assert!(!stderr.contains("secret"), "passwords are not printed: {stderr}");
 }
+
+/// `plexid demo` as the README says, with the most verbose logs: the demo accounts sign in or
+/// are refused, and no Plex token appears in anything it prints.
+#[tokio::test]
+async fn the_demo_signs_people_in_and_logs_no_token() {
+    let (database, file) = fresh_database(Backend::Sqlite).await;
+    let mut child = Command::new(PLEXID)
+        .args(["demo", "--listen", "127.0.0.1:0", "--plex-listen", "127.0.0.1:0", "--database", &database])
+        .env("PLEXID_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.split("open ").nth(1).unwrap().split('/').take(3).collect::<Vec<_>>().join("/");
+    let rest: Vec<String> = lines.by_ref().take(7).map(Result::unwrap).collect();
+    assert!(rest.iter().any(|l| l.contains("demo-stranger")), "{rest:?}");
+    let client = reqwest::Client::new();
+    let redeem = |token: &'static str| {
+        client
+            .post(format!("{url}/api/v3/sources/plex/redeem_token/?slug=plex"))
+            .header("Content-Type", "application/json")
+            .body(format!("{{\"plex_token\": \"{token}\"}}"))
+            .send()
+    };
+    for (token, status) in [
+        ("demo-owner-token", 200),
+        ("demo-friend-token", 200),
+        ("demo-member-token", 200),
+        ("demo-stranger-token", 403),
+        ("not-a-token", 403),
+    ] {
+        let answer = redeem(token).await.unwrap();
+        assert_eq!(answer.status(), status, "{token}");
+        let body = answer.text().await.unwrap();
+        assert!(!body.contains("-token"), "{body}");
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    let logs = logs.join().unwrap();
+    assert!(logs.contains("plex.tv") || logs.contains("redeem_token") || logs.len() > 1000, "trace logs were written");
+    for token in ["demo-owner-token", "demo-friend-token", "demo-member-token", "demo-stranger-token"] {
+        assert!(!logs.contains(token), "{token} in the logs");
+    }
+    if let Some(path) = file {
+        let _ = std::fs::remove_file(path);
+    }
+}
