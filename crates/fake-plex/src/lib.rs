@@ -429,6 +429,9 @@ fn unauthorized() -> Response {
     error(StatusCode::UNAUTHORIZED, 1001, "User could not be authenticated")
 }
 
+/// An answer that ends a call early (an error).
+type Early = Box<Response>;
+
 /// What every API call checks: the client identifier, and whether JSON was asked for.
 struct Caller {
     client_identifier: String,
@@ -436,7 +439,7 @@ struct Caller {
     token: Option<String>,
 }
 
-fn caller(headers: &HeaderMap, query: Option<&str>) -> Result<Caller, Response> {
+fn caller(headers: &HeaderMap, query: Option<&str>) -> Result<Caller, Early> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let query_value = |name: &str| {
         query.and_then(|q| {
@@ -446,7 +449,7 @@ fn caller(headers: &HeaderMap, query: Option<&str>) -> Result<Caller, Response> 
     let client_identifier = header("x-plex-client-identifier")
         .or_else(|| query_value("X-Plex-Client-Identifier"))
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, 1000, "X-Plex-Client-Identifier is missing"))?;
+        .ok_or_else(|| Box::new(error(StatusCode::BAD_REQUEST, 1000, "X-Plex-Client-Identifier is missing")))?;
     let json = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
     let token = header("x-plex-token").or_else(|| query_value("X-Plex-Token")).filter(|t| !t.is_empty());
     Ok(Caller { client_identifier, json, token })
@@ -508,7 +511,7 @@ fn pin_json(pin: &Pin, world: &World) -> Value {
 async fn create_pin(State(fake): State<FakePlex>, request: Request) -> Response {
     let caller = match caller(request.headers(), request.uri().query()) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let product = request.headers().get("x-plex-product").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let mut world = fake.world();
@@ -532,7 +535,7 @@ async fn create_pin(State(fake): State<FakePlex>, request: Request) -> Response 
 async fn poll_pin(State(fake): State<FakePlex>, Path(id): Path<String>, request: Request) -> Response {
     let caller = match caller(request.headers(), request.uri().query()) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let world = fake.world();
     let pin = id.trim_end_matches(".json").parse::<u64>().ok().and_then(|id| world.pins.get(&id));
@@ -549,21 +552,21 @@ async fn poll_pin(State(fake): State<FakePlex>, Path(id): Path<String>, request:
 }
 
 /// The account of the caller's token, or the 401 answer.
-fn account_of(world: &World, caller: &Caller) -> Result<Account, Response> {
-    let token = caller.token.as_deref().ok_or_else(unauthorized)?;
-    world.accounts.values().find(|a| a.token == token).cloned().ok_or_else(unauthorized)
+fn account_of(world: &World, caller: &Caller) -> Result<Account, Early> {
+    let token = caller.token.as_deref().ok_or_else(|| Box::new(unauthorized()))?;
+    world.accounts.values().find(|a| a.token == token).cloned().ok_or_else(|| Box::new(unauthorized()))
 }
 
 /// Runs `build` for the caller's account and answers it.
 fn with_account(fake: &FakePlex, request: &Request, element: &str, build: impl FnOnce(&World, &Account) -> Value) -> Response {
     let caller = match caller(request.headers(), request.uri().query()) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let world = fake.world();
     match account_of(&world, &caller) {
         Ok(account) => answer(&caller, StatusCode::OK, build(&world, &account), element),
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 

@@ -22,7 +22,7 @@ pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), 
     let accounts = fake.load_demo();
     settings.plex_api_url = fake.url();
     settings.plex_app_url = fake.url();
-    let token = settings.bootstrap_token.get_or_insert_with(|| crate::crypto::generate_key()).clone();
+    let token = settings.bootstrap_token.get_or_insert_with(crate::crypto::generate_key).clone();
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
     let owner_token = accounts.iter().find(|(a, _)| a.username == "demo-owner").map(|(a, _)| a.token.clone());
     ensure_source(&server, owner_token).await.map_err(|e| format!("creating the demo source: {e}"))?;

@@ -123,7 +123,6 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
                 summary.restored += 1;
             }
         }
-        drop(conn);
         tx.commit().await?;
     }
     let now = state.clock.now();
@@ -139,7 +138,6 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     .cloned()
     .unwrap_or_default();
     conn.save_source_state(source.id, &stored).await?;
-    drop(conn);
     tx.commit().await?;
     Ok(summary)
 }

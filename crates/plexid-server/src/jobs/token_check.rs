@@ -69,7 +69,6 @@ pub async fn check(state: &AppState, source: &Source) -> ServiceResult<bool> {
         }
         events::record(&mut conn, event, now).await?;
     }
-    drop(conn);
     tx.commit().await?;
     Ok(changed)
 }

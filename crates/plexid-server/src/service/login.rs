@@ -87,7 +87,6 @@ pub async fn account(app: &AppState, user: UserId) -> ServiceResult<Account> {
         let access = conn.connection_access(id).await?.unwrap_or_default();
         connections.push((connection, source, access));
     }
-    drop(conn);
     let sessions = sessions::of_user(app, user.id).await?;
     Ok(Account { user, connections, sessions })
 }
@@ -484,7 +483,6 @@ impl Attempt<'_> {
         };
         let lookup = UserLookup { connected, signed_in, value, matches: &matches };
         let action = decide_user(mode, &lookup);
-        drop(conn);
         let outcome = match action {
             UserAction::Deny(reason) => return Err(Failure::Refuse(reason)),
             UserAction::LinkedElsewhere => {
@@ -503,7 +501,6 @@ impl Attempt<'_> {
                 if linked {
                     self.record(&mut conn, EventAction::SourceLinked, &user, now).await?;
                 }
-                drop(conn);
                 Redeemed::Linked { to: DEFAULT_NEXT.to_owned() }
             }
             UserAction::Authenticate(user) | UserAction::Link(user) => {
@@ -517,7 +514,6 @@ impl Attempt<'_> {
                     self.record(&mut conn, EventAction::SourceLinked, &user, now).await?;
                 }
                 let started = self.sign_in(&mut conn, &user, now).await?;
-                drop(conn);
                 Redeemed::SignedIn { started: Box::new(started), to: next.to_owned() }
             }
             UserAction::Enroll => {
@@ -533,12 +529,10 @@ impl Attempt<'_> {
                 match wanted.filter(|_| free) {
                     Some(username) => {
                         let started = self.enroll(&mut conn, username, now).await?;
-                        drop(conn);
                         Redeemed::SignedIn { started: Box::new(started), to: next.to_owned() }
                     }
                     None => {
                         let pending_key = self.park(&mut conn, next, now).await?;
-                        drop(conn);
                         let flow = self.source.enrollment_flow.expect("checked above");
                         let slug = tx.conn().flow_by_id(flow).await?.map_or_else(|| "enrollment".to_owned(), |f| f.slug);
                         Redeemed::NeedsUsername { pending_key, to: format!("/if/flow/{slug}/?slug={}", self.source.slug) }
@@ -754,7 +748,6 @@ pub async fn complete_enrollment(
         }
         let started = attempt.enroll(&mut conn, username, now).await?;
         conn.delete_pending_login(&hash).await?;
-        drop(conn);
         tx.commit().await?;
         Ok(started)
     }

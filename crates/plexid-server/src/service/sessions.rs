@@ -69,7 +69,6 @@ pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<(Pr
     };
     let is_superuser = conn.is_superuser(user.id).await?;
     let principal = Principal::load(&mut conn, user.id, user.username, is_superuser).await?;
-    drop(conn);
     if session.last_seen + TOUCH_EVERY <= now {
         let mut tx = app.store.begin().await?;
         tx.conn().touch_session(&key_hash, now).await?;

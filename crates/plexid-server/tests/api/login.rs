@@ -393,7 +393,7 @@ async fn connecting_from_the_account(app: &TestApp) {
     assert_eq!(a.status, 400, "{}", a.body);
     // Disconnecting one of them from the account page's call.
     let (_, mine) = app.get("/api/v3/sources/user_connections/plex/?source__slug=second").await;
-    let pk = mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string()).unwrap()["pk"].clone();
+    let pk = mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string().as_str()).unwrap()["pk"].clone();
     let path = format!("/api/v3/sources/user_connections/plex/{pk}/");
     let a = app.browser(&mut cookies, Method::DELETE, &path, None, true).await;
     assert_eq!(a.status, 204, "{}", a.body);
