@@ -15,6 +15,8 @@
 //! Evaluation is bounded by [`Limits`] (statement steps, heap bytes and wall
 //! time); there is no I/O, no `load()` and no access to the environment.
 
+pub mod worker;
+
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::rc::Rc;

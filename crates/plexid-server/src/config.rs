@@ -84,6 +84,14 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_PLEX_TIMEOUT", default_value = "5s")]
     pub plex_timeout: Period,
 
+    /// How many mapping expressions may be evaluated at once (each in its own worker process).
+    #[arg(long, env = "PLEXID_MAPPING_WORKERS", default_value_t = 2)]
+    pub mapping_workers: usize,
+
+    /// The program that runs mapping workers (default: this plexid binary).
+    #[arg(long, env = "PLEXID_MAPPING_WORKER", hide = true)]
+    pub mapping_worker: Option<std::path::PathBuf>,
+
     /// Log format.
     #[arg(long, env = "PLEXID_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -159,6 +167,8 @@ impl Settings {
             jobs: true,
             plex_cache_ttl: Period::secs(60),
             plex_timeout: Period::secs(5),
+            mapping_workers: 2,
+            mapping_worker: None,
             log_format: LogFormat::Text,
         }
     }

@@ -25,6 +25,9 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::state::AppState;
 
+/// The hidden `plexid` subcommand that runs a mapping worker (see `plexid_mapping::worker`).
+pub const MAPPING_WORKER_COMMAND: &str = "mapping-worker";
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -58,13 +61,25 @@ impl Server {
         let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
         let plex = plexid_plex::PlexClient::new(plex_config(&settings)).map_err(|e| StartError::Plex(e.to_string()))?;
+        let worker = plexid_mapping::worker::WorkerCommand {
+            program: match &settings.mapping_worker {
+                Some(path) => path.clone(),
+                None => std::env::current_exe().map_err(|e| StartError::Plex(format!("cannot find the plexid binary: {e}")))?,
+            },
+            args: vec![MAPPING_WORKER_COMMAND.to_owned()],
+        };
+        let mappings = Arc::new(plexid_mapping::worker::Pool::new(
+            worker,
+            plexid_mapping::Limits::default(),
+            settings.mapping_workers,
+        ));
         let login_limits =
             Arc::new(service::limits::LoginLimits::new(settings.login_rate_limit, settings.login_source_rate_limit));
         let state = AppState {
             store,
             secrets,
             settings: Arc::new(settings),
-            mapping_limits: plexid_mapping::Limits::default(),
+            mappings,
             clock,
             plex,
             login_limits,

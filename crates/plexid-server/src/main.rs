@@ -30,6 +30,9 @@ enum Command {
         #[arg(long, env = "PLEXID_DEMO_PLEX_LISTEN", default_value = "127.0.0.1:9100")]
         plex_listen: std::net::SocketAddr,
     },
+    /// Run a mapping worker (started by the server itself; reads requests on stdin).
+    #[command(name = "mapping-worker", hide = true)]
+    MappingWorker,
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Create a non-expiring API token for a user and print its key once.
@@ -57,9 +60,26 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::MappingWorker = cli.command {
+        // No async runtime here: a worker is one thread reading stdin.
+        return match plexid_mapping::worker::serve(&plexid_mapping::Limits::default()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("plexid: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(settings) => {
             init_logging(settings.log_format);
@@ -77,6 +97,7 @@ async fn main() -> ExitCode {
             init_logging(LogFormat::Text);
             create_token(db, secret_key, &user, description).await
         }
+        Command::MappingWorker => unreachable!("handled before the runtime starts"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

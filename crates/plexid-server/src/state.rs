@@ -12,7 +12,8 @@ pub struct AppState {
     pub store: Store,
     pub secrets: Secrets,
     pub settings: Arc<Settings>,
-    pub mapping_limits: plexid_mapping::Limits,
+    /// Mapping expressions run in worker processes with hard limits.
+    pub mappings: Arc<plexid_mapping::worker::Pool>,
     pub clock: Clock,
     /// The plex.tv client (one connection pool, the owner cache).
     pub plex: plexid_plex::PlexClient,

@@ -175,14 +175,12 @@ pub async fn test(
     Ok(evaluate(app, mapping.expression, variables).await)
 }
 
-/// Evaluates an expression off the async runtime's worker threads, within the mapping limits.
+/// Evaluates an expression in a mapping worker process, within the hard limits (the server's
+/// memory and runtime are never at stake).
 pub async fn evaluate(
     app: &AppState,
     expression: String,
     variables: Map<String, Value>,
 ) -> Result<Value, MappingError> {
-    let limits = app.mapping_limits.clone();
-    tokio::task::spawn_blocking(move || plexid_mapping::evaluate(&expression, &variables, &limits))
-        .await
-        .unwrap_or_else(|e| Err(MappingError::Runtime(format!("evaluation aborted: {e}"))))
+    app.mappings.evaluate(&expression, &variables).await
 }

@@ -127,6 +127,7 @@ impl TestApp {
         settings.plex_app_url = plex.url();
         settings.jobs = false;
         settings.plex_timeout = plexid_server::config::Period::secs(2);
+        settings.mapping_worker = Some(PathBuf::from(env!("CARGO_BIN_EXE_plexid")));
         configure(&mut settings);
         let server = Server::bind_with_clock(settings, clock).await.expect("server starts");
         let base = format!("http://{}", server.address);

@@ -121,3 +121,64 @@ async fn test_endpoint(app: &TestApp) {
     );
 }
 both!(test_endpoint, test_endpoint);
+
+/// The process's peak resident memory (VmHWM), in MiB.
+fn peak_rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+/// The expressions that once ran 22 s and took 7.9 GB: they end within twice the time limit,
+/// the server's memory stays small, ten at once queue for the workers, and the health endpoint
+/// answers throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runaway_expressions_hit_hard_limits() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let mut urls = Vec::new();
+    for (name, expression) in [
+        ("lists", "return [[0]*10000000 for i in range(100)]"),
+        ("strings", "return (\"a\"*1000000)*2000"),
+    ] {
+        let (status, mapping) = app.post(LIST, json!({"name": name, "expression": expression})).await;
+        assert_eq!(status, 201, "{mapping}");
+        urls.push(format!("/api/v3/propertymappings/all/{}/test/", mapping["pk"].as_str().unwrap()));
+    }
+    for url in &urls {
+        let started = std::time::Instant::now();
+        let (status, result) = app.post(url, json!({})).await;
+        assert_eq!((status.as_u16(), result["successful"].clone()), (200, json!(false)), "{result}");
+        let message = result["result"].as_str().unwrap();
+        assert!(message.contains("limit exceeded"), "{message}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+    // Ten at once, while the health endpoint is asked every 50 ms.
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let url = format!("{}{}", app.base, urls[i % 2]);
+        let token = app.token.clone();
+        tasks.spawn(async move {
+            let response = reqwest::Client::new().post(url).bearer_auth(token).json(&json!({})).send().await.unwrap();
+            response.json::<serde_json::Value>().await.unwrap()
+        });
+    }
+    let health = format!("{}/-/health/live/", app.base);
+    let mut slowest = std::time::Duration::ZERO;
+    while !tasks.is_empty() {
+        let asked = std::time::Instant::now();
+        assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
+        slowest = slowest.max(asked.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        while let Some(done) = tasks.try_join_next() {
+            assert_eq!(done.unwrap()["successful"], false);
+        }
+    }
+    assert!(slowest < std::time::Duration::from_millis(500), "health answered in {slowest:?} at worst");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "ten queued for two workers: {:?}", started.elapsed());
+    assert!(peak_rss_mib() < 100, "peak resident memory {} MiB", peak_rss_mib());
+    // The workers are usable afterwards.
+    let (_, ok) = app.post(LIST, json!({"name": "fine", "expression": "return {\"a\": 1}"})).await;
+    let url = format!("/api/v3/propertymappings/all/{}/test/", ok["pk"].as_str().unwrap());
+    assert_eq!(app.post(&url, json!({})).await.1["successful"], true);
+}
