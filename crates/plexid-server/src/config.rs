@@ -84,6 +84,19 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_PLEX_TIMEOUT", default_value = "5s")]
     pub plex_timeout: Period,
 
+    /// A request's headers must arrive within this time; an idle keep-alive connection is closed
+    /// after it too.
+    #[arg(long, env = "PLEXID_HEADER_TIMEOUT", default_value = "10s")]
+    pub header_timeout: Period,
+
+    /// A request's body must arrive within this time (408 otherwise).
+    #[arg(long, env = "PLEXID_BODY_TIMEOUT", default_value = "30s")]
+    pub body_timeout: Period,
+
+    /// Open connections at most; one more is answered 503 and closed.
+    #[arg(long, env = "PLEXID_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
     /// How many mapping expressions may be evaluated at once (each in its own worker process).
     #[arg(long, env = "PLEXID_MAPPING_WORKERS", default_value_t = 2)]
     pub mapping_workers: usize,
@@ -167,6 +180,9 @@ impl Settings {
             jobs: true,
             plex_cache_ttl: Period::secs(60),
             plex_timeout: Period::secs(5),
+            header_timeout: Period::secs(10),
+            body_timeout: Period::secs(30),
+            max_connections: 4096,
             mapping_workers: 2,
             mapping_worker: None,
             log_format: LogFormat::Text,

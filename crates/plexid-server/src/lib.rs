@@ -10,6 +10,7 @@ pub mod demo;
 pub mod jobs;
 pub mod pages;
 pub mod router;
+pub mod serve;
 pub mod service;
 pub mod startup;
 pub mod web;
@@ -91,8 +92,12 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = self.state.store.clone();
         let jobs = self.state.settings.jobs.then(|| jobs::spawn(self.state.clone()));
-        let app = router::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let limits = serve::Limits {
+            header_timeout: self.state.settings.header_timeout.std(),
+            max_connections: self.state.settings.max_connections,
+        };
+        let app = router::router(self.state);
+        let result = serve::serve(self.listener, app, limits, shutdown).await;
         if let Some(jobs) = jobs {
             jobs.abort();
         }

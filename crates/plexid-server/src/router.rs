@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.settings.body_timeout.std()))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
 }

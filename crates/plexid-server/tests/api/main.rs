@@ -10,6 +10,7 @@ mod browser;
 mod compat;
 mod connections;
 mod flows;
+mod limits;
 mod login;
 mod mappings;
 mod protocol;

@@ -1,0 +1,108 @@
+//! Accepting connections, with the limits a server on the public internet needs (issue 7):
+//!
+//! * a request's headers must arrive within `PLEXID_HEADER_TIMEOUT` (hyper's header read timeout,
+//!   which also runs while a keep-alive connection waits for its next request, so idle
+//!   connections are closed after it too);
+//! * a request's body must arrive within `PLEXID_BODY_TIMEOUT` (tower-http's
+//!   `RequestBodyTimeoutLayer`, answered 408);
+//! * at most `PLEXID_MAX_CONNECTIONS` connections are open; one more is answered
+//!   `503 Service Unavailable` with `Retry-After` and closed.
+//!
+//! Connections are served by hyper's HTTP/1 server directly (axum's `serve` offers none of these
+//! knobs); shutdown lets in-flight requests finish (hyper-util's graceful shutdown).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// The connection limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// How long shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn builder(limits: &Limits) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    builder
+}
+
+/// The answer to a connection over the cap.
+async fn busy(_: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let body = r#"{"detail":"Too many open connections. Please try again."}"#;
+    let response = Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(header::RETRY_AFTER, "1")
+        .header(header::CONNECTION, "close")
+        .body(Body::from(body))
+        .expect("a static response");
+    Ok(response)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors or similar: wait a moment rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let io = TokioIo::new(stream);
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            let mut refuse = builder(&limits);
+            refuse.keep_alive(false).header_read_timeout(Duration::from_secs(1));
+            tokio::spawn(refuse.serve_connection(io, hyper::service::service_fn(busy)));
+            continue;
+        };
+        let service = app.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
+            request
+        });
+        let connection = builder(&limits).serve_connection(io, TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections were still busy after {SHUTDOWN_GRACE:?}; closing them");
+    }
+    Ok(())
+}
