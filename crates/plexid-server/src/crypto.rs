@@ -1,7 +1,8 @@
 //! Secrets at rest: API token keys are stored as SHA-256 hashes (they are long random strings,
 //! so a fast hash is enough and keeps every request cheap); Plex tokens and token keys that must
-//! be shown again are encrypted with ChaCha20-Poly1305 under a key derived from the secret key;
-//! passwords use argon2.
+//! be shown again are encrypted with ChaCha20-Poly1305 under a key derived from the secret key
+//! with HKDF-SHA256 (`v2:` blobs; `v1:` blobs, written before under a key that was a bare SHA-256
+//! of the secret key, stay readable); passwords use argon2.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -12,12 +13,16 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-const PREFIX: &str = "v1:";
+/// The current format: the key comes from HKDF.
+const PREFIX: &str = "v2:";
+/// The first format: the key was SHA-256("plexid:encryption:" + secret key). Read only.
+const LEGACY_PREFIX: &str = "v1:";
 
 /// Encrypts and decrypts stored secrets.
 #[derive(Clone)]
 pub struct Secrets {
     cipher: ChaCha20Poly1305,
+    legacy: ChaCha20Poly1305,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +31,15 @@ pub struct DecryptError;
 
 impl Secrets {
     pub fn new(secret_key: &str) -> Self {
-        let key = Sha256::new().chain_update(b"plexid:encryption:").chain_update(secret_key.as_bytes()).finalize();
-        Secrets { cipher: ChaCha20Poly1305::new(Key::from_slice(&key)) }
+        let mut key = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(Some(b"plexid"), secret_key.as_bytes())
+            .expand(b"plexid:encryption:v2", &mut key)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let legacy = Sha256::new().chain_update(b"plexid:encryption:").chain_update(secret_key.as_bytes()).finalize();
+        Secrets {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+            legacy: ChaCha20Poly1305::new(Key::from_slice(&legacy)),
+        }
     }
 
     pub fn encrypt(&self, plaintext: &str) -> String {
@@ -42,12 +54,17 @@ impl Secrets {
     }
 
     pub fn decrypt(&self, stored: &str) -> Result<String, DecryptError> {
-        let blob = stored.strip_prefix(PREFIX).and_then(|b| B64.decode(b).ok()).ok_or(DecryptError)?;
+        let (cipher, encoded) = match (stored.strip_prefix(PREFIX), stored.strip_prefix(LEGACY_PREFIX)) {
+            (Some(encoded), _) => (&self.cipher, encoded),
+            (None, Some(encoded)) => (&self.legacy, encoded),
+            (None, None) => return Err(DecryptError),
+        };
+        let blob = B64.decode(encoded).map_err(|_| DecryptError)?;
         if blob.len() < 12 {
             return Err(DecryptError);
         }
         let (nonce, ciphertext) = blob.split_at(12);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| DecryptError)?;
+        let plain = cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| DecryptError)?;
         String::from_utf8(plain).map_err(|_| DecryptError)
     }
 }
@@ -89,6 +106,24 @@ mod tests {
         assert!(Secrets::new("other").decrypt(&stored).is_err());
         assert!(secrets.decrypt("v1:AAAA").is_err());
         assert!(secrets.decrypt("plain").is_err());
+    }
+
+    #[test]
+    fn secrets_stored_under_the_old_derivation_stay_readable() {
+        let secrets = Secrets::new("k");
+        // A v1 blob as the earlier code wrote it: the key was SHA-256("plexid:encryption:" + key).
+        let old_key = Sha256::new().chain_update(b"plexid:encryption:").chain_update(b"k").finalize();
+        let nonce = [7u8; 12];
+        let ciphertext =
+            ChaCha20Poly1305::new(Key::from_slice(&old_key)).encrypt(Nonce::from_slice(&nonce), b"old".as_ref()).unwrap();
+        let stored = format!("v1:{}", B64.encode([nonce.as_slice(), &ciphertext].concat()));
+        assert_eq!(secrets.decrypt(&stored).unwrap(), "old");
+        assert!(secrets.encrypt("new").starts_with("v2:"), "new secrets use the HKDF key");
+        // The HKDF key is not the old one.
+        let v2 = secrets.encrypt("x");
+        let blob = B64.decode(v2.strip_prefix("v2:").unwrap()).unwrap();
+        let (n, c) = blob.split_at(12);
+        assert!(ChaCha20Poly1305::new(Key::from_slice(&old_key)).decrypt(Nonce::from_slice(n), c).is_err());
     }
 
     #[test]

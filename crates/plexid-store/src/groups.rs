@@ -108,6 +108,36 @@ impl<A: Access> Conn<'_, A> {
         rows.iter().map(|r| Ok((GroupId(r.uuid("group_uuid")?), crate::users::from_row(r)?))).collect()
     }
 
+    /// `start` and its ancestors, nearest first (at most `limit` of them; a cycle stops there).
+    pub async fn group_ancestors(&mut self, start: GroupId, limit: i64) -> StoreResult<Vec<GroupId>> {
+        let rows = self
+            .fetch_all(
+                "WITH RECURSIVE chain (uuid, parent, depth) AS ( \
+                   SELECT uuid, parent, CAST(1 AS BIGINT) FROM app_group WHERE uuid = $1 \
+                   UNION ALL SELECT g.uuid, g.parent, c.depth + 1 FROM app_group g JOIN chain c ON g.uuid = c.parent \
+                   WHERE c.depth < $2) \
+                 SELECT uuid FROM chain ORDER BY depth",
+                params![start, limit],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(GroupId(r.uuid("uuid")?))).collect()
+    }
+
+    /// How many levels of groups hang below `id` (0: none), counted up to `limit`.
+    pub async fn group_height(&mut self, id: GroupId, limit: i64) -> StoreResult<i64> {
+        let row = self
+            .fetch_one(
+                "WITH RECURSIVE below (uuid, depth) AS ( \
+                   SELECT uuid, CAST(1 AS BIGINT) FROM app_group WHERE parent = $1 \
+                   UNION ALL SELECT g.uuid, b.depth + 1 FROM app_group g JOIN below b ON g.parent = b.uuid \
+                   WHERE b.depth < $2) \
+                 SELECT COALESCE(MAX(depth), 0) AS height FROM below",
+                params![id, limit],
+            )
+            .await?;
+        row.int("height")
+    }
+
     /// Every group called `name` (any parent).
     pub async fn groups_named(&mut self, name: &str) -> StoreResult<Vec<GroupId>> {
         let rows = self.fetch_all("SELECT uuid FROM app_group WHERE name = $1 ORDER BY uuid", params![name]).await?;

@@ -80,7 +80,6 @@ fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
 }
 
@@ -94,6 +93,16 @@ impl SqliteDb {
             Some("off") => false,
             Some(other) => return Err(StoreError::Config(format!("read_cache must be on or off, not {other:?}"))),
         };
+        // Durable by default: a commit is on disk before it is acknowledged, so a 201 survives a
+        // power failure. `synchronous=normal` trades the last commits before a power failure
+        // (never corruption, in WAL mode) for speed.
+        let synchronous = match options.split('&').find_map(|o| o.strip_prefix("synchronous=")) {
+            None | Some("full") => "FULL",
+            Some("normal") => "NORMAL",
+            Some(other) => {
+                return Err(StoreError::Config(format!("synchronous must be full or normal, not {other:?}")))
+            }
+        };
         if path.as_os_str().is_empty() || rest.starts_with(":memory:") {
             return Err(StoreError::Config(
                 "use sqlite://PATH with a file path (in-memory databases are not supported)".into(),
@@ -103,6 +112,7 @@ impl SqliteDb {
             .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
         configure(&writer)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", synchronous)?;
         let watch = rusqlite::Connection::open(&path)?;
         watch.pragma_update(None, "query_only", "ON")?;
         Ok(SqliteDb {

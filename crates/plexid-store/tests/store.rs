@@ -237,3 +237,23 @@ async fn every_unique_violation_names_its_constraint() {
         cleanup(file);
     }
 }
+
+/// SQLite commits are durable by default (`synchronous=FULL` on the connection that writes);
+/// `?synchronous=normal` is the documented knob, and a wrong value is refused.
+#[tokio::test]
+async fn sqlite_commits_are_durable_by_default() {
+    let synchronous = |url: String| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let level = tx.conn().fetch_one("PRAGMA synchronous", vec![]).await.unwrap().int("synchronous").unwrap();
+        drop(tx);
+        store.close().await;
+        level
+    };
+    let path = std::env::temp_dir().join(format!("plexid-sync-{}.db", uuid::Uuid::new_v4().simple()));
+    assert_eq!(synchronous(format!("sqlite://{}", path.display())).await, 2, "FULL");
+    assert_eq!(synchronous(format!("sqlite://{}?synchronous=normal", path.display())).await, 1, "NORMAL");
+    let refused = Store::connect(&format!("sqlite://{}?synchronous=off", path.display())).await;
+    assert!(matches!(refused, Err(StoreError::Config(_))));
+    cleanup(Some(path));
+}

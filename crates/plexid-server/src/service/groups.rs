@@ -60,6 +60,27 @@ fn apply(mut g: Group, c: GroupChanges) -> Group {
     g
 }
 
+/// How deep groups may be nested (a group, its parent, its parent's parent, …).
+pub const MAX_DEPTH: i64 = 20;
+pub const PARENT_CYCLE: &str = "Cannot set group as parent of itself or of one of its own subgroups.";
+
+/// Why `group` cannot have `parent`: a cycle, or a chain deeper than [`MAX_DEPTH`].
+async fn nesting_problem(
+    conn: &mut Conn<'_, plexid_store::ReadWrite>,
+    group: GroupId,
+    parent: GroupId,
+) -> ServiceResult<Option<String>> {
+    let ancestors = conn.group_ancestors(parent, MAX_DEPTH + 1).await?;
+    if ancestors.contains(&group) {
+        return Ok(Some(PARENT_CYCLE.to_owned()));
+    }
+    let height = conn.group_height(group, MAX_DEPTH + 1).await?;
+    if ancestors.len() as i64 + 1 + height > MAX_DEPTH {
+        return Ok(Some(format!("Groups can be nested at most {MAX_DEPTH} deep.")));
+    }
+    Ok(None)
+}
+
 /// Validates and writes a new (`before` None) or changed group, in the caller's transaction.
 async fn save(
     conn: &mut Conn<'_, plexid_store::ReadWrite>,
@@ -71,8 +92,10 @@ async fn save(
     let was_superuser = before.as_ref().is_some_and(|g| g.is_superuser);
     let group = apply(before.clone().unwrap_or_else(|| Group::named("")), input.changes);
     if let Some(parent) = group.parent {
-        if parent == group.id || conn.existing_groups(&[parent]).await?.is_empty() {
+        if conn.existing_groups(&[parent]).await?.is_empty() {
             errors.add("parent", does_not_exist(parent));
+        } else if let Some(problem) = nesting_problem(conn, group.id, parent).await? {
+            errors.add("parent", problem);
         }
     }
     if let Some(users) = &input.users {

@@ -197,3 +197,32 @@ async fn non_superusers_cannot_escalate(app: &TestApp) {
     assert_eq!(perms.len(), 4);
 }
 both!(non_superusers_cannot_escalate, non_superusers_cannot_escalate);
+
+async fn group_nesting_is_bounded_and_acyclic(app: &TestApp) {
+    let create = |name: String, parent: Option<String>| async move {
+        let (status, group) = app.post("/api/v3/core/groups/", json!({"name": name, "parent": parent})).await;
+        assert_eq!(status, 201, "{group}");
+        group["pk"].as_str().unwrap().to_owned()
+    };
+    let a = create("a".into(), None).await;
+    let b = create("b".into(), Some(a.clone())).await;
+    let c = create("c".into(), Some(b.clone())).await;
+    let cycle = json!({"parent": ["Cannot set group as parent of itself or of one of its own subgroups."]});
+    for parent in [&a, &c] {
+        let (status, errors) = app.patch(&format!("/api/v3/core/groups/{a}/"), json!({"parent": parent})).await;
+        assert_eq!((status.as_u16(), errors), (400, cycle.clone()), "parent {parent}");
+    }
+    // A chain of 20 is the deepest allowed.
+    let mut parent = c;
+    for i in 4..=20 {
+        parent = create(format!("g{i}"), Some(parent)).await;
+    }
+    let (status, errors) = app.post("/api/v3/core/groups/", json!({"name": "too deep", "parent": parent})).await;
+    assert_eq!((status.as_u16(), errors), (400, json!({"parent": ["Groups can be nested at most 20 deep."]})));
+    // Moving a subtree under another counts its own depth too.
+    let x = create("x".into(), None).await;
+    create("y".into(), Some(x.clone())).await;
+    let (status, _) = app.patch(&format!("/api/v3/core/groups/{x}/"), json!({"parent": parent})).await;
+    assert_eq!(status, 400);
+}
+both!(group_nesting_is_bounded_and_acyclic, group_nesting_is_bounded_and_acyclic);
