@@ -27,13 +27,13 @@ pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), 
     let owner_token = accounts.iter().find(|(a, _)| a.username == "demo-owner").map(|(a, _)| a.token.clone());
     ensure_source(&server, owner_token).await.map_err(|e| format!("creating the demo source: {e}"))?;
     let url = format!("http://{}", server.address);
-    println!("plexid demo: open {url}/ and click \"Sign in with Plex (demo)\".");
-    println!("A stand-in for plex.tv runs at {}; its sign-in window lets you choose who you are:", fake.url());
+    crate::announce(&format!("plexid demo: open {url}/ and click \"Sign in with Plex (demo)\"."));
+    crate::announce(&format!("A stand-in for plex.tv runs at {}; its sign-in window lets you choose who you are:", fake.url()));
     for (account, role) in &accounts {
-        println!("  {:<14} {role}", account.username);
+        crate::announce(&format!("  {:<14} {role}", account.username));
     }
-    println!("Admin API: curl -H 'Authorization: Bearer {token}' {url}/api/v3/sources/plex/");
-    println!("Audit log: {url}/api/v3/events/events/ (same token). Stop with Ctrl-C.");
+    crate::announce(&format!("Admin API: curl -H 'Authorization: Bearer {token}' {url}/api/v3/sources/plex/"));
+    crate::announce(&format!("Audit log: {url}/api/v3/events/events/ (same token). Stop with Ctrl-C."));
     server.run(shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

@@ -117,6 +117,15 @@ fn plex_config(settings: &Settings) -> plexid_plex::PlexConfig {
     }
 }
 
+/// Prints a line of the server's start-up message. A closed standard output (the terminal or
+/// pipe went away) must not stop a running server, so write errors are ignored.
+pub fn announce(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
 /// Completes on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

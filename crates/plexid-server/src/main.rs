@@ -7,7 +7,7 @@ use plexid_server::clock::Clock;
 use plexid_server::config::{DatabaseArgs, LogFormat, Settings};
 use plexid_server::service::tokens::{self, NewToken};
 use plexid_server::startup::{self, ADMIN_USERNAME};
-use plexid_server::{crypto, shutdown_signal, Server};
+use plexid_server::{announce, crypto, shutdown_signal, Server};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -112,13 +112,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let has_token = settings.bootstrap_token.is_some();
     let database = plexid_store::redact_url(&settings.db.database);
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
-    println!("plexid listening on http://{} (database {database})", server.address);
+    announce(&format!("plexid listening on http://{} (database {database})", server.address));
     if has_token {
-        println!("API token: the value of PLEXID_BOOTSTRAP_TOKEN (superuser {ADMIN_USERNAME})");
+        announce(&format!("API token: the value of PLEXID_BOOTSTRAP_TOKEN (superuser {ADMIN_USERNAME})"));
     } else {
-        println!(
+        announce(
             "API token: set PLEXID_BOOTSTRAP_TOKEN=<a long random string> to make it akadmin's token, \
-             or run `plexid create-token` (same --database) to create one"
+             or run `plexid create-token` (same --database) to create one",
         );
     }
     server.run(shutdown_signal()).await.map_err(|e| e.to_string())

@@ -37,6 +37,7 @@ pub async fn prepare(settings: &Settings, clock: &Clock) -> ServiceResult<(Store
     }
     let mut tx = store.begin().await?;
     let mut conn = tx.conn();
+    conn.lock_setup().await?;
     let secret_key = match &settings.secret_key {
         Some(key) => key.clone(),
         None => conn.setting_or_insert("secret_key", &generate_key()).await?,

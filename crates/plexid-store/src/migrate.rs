@@ -17,6 +17,18 @@ const POSTGRES: &[(i64, &str, &str)] = &[
 /// Serialises migrations of several plexid instances sharing one PostgreSQL database.
 const MIGRATION_LOCK: i64 = 0x706c_6578_6964;
 
+impl crate::engine::Conn<'_, crate::engine::ReadWrite> {
+    /// Serialises start-up work (seeding the admin, flows, secret key) of several instances
+    /// starting at once on one PostgreSQL database: holds the migration lock until this
+    /// transaction ends. SQLite's single writer already serialises it.
+    pub async fn lock_setup(&mut self) -> StoreResult<()> {
+        if self.dialect() == Dialect::Postgres {
+            self.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK]).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Applies the migrations not yet applied, in one transaction. Safe to run from several
     /// instances at once on PostgreSQL (an advisory lock serialises them).

@@ -319,26 +319,27 @@ static SCHEMA_JSON: LazyLock<Result<String, String>> =
 static SCHEMA_YAML: LazyLock<Result<String, String>> = LazyLock::new(|| {
     let value: serde_json::Value =
         serde_json::from_str(SCHEMA_JSON.as_ref().map_err(Clone::clone)?).map_err(|e| e.to_string())?;
-    serde_yaml::to_string(&crate::api::plain_json(value)).map_err(|e| e.to_string())
+    let mut text = String::new();
+    yaml_rust2::YamlEmitter::new(&mut text).dump(&yaml_of(value)).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
 });
 
-/// Rebuilds a JSON value so numbers are plain (serde_json's `arbitrary_precision`, enabled by
-/// starlark, would otherwise serialise them to YAML as `$serde_json::private::Number` maps).
-pub fn plain_json(value: serde_json::Value) -> serde_yaml::Value {
+/// A JSON value as YAML (numbers written plainly: serde_json's `arbitrary_precision`, enabled
+/// by starlark, must not leak into the document).
+pub fn yaml_of(value: serde_json::Value) -> yaml_rust2::Yaml {
     use serde_json::Value as J;
-    use serde_yaml::Value as Y;
+    use yaml_rust2::Yaml as Y;
     match value {
         J::Null => Y::Null,
-        J::Bool(b) => Y::Bool(b),
-        J::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Y::Number(i.into()),
-            (_, Some(u), _) => Y::Number(u.into()),
-            (_, _, Some(f)) => Y::Number(f.into()),
-            _ => Y::String(n.to_string()),
+        J::Bool(b) => Y::Boolean(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Y::Integer(i),
+            None => Y::Real(n.to_string()),
         },
         J::String(s) => Y::String(s),
-        J::Array(items) => Y::Sequence(items.into_iter().map(plain_json).collect()),
-        J::Object(map) => Y::Mapping(map.into_iter().map(|(k, v)| (Y::String(k), plain_json(v))).collect()),
+        J::Array(items) => Y::Array(items.into_iter().map(yaml_of).collect()),
+        J::Object(map) => Y::Hash(map.into_iter().map(|(k, v)| (Y::String(k), yaml_of(v))).collect()),
     }
 }
 

@@ -135,3 +135,86 @@ async fn the_demo_signs_people_in_and_logs_no_token() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// Starts `plexid serve` on `database` with the bootstrap `token`; returns the process and its URL.
+fn start_serve(database: &str, token: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(PLEXID)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PLEXID_DATABASE", database)
+        .env("PLEXID_SECRET_KEY", "shared-secret")
+        .env("PLEXID_BOOTSTRAP_TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("plexid started").unwrap();
+    // Keep reading what it prints, as a terminal would.
+    std::thread::spawn(move || lines.for_each(drop));
+    let url = first.strip_prefix("plexid listening on ").unwrap().split(' ').next().unwrap().to_owned();
+    (child, url)
+}
+
+/// POSTs `body` to `path` `count` times at once, alternating between the servers; the statuses.
+async fn race(urls: &[String], token: &str, path: &str, body: serde_json::Value, count: usize) -> Vec<u16> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let url = format!("{}{path}", urls[i % urls.len()]);
+        let (token, body) = (token.to_owned(), body.clone());
+        tasks.spawn(async move {
+            reqwest::Client::new().post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+        });
+    }
+    let mut statuses = tasks.join_all().await;
+    statuses.sort_unstable();
+    statuses
+}
+
+/// Two plexid processes on one empty PostgreSQL database: both start at once (the migrations
+/// are applied once), and simultaneous creates of the same slug, username and connection give
+/// exactly one 201 and 400s, never a 500 or a duplicate.
+#[tokio::test]
+async fn two_processes_on_one_postgres_database() {
+    let (database, _) = fresh_database(Backend::Postgres).await;
+    let token = "race-token-0123456789abcdef";
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start_serve(&database, token));
+        let b = s.spawn(|| start_serve(&database, token));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (mut a, mut b) = (a, b);
+    let urls = vec![a.1.clone(), b.1.clone()];
+    let store = plexid_store::Store::connect(&database).await.unwrap();
+    let applied = store.read().fetch_one("SELECT COUNT(*) AS n FROM plexid_migration", vec![]).await.unwrap();
+    assert_eq!(applied.int("n").unwrap(), 2, "each migration applied once");
+
+    let expect_one = |statuses: Vec<u16>, what: &str| {
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{what}: {statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 400), "{what}: {statuses:?}");
+    };
+    let source = serde_json::json!({"name": "Race", "slug": "race", "plex_token": "t"});
+    expect_one(race(&urls, token, "/api/v3/sources/plex/", source, 10).await, "same slug");
+    let user = serde_json::json!({"username": "racer", "name": "Racer"});
+    expect_one(race(&urls, token, "/api/v3/core/users/", user, 10).await, "same username");
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v3/core/users/?username=racer", urls[0]))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uid = listed["results"][0]["pk"].as_i64().unwrap();
+    let connection = serde_json::json!({"user": uid, "source": "race", "identifier": "4242", "plex_token": "p"});
+    expect_one(race(&urls, token, "/api/v3/sources/user_connections/plex/", connection, 10).await, "same connection");
+    for (table, expected) in [("plex_source", 1), ("app_user WHERE username = 'racer'", 1), ("user_source_connection", 1)] {
+        let row = store.read().fetch_one(&format!("SELECT COUNT(*) AS n FROM {table}"), vec![]).await.unwrap();
+        assert_eq!(row.int("n").unwrap(), expected, "{table}");
+    }
+    store.close().await;
+    for child in [&mut a.0, &mut b.0] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

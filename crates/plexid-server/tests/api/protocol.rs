@@ -82,5 +82,10 @@ async fn health_and_schema(app: &TestApp) {
     let yaml = reqwest::get(format!("{}/api/v3/schema/?format=yaml", app.base)).await.unwrap().text().await.unwrap();
     assert!(yaml.contains("openapi:"));
     assert!(!yaml.contains("$serde_json::private::Number"));
+    // The YAML is the same document as the JSON.
+    let parsed = crate::shape::json_of(&yaml_rust2::YamlLoader::load_from_str(&yaml).unwrap()[0]);
+    let json: serde_json::Value =
+        reqwest::get(format!("{}/api/v3/schema/", app.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(parsed, json);
 }
 both!(health_and_schema, health_and_schema);
