@@ -81,6 +81,19 @@ macro_rules! bind_pg {
     }};
 }
 
+/// Runs SQLite work that may wait on the disk (a write, a commit and its fsync, a busy
+/// database) off the async runtime's worker threads, so one slow write does not stall every
+/// other request: on the multi-threaded runtime the worker hands its other tasks to another
+/// thread first (`block_in_place`). Cached reads stay inline; they take microseconds.
+fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 impl<A: Access> Conn<'_, A> {
     pub fn dialect(&self) -> Dialect {
         match self.inner {
@@ -92,7 +105,7 @@ impl<A: Access> Conn<'_, A> {
     async fn fetch(&mut self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
         let pg_rows = match &mut self.inner {
             Inner::Sqlite(db) => return db.cached_fetch(sql, params, limit),
-            Inner::SqliteTx(conn) => return lite_fetch(conn, sql, &params, limit),
+            Inner::SqliteTx(conn) => return off_runtime(|| lite_fetch(conn, sql, &params, limit)),
             Inner::PgPool(pool) => bind_pg!(sqlx::query(sql), params).fetch_all(*pool).await?,
             Inner::PgTx(conn) => bind_pg!(sqlx::query(sql), params).fetch_all(&mut **conn).await?,
         };
@@ -116,7 +129,7 @@ impl Conn<'_, ReadWrite> {
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<u64> {
         match &mut self.inner {
-            Inner::SqliteTx(conn) => lite_execute(conn, sql, &params),
+            Inner::SqliteTx(conn) => off_runtime(|| lite_execute(conn, sql, &params)),
             Inner::PgTx(conn) => Ok(bind_pg!(sqlx::query(sql), params).execute(&mut **conn).await?.rows_affected()),
             Inner::Sqlite(_) | Inner::PgPool(_) => unreachable!("a read-write Conn is always a transaction's"),
         }
@@ -125,7 +138,7 @@ impl Conn<'_, ReadWrite> {
     /// Runs several `;`-separated statements without parameters (migrations).
     pub(crate) async fn execute_script(&mut self, sql: &str) -> StoreResult<()> {
         match &mut self.inner {
-            Inner::SqliteTx(conn) => Ok(conn.execute_batch(sql)?),
+            Inner::SqliteTx(conn) => Ok(off_runtime(|| conn.execute_batch(sql))?),
             Inner::PgTx(conn) => sqlx::raw_sql(sql).execute(&mut **conn).await.map(drop).map_err(StoreError::from),
             Inner::Sqlite(_) | Inner::PgPool(_) => unreachable!("a read-write Conn is always a transaction's"),
         }
@@ -162,7 +175,7 @@ impl Tx {
     pub async fn commit(self) -> StoreResult<()> {
         match self {
             Tx::Sqlite(mut tx) => {
-                tx.conn.execute_batch("COMMIT")?;
+                off_runtime(|| tx.conn.execute_batch("COMMIT"))?;
                 tx.open = false;
                 Ok(())
             }
@@ -221,7 +234,7 @@ impl Store {
         Ok(match &self.pools {
             Pools::Sqlite(db) => {
                 let conn = Arc::clone(&db.writer).lock_owned().await;
-                conn.execute_batch("BEGIN IMMEDIATE")?;
+                off_runtime(|| conn.execute_batch("BEGIN IMMEDIATE"))?;
                 Tx::Sqlite(SqliteTx { conn, open: true })
             }
             Pools::Postgres(pool) => Tx::Pg(pool.begin().await?),

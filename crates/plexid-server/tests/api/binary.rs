@@ -136,8 +136,18 @@ async fn the_demo_signs_people_in_and_logs_no_token() {
     }
 }
 
+/// A child process that is killed when dropped (also when a test fails half-way).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `plexid serve` on `database` with the bootstrap `token`; returns the process and its URL.
-fn start_serve(database: &str, token: &str) -> (std::process::Child, String) {
+fn start_serve(database: &str, token: &str) -> (Running, String) {
     let mut child = Command::new(PLEXID)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("PLEXID_DATABASE", database)
@@ -152,7 +162,7 @@ fn start_serve(database: &str, token: &str) -> (std::process::Child, String) {
     // Keep reading what it prints, as a terminal would.
     std::thread::spawn(move || lines.for_each(drop));
     let url = first.strip_prefix("plexid listening on ").unwrap().split(' ').next().unwrap().to_owned();
-    (child, url)
+    (Running(child), url)
 }
 
 /// POSTs `body` to `path` `count` times at once, alternating between the servers; the statuses.
@@ -182,7 +192,6 @@ async fn two_processes_on_one_postgres_database() {
         let b = s.spawn(|| start_serve(&database, token));
         (a.join().unwrap(), b.join().unwrap())
     });
-    let (mut a, mut b) = (a, b);
     let urls = vec![a.1.clone(), b.1.clone()];
     let store = plexid_store::Store::connect(&database).await.unwrap();
     let applied = store.read().fetch_one("SELECT COUNT(*) AS n FROM plexid_migration", vec![]).await.unwrap();
@@ -213,8 +222,5 @@ async fn two_processes_on_one_postgres_database() {
         assert_eq!(row.int("n").unwrap(), expected, "{table}");
     }
     store.close().await;
-    for child in [&mut a.0, &mut b.0] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((a, b));
 }
