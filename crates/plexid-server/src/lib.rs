@@ -84,6 +84,7 @@ impl Server {
             clock,
             plex,
             login_limits,
+            auth_cache: Default::default(),
         };
         Ok(Server { state, listener, address })
     }

@@ -79,11 +79,22 @@ fn access_from_row(row: &Row) -> StoreResult<ConnectionAccess> {
     })
 }
 
+/// The ordering without terms on the source when the filter fixes the source (they order
+/// nothing, and would keep the database from reading the page in index order).
+fn without_fixed_source(filter: &ConnectionFilter, ordering: &[OrderTerm]) -> Vec<OrderTerm> {
+    let fixed = filter.source_slug.is_some();
+    ordering.iter().filter(|t| !(fixed && matches!(t.term, "source" | "source__slug"))).copied().collect()
+}
+
 fn connection_filter(filter: &ConnectionFilter) -> Filter {
     let mut f = Filter::default();
     f.eq("c.user_id", filter.user);
     f.eq("c.group_uuid", filter.group);
-    f.eq("s.slug", filter.source_slug.clone());
+    // By the source's id (one lookup), so the `(source_uuid, id)` index serves the page.
+    if let Some(slug) = filter.source_slug.clone() {
+        let p = f.bind(slug);
+        f.clause(format!("c.source_uuid = (SELECT uuid FROM plex_source WHERE slug = {p})"));
+    }
     f.eq("c.user_id", filter.owner);
     f.search(&filter.search, &["s.slug"]);
     f
@@ -97,7 +108,8 @@ impl<A: Access> Conn<'_, A> {
         window: Window,
     ) -> StoreResult<Listed<UserConnection>> {
         let query = ListQuery { select: USER_SELECT, columns: CONNECTION_COLUMNS, tiebreak: "id" };
-        query.run(self, connection_filter(filter), ordering, window, user_from_row).await
+        let ordering = without_fixed_source(filter, ordering);
+        query.run(self, connection_filter(filter), &ordering, window, user_from_row).await
     }
 
     pub async fn user_connection(&mut self, id: UserConnectionId) -> StoreResult<Option<UserConnection>> {
@@ -152,7 +164,8 @@ impl<A: Access> Conn<'_, A> {
         window: Window,
     ) -> StoreResult<Listed<GroupConnection>> {
         let query = ListQuery { select: GROUP_SELECT, columns: CONNECTION_COLUMNS, tiebreak: "id" };
-        query.run(self, connection_filter(filter), ordering, window, group_from_row).await
+        let ordering = without_fixed_source(filter, ordering);
+        query.run(self, connection_filter(filter), &ordering, window, group_from_row).await
     }
 
     pub async fn group_connection(&mut self, id: GroupConnectionId) -> StoreResult<Option<GroupConnection>> {

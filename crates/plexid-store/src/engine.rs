@@ -155,6 +155,7 @@ enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    changes: crate::changes::Changes,
 }
 
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
@@ -188,7 +189,7 @@ impl Store {
     /// Opens `sqlite://PATH` (created if missing) or `postgres://…`. Does not migrate.
     pub async fn connect(url: &str) -> StoreResult<Store> {
         if url.starts_with("sqlite:") {
-            Ok(Store { pools: Pools::Sqlite(Arc::new(SqliteDb::open(url)?)) })
+            Ok(Store { pools: Pools::Sqlite(Arc::new(SqliteDb::open(url)?)), changes: crate::changes::Changes::none() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options =
                 PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
@@ -210,7 +211,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Store { pools: Pools::Postgres(pool) })
+        let changes = crate::changes::Changes::listen(pool.clone());
+        Ok(Store { pools: Pools::Postgres(pool), changes })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -227,6 +229,12 @@ impl Store {
             Pools::Postgres(pool) => Inner::PgPool(pool),
         };
         Conn { inner, access: PhantomData }
+    }
+
+    /// The generation of auth-relevant changes across instances (see [`crate::changes`]);
+    /// `None` when nothing may be cached.
+    pub fn auth_generation(&self) -> Option<u64> {
+        self.changes.generation()
     }
 
     /// Starts a write transaction (on SQLite, waits for the one writer).

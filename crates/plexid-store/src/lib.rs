@@ -2,6 +2,7 @@
 //! written once; the engines differ only in [`engine`], [`sqlite`] and their migration files.
 //! Every module reads and writes one concern and returns the domain records of `plexid-core`.
 
+pub mod changes;
 pub mod connections;
 pub mod constraint;
 pub mod engine;

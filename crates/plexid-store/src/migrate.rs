@@ -8,10 +8,12 @@ use crate::params;
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, "login", include_str!("../migrations/sqlite/0002_login.sql")),
+    (3, "indexes", include_str!("../migrations/sqlite/0003_indexes.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "login", include_str!("../migrations/postgres/0002_login.sql")),
+    (3, "indexes", include_str!("../migrations/postgres/0003_indexes.sql")),
 ];
 
 /// Serialises migrations of several plexid instances sharing one PostgreSQL database.

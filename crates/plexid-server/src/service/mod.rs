@@ -9,6 +9,7 @@ use plexid_core::login::DenyReason;
 use plexid_core::{FieldErrors, Permission, UserId};
 use plexid_store::{Constraint, StoreError};
 
+pub mod auth_cache;
 pub mod connections;
 pub mod events;
 pub mod flows;

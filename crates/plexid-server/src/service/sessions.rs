@@ -60,8 +60,28 @@ fn is_live(app: &AppState, session: &Session, now: Timestamp) -> bool {
 pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<(Principal, Session)>> {
     let now = app.clock.now();
     let key_hash = hash_token(key);
+    let generation = app.store.auth_generation();
+    let found = match app.auth_cache.sessions.get(&key_hash, generation) {
+        Some(cached) => Some(cached),
+        None => load(app, &key_hash).await?,
+    };
+    let Some((principal, mut session)) = found.filter(|(_, s)| is_live(app, s, now)) else {
+        return Ok(None);
+    };
+    if session.last_seen + TOUCH_EVERY <= now {
+        let mut tx = app.store.begin().await?;
+        tx.conn().touch_session(&key_hash, now).await?;
+        tx.commit().await?;
+        session.last_seen = now;
+    }
+    app.auth_cache.sessions.put(&key_hash, generation, (principal.clone(), session.clone()));
+    Ok(Some((principal, session)))
+}
+
+/// The session with this key hash and its active user's principal.
+async fn load(app: &AppState, key_hash: &str) -> ServiceResult<Option<(Principal, Session)>> {
     let mut conn = app.store.read();
-    let Some(session) = conn.session_by_key(&key_hash).await?.filter(|s| is_live(app, s, now)) else {
+    let Some(session) = conn.session_by_key(key_hash).await? else {
         return Ok(None);
     };
     let Some(user) = conn.user_by_id(session.user).await?.filter(|u| u.is_active) else {
@@ -69,11 +89,6 @@ pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<(Pr
     };
     let is_superuser = conn.is_superuser(user.id).await?;
     let principal = Principal::load(&mut conn, user.id, user.username, is_superuser).await?;
-    if session.last_seen + TOUCH_EVERY <= now {
-        let mut tx = app.store.begin().await?;
-        tx.conn().touch_session(&key_hash, now).await?;
-        tx.commit().await?;
-    }
     Ok(Some((principal, session)))
 }
 

@@ -91,15 +91,23 @@ pub async fn issue(
 /// The principal an API key authenticates, if the key is a valid, unexpired API token of an
 /// active user.
 pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<Principal>> {
+    let key_hash = hash_token(key);
+    let now = app.clock.now();
+    let generation = app.store.auth_generation();
+    if let Some((principal, expires)) = app.auth_cache.tokens.get(&key_hash, generation) {
+        return Ok(expires.is_none_or(|at| at > now).then_some(principal));
+    }
     let mut conn = app.store.read();
-    let Some(owner) = conn.token_owner(&hash_token(key)).await? else {
+    let Some(owner) = conn.token_owner(&key_hash).await? else {
         return Ok(None);
     };
-    let expired = owner.expiring && owner.expires.is_some_and(|at| at <= app.clock.now());
-    if expired || !owner.user_active || owner.intent != TokenIntent::Api {
+    let expires = if owner.expiring { owner.expires } else { None };
+    if expires.is_some_and(|at| at <= now) || !owner.user_active || owner.intent != TokenIntent::Api {
         return Ok(None);
     }
-    Ok(Some(Principal::load(&mut conn, owner.user, owner.username, owner.is_superuser).await?))
+    let principal = Principal::load(&mut conn, owner.user, owner.username, owner.is_superuser).await?;
+    app.auth_cache.tokens.put(&key_hash, generation, (principal.clone(), expires));
+    Ok(Some(principal))
 }
 
 /// Applies `changes`, checking the identifier and that only superusers give tokens to others.

@@ -618,3 +618,57 @@ async fn two_instances_share_sign_ins_and_jobs(app: &TestApp) {
     assert!(plexid_server::jobs::run_due(&app.state, "instance-a").await.is_empty(), "not due again yet");
 }
 both!(two_instances_share_sign_ins_and_jobs, two_instances_share_sign_ins_and_jobs);
+
+/// Asks `check` every 50 ms for up to 3 s until it holds.
+async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
+    for _ in 0..60 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Credentials cached by one instance stop working there as soon as another instance revokes
+/// them: a deleted token, a removed permission, an ended session.
+async fn revocations_reach_every_instance(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let other = app.second_instance().await;
+    let key = app.user_with_permissions("viewer", &["authentik_sources_plex.view_plexsource"]).await;
+    let list = |on: &TestApp, key: String| {
+        let url = format!("{}/api/v3/sources/plex/", on.base);
+        async move { reqwest::Client::new().get(url).bearer_auth(key).send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..3 {
+        assert_eq!(list(&other, key.clone()).await, 200, "warm on the other instance");
+    }
+    let (_, users) = app.get("/api/v3/core/users/?username=viewer").await;
+    let id = users["results"][0]["pk"].as_i64().unwrap();
+    let path = format!("/api/v3/rbac/permissions/assigned_by_users/{id}/unassign/");
+    let (status, _) = app.patch(&path, json!({"permissions": ["authentik_sources_plex.view_plexsource"]})).await;
+    assert_eq!(status, 204);
+    assert!(eventually(|| async { list(&other, key.clone()).await == 403 }).await, "the permission is gone there");
+    let (_, tokens) = app.get("/api/v3/core/tokens/?user__username=viewer").await;
+    let identifier = tokens["results"][0]["identifier"].as_str().unwrap().to_owned();
+    assert_eq!(app.delete(&format!("/api/v3/core/tokens/{identifier}/")).await.0, 204);
+    let bad = json!({"detail": "Token invalid/expired"});
+    assert!(
+        eventually(|| async {
+            let url = format!("{}/api/v3/sources/plex/", other.base);
+            let r = reqwest::Client::new().get(url).bearer_auth(&key).send().await.unwrap();
+            r.json::<Value>().await.unwrap() == bad
+        })
+        .await,
+        "the deleted token is refused there"
+    );
+    // A session ended on one instance ends on the other.
+    let mut cookies = app.sign_in("plex", MEMBER).await;
+    assert!(other.me(&mut cookies).await.is_some());
+    let (_, me) = app.get("/api/v3/core/users/?username=member").await;
+    let member = me["results"][0]["pk"].as_i64().unwrap();
+    assert_eq!(app.patch(&format!("/api/v3/core/users/{member}/"), json!({"is_active": false})).await.0, 200);
+    assert!(eventually(|| async { other.me(&mut cookies.clone()).await.is_none() }).await, "a deactivated user is out");
+}
+both!(revocations_reach_every_instance, revocations_reach_every_instance);
