@@ -59,6 +59,13 @@ impl Changes {
         Changes { inner: Some(feed) }
     }
 
+    /// Moves the generation on (this instance committed a write).
+    pub fn bump(&self) {
+        if let Some(feed) = &self.inner {
+            feed.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     /// The current generation, if cached auth data may be used at all. Read it *before*
     /// reading what is to be cached.
     pub fn generation(&self) -> Option<u64> {

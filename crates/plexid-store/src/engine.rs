@@ -161,14 +161,15 @@ pub struct Store {
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Sqlite(SqliteTx),
-    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// The transaction, and the change feed to tell this instance at once when it commits.
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>, crate::changes::Changes),
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_, ReadWrite> {
         let inner = match self {
             Tx::Sqlite(tx) => Inner::SqliteTx(&mut tx.conn),
-            Tx::Pg(tx) => Inner::PgTx(tx),
+            Tx::Pg(tx, _) => Inner::PgTx(tx),
         };
         Conn { inner, access: PhantomData }
     }
@@ -180,7 +181,13 @@ impl Tx {
                 tx.open = false;
                 Ok(())
             }
-            Tx::Pg(tx) => tx.commit().await.map_err(StoreError::from),
+            Tx::Pg(tx, changes) => {
+                tx.commit().await?;
+                // Other instances hear of auth changes through the triggers' notifications;
+                // this one drops its cached credentials at once after any write of its own.
+                changes.bump();
+                Ok(())
+            }
         }
     }
 }
@@ -245,7 +252,7 @@ impl Store {
                 off_runtime(|| conn.execute_batch("BEGIN IMMEDIATE"))?;
                 Tx::Sqlite(SqliteTx { conn, open: true })
             }
-            Pools::Postgres(pool) => Tx::Pg(pool.begin().await?),
+            Pools::Postgres(pool) => Tx::Pg(pool.begin().await?, self.changes.clone()),
         })
     }
 
