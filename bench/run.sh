@@ -67,7 +67,7 @@ row() { # label, figures, baseline rps
   echo "|---|---|---|---|---|---|"
 } >"$OUT"
 
-for backend in sqlite sqlite-uncached postgres; do
+for backend in ${BENCH_BACKENDS:-sqlite sqlite-uncached postgres}; do
   if [ "$backend" = sqlite ]; then
     url="sqlite://$WORK/bench.db"
   elif [ "$backend" = sqlite-uncached ]; then

@@ -126,11 +126,11 @@ pub struct ListQuery<'a> {
 }
 
 impl ListQuery<'_> {
-    /// Counts the matching rows, then reads the requested page (skipped when it is empty). On
-    /// SQLite two statements rather than `COUNT(*) OVER ()`: the window forces every matching
-    /// row to be built and sorted, where a plain `ORDER BY … LIMIT` keeps only the page, and a
-    /// statement costs no round trip. On PostgreSQL a round trip costs more, so the count comes
-    /// with the page.
+    /// Counts the matching rows, then reads the requested page (skipped when it is empty). Two
+    /// statements rather than `COUNT(*) OVER ()`: the window forces every matching row to be
+    /// built and sorted, where a plain `ORDER BY … LIMIT` lets the database keep only the page
+    /// (measured on PostgreSQL too: one statement took a page of 100 of 10,000 connections from
+    /// 4.4 to 9.3 ms, for the round trip it saved).
     pub async fn run<T, A: Access>(
         &self,
         conn: &mut Conn<'_, A>,
@@ -140,19 +140,13 @@ impl ListQuery<'_> {
         map: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Listed<T>> {
         let where_sql = filter.sql();
-        // On PostgreSQL a round trip costs more than counting alongside the page, so a page at
-        // a known offset is one statement there (and a count only when the page is empty).
-        // (Offsets past PostgreSQL's bigint are left to the count, which answers "no such page".)
-        let one_statement = conn.dialect() == crate::engine::Dialect::Postgres
-            && matches!(window, Window::Offset { offset, .. } if i64::try_from(offset).is_ok());
-        let total = if one_statement { None } else { Some(self.count(conn, &filter, &where_sql).await?) };
-        let (limit, offset) = match (window, total) {
-            (Window::Offset { limit, offset }, _) => (limit, offset),
-            (Window::Last { size }, Some(total)) => (size, total.saturating_sub(1) / size * size),
-            (Window::Last { size }, None) => (size, 0),
+        let total = self.count(conn, &filter, &where_sql).await?;
+        let (limit, offset) = match window {
+            Window::Offset { limit, offset } => (limit, offset),
+            Window::Last { size } => (size, total.saturating_sub(1) / size * size),
         };
-        if total.is_some_and(|total| offset >= total) {
-            return Ok(Listed { rows: Vec::new(), total: total.unwrap_or(0) });
+        if offset >= total {
+            return Ok(Listed { rows: Vec::new(), total });
         }
         let mut order: Vec<String> = ordering
             .iter()
@@ -164,19 +158,13 @@ impl ListQuery<'_> {
         order.push(self.tiebreak.to_owned());
         // LIMIT and OFFSET are written as literals (numbers we computed, below the row count):
         // SQLite re-prepares a statement on every run when they are bound parameters.
-        let counted = if one_statement { ", COUNT(*) OVER () AS plexid_total" } else { "" };
         let sql = format!(
-            "SELECT *{counted} FROM ({}{}) q ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            "SELECT * FROM ({}{}) q ORDER BY {} LIMIT {limit} OFFSET {offset}",
             self.select,
             where_sql,
             order.join(", "),
         );
         let rows = conn.fetch_all(&sql, filter.params.clone()).await?;
-        let total = match (total, rows.first()) {
-            (Some(total), _) => total,
-            (None, Some(first)) => first.int("plexid_total")? as u64,
-            (None, None) => self.count(conn, &filter, &where_sql).await?,
-        };
         let rows = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listed { rows, total })
     }

@@ -555,29 +555,17 @@ async fn the_pin_flow_works_against_the_stand_in() {
     app.plex_accounts();
     let source = app.plex_source("plex", json!({})).await;
     let client_id = source["client_id"].as_str().unwrap();
-    let http = reqwest::Client::new();
-    let pin: Value = http
-        .post(format!("{}/api/v2/pins?strong=true", app.plex.url()))
-        .header("Accept", "application/json")
-        .header("X-Plex-Client-Identifier", client_id)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plex = |method: Method, path: String| {
+        let request = reqwest::Client::new()
+            .request(method, format!("{}{path}", app.plex.url()))
+            .header("Accept", "application/json")
+            .header("X-Plex-Client-Identifier", client_id);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let pin = plex(Method::POST, "/api/v2/pins?strong=true".into()).await;
     assert_eq!(pin["code"].as_str().unwrap().len(), 25);
     assert!(app.plex.approve_pin(pin["id"].as_u64().unwrap(), MEMBER));
-    let polled: Value = http
-        .get(format!("{}/api/v2/pins/{}", app.plex.url(), pin["id"]))
-        .header("Accept", "application/json")
-        .header("X-Plex-Client-Identifier", client_id)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let polled = plex(Method::GET, format!("/api/v2/pins/{}", pin["id"])).await;
     let token = polled["authToken"].as_str().unwrap();
     let mut cookies = Cookies::default();
     let path = "/api/v3/sources/plex/redeem_token/?slug=plex&next=/if/user/%3Ftab%3D1";
