@@ -44,6 +44,10 @@ id!(/// A user source connection's integer id.
     UserConnectionId(i64));
 id!(/// A group source connection's integer id.
     GroupConnectionId(i64));
+id!(/// A provider's integer id (OAuth2 and proxy providers share the sequence, as in authentik).
+    ProviderId(i64));
+id!(/// An application's UUID (its `pk`; the URL names it by slug).
+    ApplicationId(Uuid));
 
 impl GroupId {
     pub fn new() -> Self {
@@ -66,7 +70,7 @@ macro_rules! new_uuid {
         }
     )*};
 }
-new_uuid!(SourceId, MappingId, FlowId, TokenId);
+new_uuid!(SourceId, MappingId, FlowId, TokenId, ApplicationId);
 
 #[cfg(test)]
 mod tests {

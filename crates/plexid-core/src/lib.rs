@@ -3,6 +3,7 @@
 //! every rule is a plain function that unit tests can call. authentik's wire details (DRF body
 //! reading, pagination, query parsing) live next to the API that speaks them.
 
+pub mod apps;
 pub mod errors;
 pub mod ids;
 pub mod login;
@@ -13,7 +14,7 @@ pub mod rules;
 pub mod source;
 
 pub use errors::FieldErrors;
-pub use ids::{FlowId, GroupConnectionId, GroupId, MappingId, SourceId, TokenId, UserConnectionId, UserId};
+pub use ids::{ApplicationId, FlowId, ProviderId, GroupConnectionId, GroupId, MappingId, SourceId, TokenId, UserConnectionId, UserId};
 pub use permission::Permission;
 
 /// A point in time (UTC, microsecond precision as stored).

@@ -91,6 +91,8 @@ pub struct PlexAnswers<'a> {
     pub owner_id: Option<u64>,
     /// The owner's friends' Plex ids.
     pub friend_ids: Option<&'a [u64]>,
+    /// The Plex ids of the owner's Plex Home members.
+    pub home_ids: Option<&'a [u64]>,
     /// The client identifiers of the servers the person can reach (owned or shared), already
     /// reduced to resources that provide `server` (D16).
     pub server_ids: Option<&'a [String]>,
@@ -101,6 +103,10 @@ pub struct PlexAnswers<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Relationship {
     pub owner: bool,
+    /// A member of the owner's Plex Home (recorded for application rules; it does not by itself
+    /// admit to the source, whose rule is authentik's: owner, friends, allowed servers).
+    #[serde(default)]
+    pub home: bool,
     pub friend: bool,
     /// The allowed servers the account is a member of (or owns).
     pub servers: Vec<String>,
@@ -131,7 +137,8 @@ pub fn decide_access(answers: &PlexAnswers<'_>, allowed_servers: &[String], allo
         Some(ids) => allowed_servers.iter().filter(|allowed| ids.contains(allowed)).cloned().collect(),
         None => Vec::new(),
     };
-    let relationship = Relationship { owner, friend, servers };
+    let home = answers.home_ids.is_some_and(|ids| ids.contains(&answers.plex_id));
+    let relationship = Relationship { owner, home, friend, servers };
     if relationship.grants_access() {
         return Access::Granted(relationship);
     }
@@ -265,25 +272,25 @@ mod tests {
     #[test]
     fn empty_allowed_servers_grant_nothing() {
         let mine = servers(&["allowed", "denied"]);
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), server_ids: Some(&mine) };
+        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), home_ids: None, server_ids: Some(&mine) };
         assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: true });
         let allowed = servers(&["allowed"]);
         assert_eq!(
             decide_access(&answers, &allowed, true),
-            Access::Granted(Relationship { owner: false, friend: false, servers: allowed.clone() })
+            Access::Granted(Relationship { owner: false, home: false, friend: false, servers: allowed.clone() })
         );
     }
 
     #[test]
     fn the_owner_always_gets_in() {
-        let answers = PlexAnswers { plex_id: OWNER, owner_id: Some(OWNER), friend_ids: None, server_ids: None };
+        let answers = PlexAnswers { plex_id: OWNER, owner_id: Some(OWNER), friend_ids: None, home_ids: None, server_ids: None };
         assert!(matches!(decide_access(&answers, &[], false), Access::Granted(r) if r.owner));
     }
 
     #[test]
     fn friends_only_when_allowed() {
         let friends = [ME];
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&friends), server_ids: Some(&[]) };
+        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&friends), home_ids: None, server_ids: Some(&[]) };
         assert!(matches!(decide_access(&answers, &[], true), Access::Granted(r) if r.friend));
         assert_eq!(decide_access(&answers, &[], false), Access::Denied { definite: true });
     }
@@ -291,7 +298,7 @@ mod tests {
     #[test]
     fn a_failed_friends_call_is_not_a_friend_and_not_definite() {
         let mine = servers(&["s1"]);
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: None, server_ids: Some(&mine) };
+        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: None, home_ids: None, server_ids: Some(&mine) };
         // The server check still decides (D19).
         assert!(matches!(decide_access(&answers, &mine, true), Access::Granted(r) if r.servers == mine));
         assert_eq!(decide_access(&answers, &servers(&["other"]), true), Access::Denied { definite: false });
@@ -301,10 +308,10 @@ mod tests {
 
     #[test]
     fn failed_resources_or_owner_calls_are_not_definite() {
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), server_ids: None };
+        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), home_ids: None, server_ids: None };
         assert_eq!(decide_access(&answers, &servers(&["s1"]), true), Access::Denied { definite: false });
         assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: true });
-        let answers = PlexAnswers { plex_id: ME, owner_id: None, friend_ids: Some(&[]), server_ids: Some(&[]) };
+        let answers = PlexAnswers { plex_id: ME, owner_id: None, friend_ids: Some(&[]), home_ids: None, server_ids: Some(&[]) };
         assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: false });
     }
 

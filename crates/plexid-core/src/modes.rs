@@ -29,6 +29,19 @@ macro_rules! choices {
                 f.write_str(self.as_str())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::parse(&text).ok_or_else(|| serde::de::Error::unknown_variant(&text, $name::NAMES))
+            }
+        }
     };
 }
 
@@ -136,6 +149,56 @@ choices!(/// What an audit event records (authentik's `EventActions`, every valu
     EmailSent = "email_sent",
     UpdateAvailable = "update_available",
     Custom = "custom_",
+});
+
+choices!(/// What an application's provider is.
+    ProviderKind {
+    OAuth2 = "oauth2",
+    Proxy = "proxy",
+});
+
+choices!(/// Whether an OAuth2 client can keep a secret.
+    ClientType {
+    Confidential = "confidential",
+    Public = "public",
+});
+
+choices!(/// What the `sub` claim holds.
+    SubMode {
+    HashedUserId = "hashed_user_id",
+    UserId = "user_id",
+    UserUuid = "user_uuid",
+    UserUsername = "user_username",
+    UserEmail = "user_email",
+    UserUpn = "user_upn",
+});
+
+choices!(/// Whether each provider has its own issuer or all share one.
+    IssuerMode {
+    Global = "global",
+    PerProvider = "per_provider",
+});
+
+choices!(/// How a proxy provider is used (plexid implements the two forward-auth modes).
+    ProxyMode {
+    Proxy = "proxy",
+    ForwardSingle = "forward_single",
+    ForwardDomain = "forward_domain",
+});
+
+choices!(/// The algorithm an OAuth2 provider signs ID tokens with (plexid's extension field
+    /// `id_token_signing_alg`; the keys are plexid's own).
+    SigningAlg {
+    Rs256 = "RS256",
+    Es256 = "ES256",
+});
+
+choices!(/// A Plex relationship an application can admit by.
+    AppRelationship {
+    Owner = "owner",
+    Home = "home",
+    Friend = "friend",
+    ServerMember = "server_member",
 });
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub enum Model {
     Token,
     PropertyMapping,
     Event,
+    Application,
+    OAuth2Provider,
+    ProxyProvider,
 }
 
 impl Model {
@@ -38,6 +41,9 @@ impl Model {
             Model::Token => ("authentik_core", "token"),
             Model::PropertyMapping => ("authentik_core", "propertymapping"),
             Model::Event => ("authentik_events", "event"),
+            Model::Application => ("authentik_core", "application"),
+            Model::OAuth2Provider => ("authentik_providers_oauth2", "oauth2provider"),
+            Model::ProxyProvider => ("authentik_providers_proxy", "proxyprovider"),
         }
     }
 }
@@ -55,7 +61,7 @@ impl Permission {
 
     /// Every permission plexid knows, for validation of grants.
     pub fn all() -> impl Iterator<Item = Permission> {
-        const MODELS: [Model; 10] = [
+        const MODELS: [Model; 13] = [
             Model::PlexSource,
             Model::PlexSourcePropertyMapping,
             Model::UserPlexSourceConnection,
@@ -66,6 +72,9 @@ impl Permission {
             Model::Token,
             Model::PropertyMapping,
             Model::Event,
+            Model::Application,
+            Model::OAuth2Provider,
+            Model::ProxyProvider,
         ];
         MODELS.into_iter().flat_map(|model| {
             [Action::Add, Action::Change, Action::Delete, Action::View]

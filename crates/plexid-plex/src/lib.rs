@@ -98,6 +98,8 @@ impl Resource {
 pub struct OwnerFacts {
     pub user: PlexUser,
     pub friends: Result<Vec<u64>, PlexError>,
+    /// The Plex ids of the owner's Plex Home members (a failure only means "not known").
+    pub home: Result<Vec<u64>, PlexError>,
 }
 
 /// Everything one sign-in needs to know.
@@ -327,13 +329,15 @@ impl PlexClient {
                 }
             }
         }
-        let (user, friends) = tokio::join!(
+        let (user, friends, home) = tokio::join!(
             self.user(client_id, owner_token),
-            self.get("/api/v2/friends", client_id, owner_token)
+            self.get("/api/v2/friends", client_id, owner_token),
+            self.home_users(client_id, owner_token)
         );
         let friends = friends.and_then(|v| parse_friend_ids(&v).ok_or_else(|| Self::unreadable("/api/v2/friends")));
-        let facts = OwnerFacts { user: user?, friends };
-        if facts.friends.is_ok() {
+        let home = home.map(|users| users.into_iter().map(|u| u.id).collect());
+        let facts = OwnerFacts { user: user?, friends, home };
+        if facts.friends.is_ok() && facts.home.is_ok() {
             let mut cache = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
             let ttl = self.inner.config.owner_cache_ttl;
             cache.retain(|_, (at, _)| at.elapsed() < ttl);

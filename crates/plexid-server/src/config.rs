@@ -105,6 +105,11 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_MAPPING_WORKER", hide = true)]
     pub mapping_worker: Option<std::path::PathBuf>,
 
+    /// How long a key signs OpenID Connect ID tokens before a new one replaces it (the old one
+    /// stays published in the JWKS, so tokens it signed still verify).
+    #[arg(long, env = "PLEXID_SIGNING_KEY_LIFETIME", default_value = "720h")]
+    pub signing_key_lifetime: Period,
+
     /// Log format.
     #[arg(long, env = "PLEXID_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -185,6 +190,7 @@ impl Settings {
             max_connections: 4096,
             mapping_workers: 2,
             mapping_worker: None,
+            signing_key_lifetime: Period::hours(720),
             log_format: LogFormat::Text,
         }
     }

@@ -23,6 +23,9 @@ const LEGACY_PREFIX: &str = "v1:";
 pub struct Secrets {
     cipher: ChaCha20Poly1305,
     legacy: ChaCha20Poly1305,
+    /// Keys the pairwise subject identifiers of OpenID Connect (so they cannot be computed from
+    /// a user's UUID without the secret key).
+    subject_key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +39,25 @@ impl Secrets {
             .expand(b"plexid:encryption:v2", &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         let legacy = Sha256::new().chain_update(b"plexid:encryption:").chain_update(secret_key.as_bytes()).finalize();
+        let mut subject_key = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(Some(b"plexid"), secret_key.as_bytes())
+            .expand(b"plexid:oidc-subject:v1", &mut subject_key)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         Secrets {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
             legacy: ChaCha20Poly1305::new(Key::from_slice(&legacy)),
+            subject_key,
         }
+    }
+
+    /// A stable subject identifier for one user at one provider (`sub_mode` `hashed_user_id`).
+    pub fn subject(&self, provider: i64, user_uuid: &str) -> String {
+        let digest = Sha256::new()
+            .chain_update(self.subject_key)
+            .chain_update(provider.to_be_bytes())
+            .chain_update(user_uuid.as_bytes())
+            .finalize();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn encrypt(&self, plaintext: &str) -> String {

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::state::AppState;
-use crate::{api, pages};
+use crate::{api, pages, web};
 
 async fn live() -> StatusCode {
     StatusCode::OK
@@ -47,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/-/health/live/", get(live))
         .route("/-/health/ready/", get(ready))
         .merge(pages::routes())
+        .merge(web::oidc::routes())
+        .merge(web::outpost::routes())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))

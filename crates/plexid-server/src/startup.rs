@@ -17,7 +17,7 @@ pub const ADMIN_GROUP: &str = "authentik Admins";
 pub const BOOTSTRAP_TOKEN_IDENTIFIER: &str = "authentik-bootstrap-token";
 
 /// The flows every installation starts with.
-pub fn default_flows() -> [Flow; 2] {
+pub fn default_flows() -> [Flow; 3] {
     let flow = |slug: &str, name: &str, designation| Flow {
         authentication: FlowAuthentication::RequireUnauthenticated,
         ..Flow::new(slug, name, "Welcome to plexid!", designation)
@@ -25,6 +25,15 @@ pub fn default_flows() -> [Flow; 2] {
     [
         flow("default-source-authentication", "Welcome to plexid!", FlowDesignation::Authentication),
         flow("default-source-enrollment", "Welcome to plexid! Please enter your details.", FlowDesignation::Enrollment),
+        Flow {
+            authentication: FlowAuthentication::RequireAuthenticated,
+            ..Flow::new(
+                "default-provider-authorization-implicit-consent",
+                "Authorize Application",
+                "Redirecting to %(app)s",
+                FlowDesignation::Authorization,
+            )
+        },
     ]
 }
 

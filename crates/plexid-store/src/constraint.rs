@@ -21,6 +21,9 @@ pub enum Constraint {
     TokenUuid,
     TokenKeyHash,
     TokenManaged,
+    ApplicationSlug,
+    ApplicationProvider,
+    ProviderClientId,
 }
 
 impl Constraint {
@@ -41,6 +44,9 @@ impl Constraint {
         Constraint::TokenUuid,
         Constraint::TokenKeyHash,
         Constraint::TokenManaged,
+        Constraint::ApplicationSlug,
+        Constraint::ApplicationProvider,
+        Constraint::ProviderClientId,
     ];
 
     /// The constraint's name in PostgreSQL.
@@ -83,6 +89,9 @@ impl Constraint {
             Constraint::TokenUuid => ("api_token_uuid_key", "api_token.uuid"),
             Constraint::TokenKeyHash => ("api_token_key_hash_key", "api_token.key_hash"),
             Constraint::TokenManaged => ("api_token_managed_key", "api_token.managed"),
+            Constraint::ApplicationSlug => ("application_slug_key", "application.slug"),
+            Constraint::ApplicationProvider => ("application_provider_key", "application.provider_id"),
+            Constraint::ProviderClientId => ("provider_client_id_key", "provider.client_id"),
         }
     }
 

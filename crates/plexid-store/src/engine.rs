@@ -41,6 +41,15 @@ impl Dialect {
             Dialect::Postgres => " FOR UPDATE",
         }
     }
+
+    /// [`Dialect::for_update`] of one table of a join (PostgreSQL refuses to lock the nullable
+    /// side of an outer join).
+    pub fn for_update_of(self, alias: &str) -> String {
+        match self {
+            Dialect::Sqlite => String::new(),
+            Dialect::Postgres => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
 }
 
 /// What a [`Conn`] may do.

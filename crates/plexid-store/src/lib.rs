@@ -2,6 +2,7 @@
 //! written once; the engines differ only in [`engine`], [`sqlite`] and their migration files.
 //! Every module reads and writes one concern and returns the domain records of `plexid-core`.
 
+pub mod apps;
 pub mod changes;
 pub mod connections;
 pub mod constraint;
@@ -13,6 +14,7 @@ pub mod groups;
 pub mod jobs;
 pub mod listing;
 pub mod mappings;
+pub mod oauth;
 mod migrate;
 pub mod permissions;
 pub mod row;

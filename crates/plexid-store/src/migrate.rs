@@ -9,11 +9,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, "login", include_str!("../migrations/sqlite/0002_login.sql")),
     (3, "indexes", include_str!("../migrations/sqlite/0003_indexes.sql")),
+    (4, "apps", include_str!("../migrations/sqlite/0004_apps.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "login", include_str!("../migrations/postgres/0002_login.sql")),
     (3, "indexes", include_str!("../migrations/postgres/0003_indexes.sql")),
+    (4, "apps", include_str!("../migrations/postgres/0004_apps.sql")),
 ];
 
 /// Serialises migrations of several plexid instances sharing one PostgreSQL database.

@@ -97,7 +97,7 @@ macro_rules! id_params {
         }
     )*};
 }
-id_params!(UserId, GroupId, SourceId, MappingId, FlowId, TokenId, UserConnectionId, GroupConnectionId);
+id_params!(UserId, GroupId, SourceId, MappingId, FlowId, TokenId, UserConnectionId, GroupConnectionId, ProviderId, ApplicationId);
 
 /// `params![a, b]` builds a `Vec<Param>`.
 #[macro_export]

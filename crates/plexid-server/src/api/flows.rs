@@ -178,10 +178,18 @@ pub async fn destroy(State(state): State<AppState>, actor: Actor, Path(slug): Pa
 #[utoipa::path(get, path = "/flows/instances/{slug}/used_by/", tag = "flows", params(("slug" = String, Path)),
     responses((status = 200, body = Vec<UsedBy>), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn used_by(State(state): State<AppState>, actor: Actor, Path(slug): Path<String>) -> ApiResult<Response> {
-    let sources = service::usage(&state, &actor, lookup(&slug)?).await?;
-    let entries: Vec<UsedBy> = sources
+    let usage = service::usage(&state, &actor, lookup(&slug)?).await?;
+    let mut entries: Vec<UsedBy> = usage
+        .sources
         .into_iter()
         .map(|(id, name)| UsedBy::new("authentik_sources_plex", "plexsource", id, name, "set_null"))
         .collect();
+    entries.extend(usage.providers.into_iter().map(|(id, name, kind)| {
+        let (app, model) = match kind {
+            plexid_core::modes::ProviderKind::OAuth2 => ("authentik_providers_oauth2", "oauth2provider"),
+            plexid_core::modes::ProviderKind::Proxy => ("authentik_providers_proxy", "proxyprovider"),
+        };
+        UsedBy::new(app, model, id, name, "cascade")
+    }));
     Ok(ok(&entries))
 }

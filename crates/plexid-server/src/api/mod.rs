@@ -23,6 +23,7 @@ use self::error::{ApiError, ApiResult};
 use self::http::QueryParams;
 use crate::state::AppState;
 
+pub mod applications;
 pub mod auth;
 pub mod connections;
 pub mod drf;
@@ -33,6 +34,7 @@ pub mod groups;
 pub mod http;
 pub mod login;
 pub mod mappings;
+pub mod providers;
 pub mod rbac;
 pub mod sources;
 pub mod tokens;
@@ -304,6 +306,27 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rbac::unassign_user))
         .routes(routes!(rbac::assign_group))
         .routes(routes!(rbac::unassign_group))
+        .routes(routes!(applications::list, applications::create))
+        .routes(routes!(applications::retrieve, applications::update, applications::partial_update, applications::destroy))
+        .routes(routes!(applications::check_access))
+        .routes(routes!(applications::used_by))
+        .routes(routes!(providers::list_oauth2, providers::create_oauth2))
+        .routes(routes!(
+            providers::retrieve_oauth2,
+            providers::update_oauth2,
+            providers::partial_update_oauth2,
+            providers::destroy_oauth2
+        ))
+        .routes(routes!(providers::used_by_oauth2))
+        .routes(routes!(providers::setup_urls))
+        .routes(routes!(providers::list_proxy, providers::create_proxy))
+        .routes(routes!(
+            providers::retrieve_proxy,
+            providers::update_proxy,
+            providers::partial_update_proxy,
+            providers::destroy_proxy
+        ))
+        .routes(routes!(providers::used_by_proxy))
         .routes(routes!(events::list))
         .routes(routes!(events::retrieve))
 }

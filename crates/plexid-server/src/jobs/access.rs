@@ -56,6 +56,7 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
         None => None,
     };
     let friends: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.friends.clone().ok());
+    let home: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.home.clone().ok());
     for (connection, before) in connections {
         summary.checked += 1;
         let Ok(plex_id) = connection.identifier.parse::<u64>() else {
@@ -75,6 +76,7 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
             plex_id,
             owner_id: owner.as_ref().map(|o| o.user.id),
             friend_ids: friends.as_deref(),
+            home_ids: home.as_deref(),
             server_ids: servers.as_deref(),
         };
         let now = state.clock.now();

@@ -112,11 +112,23 @@ pub async fn delete(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<
     Ok(())
 }
 
-/// Sources that reference the flow (if the actor may view sources).
-pub async fn usage(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<Vec<(SourceId, String)>> {
+/// What references the flow: sources (if the actor may view sources; their reference is
+/// cleared on delete) and providers (if the actor may view them; deleting the flow deletes
+/// the providers it authorizes, as in authentik).
+pub struct FlowUsage {
+    pub sources: Vec<(SourceId, String)>,
+    pub providers: Vec<(plexid_core::ProviderId, String, plexid_core::modes::ProviderKind)>,
+}
+
+pub async fn usage(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<FlowUsage> {
     let flow = get(app, actor, slug).await?;
-    if !actor.can(Permission::new(Action::View, Model::PlexSource)) {
-        return Ok(Vec::new());
-    }
-    Ok(app.store.read().sources_using_flow(flow.id).await?)
+    let mut conn = app.store.read();
+    let sources = if actor.can(Permission::new(Action::View, Model::PlexSource)) {
+        conn.sources_using_flow(flow.id).await?
+    } else {
+        Vec::new()
+    };
+    let mut providers = conn.providers_using_flow(flow.id).await?;
+    providers.retain(|(_, _, kind)| actor.can(Permission::new(Action::View, super::providers::model(*kind))));
+    Ok(FlowUsage { sources, providers })
 }

@@ -258,10 +258,12 @@ async fn check_access(
         .map(|all| all.into_iter().filter(|r| r.is_server()).map(|r| r.client_identifier).collect());
     let owner = facts.owner.and_then(Result::ok);
     let friends: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.friends.clone().ok());
+    let home: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.home.clone().ok());
     let answers = PlexAnswers {
         plex_id: user.id,
         owner_id: owner.as_ref().map(|o| o.user.id),
         friend_ids: friends.as_deref(),
+        home_ids: home.as_deref(),
         server_ids: servers.as_deref(),
     };
     match decide_access(&answers, &source.allowed_servers, source.allow_friends) {

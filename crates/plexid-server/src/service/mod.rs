@@ -9,15 +9,20 @@ use plexid_core::login::DenyReason;
 use plexid_core::{FieldErrors, Permission, UserId};
 use plexid_store::{Constraint, StoreError};
 
+pub mod applications;
 pub mod auth_cache;
 pub mod connections;
 pub mod events;
 pub mod flows;
+pub mod forward_auth;
 pub mod groups;
+pub mod keys;
 pub mod limits;
 pub mod login;
 pub mod mappings;
+pub mod oidc;
 pub mod permissions;
+pub mod providers;
 pub mod sessions;
 pub mod sources;
 pub mod tokens;
@@ -207,6 +212,9 @@ pub fn conflict(constraint: Constraint) -> (&'static str, &'static str) {
         Constraint::TokenUuid => ("non_field_errors", "Token with this uuid already exists."),
         Constraint::TokenKeyHash => ("key", "Token with this key already exists."),
         Constraint::TokenManaged => ("managed", "Token with this managed already exists."),
+        Constraint::ApplicationSlug => ("slug", "Application with this slug already exists."),
+        Constraint::ApplicationProvider => ("provider", "Application with this provider already exists."),
+        Constraint::ProviderClientId => ("client_id", "OAuth2/OpenID Provider with this Client ID already exists."),
     }
 }
 

@@ -106,13 +106,16 @@ pub async fn of_user(app: &AppState, user: UserId) -> ServiceResult<Vec<Session>
     Ok(sessions.into_iter().filter(|s| is_live(app, s, now)).collect())
 }
 
-/// Removes ended sessions and expired pending sign-ins (run by the background jobs).
+/// Removes ended sessions, expired pending sign-ins and expired OAuth2 codes, tokens and
+/// forward-auth sessions (run by the background jobs).
 pub async fn sweep_stale(app: &AppState) -> ServiceResult<u64> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let ended = tx.conn().delete_stale_sessions(now, now - app.settings.session_idle.0).await?;
+    let mut conn = tx.conn();
+    let ended = conn.delete_stale_sessions(now, now - app.settings.session_idle.0).await?;
+    let grants = conn.delete_expired_grants(now).await?;
     tx.commit().await?;
-    Ok(ended)
+    Ok(ended + grants)
 }
 
 /// A random key and its hash, for a sign-in that waits for a username.

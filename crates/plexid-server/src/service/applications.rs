@@ -1,0 +1,247 @@
+//! Applications: a provider, launch details, and who may use them (groups, Plex relationships).
+//! The access rule itself is [`plexid_core::apps::decide_app_access`]; [`user_access`] gathers
+//! what it needs about a user from the database.
+
+use plexid_core::apps::{decide_app_access, AccessRules, AppDenial, Application, UserFacts};
+use plexid_core::modes::PolicyEngineMode;
+use plexid_core::permission::{Action, Model};
+use plexid_core::{rules, FieldErrors, GroupId, Permission, ProviderId, UserId};
+use plexid_store::apps::{ApplicationFilter, ProviderRow};
+use plexid_store::listing::{Listed, OrderTerm, Window};
+use plexid_store::{Access, Conn};
+
+use super::{check, missing_reference, Actor, AppState, ServiceError, ServiceResult};
+
+const fn perm(action: Action) -> Permission {
+    Permission::new(action, Model::Application)
+}
+
+pub const VIEW: Permission = perm(Action::View);
+
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationChanges {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub provider: Option<Option<ProviderId>>,
+    pub open_in_new_tab: Option<bool>,
+    pub meta_launch_url: Option<String>,
+    pub meta_description: Option<String>,
+    pub meta_publisher: Option<String>,
+    pub policy_engine_mode: Option<PolicyEngineMode>,
+    pub group: Option<String>,
+    pub access: Option<AccessRules>,
+}
+
+pub const FIELD_ORDER: &[&str] = &[
+    "name",
+    "slug",
+    "provider",
+    "backchannel_providers",
+    "open_in_new_tab",
+    "meta_launch_url",
+    "meta_description",
+    "meta_publisher",
+    "policy_engine_mode",
+    "group",
+    "access_groups",
+    "access_relationships",
+    "access_servers",
+];
+
+/// An application with its provider (for `provider_obj`).
+pub struct Shown {
+    pub app: Application,
+    pub provider: Option<ProviderRow>,
+}
+
+fn apply(mut a: Application, c: ApplicationChanges) -> Application {
+    macro_rules! take {
+        ($($field:ident),*) => {$( if let Some(v) = c.$field { a.$field = v; } )*};
+    }
+    take!(
+        name,
+        slug,
+        provider,
+        open_in_new_tab,
+        meta_launch_url,
+        meta_description,
+        meta_publisher,
+        policy_engine_mode,
+        group,
+        access
+    );
+    a
+}
+
+async fn validate(app: &AppState, a: &Application, errors: &mut FieldErrors) -> ServiceResult<()> {
+    if !errors.has("slug") {
+        for message in rules::slug_errors(&a.slug) {
+            errors.add("slug", message);
+        }
+    }
+    if !a.meta_launch_url.is_empty()
+        && !errors.has("meta_launch_url")
+        && !plexid_core::apps::is_absolute_http_url(&a.meta_launch_url)
+    {
+        errors.add("meta_launch_url", "Enter a valid URL.");
+    }
+    let mut conn = app.store.read();
+    if let (Some(id), false) = (a.provider, errors.has("provider")) {
+        if conn.provider_by_id(id).await?.is_none() {
+            errors.add("provider", plexid_core::errors::does_not_exist(id));
+        }
+    }
+    if !errors.has("access_groups") {
+        let existing = conn.existing_groups(&a.access.groups).await?;
+        missing_reference(errors, "access_groups", &a.access.groups, &existing);
+    }
+    Ok(())
+}
+
+async fn shown<A: Access>(conn: &mut Conn<'_, A>, app: Application) -> ServiceResult<Shown> {
+    let provider = match app.provider {
+        Some(id) => conn.provider_by_id(id).await?,
+        None => None,
+    };
+    Ok(Shown { app, provider })
+}
+
+/// Attaches each application's provider, in one query.
+pub async fn with_providers(app: &AppState, apps: Vec<Application>) -> ServiceResult<Vec<Shown>> {
+    let ids: Vec<ProviderId> = apps.iter().filter_map(|a| a.provider).collect();
+    let providers = app.store.read().providers_by_ids(&ids).await?;
+    Ok(apps
+        .into_iter()
+        .map(|a| {
+            let provider = a.provider.and_then(|id| providers.iter().find(|p| p.provider.id == id).cloned());
+            Shown { app: a, provider }
+        })
+        .collect())
+}
+
+/// Lists applications: everything for holders of `view_application`; for anyone else, the
+/// applications they may use (their library).
+pub async fn list(
+    app: &AppState,
+    actor: &Actor,
+    filter: &ApplicationFilter,
+    ordering: &[OrderTerm],
+    window: Window,
+) -> ServiceResult<Listed<Application>> {
+    let principal = actor.principal()?;
+    if actor.can(VIEW) {
+        return Ok(app.store.read().list_applications(filter, ordering, window).await?);
+    }
+    let everything = Window::Offset { limit: u64::MAX / 2, offset: 0 };
+    let all = app.store.read().list_applications(filter, ordering, everything).await?;
+    let mut mine = Vec::new();
+    for a in all.rows {
+        if user_access(app, principal.user, &a).await?.is_ok() {
+            mine.push(a);
+        }
+    }
+    let total = mine.len() as u64;
+    let rows = match window {
+        Window::Offset { limit, offset } => mine.into_iter().skip(offset as usize).take(limit as usize).collect(),
+        Window::Last { size } => {
+            let start = total.saturating_sub(1) / size * size;
+            mine.into_iter().skip(start as usize).collect()
+        }
+    };
+    Ok(Listed { rows, total })
+}
+
+pub async fn get(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<Shown> {
+    let principal = actor.principal()?;
+    let mut conn = app.store.read();
+    let found = conn.application_by_slug(slug).await?.ok_or(ServiceError::NotFound)?;
+    if !actor.can(VIEW) && user_access(app, principal.user, &found).await?.is_err() {
+        return Err(ServiceError::NotFound);
+    }
+    shown(&mut conn, found).await
+}
+
+pub async fn create(
+    app: &AppState,
+    actor: &Actor,
+    changes: ApplicationChanges,
+    mut errors: FieldErrors,
+) -> ServiceResult<Shown> {
+    actor.require(perm(Action::Add))?;
+    let a = apply(Application::new("", ""), changes);
+    validate(app, &a, &mut errors).await?;
+    check(errors, FIELD_ORDER)?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    conn.insert_application(&a).await?;
+    let shown = shown(&mut conn, a).await?;
+    tx.commit().await?;
+    Ok(shown)
+}
+
+pub async fn update(
+    app: &AppState,
+    actor: &Actor,
+    slug: &str,
+    changes: ApplicationChanges,
+    mut errors: FieldErrors,
+) -> ServiceResult<Shown> {
+    actor.require(VIEW)?;
+    actor.require(perm(Action::Change))?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    let a = apply(conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
+    validate(app, &a, &mut errors).await?;
+    check(errors, FIELD_ORDER)?;
+    conn.update_application(&a).await?;
+    let shown = shown(&mut conn, a).await?;
+    tx.commit().await?;
+    Ok(shown)
+}
+
+pub async fn delete(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<()> {
+    actor.require(VIEW)?;
+    actor.require(perm(Action::Delete))?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    let a = conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
+    conn.delete_application(a.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `check_access`: may `user` (default: the caller) use the application? Asking about someone
+/// else needs `view_user`.
+pub async fn check_access(
+    app: &AppState,
+    actor: &Actor,
+    slug: &str,
+    for_user: Option<UserId>,
+) -> ServiceResult<Result<(), AppDenial>> {
+    let principal = actor.principal()?;
+    let target = match for_user {
+        Some(user) if user != principal.user => {
+            actor.require(Permission::new(Action::View, Model::User))?;
+            user
+        }
+        _ => principal.user,
+    };
+    actor.require(VIEW)?;
+    let a = app.store.read().application_by_slug(slug).await?.ok_or(ServiceError::NotFound)?;
+    user_access(app, target, &a).await
+}
+
+/// The application's rule for this user, from what the database knows now.
+pub async fn user_access(app: &AppState, user: UserId, a: &Application) -> ServiceResult<Result<(), AppDenial>> {
+    let mut conn = app.store.read();
+    let Some(record) = conn.user_by_id(user).await? else {
+        return Ok(Err(AppDenial::Inactive));
+    };
+    let groups: Vec<GroupId> = if a.access.groups.is_empty() { Vec::new() } else { conn.user_group_closure(user).await? };
+    let relationships: Vec<_> = if a.access.relationships.is_empty() {
+        Vec::new()
+    } else {
+        conn.live_connections(user).await?.into_iter().map(|(_, r)| r).collect()
+    };
+    Ok(decide_app_access(a, &UserFacts { active: record.is_active, groups: &groups, relationships: &relationships }))
+}

@@ -1,0 +1,316 @@
+//! The OpenID Connect provider's endpoints, at authentik's paths under `/application/o/`.
+//! Thin: read the request, call [`crate::service::oidc`], answer in OAuth2's shapes (RFC 6749
+//! errors `{"error", "error_description"}` with `Cache-Control: no-store`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::base_url;
+use crate::api::http::QueryParams;
+use crate::pages::{PageError, SignedIn};
+use crate::service::oidc::{self, Authorized, AuthorizeRequest, ClientAuth, OAuthError, TokenRequest};
+use crate::service::{keys, Client, ServiceError};
+use crate::state::AppState;
+use crate::web::cookies;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/application/o/authorize/", get(authorize).post(authorize))
+        .route("/application/o/token/", post(token))
+        .route("/application/o/userinfo/", get(userinfo).post(userinfo))
+        .route("/application/o/introspect/", post(introspect))
+        .route("/application/o/revoke/", post(revoke))
+        .route("/application/o/{slug}/.well-known/openid-configuration", get(discovery))
+        .route("/application/o/{slug}/jwks/", get(jwks))
+        .route("/application/o/{slug}/end-session/", get(end_session))
+}
+
+fn json_answer(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("pragma", HeaderValue::from_static("no-cache"));
+    response
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        json_answer(status, &json!({"error": self.error, "error_description": self.description}))
+    }
+}
+
+fn page_error(status: StatusCode, title: &'static str, message: impl Into<String>) -> Response {
+    PageError { status, title, message: message.into() }.into_response()
+}
+
+/// The request's parameters: the query, or for a POST the form body.
+fn params(method: &Method, uri_query: Option<&str>, body: &Bytes) -> QueryParams {
+    if method == Method::POST {
+        QueryParams::parse(&String::from_utf8_lossy(body))
+    } else {
+        QueryParams::parse(uri_query.unwrap_or(""))
+    }
+}
+
+fn owned(q: &QueryParams, name: &str) -> Option<String> {
+    q.get(name).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// `GET|POST /application/o/authorize/`.
+async fn authorize(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    client: Client,
+    user: Option<SignedIn>,
+    body: Bytes,
+) -> Response {
+    let q = params(&method, uri.query(), &body);
+    let req = AuthorizeRequest {
+        response_type: q.get("response_type").unwrap_or_default().to_owned(),
+        client_id: q.get("client_id").unwrap_or_default().to_owned(),
+        redirect_uri: q.get("redirect_uri").unwrap_or_default().to_owned(),
+        scope: q.get("scope").unwrap_or_default().to_owned(),
+        state: owned(&q, "state"),
+        nonce: owned(&q, "nonce"),
+        code_challenge: owned(&q, "code_challenge"),
+        code_challenge_method: owned(&q, "code_challenge_method"),
+    };
+    let principal = user.as_ref().map(|u| &u.principal);
+    match oidc::authorize(&state, principal, &req, &client.ip).await {
+        Ok(Authorized::Redirect(to)) => Redirect::to(&to).into_response(),
+        Ok(Authorized::SignIn { flow_slug }) => {
+            let back = format!("/application/o/authorize/?{}", encode_params(&q));
+            let mut login = url::form_urlencoded::Serializer::new(String::new());
+            login.append_pair("next", &back);
+            Redirect::to(&format!("/if/flow/{flow_slug}/?{}", login.finish())).into_response()
+        }
+        Ok(Authorized::Invalid(message)) => page_error(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message),
+        Ok(Authorized::Denied { application, reason }) => page_error(
+            StatusCode::FORBIDDEN,
+            "Access denied",
+            format!("You may not use {application}. {}", reason.message()),
+        ),
+        Err(error) => PageError::internal(&error).into_response(),
+    }
+}
+
+fn encode_params(q: &QueryParams) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for name in [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
+        if let Some(value) = q.get(name) {
+            out.append_pair(name, value);
+        }
+    }
+    out.finish()
+}
+
+/// Client credentials from HTTP basic auth (`client_secret_basic`) or the form
+/// (`client_secret_post`).
+fn client_auth(headers: &HeaderMap, form: &QueryParams) -> ClientAuth {
+    let basic = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| B64.decode(b.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let decode = |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            Some((decode(id)?, decode(secret)?))
+        });
+    match basic {
+        Some((id, secret)) => ClientAuth { client_id: Some(id), client_secret: Some(secret) },
+        None => ClientAuth { client_id: owned(form, "client_id"), client_secret: owned(form, "client_secret") },
+    }
+}
+
+/// `POST /application/o/token/`.
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = QueryParams::parse(&String::from_utf8_lossy(&body));
+    let req = TokenRequest {
+        grant_type: form.get("grant_type").unwrap_or_default().to_owned(),
+        code: owned(&form, "code"),
+        redirect_uri: owned(&form, "redirect_uri"),
+        code_verifier: owned(&form, "code_verifier"),
+        refresh_token: owned(&form, "refresh_token"),
+    };
+    let base = base_url(&state.settings, &headers);
+    match oidc::token(&state, &base, &client_auth(&headers, &form), &req).await {
+        Ok(answer) => json_answer(StatusCode::OK, &answer),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn bearer(headers: &HeaderMap, form: &QueryParams) -> Option<String> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .or_else(|| owned(form, "access_token"))
+}
+
+/// `GET|POST /application/o/userinfo/`.
+async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    let form = params(&method, None, &body);
+    let answer = match bearer(&headers, &form) {
+        Some(token) => oidc::userinfo(&state, &token).await,
+        None => Ok(None),
+    };
+    match answer {
+        Ok(Some(claims)) => json_answer(StatusCode::OK, &Value::Object(claims)),
+        Ok(None) => {
+            let mut response = json_answer(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "invalid_token", "error_description": "The access token is invalid, expired or revoked."}),
+            );
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /application/o/introspect/`.
+async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = QueryParams::parse(&String::from_utf8_lossy(&body));
+    let token = form.get("token").unwrap_or_default().to_owned();
+    match oidc::introspect(&state, &client_auth(&headers, &form), &token).await {
+        Ok(answer) => json_answer(StatusCode::OK, &answer),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /application/o/revoke/`.
+async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = QueryParams::parse(&String::from_utf8_lossy(&body));
+    let token = form.get("token").unwrap_or_default().to_owned();
+    match oidc::revoke(&state, &client_auth(&headers, &form), &token).await {
+        Ok(()) => json_answer(StatusCode::OK, &json!({})),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The application and its OpenID Connect provider, by the application's slug.
+async fn oidc_client(state: &AppState, slug: &str) -> Result<Option<oidc::Client>, ServiceError> {
+    let Some(application) = state.store.read().application_by_slug(slug).await? else { return Ok(None) };
+    let Some(id) = application.provider else { return Ok(None) };
+    let provider = state.store.read().provider_by_id(id).await?.map(|r| r.provider);
+    Ok(provider
+        .filter(|p| p.kind == plexid_core::modes::ProviderKind::OAuth2)
+        .map(|provider| oidc::Client { provider, application }))
+}
+
+fn not_found() -> Response {
+    json_answer(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}))
+}
+
+/// `GET /application/o/{slug}/.well-known/openid-configuration`.
+async fn discovery(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    let client = match oidc_client(&state, &slug).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return not_found(),
+        Err(error) => return OAuthError::from(error).into_response(),
+    };
+    let base = base_url(&state.settings, &headers);
+    let alg = client.provider.settings.signing_alg.as_str();
+    let document = json!({
+        "issuer": oidc::issuer(&base, &client.provider, &client.application),
+        "authorization_endpoint": format!("{base}/application/o/authorize/"),
+        "token_endpoint": format!("{base}/application/o/token/"),
+        "userinfo_endpoint": format!("{base}/application/o/userinfo/"),
+        "end_session_endpoint": format!("{base}/application/o/{slug}/end-session/"),
+        "introspection_endpoint": format!("{base}/application/o/introspect/"),
+        "revocation_endpoint": format!("{base}/application/o/revoke/"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "jwks_uri": format!("{base}/application/o/{slug}/jwks/"),
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "id_token_signing_alg_values_supported": [alg],
+        "subject_types_supported": ["public"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "acr_values_supported": [oidc::ACR],
+        "scopes_supported": ["openid", "email", "profile"],
+        "request_parameter_supported": false,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash", "email",
+            "email_verified", "name", "given_name", "preferred_username", "nickname", "groups", "plex_id", "plex_relationship"],
+        "claims_parameter_supported": false,
+        "code_challenge_methods_supported": ["S256"],
+    });
+    let mut response = json_answer(StatusCode::OK, &document);
+    response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    response.headers_mut().remove(CACHE_CONTROL);
+    response
+}
+
+/// `GET /application/o/{slug}/jwks/`: every key a valid ID token may be signed with.
+async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let answer = async {
+        let Some(client) = oidc_client(&state, &slug).await? else { return Ok(None) };
+        // The first key is made before anything is signed, so clients can fetch it up front.
+        keys::current(&state, client.provider.settings.signing_alg).await?;
+        keys::jwks(&state).await.map(Some)
+    };
+    match answer.await {
+        Ok(Some(set)) => {
+            let mut response = json_answer(StatusCode::OK, &serde_json::to_value(set).unwrap_or(Value::Null));
+            response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            response.headers_mut().remove(CACHE_CONTROL);
+            response
+        }
+        Ok(None) => not_found(),
+        Err(error) => OAuthError::from(error).into_response(),
+    }
+}
+
+/// `GET /application/o/{slug}/end-session/`: signs the browser out of plexid, then goes to
+/// `post_logout_redirect_uri` when it is one of the provider's registered redirect URIs.
+async fn end_session(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    query: QueryParams,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(key) = cookies::read(&headers, cookies::SESSION) {
+        if let Err(error) = crate::service::sessions::end(&state, &key).await {
+            return PageError::internal(&error).into_response();
+        }
+    }
+    let back = match (oidc_client(&state, &slug).await, query.get("post_logout_redirect_uri")) {
+        (Ok(Some(client)), Some(uri)) if client.provider.redirect_uris().iter().any(|r| r == uri) => {
+            let mut url = uri.to_owned();
+            if let Some(st) = query.get("state") {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                q.append_pair("state", st);
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&q.finish());
+            }
+            url
+        }
+        _ => crate::pages::LOGIN_PATH.to_owned(),
+    };
+    let mut response = Redirect::to(&back).into_response();
+    cookies::clear(&mut response, &state.settings, cookies::SESSION);
+    cookies::clear(&mut response, &state.settings, cookies::CSRF);
+    response
+}

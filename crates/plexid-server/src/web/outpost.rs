@@ -1,0 +1,241 @@
+//! Forward-auth endpoints at the paths of authentik's proxy outpost, so authentik's documented
+//! nginx `auth_request`, Traefik `forwardAuth` and Caddy `forward_auth` snippets work with only
+//! the host changed:
+//! - `/outpost.goauthentik.io/auth/nginx`: 200 with identity headers, or 401 (nginx then sends
+//!   the browser to `start` through its `error_page`);
+//! - `/outpost.goauthentik.io/auth/traefik` and `/auth/caddy`: 200, or a redirect to `start`;
+//! - `/outpost.goauthentik.io/start?rd=…`: begins the sign-in round trip through plexid;
+//! - `/outpost.goauthentik.io/callback`: ends it, sets the application's session cookie;
+//! - `/outpost.goauthentik.io/sign_out`: ends the application's session.
+
+use axum::extract::State;
+use axum::http::header::{HOST, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use cookie::{Cookie, SameSite};
+use plexid_core::modes::ProxyMode;
+
+use super::base_url;
+use crate::api::http::QueryParams;
+use crate::pages::PageError;
+use crate::service::forward_auth::{self, allowed_return, authorize_url, cookie_name};
+use crate::service::oidc::{self, Client};
+use crate::state::AppState;
+use crate::web::cookies;
+
+const PREFIX: &str = "/outpost.goauthentik.io";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/outpost.goauthentik.io/auth/nginx", get(auth_nginx))
+        .route("/outpost.goauthentik.io/auth/traefik", get(auth_redirecting))
+        .route("/outpost.goauthentik.io/auth/caddy", get(auth_redirecting))
+        .route("/outpost.goauthentik.io/start", get(start))
+        .route("/outpost.goauthentik.io/callback", get(callback))
+        .route("/outpost.goauthentik.io/sign_out", get(sign_out))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The URL the proxied request was for: nginx sends `X-Original-URL`; Traefik and Caddy send
+/// `X-Forwarded-Proto`, `-Host` and `-Uri`.
+fn original_url(headers: &HeaderMap) -> Option<String> {
+    if let Some(url) = header(headers, "x-original-url") {
+        return Some(url.to_owned());
+    }
+    let host = header(headers, "x-forwarded-host").or_else(|| header(headers, HOST.as_str()))?;
+    let proto = header(headers, "x-forwarded-proto").unwrap_or("http");
+    let uri = header(headers, "x-forwarded-uri").unwrap_or("/");
+    Some(format!("{proto}://{host}{uri}"))
+}
+
+/// The host a request to `start`, `callback` or `sign_out` arrived at (the application's, when
+/// the proxy passes `/outpost.goauthentik.io/` through to plexid).
+fn request_host(headers: &HeaderMap) -> Option<String> {
+    header(headers, "x-forwarded-host").or_else(|| header(headers, HOST.as_str())).map(str::to_ascii_lowercase)
+}
+
+async fn client_for(state: &AppState, host: Option<&str>) -> Result<Option<Client>, PageError> {
+    let Some(host) = host else { return Ok(None) };
+    forward_auth::client_for_host(state, host).await.map_err(|e| PageError::internal(&e))
+}
+
+fn no_application() -> Response {
+    PageError {
+        status: StatusCode::NOT_FOUND,
+        title: "No application here",
+        message: "plexid protects no application at this address.".into(),
+    }
+    .into_response()
+}
+
+fn add_header(response: &mut Response, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+        response.headers_mut().insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// 200 with the identity headers authentik's outpost sends (and plexid's Plex ones), or `None`
+/// when the request has no live session that the application's rule admits.
+async fn check(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Option<Response>, Result<Response, PageError>> {
+    let host = plexid_core::apps::url_host(url);
+    let Some(client) = client_for(state, host.as_deref()).await.map_err(Err)? else {
+        return Err(Ok(no_application()));
+    };
+    let Some(key) = cookies::read(headers, &cookie_name(&client.provider)) else { return Ok(None) };
+    let who = forward_auth::check(state, &client, &key).await.map_err(|e| Err(PageError::internal(&e)))?;
+    let Some(who) = who else { return Ok(None) };
+    let mut response = StatusCode::OK.into_response();
+    add_header(&mut response, "x-authentik-username", &who.user.username);
+    add_header(&mut response, "x-authentik-groups", &who.groups.join("|"));
+    add_header(&mut response, "x-authentik-email", &who.user.email);
+    add_header(&mut response, "x-authentik-name", &who.user.name);
+    add_header(&mut response, "x-authentik-uid", &oidc::subject(state, &client.provider, &who.user));
+    add_header(&mut response, "x-authentik-meta-app", &client.application.slug);
+    add_header(&mut response, "x-authentik-meta-provider", &client.provider.name);
+    add_header(&mut response, "x-authentik-meta-outpost", "plexid");
+    add_header(&mut response, "x-plexid-plex-id", who.plex_id.as_deref().unwrap_or(""));
+    add_header(&mut response, "x-plexid-plex-relationship", &who.relationships.join(","));
+    Ok(Some(response))
+}
+
+/// `GET /outpost.goauthentik.io/auth/nginx`: 200 or 401.
+async fn auth_nginx(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(url) = original_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    match check(&state, &headers, &url).await {
+        Ok(Some(response)) => response,
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(Ok(response)) => response,
+        Err(Err(error)) => error.into_response(),
+    }
+}
+
+/// `GET /outpost.goauthentik.io/auth/traefik` (and `/auth/caddy`): 200 or a redirect to sign in.
+async fn auth_redirecting(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(url) = original_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    match check(&state, &headers, &url).await {
+        Ok(Some(response)) => response,
+        Ok(None) => {
+            let host = plexid_core::apps::url_host(&url);
+            let start_base = match client_for(&state, host.as_deref()).await {
+                Ok(Some(client)) if client.provider.settings.mode == ProxyMode::ForwardDomain => {
+                    client.provider.settings.external_host.clone()
+                }
+                _ => url.split('/').take(3).collect::<Vec<_>>().join("/"),
+            };
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("rd", &url);
+            Redirect::to(&format!("{start_base}{PREFIX}/start?{}", q.finish())).into_response()
+        }
+        Err(Ok(response)) => response,
+        Err(Err(error)) => error.into_response(),
+    }
+}
+
+fn state_cookie_name(client: &Client) -> String {
+    format!("{}_state", cookie_name(&client.provider))
+}
+
+/// A cookie of this provider: on the application's host, or the whole cookie domain in
+/// domain mode; `Secure` when the external host is HTTPS.
+fn provider_cookie(client: &Client, name: String, value: String, max_age: i64) -> Cookie<'static> {
+    let s = &client.provider.settings;
+    let mut cookie = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(s.external_host.starts_with("https://"))
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    if s.mode == ProxyMode::ForwardDomain && !s.cookie_domain.is_empty() {
+        cookie.set_domain(s.cookie_domain.trim_start_matches('.').to_owned());
+    }
+    cookie
+}
+
+fn set_cookie(response: &mut Response, cookie: Cookie<'static>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+}
+
+/// `GET /outpost.goauthentik.io/start?rd=…`.
+async fn start(State(state): State<AppState>, headers: HeaderMap, query: QueryParams) -> Response {
+    let host = request_host(&headers);
+    let client = match client_for(&state, host.as_deref()).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return no_application(),
+        Err(error) => return error.into_response(),
+    };
+    let host = host.unwrap_or_default();
+    let rd = query.get("rd").unwrap_or("/");
+    let Some(rd) = allowed_return(&client.provider, &host, rd) else {
+        return PageError {
+            status: StatusCode::BAD_REQUEST,
+            title: "Not a protected address",
+            message: "The return address is not one of an application plexid protects.".into(),
+        }
+        .into_response();
+    };
+    let nonce = crate::crypto::generate_key();
+    let mut value = url::form_urlencoded::Serializer::new(String::new());
+    value.append_pair("s", &nonce).append_pair("rd", &rd);
+    let base = base_url(&state.settings, &headers);
+    let mut response = Redirect::to(&authorize_url(&base, &client.provider, &nonce)).into_response();
+    set_cookie(&mut response, provider_cookie(&client, state_cookie_name(&client), value.finish(), 15 * 60));
+    response
+}
+
+/// `GET /outpost.goauthentik.io/callback?code=…&state=…`.
+async fn callback(State(state): State<AppState>, headers: HeaderMap, query: QueryParams) -> Response {
+    let client = match client_for(&state, request_host(&headers).as_deref()).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return no_application(),
+        Err(error) => return error.into_response(),
+    };
+    let saved = cookies::read(&headers, &state_cookie_name(&client)).map(|v| QueryParams::parse(&v));
+    let expected = saved.as_ref().and_then(|q| q.get("s").map(str::to_owned));
+    let rd = saved.as_ref().and_then(|q| q.get("rd").map(str::to_owned)).unwrap_or_else(|| "/".into());
+    let (Some(code), Some(expected)) = (query.get("code"), expected) else {
+        return bad_callback("The sign-in round trip was not started here, or took too long. Please try again.");
+    };
+    if query.get("state") != Some(expected.as_str()) {
+        return bad_callback("The sign-in round trip does not match this browser. Please try again.");
+    }
+    let key = match forward_auth::finish(&state, &client, code).await {
+        Ok((key, _)) => key,
+        Err(error) if error.status >= 500 => return PageError::internal(&error.description).into_response(),
+        Err(error) => return bad_callback(&error.description),
+    };
+    let life = plexid_core::apps::parse_validity(&client.provider.settings.access_token_validity)
+        .map_or(86_400, |d| d.as_secs());
+    let mut response = Redirect::to(&rd).into_response();
+    set_cookie(&mut response, provider_cookie(&client, cookie_name(&client.provider), key, life));
+    set_cookie(&mut response, provider_cookie(&client, state_cookie_name(&client), String::new(), 0));
+    response
+}
+
+fn bad_callback(message: &str) -> Response {
+    PageError { status: StatusCode::BAD_REQUEST, title: "Sign-in failed", message: message.to_owned() }.into_response()
+}
+
+/// `GET /outpost.goauthentik.io/sign_out`: ends the application's session.
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let client = match client_for(&state, request_host(&headers).as_deref()).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return no_application(),
+        Err(error) => return error.into_response(),
+    };
+    if let Some(key) = cookies::read(&headers, &cookie_name(&client.provider)) {
+        if let Err(error) = forward_auth::end(&state, &key).await {
+            return PageError::internal(&error).into_response();
+        }
+    }
+    let mut response = PageError { status: StatusCode::OK, title: "Signed out", message: format!("You are signed out of {}.", client.application.name) }.into_response();
+    set_cookie(&mut response, provider_cookie(&client, cookie_name(&client.provider), String::new(), 0));
+    response
+}
