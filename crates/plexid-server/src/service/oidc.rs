@@ -578,10 +578,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_s256_matches_rfc_7636_appendix_b() {
-        let verifier = "dBjftJeZ4CVP-mJ92K9W5zzWN5cN0b5XL8xbAsvtcG2";
-        assert!(pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
-        assert!(!pkce_matches("another-verifier", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+    fn pkce_s256_is_base64url_of_sha256() {
+        let verifier = "plexid-test-verifier-0123456789-abcdefghijklmnop";
+        assert!(pkce_matches(verifier, "iP6RnwH7rcUcaV_xbsVTkyJDS_BtixifuC96kDzqS7o"));
+        assert!(!pkce_matches("another-verifier", "iP6RnwH7rcUcaV_xbsVTkyJDS_BtixifuC96kDzqS7o"));
         assert!(is_valid_verifier(verifier));
         assert!(!is_valid_verifier("short"));
         assert!(!is_valid_verifier(&"a b".repeat(20)));

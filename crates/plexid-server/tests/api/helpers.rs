@@ -38,6 +38,23 @@ macro_rules! both {
             }
         }
     };
+    // The same, with a clock that stands still until the test moves it (`app.state.clock`).
+    ($name:ident, $case:ident, manual_clock) => {
+        mod $name {
+            async fn spawn(backend: $crate::helpers::Backend) -> $crate::helpers::TestApp {
+                let clock = plexid_server::clock::Clock::manual(plexid_core::Timestamp::now());
+                $crate::helpers::TestApp::spawn_with_clock(backend, clock, |_| {}).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case(&spawn($crate::helpers::Backend::Sqlite).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$case(&spawn($crate::helpers::Backend::Postgres).await).await;
+            }
+        }
+    };
 }
 
 pub struct TestApp {

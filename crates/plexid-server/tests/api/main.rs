@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod apps;
 mod auth;
 mod binary;
 mod browser;
@@ -13,6 +14,7 @@ mod flows;
 mod limits;
 mod login;
 mod mappings;
+mod oidc;
 mod protocol;
 mod rbac;
 mod shape;
