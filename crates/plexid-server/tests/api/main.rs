@@ -11,6 +11,7 @@ mod browser;
 mod compat;
 mod connections;
 mod flows;
+mod forward_auth;
 mod limits;
 mod login;
 mod mappings;
