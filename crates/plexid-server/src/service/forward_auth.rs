@@ -13,25 +13,27 @@ use super::oidc::{self, Client, Identity, OAuthError};
 use super::{applications, AppState, ServiceResult};
 use crate::crypto::{generate_key, hash_token};
 
-/// The forward-auth application serving `host`: a single-application provider whose external
-/// host is `host`, else a domain-wide provider whose cookie domain covers it.
+/// The forward-auth application serving `host`: a provider whose external host is `host` (or,
+/// when the proxy dropped the port, has its name), else a domain-wide provider whose cookie
+/// domain covers it.
 pub async fn client_for_host(app: &AppState, host: &str) -> ServiceResult<Option<Client>> {
     let host = host.to_ascii_lowercase();
-    let host_no_port = host.split(':').next().unwrap_or("").to_owned();
+    let name = |h: &str| h.split(':').next().unwrap_or("").to_owned();
     let rows = app.store.read().proxy_providers().await?;
-    let mut domain_match = None;
+    let (mut same_name, mut domain_match) = (None, None);
     for row in rows {
         let s = &row.provider.settings;
-        let external = url_host(&s.external_host);
-        let exact = external.as_deref().is_some_and(|e| e == host || e == host_no_port);
-        if exact {
+        let external = url_host(&s.external_host).unwrap_or_default();
+        if external == host {
             return with_application(app, row.provider).await;
         }
-        if s.mode == ProxyMode::ForwardDomain && host_in_domain(&host, &s.cookie_domain) && domain_match.is_none() {
+        if same_name.is_none() && name(&external) == name(&host) {
+            same_name = Some(row.provider);
+        } else if domain_match.is_none() && s.mode == ProxyMode::ForwardDomain && host_in_domain(&host, &s.cookie_domain) {
             domain_match = Some(row.provider);
         }
     }
-    match domain_match {
+    match same_name.or(domain_match) {
         Some(provider) => with_application(app, provider).await,
         None => Ok(None),
     }
@@ -52,8 +54,15 @@ pub fn cookie_name(provider: &Provider) -> String {
 /// a host under its cookie domain. Anything else would be an open redirect.
 pub fn allowed_return(provider: &Provider, request_host: &str, rd: &str) -> Option<String> {
     if rd.starts_with('/') && !rd.starts_with("//") && !rd.starts_with("/\\") {
-        let scheme = if provider.settings.external_host.starts_with("https://") { "https" } else { "http" };
-        return Some(format!("{scheme}://{request_host}{rd}"));
+        let s = &provider.settings;
+        return Some(match s.mode {
+            // Relative to the application's own address (the proxy may have dropped the port).
+            ProxyMode::ForwardSingle | ProxyMode::Proxy => format!("{}{rd}", s.external_host.trim_end_matches('/')),
+            ProxyMode::ForwardDomain => {
+                let scheme = if s.external_host.starts_with("https://") { "https" } else { "http" };
+                format!("{scheme}://{request_host}{rd}")
+            }
+        });
     }
     let host = url_host(rd)?;
     let s = &provider.settings;

@@ -55,8 +55,16 @@ fn original_url(headers: &HeaderMap) -> Option<String> {
 
 /// The host a request to `start`, `callback` or `sign_out` arrived at (the application's, when
 /// the proxy passes `/outpost.goauthentik.io/` through to plexid).
+/// nginx's documented snippet passes `Host $host` (no port) but `X-Original-URL` with it, so
+/// that is preferred; Traefik and Caddy pass `X-Forwarded-Host`.
 fn request_host(headers: &HeaderMap) -> Option<String> {
-    header(headers, "x-forwarded-host").or_else(|| header(headers, HOST.as_str())).map(str::to_ascii_lowercase)
+    if let Some(host) = header(headers, "x-forwarded-host") {
+        return Some(host.to_ascii_lowercase());
+    }
+    if let Some(host) = header(headers, "x-original-url").and_then(plexid_core::apps::url_host) {
+        return Some(host);
+    }
+    header(headers, HOST.as_str()).map(str::to_ascii_lowercase)
 }
 
 async fn client_for(state: &AppState, host: Option<&str>) -> Result<Option<Client>, PageError> {

@@ -15,16 +15,16 @@ use crate::login::{FRIEND, MEMBER, STRANGER};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// A ChromeDriver process, stopped when dropped.
-struct Driver {
+pub struct Driver {
     child: Child,
     port: u16,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub fn start() -> Driver {
         assert!(
             std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
             "the browser tests need Debian's chromium and chromium-driver (scripts/test installs them)"
@@ -44,7 +44,7 @@ impl Driver {
         Driver { child, port }
     }
 
-    async fn browser(&self) -> Client {
+    pub async fn browser(&self) -> Client {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -66,7 +66,7 @@ impl Drop for Driver {
     }
 }
 
-async fn wait_for_url(browser: &Client, ending: &str) {
+pub async fn wait_for_url(browser: &Client, ending: &str) {
     let started = Instant::now();
     loop {
         let url = browser.current_url().await.unwrap();
@@ -78,7 +78,28 @@ async fn wait_for_url(browser: &Client, ending: &str) {
     }
 }
 
-async fn text_of(browser: &Client, css: &str) -> String {
+/// On a login page: clicks the source's button and approves `account` in the Plex window that
+/// opens, then comes back to the page.
+pub async fn approve_in_plex_window(browser: &Client, source: &str, account: &str) {
+    let main = browser.window().await.unwrap();
+    let button = browser.wait().at_most(WAIT).for_element(Locator::Id(&format!("plex-{source}"))).await.unwrap();
+    button.click().await.unwrap();
+    let started = Instant::now();
+    let popup = loop {
+        let windows = browser.windows().await.unwrap();
+        if let Some(w) = windows.into_iter().find(|w| *w != main) {
+            break w;
+        }
+        assert!(started.elapsed() < WAIT, "no Plex window opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    browser.switch_to_window(popup).await.unwrap();
+    let approve = browser.wait().at_most(WAIT).for_element(Locator::Id(&format!("approve-{account}"))).await.unwrap();
+    approve.click().await.unwrap();
+    browser.switch_to_window(main).await.unwrap();
+}
+
+pub async fn text_of(browser: &Client, css: &str) -> String {
     browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 
@@ -108,20 +129,7 @@ async fn signing_in_through_the_login_page() {
     browser.goto(&login).await.unwrap();
     let retry = browser.wait().at_most(WAIT).for_element(Locator::Id("plex-retry")).await.unwrap();
     assert!(!retry.is_displayed().await.unwrap(), "no retry button before anything failed");
-    let main = browser.window().await.unwrap();
-    browser.wait().at_most(WAIT).for_element(Locator::Id("plex-plex")).await.unwrap().click().await.unwrap();
-    let started = Instant::now();
-    let popup = loop {
-        let windows = browser.windows().await.unwrap();
-        if let Some(w) = windows.into_iter().find(|w| *w != main) {
-            break w;
-        }
-        assert!(started.elapsed() < WAIT, "no Plex window opened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    browser.switch_to_window(popup).await.unwrap();
-    browser.wait().at_most(WAIT).for_element(Locator::Id("approve-member")).await.unwrap().click().await.unwrap();
-    browser.switch_to_window(main).await.unwrap();
+    approve_in_plex_window(&browser, "plex", "member").await;
     wait_for_url(&browser, "/if/user/").await;
     assert_eq!(text_of(&browser, "h1").await, "member");
     loaded_only_from(&browser, &[&app.base, &plex]).await;

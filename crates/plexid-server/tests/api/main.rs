@@ -17,6 +17,7 @@ mod login;
 mod mappings;
 mod oidc;
 mod protocol;
+mod proxies;
 mod rbac;
 mod shape;
 mod sources;
