@@ -8,7 +8,7 @@ models cannot carry the `user`/`group`/`source` fields plexid accepts (decision 
 through the client's low-level machinery and their responses are still parsed by the client.
 
     DIR/bin/python compat/authentik_client_compat.py --url http://127.0.0.1:PORT --token TOKEN \
-        [--suite foundation|connections|login|all] [--plex-tokens OWNER,MEMBER,STRANGER --plex-server ID]
+        [--suite foundation|connections|login|apps|all] [--plex-tokens OWNER,MEMBER,STRANGER --plex-server ID]
 
 The login suite signs in through `redeem_token` with Plex tokens the server's plex.tv (a
 `fake-plex` in the test suite) knows: the owner's becomes the source's token, the member's has
@@ -172,6 +172,7 @@ class Context:
         self.mappings = ak.PropertymappingsApi(self.api_client)
         self.core = ak.CoreApi(self.api_client)
         self.events = ak.EventsApi(self.api_client)
+        self.providers = ak.ProvidersApi(self.api_client)
         self.plex_tokens: List[str] = []
         self.plex_server: Optional[str] = None
         self.suffix = secrets.token_hex(4)
@@ -988,8 +989,128 @@ class LoginSuite(Suite):
         expect_equal(got.pk, event.pk, "pk")
 
 
+# --------------------------------------------------------------------------------------------
+# Suite "apps": applications, OAuth2/OpenID and proxy (forward-auth) providers
+
+
+AUTHORIZATION_FLOW = "default-provider-authorization-implicit-consent"
+
+
+class AppsSuite(Suite):
+    def checks(self) -> List[Tuple[str, Callable[[], Any]]]:
+        return [
+            ("providers_oauth2_create", self.create_oauth2),
+            ("providers_oauth2_create[missing fields] -> 400", self.oauth2_missing_fields),
+            ("providers_oauth2_retrieve[secret masked]", self.retrieve_oauth2),
+            ("providers_oauth2_list", self.list_oauth2),
+            ("providers_oauth2_partial_update", self.update_oauth2),
+            ("providers_proxy_create", self.create_proxy),
+            ("providers_proxy_list", lambda: call(self.ctx.providers.providers_proxy_list,
+                                                   model=ak.PaginatedProxyProviderList)),
+            ("core_applications_create", self.create_application),
+            ("core_applications_create[bad slug] -> 400", self.application_bad_slug),
+            ("core_applications_retrieve", self.retrieve_application),
+            ("core_applications_list", self.list_applications),
+            ("core_applications_partial_update", self.update_application),
+            ("core_applications_check_access_retrieve", self.check_access),
+            ("providers_oauth2_setup_urls_retrieve", self.setup_urls),
+            ("providers_oauth2_used_by_list", lambda: call_used_by(
+                self.ctx.providers.providers_oauth2_used_by_list, self.need("oauth2").pk)),
+            ("core_applications_destroy", lambda: call(
+                self.ctx.core.core_applications_destroy, self.need("application").slug, status=204)),
+            ("providers_proxy_destroy", lambda: call(
+                self.ctx.providers.providers_proxy_destroy, self.need("proxy").pk, status=204)),
+            ("providers_oauth2_destroy", lambda: call(
+                self.ctx.providers.providers_oauth2_destroy, self.need("oauth2").pk, status=204)),
+        ]
+
+    def authorization_flow(self) -> str:
+        return call(self.ctx.flows.flows_instances_list, slug=AUTHORIZATION_FLOW).results[0].pk
+
+    def create_oauth2(self) -> None:
+        request = ak.OAuth2ProviderRequest(
+            name=self.ctx.unique("oidc"), authorization_flow=self.authorization_flow(),
+            client_type=ak.ClientTypeEnum.CONFIDENTIAL, redirect_uris="https://app.example.com/cb")
+        provider = call(self.ctx.providers.providers_oauth2_create, request, status=201,
+                        model=ak.OAuth2Provider)
+        self.ctx.defer_delete(self.ctx.providers.providers_oauth2_destroy, provider.pk)
+        expect_equal(len(provider.client_secret), 128, "a new secret in full")
+        expect_equal(provider.assigned_application_slug, "", "no application yet")
+        self.state["oauth2"] = provider
+
+    def oauth2_missing_fields(self) -> None:
+        exc = expect_api_error(400, lambda: self.ctx.providers.providers_oauth2_create(
+            ak.OAuth2ProviderRequest.model_construct(), _request_timeout=REQUEST_TIMEOUT))
+        field_errors(exc, "name", "authorization_flow")
+
+    def retrieve_oauth2(self) -> None:
+        provider = call(self.ctx.providers.providers_oauth2_retrieve, self.need("oauth2").pk,
+                        model=ak.OAuth2Provider)
+        expect(provider.client_secret.startswith(MASKED_TOKEN), "the secret is masked after creation")
+
+    def list_oauth2(self) -> None:
+        page = call(self.ctx.providers.providers_oauth2_list, name=self.need("oauth2").name,
+                    model=ak.PaginatedOAuth2ProviderList)
+        expect_results(page, [self.need("oauth2").pk])
+
+    def update_oauth2(self) -> None:
+        provider = call(self.ctx.providers.providers_oauth2_partial_update, self.need("oauth2").pk,
+                        ak.PatchedOAuth2ProviderRequest(access_token_validity="minutes=30"),
+                        model=ak.OAuth2Provider)
+        expect_equal(provider.access_token_validity, "minutes=30", "access_token_validity")
+
+    def create_proxy(self) -> None:
+        request = ak.ProxyProviderRequest(
+            name=self.ctx.unique("fa"), authorization_flow=self.authorization_flow(),
+            external_host=f"https://{self.ctx.unique('fa')}.example.com",
+            mode=ak.ProxyMode.FORWARD_SINGLE)
+        provider = call(self.ctx.providers.providers_proxy_create, request, status=201, model=ak.ProxyProvider)
+        self.ctx.defer_delete(self.ctx.providers.providers_proxy_destroy, provider.pk)
+        expect_equal(provider.mode, ak.ProxyMode.FORWARD_SINGLE, "mode")
+        self.state["proxy"] = provider
+
+    def create_application(self) -> None:
+        slug = self.ctx.unique("app")
+        request = ak.ApplicationRequest(name=slug, slug=slug, provider=self.need("oauth2").pk,
+                                        meta_launch_url="https://app.example.com/")
+        application = call(self.ctx.core.core_applications_create, request, status=201, model=ak.Application)
+        self.ctx.defer_delete(self.ctx.core.core_applications_destroy, application.slug)
+        expect_equal(application.provider_obj.assigned_application_slug, slug, "provider_obj names it")
+        self.state["application"] = application
+
+    def application_bad_slug(self) -> None:
+        exc = expect_api_error(400, lambda: self.ctx.core.core_applications_create(
+            ak.ApplicationRequest.model_construct(name="x", slug="Not A Slug"), _request_timeout=REQUEST_TIMEOUT))
+        field_errors(exc, "slug")
+
+    def retrieve_application(self) -> None:
+        application = call(self.ctx.core.core_applications_retrieve, self.need("application").slug,
+                           model=ak.Application)
+        expect_equal(application.launch_url, "https://app.example.com/", "launch_url")
+
+    def list_applications(self) -> None:
+        page = call(self.ctx.core.core_applications_list, slug=self.need("application").slug,
+                    model=ak.PaginatedApplicationList)
+        expect_results(page, [self.need("application").pk])
+
+    def update_application(self) -> None:
+        application = call(self.ctx.core.core_applications_partial_update, self.need("application").slug,
+                           ak.PatchedApplicationRequest(meta_publisher="plexid"), model=ak.Application)
+        expect_equal(application.meta_publisher, "plexid", "meta_publisher")
+
+    def check_access(self) -> None:
+        result = call(self.ctx.core.core_applications_check_access_retrieve, self.need("application").slug,
+                      model=ak.PolicyTestResult)
+        expect(result.passing, "an application without rules admits its superuser")
+
+    def setup_urls(self) -> None:
+        urls = call(self.ctx.providers.providers_oauth2_setup_urls_retrieve, self.need("oauth2").pk,
+                    model=ak.OAuth2ProviderSetupURLs)
+        expect(urls.issuer.endswith(f"/application/o/{self.need('application').slug}/"), f"issuer {urls.issuer}")
+
+
 SUITES = {"foundation": [FoundationSuite], "connections": [ConnectionsSuite], "login": [LoginSuite],
-          "all": [FoundationSuite, ConnectionsSuite, LoginSuite]}
+          "apps": [AppsSuite], "all": [FoundationSuite, ConnectionsSuite, LoginSuite, AppsSuite]}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
