@@ -19,6 +19,9 @@ fn relationship_text(r: &plexid_core::login::Relationship) -> String {
     if r.owner {
         parts.push("owner".to_owned());
     }
+    if r.home {
+        parts.push("Plex Home".to_owned());
+    }
     if r.friend {
         parts.push("friend".to_owned());
     }

@@ -160,6 +160,7 @@ both!(providers_and_applications_case, providers_and_applications);
 
 async fn access_rules(app: &TestApp) {
     app.plex_accounts();
+    app.plex.add_home_member(OWNER, MEMBER);
     app.plex_source("plex", json!({})).await;
     let friend = app.sign_in("plex", FRIEND).await;
     let member = app.sign_in("plex", MEMBER).await;
@@ -200,10 +201,21 @@ async fn access_rules(app: &TestApp) {
     let (_, result) = app.get(&format!("/api/v3/core/applications/rules/check_access/?for_user={owner_pk}")).await;
     assert_eq!(result["messages"][0], "You are not in a group this application admits.");
 
+    // Plex Home: the member is in the owner's Home (as plex.tv said at sign-in).
+    let provider = app.oauth2_provider("Home", json!({})).await;
+    app.application("home", &provider["pk"], json!({"access_relationships": ["home"]})).await;
+    let (_, result) = app.get(&format!("/api/v3/core/applications/home/check_access/?for_user={member_pk}")).await;
+    assert_eq!(result["passing"], true, "{result}");
+    let (_, result) = app.get(&format!("/api/v3/core/applications/home/check_access/?for_user={friend_pk}")).await;
+    assert_eq!(result["passing"], false);
+    let mut member_browser = member.clone();
+    let page = app.browser(&mut member_browser, reqwest::Method::GET, "/if/user/", None, false).await;
+    assert!(page.body.as_str().unwrap().contains("Plex Home"), "the account page shows it");
+
     // A user without `view_application` sees the applications they may use.
     let mut member = member;
     let answer = app.browser(&mut member, reqwest::Method::GET, "/api/v3/core/applications/", None, false).await;
-    assert_eq!(answer.body["pagination"]["count"], 1, "{}", answer.body);
+    assert_eq!(answer.body["pagination"]["count"], 2, "rules and home: {}", answer.body);
     let mut friend = friend;
     let answer = app.browser(&mut friend, reqwest::Method::GET, "/api/v3/core/applications/", None, false).await;
     assert_eq!(answer.body["pagination"]["count"], 0, "{}", answer.body);
