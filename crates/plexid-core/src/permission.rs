@@ -115,7 +115,7 @@ mod tests {
             Some(Permission::new(Action::View, Model::PlexSourcePropertyMapping))
         );
         assert_eq!(Permission::parse("authentik_sources_plex.fly_plexsource"), None);
-        assert_eq!(Permission::all().count(), 40);
+        assert_eq!(Permission::all().count(), 52);
         assert_eq!(Permission::parse("authentik_events.view_event"), Some(Permission::new(Action::View, Model::Event)));
     }
 }

@@ -105,7 +105,7 @@ async fn the_owner_is_cached_and_a_failed_friends_list_is_kept_apart() {
     plex.owner(CLIENT, &owner, false).await.unwrap();
     assert!(fake.calls().is_empty(), "served from the cache");
     plex.owner(CLIENT, &owner, true).await.unwrap();
-    assert_eq!(fake.calls().len(), 2, "fresh asks again");
+    assert_eq!(fake.calls().len(), 3, "fresh asks again: identity, friends, Plex Home");
     plex.forget_owner(CLIENT, &owner);
     fake.fault("/api/v2/friends", Fault::Status(500));
     let facts = plex.owner(CLIENT, &owner, false).await.unwrap();

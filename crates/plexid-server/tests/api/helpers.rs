@@ -42,7 +42,7 @@ macro_rules! both {
     ($name:ident, $case:ident, manual_clock) => {
         mod $name {
             async fn spawn(backend: $crate::helpers::Backend) -> $crate::helpers::TestApp {
-                let clock = plexid_server::clock::Clock::manual(plexid_core::Timestamp::now());
+                let clock = plexid_server::clock::Clock::manual(plexid_server::clock::Clock::system().now());
                 $crate::helpers::TestApp::spawn_with_clock(backend, clock, |_| {}).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
