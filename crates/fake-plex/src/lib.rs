@@ -414,9 +414,7 @@ async fn faults(State(fake): State<FakePlex>, request: Request, next: Next) -> R
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
-        Some(Fault::Malformed) => {
-            ([(CONTENT_TYPE, "application/json")], "{\"id\": 1, \"user").into_response()
-        }
+        Some(Fault::Malformed) => ([(CONTENT_TYPE, "application/json")], "{\"id\": 1, \"user").into_response(),
     }
 }
 
@@ -558,7 +556,12 @@ fn account_of(world: &World, caller: &Caller) -> Result<Account, Early> {
 }
 
 /// Runs `build` for the caller's account and answers it.
-fn with_account(fake: &FakePlex, request: &Request, element: &str, build: impl FnOnce(&World, &Account) -> Value) -> Response {
+fn with_account(
+    fake: &FakePlex,
+    request: &Request,
+    element: &str,
+    build: impl FnOnce(&World, &Account) -> Value,
+) -> Response {
     let caller = match caller(request.headers(), request.uri().query()) {
         Ok(c) => c,
         Err(response) => return *response,
@@ -698,7 +701,8 @@ struct Approval {
 }
 
 async fn approve(State(fake): State<FakePlex>, Form(form): Form<Approval>) -> StatusCode {
-    let pin = fake.world().pins.values().find(|p| p.code == form.code && p.client_identifier == form.client_id).map(|p| p.id);
+    let pin =
+        fake.world().pins.values().find(|p| p.code == form.code && p.client_identifier == form.client_id).map(|p| p.id);
     match pin {
         Some(id) if fake.approve_pin(id, form.account) => StatusCode::NO_CONTENT,
         _ => StatusCode::NOT_FOUND,

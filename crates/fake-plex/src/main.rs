@@ -21,7 +21,9 @@ async fn main() -> std::process::ExitCode {
                 }
             },
             "-h" | "--help" => {
-                println!("usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--latency-ms N (added to every API answer)]");
+                println!(
+                    "usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--latency-ms N (added to every API answer)]"
+                );
                 return std::process::ExitCode::SUCCESS;
             }
             other => {

@@ -21,7 +21,8 @@ fn api(client: &reqwest::Client, method: reqwest::Method, url: String) -> reqwes
 #[tokio::test]
 async fn pins_are_created_approved_and_expire() {
     let (fake, http) = fake().await;
-    let created = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins?strong=true", fake.url())).send().await.unwrap();
+    let created =
+        api(&http, reqwest::Method::POST, format!("{}/api/v2/pins?strong=true", fake.url())).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let pin: Value = created.json().await.unwrap();
     assert_eq!(pin["code"].as_str().unwrap().len(), 25);
@@ -49,9 +50,14 @@ async fn pins_are_created_approved_and_expire() {
 #[tokio::test]
 async fn headers_are_required_like_plex_tv() {
     let (fake, http) = fake().await;
-    let no_client = http.get(format!("{}/api/v2/user", fake.url())).header("Accept", "application/json").send().await.unwrap();
+    let no_client =
+        http.get(format!("{}/api/v2/user", fake.url())).header("Accept", "application/json").send().await.unwrap();
     assert_eq!(no_client.status(), 400);
-    let unknown = api(&http, reqwest::Method::GET, format!("{}/api/v2/user", fake.url())).header("X-Plex-Token", "nope").send().await.unwrap();
+    let unknown = api(&http, reqwest::Method::GET, format!("{}/api/v2/user", fake.url()))
+        .header("X-Plex-Token", "nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 401);
     let xml = http
         .get(format!("{}/api/v2/user", fake.url()))
@@ -68,7 +74,9 @@ async fn headers_are_required_like_plex_tv() {
 async fn resources_list_owned_and_shared_servers() {
     let (fake, http) = fake().await;
     let get = |who: u64| {
-        api(&http, reqwest::Method::GET, format!("{}/api/v2/resources", fake.url())).header("X-Plex-Token", fake.token_of(who).unwrap()).send()
+        api(&http, reqwest::Method::GET, format!("{}/api/v2/resources", fake.url()))
+            .header("X-Plex-Token", fake.token_of(who).unwrap())
+            .send()
     };
     let owner: Value = get(1).await.unwrap().json().await.unwrap();
     assert_eq!((owner[0]["clientIdentifier"].as_str(), owner[0]["owned"].as_bool()), (Some("srv"), Some(true)));
@@ -82,7 +90,11 @@ async fn resources_list_owned_and_shared_servers() {
 #[tokio::test]
 async fn faults_latency_cors_and_the_call_log() {
     let (fake, http) = fake().await;
-    let user = || api(&http, reqwest::Method::GET, format!("{}/api/v2/user", fake.url())).header("X-Plex-Token", fake.token_of(1).unwrap()).send();
+    let user = || {
+        api(&http, reqwest::Method::GET, format!("{}/api/v2/user", fake.url()))
+            .header("X-Plex-Token", fake.token_of(1).unwrap())
+            .send()
+    };
     fake.fault_times("/api/v2/user", Fault::Status(500), 1);
     assert_eq!(user().await.unwrap().status(), 500);
     assert_eq!(user().await.unwrap().status(), 200, "only once");
@@ -110,10 +122,18 @@ async fn the_auth_page_offers_every_account() {
     let (fake, http) = fake().await;
     let page = http.get(format!("{}/auth", fake.url())).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"approve-owner\"") && page.contains("id=\"approve-member\""));
-    let pin: Value = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins", fake.url())).send().await.unwrap().json().await.unwrap();
+    let pin: Value = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins", fake.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let approve = |client: &'static str| {
         let code = pin["code"].as_str().unwrap().to_owned();
-        http.post(format!("{}/auth/approve", fake.url())).form(&[("code", code.as_str()), ("clientID", client), ("account", "2")]).send()
+        http.post(format!("{}/auth/approve", fake.url()))
+            .form(&[("code", code.as_str()), ("clientID", client), ("account", "2")])
+            .send()
     };
     assert_eq!(approve("wrong-client").await.unwrap().status(), 404);
     assert_eq!(approve("c1").await.unwrap().status(), 204);

@@ -75,9 +75,14 @@ impl Provider {
     /// callback of its external host.
     pub fn redirect_uris(&self) -> Vec<String> {
         match self.kind {
-            ProviderKind::OAuth2 => {
-                self.settings.redirect_uris.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
-            }
+            ProviderKind::OAuth2 => self
+                .settings
+                .redirect_uris
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
             ProviderKind::Proxy => vec![forward_auth_callback(&self.settings.external_host)],
         }
     }
@@ -159,7 +164,9 @@ impl AppDenial {
         match self {
             AppDenial::Inactive => "This account is disabled.",
             AppDenial::NotInGroup => "You are not in a group this application admits.",
-            AppDenial::NoRelationship => "Your Plex account is not one this application admits (owner, home, friend or server member).",
+            AppDenial::NoRelationship => {
+                "Your Plex account is not one this application admits (owner, home, friend or server member)."
+            }
         }
     }
 }
@@ -237,7 +244,8 @@ pub fn redirect_uri_errors(text: &str) -> Vec<String> {
 
 /// An absolute `http(s)` URL with a host.
 pub fn is_absolute_http_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+    url::Url::parse(text)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
         && !text.chars().any(char::is_whitespace)
 }
 
@@ -266,7 +274,12 @@ mod tests {
         Relationship { owner, home, friend, servers: servers.iter().map(|s| s.to_string()).collect() }
     }
 
-    fn app(groups: Vec<GroupId>, relationships: Vec<AppRelationship>, servers: &[&str], mode: PolicyEngineMode) -> Application {
+    fn app(
+        groups: Vec<GroupId>,
+        relationships: Vec<AppRelationship>,
+        servers: &[&str],
+        mode: PolicyEngineMode,
+    ) -> Application {
         Application {
             policy_engine_mode: mode,
             access: AccessRules { groups, relationships, servers: servers.iter().map(|s| s.to_string()).collect() },
@@ -361,7 +374,10 @@ mod tests {
             settings: ProviderSettings { external_host: "https://app.example.com/".into(), ..Default::default() },
             ..p
         };
-        assert_eq!(fa.redirect_uris(), ["https://app.example.com/outpost.goauthentik.io/callback?X-authentik-auth-callback=true"]);
+        assert_eq!(
+            fa.redirect_uris(),
+            ["https://app.example.com/outpost.goauthentik.io/callback?X-authentik-auth-callback=true"]
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub mod rules;
 pub mod source;
 
 pub use errors::FieldErrors;
-pub use ids::{ApplicationId, FlowId, ProviderId, GroupConnectionId, GroupId, MappingId, SourceId, TokenId, UserConnectionId, UserId};
+pub use ids::{
+    ApplicationId, FlowId, GroupConnectionId, GroupId, MappingId, ProviderId, SourceId, TokenId, UserConnectionId,
+    UserId,
+};
 pub use permission::Permission;
 
 /// A point in time (UTC, microsecond precision as stored).

@@ -125,7 +125,9 @@ pub enum Access {
     /// Refused. `definite` is true only when every check that could have granted access
     /// answered: a sign-in is refused either way (a failed friends call counts as "not a friend",
     /// D19), but the access sweep revokes only definite refusals (D3).
-    Denied { definite: bool },
+    Denied {
+        definite: bool,
+    },
 }
 
 /// The access rule of a source (D5, D19): the owner always; with `allow_friends`, the owner's
@@ -197,7 +199,11 @@ pub fn decide_user(mode: UserMatchingMode, lookup: &UserLookup<'_>) -> UserActio
         };
     }
     if let Some(existing) = lookup.connected {
-        return if existing.is_active { UserAction::Authenticate(existing.user) } else { UserAction::Deny(DenyReason::UserInactive) };
+        return if existing.is_active {
+            UserAction::Authenticate(existing.user)
+        } else {
+            UserAction::Deny(DenyReason::UserInactive)
+        };
     }
     let link = match mode {
         UserMatchingMode::Identifier => return UserAction::Enroll,
@@ -272,7 +278,13 @@ mod tests {
     #[test]
     fn empty_allowed_servers_grant_nothing() {
         let mine = servers(&["allowed", "denied"]);
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), home_ids: None, server_ids: Some(&mine) };
+        let answers = PlexAnswers {
+            plex_id: ME,
+            owner_id: Some(OWNER),
+            friend_ids: Some(&[]),
+            home_ids: None,
+            server_ids: Some(&mine),
+        };
         assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: true });
         let allowed = servers(&["allowed"]);
         assert_eq!(
@@ -283,14 +295,21 @@ mod tests {
 
     #[test]
     fn the_owner_always_gets_in() {
-        let answers = PlexAnswers { plex_id: OWNER, owner_id: Some(OWNER), friend_ids: None, home_ids: None, server_ids: None };
+        let answers =
+            PlexAnswers { plex_id: OWNER, owner_id: Some(OWNER), friend_ids: None, home_ids: None, server_ids: None };
         assert!(matches!(decide_access(&answers, &[], false), Access::Granted(r) if r.owner));
     }
 
     #[test]
     fn friends_only_when_allowed() {
         let friends = [ME];
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&friends), home_ids: None, server_ids: Some(&[]) };
+        let answers = PlexAnswers {
+            plex_id: ME,
+            owner_id: Some(OWNER),
+            friend_ids: Some(&friends),
+            home_ids: None,
+            server_ids: Some(&[]),
+        };
         assert!(matches!(decide_access(&answers, &[], true), Access::Granted(r) if r.friend));
         assert_eq!(decide_access(&answers, &[], false), Access::Denied { definite: true });
     }
@@ -298,7 +317,13 @@ mod tests {
     #[test]
     fn a_failed_friends_call_is_not_a_friend_and_not_definite() {
         let mine = servers(&["s1"]);
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: None, home_ids: None, server_ids: Some(&mine) };
+        let answers = PlexAnswers {
+            plex_id: ME,
+            owner_id: Some(OWNER),
+            friend_ids: None,
+            home_ids: None,
+            server_ids: Some(&mine),
+        };
         // The server check still decides (D19).
         assert!(matches!(decide_access(&answers, &mine, true), Access::Granted(r) if r.servers == mine));
         assert_eq!(decide_access(&answers, &servers(&["other"]), true), Access::Denied { definite: false });
@@ -308,10 +333,12 @@ mod tests {
 
     #[test]
     fn failed_resources_or_owner_calls_are_not_definite() {
-        let answers = PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), home_ids: None, server_ids: None };
+        let answers =
+            PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), home_ids: None, server_ids: None };
         assert_eq!(decide_access(&answers, &servers(&["s1"]), true), Access::Denied { definite: false });
         assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: true });
-        let answers = PlexAnswers { plex_id: ME, owner_id: None, friend_ids: Some(&[]), home_ids: None, server_ids: Some(&[]) };
+        let answers =
+            PlexAnswers { plex_id: ME, owner_id: None, friend_ids: Some(&[]), home_ids: None, server_ids: Some(&[]) };
         assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: false });
     }
 
@@ -330,7 +357,12 @@ mod tests {
         let modes = [Identifier, EmailLink, EmailDeny, UsernameLink, UsernameDeny];
         // connection exists: AUTH everywhere.
         for mode in modes {
-            let lookup = UserLookup { connected: Some(active(3)), value: Some("x"), matches: &[active(4)], ..Default::default() };
+            let lookup = UserLookup {
+                connected: Some(active(3)),
+                value: Some("x"),
+                matches: &[active(4)],
+                ..Default::default()
+            };
             assert_eq!(decide_user(mode, &lookup), UserAction::Authenticate(UserId(3)), "{mode}");
         }
         // no connection, no match: ENROLL everywhere.

@@ -163,7 +163,8 @@ pub fn parse_resources(value: &Value) -> Option<Vec<Resource>> {
                     name: text_of(item, "name").unwrap_or_default(),
                     client_identifier: text_of(item, "clientIdentifier")?,
                     provides: text_of(item, "provides").unwrap_or_default(),
-                    owned: matches!(item.get("owned"), Some(Value::Bool(true))) || item.get("owned") == Some(&Value::from(1)),
+                    owned: matches!(item.get("owned"), Some(Value::Bool(true)))
+                        || item.get("owned") == Some(&Value::from(1)),
                 })
             })
             .collect(),
@@ -221,8 +222,9 @@ impl PlexClient {
         let mut token_header =
             HeaderValue::from_str(token).map_err(|_| AttemptError::Final(PlexError::Unauthorized))?;
         token_header.set_sensitive(true);
-        let client_header = HeaderValue::from_str(client_id)
-            .map_err(|_| AttemptError::Final(PlexError::Unavailable("the client identifier is not a header value".into())))?;
+        let client_header = HeaderValue::from_str(client_id).map_err(|_| {
+            AttemptError::Final(PlexError::Unavailable("the client identifier is not a header value".into()))
+        })?;
         let response = self
             .inner
             .http
@@ -305,7 +307,8 @@ impl PlexClient {
     /// The members of the account's Plex Home.
     pub async fn home_users(&self, client_id: &str, token: &str) -> Result<Vec<PlexUser>, PlexError> {
         let value = self.get("/api/v2/home/users", client_id, token).await?;
-        let items = value.get("users").and_then(Value::as_array).ok_or_else(|| Self::unreadable("/api/v2/home/users"))?;
+        let items =
+            value.get("users").and_then(Value::as_array).ok_or_else(|| Self::unreadable("/api/v2/home/users"))?;
         Ok(items.iter().filter_map(parse_user).collect())
     }
 
@@ -391,7 +394,8 @@ mod tests {
         assert_eq!((user.id, user.username.as_str(), user.email), (1234, "u", None));
         assert!(parse_user(&json!({"username": "no id"})).is_none());
         assert_eq!(parse_friend_ids(&json!([{"id": 1}, {"id": "2"}, {"name": "x"}])), Some(vec![1, 2]));
-        let resources = parse_resources(&json!([{"clientIdentifier": "a", "provides": "server", "owned": true}, {"name": "x"}]));
+        let resources =
+            parse_resources(&json!([{"clientIdentifier": "a", "provides": "server", "owned": true}, {"name": "x"}]));
         assert_eq!(resources.unwrap().len(), 1);
     }
 

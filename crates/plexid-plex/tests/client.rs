@@ -16,7 +16,10 @@ async fn setup() -> (FakePlex, PlexClient) {
     fake.add_server(Server::new("Home", "srv", 1));
     fake.share_server("srv", 2);
     fake.add_friend(1, 3);
-    fake.add_resource(2, FakeResource { name: "Phone".into(), client_identifier: "phone".into(), provides: "client,player".into() });
+    fake.add_resource(
+        2,
+        FakeResource { name: "Phone".into(), client_identifier: "phone".into(), provides: "client,player".into() },
+    );
     let config = PlexConfig {
         api_url: fake.url(),
         request_timeout: Duration::from_millis(400),

@@ -132,8 +132,9 @@ mod tests {
         // A v1 blob as the earlier code wrote it: the key was SHA-256("plexid:encryption:" + key).
         let old_key = Sha256::new().chain_update(b"plexid:encryption:").chain_update(b"k").finalize();
         let nonce = [7u8; 12];
-        let ciphertext =
-            ChaCha20Poly1305::new(Key::from_slice(&old_key)).encrypt(Nonce::from_slice(&nonce), b"old".as_ref()).unwrap();
+        let ciphertext = ChaCha20Poly1305::new(Key::from_slice(&old_key))
+            .encrypt(Nonce::from_slice(&nonce), b"old".as_ref())
+            .unwrap();
         let stored = format!("v1:{}", B64.encode([nonce.as_slice(), &ciphertext].concat()));
         assert_eq!(secrets.decrypt(&stored).unwrap(), "old");
         assert!(secrets.encrypt("new").starts_with("v2:"), "new secrets use the HKDF key");

@@ -18,7 +18,8 @@ pub const SOURCE: &str = "plex";
 /// Runs the demo until Ctrl-C. `settings` are `plexid serve`'s; the Plex URLs are replaced by
 /// the stand-in's.
 pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), String> {
-    let fake = FakePlex::start_on(plex_listen).await.map_err(|e| format!("cannot start fake-plex on {plex_listen}: {e}"))?;
+    let fake =
+        FakePlex::start_on(plex_listen).await.map_err(|e| format!("cannot start fake-plex on {plex_listen}: {e}"))?;
     let accounts = fake.load_demo();
     settings.plex_api_url = fake.url();
     settings.plex_app_url = fake.url();
@@ -28,7 +29,10 @@ pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), 
     ensure_source(&server, owner_token).await.map_err(|e| format!("creating the demo source: {e}"))?;
     let url = format!("http://{}", server.address);
     crate::announce(&format!("plexid demo: open {url}/ and click \"Sign in with Plex (demo)\"."));
-    crate::announce(&format!("A stand-in for plex.tv runs at {}; its sign-in window lets you choose who you are:", fake.url()));
+    crate::announce(&format!(
+        "A stand-in for plex.tv runs at {}; its sign-in window lets you choose who you are:",
+        fake.url()
+    ));
     for (account, role) in &accounts {
         crate::announce(&format!("  {:<14} {role}", account.username));
     }

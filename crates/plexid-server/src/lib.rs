@@ -13,8 +13,8 @@ pub mod router;
 pub mod serve;
 pub mod service;
 pub mod startup;
-pub mod web;
 pub mod state;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,7 +65,8 @@ impl Server {
         let worker = plexid_mapping::worker::WorkerCommand {
             program: match &settings.mapping_worker {
                 Some(path) => path.clone(),
-                None => std::env::current_exe().map_err(|e| StartError::Plex(format!("cannot find the plexid binary: {e}")))?,
+                None => std::env::current_exe()
+                    .map_err(|e| StartError::Plex(format!("cannot find the plexid binary: {e}")))?,
             },
             args: vec![MAPPING_WORKER_COMMAND.to_owned()],
         };

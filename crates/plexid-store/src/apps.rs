@@ -146,7 +146,9 @@ impl<A: Access> Conn<'_, A> {
                 params![flow],
             )
             .await?;
-        rows.iter().map(|r| Ok((ProviderId(r.int("id")?), r.text("name")?, r.choice("kind", ProviderKind::parse)?))).collect()
+        rows.iter()
+            .map(|r| Ok((ProviderId(r.int("id")?), r.text("name")?, r.choice("kind", ProviderKind::parse)?)))
+            .collect()
     }
 
     pub async fn list_applications(
@@ -257,7 +259,8 @@ impl Conn<'_, ReadWrite> {
     }
 
     pub async fn insert_provider(&mut self, p: &Provider) -> StoreResult<ProviderId> {
-        let sql = format!("INSERT INTO provider ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
+        let sql =
+            format!("INSERT INTO provider ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
         Ok(ProviderId(self.fetch_one(&sql, provider_params(p)).await?.int("id")?))
     }
 

@@ -149,7 +149,10 @@ impl<A: Access> Conn<'_, A> {
     }
 
     /// Every connection of a source with its access state, by id (what the access sweep walks).
-    pub async fn connections_of_source(&mut self, source: SourceId) -> StoreResult<Vec<(UserConnection, ConnectionAccess)>> {
+    pub async fn connections_of_source(
+        &mut self,
+        source: SourceId,
+    ) -> StoreResult<Vec<(UserConnection, ConnectionAccess)>> {
         let sql = "SELECT c.id, c.user_id, c.source_uuid, c.identifier, c.plex_token, c.created, c.last_updated, \
                    c.relationship, c.access_checked, c.access_revoked FROM user_source_connection c \
                    WHERE c.source_uuid = $1 ORDER BY c.id";

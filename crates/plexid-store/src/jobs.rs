@@ -32,7 +32,13 @@ impl<A: Access> Conn<'_, A> {
 impl Conn<'_, ReadWrite> {
     /// Takes the lease `name` for `holder` until `until`, unless the lease (anyone's) still runs
     /// at `now`. Returns whether it was taken.
-    pub async fn take_lease(&mut self, name: &str, holder: &str, now: Timestamp, until: Timestamp) -> StoreResult<bool> {
+    pub async fn take_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
         let changed = self
             .execute(
                 "INSERT INTO job_lease (name, holder, expires) VALUES ($1, $2, $3) \
@@ -55,7 +61,13 @@ impl Conn<'_, ReadWrite> {
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source_uuid) DO UPDATE SET token_state = excluded.token_state, \
              token_checked = excluded.token_checked, sweep_finished = excluded.sweep_finished, \
              sweep_summary = excluded.sweep_summary",
-            params![source, &state.token_state, state.token_checked, state.sweep_finished, json_text(&state.sweep_summary)],
+            params![
+                source,
+                &state.token_state,
+                state.token_checked,
+                state.sweep_finished,
+                json_text(&state.sweep_summary)
+            ],
         )
         .await
         .map(drop)

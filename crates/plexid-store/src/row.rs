@@ -97,7 +97,18 @@ macro_rules! id_params {
         }
     )*};
 }
-id_params!(UserId, GroupId, SourceId, MappingId, FlowId, TokenId, UserConnectionId, GroupConnectionId, ProviderId, ApplicationId);
+id_params!(
+    UserId,
+    GroupId,
+    SourceId,
+    MappingId,
+    FlowId,
+    TokenId,
+    UserConnectionId,
+    GroupConnectionId,
+    ProviderId,
+    ApplicationId
+);
 
 /// `params![a, b]` builds a `Vec<Param>`.
 #[macro_export]

@@ -61,7 +61,9 @@ impl Conn<'_, ReadWrite> {
     }
 
     pub async fn touch_session(&mut self, key_hash: &str, last_seen: Timestamp) -> StoreResult<()> {
-        self.execute("UPDATE user_session SET last_seen = $2 WHERE key_hash = $1", params![key_hash, last_seen]).await.map(drop)
+        self.execute("UPDATE user_session SET last_seen = $2 WHERE key_hash = $1", params![key_hash, last_seen])
+            .await
+            .map(drop)
     }
 
     pub async fn delete_session(&mut self, key_hash: &str) -> StoreResult<bool> {
@@ -74,7 +76,8 @@ impl Conn<'_, ReadWrite> {
         match source {
             None => self.execute("DELETE FROM user_session WHERE user_id = $1", params![user]).await,
             Some(source) => {
-                self.execute("DELETE FROM user_session WHERE user_id = $1 AND source_uuid = $2", params![user, source]).await
+                self.execute("DELETE FROM user_session WHERE user_id = $1 AND source_uuid = $2", params![user, source])
+                    .await
             }
         }
     }
@@ -82,8 +85,9 @@ impl Conn<'_, ReadWrite> {
     /// Removes sessions past their absolute end or idle since `idle_before`, and expired pending
     /// sign-ins.
     pub async fn delete_stale_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64> {
-        let ended =
-            self.execute("DELETE FROM user_session WHERE expires <= $1 OR last_seen < $2", params![now, idle_before]).await?;
+        let ended = self
+            .execute("DELETE FROM user_session WHERE expires <= $1 OR last_seen < $2", params![now, idle_before])
+            .await?;
         self.execute("DELETE FROM pending_login WHERE expires <= $1", params![now]).await?;
         Ok(ended)
     }

@@ -190,7 +190,8 @@ fn violation(constraint: Constraint) -> (&'static [&'static str], &'static str) 
     const GCONN: &str =
         "INSERT INTO group_source_connection (group_uuid, source_uuid, identifier, created, last_updated) \
         VALUES ('g1', 's1', 'x', 0, 0)";
-    const PROVIDER: &str = "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (1, 'oauth2', 'p', 'f1', 'c1')";
+    const PROVIDER: &str =
+        "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (1, 'oauth2', 'p', 'f1', 'c1')";
     const APP: &str = "INSERT INTO application (uuid, slug, name, provider_id) VALUES ('a1', 'app', 'A', 1)";
     match constraint {
         Constraint::ApplicationSlug => (&["INSERT INTO application (uuid, slug, name) VALUES ('a1', 'app', 'A')"], "INSERT INTO application (uuid, slug, name) VALUES ('a2', 'app', 'B')"),

@@ -163,7 +163,8 @@ fn read_application(body: &mut Body<'_>) -> ApplicationChanges {
         meta_publisher: body.text("meta_publisher", Text::OPTIONAL_BLANK),
         policy_engine_mode: body.mode("policy_engine_mode", PolicyEngineMode::NAMES, PolicyEngineMode::parse),
         group: body.text("group", Text::OPTIONAL_BLANK),
-        access: access.map(|(groups, relationships, servers)| AccessRulesPatch { groups, relationships, servers }.into()),
+        access: access
+            .map(|(groups, relationships, servers)| AccessRulesPatch { groups, relationships, servers }.into()),
     }
 }
 
@@ -297,7 +298,9 @@ pub async fn check_access(
 ) -> ApiResult<Response> {
     actor.require_authenticated()?;
     let for_user = match query.filter("for_user") {
-        Some(text) => Some(UserId(text.parse().map_err(|_| ApiError::field("for_user", "A valid integer is required."))?)),
+        Some(text) => {
+            Some(UserId(text.parse().map_err(|_| ApiError::field("for_user", "A valid integer is required."))?))
+        }
         None => None,
     };
     let verdict = service::check_access(&state, &actor, lookup(&slug)?, for_user).await?;

@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 
 use super::error::{ApiError, CSRF_INCORRECT, CSRF_MISSING, TOKEN_INVALID, UNSUPPORTED_AUTH};
 use crate::service::{sessions, tokens, Actor};
-use crate::web::cookies;
 use crate::state::AppState;
+use crate::web::cookies;
 
 /// What the `Authorization` header asks for.
 #[derive(Debug, PartialEq, Eq)]

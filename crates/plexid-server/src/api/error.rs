@@ -68,9 +68,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => ApiError::Forbidden(NO_PERMISSION),
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Invalid(errors) => ApiError::Validation(errors),
-            ServiceError::Denied { reason, message } => {
-                ApiError::Refused { status: StatusCode::FORBIDDEN, detail: message, code: reason.code(), retry_after: None }
-            }
+            ServiceError::Denied { reason, message } => ApiError::Refused {
+                status: StatusCode::FORBIDDEN,
+                detail: message,
+                code: reason.code(),
+                retry_after: None,
+            },
             ServiceError::PlexUnavailable => ApiError::Refused {
                 status: StatusCode::BAD_GATEWAY,
                 detail: "plex.tv could not be reached or failed. Please try again later.".into(),

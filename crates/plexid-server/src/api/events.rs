@@ -117,4 +117,3 @@ pub async fn retrieve(State(state): State<AppState>, actor: Actor, Path(id): Pat
     let id = Uuid::parse_str(lookup(&id)?).map_err(|_| ApiError::NotFound)?;
     Ok(ok(&Event::from(service::get(&state, &actor, id).await?)))
 }
-

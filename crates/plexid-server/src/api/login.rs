@@ -101,7 +101,8 @@ pub async fn redeem_token(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let request = read_request(&query, &body, client);
-    let challenge = |to: String| RedirectChallenge { flow_info: None, to, component: "xak-flow-redirect", response_errors: None };
+    let challenge =
+        |to: String| RedirectChallenge { flow_info: None, to, component: "xak-flow-redirect", response_errors: None };
     let response = match login::redeem(&state, &actor, request).await? {
         Redeemed::SignedIn { started, to } => {
             let mut response = ok(&challenge(to));

@@ -307,7 +307,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rbac::assign_group))
         .routes(routes!(rbac::unassign_group))
         .routes(routes!(applications::list, applications::create))
-        .routes(routes!(applications::retrieve, applications::update, applications::partial_update, applications::destroy))
+        .routes(routes!(
+            applications::retrieve,
+            applications::update,
+            applications::partial_update,
+            applications::destroy
+        ))
         .routes(routes!(applications::check_access))
         .routes(routes!(applications::used_by))
         .routes(routes!(providers::list_oauth2, providers::create_oauth2))

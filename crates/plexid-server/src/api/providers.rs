@@ -54,9 +54,12 @@ impl Provider {
                 "OAuth2/OpenID Providers",
                 "authentik_providers_oauth2.oauth2provider",
             ),
-            ProviderKind::Proxy => {
-                ("ak-provider-proxy-form", "Proxy Provider", "Proxy Providers", "authentik_providers_proxy.proxyprovider")
-            }
+            ProviderKind::Proxy => (
+                "ak-provider-proxy-form",
+                "Proxy Provider",
+                "Proxy Providers",
+                "authentik_providers_proxy.proxyprovider",
+            ),
         };
         let (slug, name) = row.application.clone().unwrap_or_default();
         Provider {
@@ -351,7 +354,12 @@ fn read_proxy(body: &mut Body<'_>) -> ProviderChanges {
     unsupported(body, "certificate", Value::is_null, NOT_PROXYING);
     unsupported(body, "internal_host_ssl_validation", is_true, NOT_PROXYING);
     unsupported(body, "basic_auth_enabled", is_false, "plexid does not send HTTP basic credentials upstream.");
-    unsupported(body, "basic_auth_password_attribute", empty_text, "plexid does not send HTTP basic credentials upstream.");
+    unsupported(
+        body,
+        "basic_auth_password_attribute",
+        empty_text,
+        "plexid does not send HTTP basic credentials upstream.",
+    );
     unsupported(body, "basic_auth_user_attribute", empty_text, "plexid does not send HTTP basic credentials upstream.");
     ProviderChanges {
         external_host: body.text("external_host", Text::REQUIRED),
@@ -480,13 +488,39 @@ macro_rules! provider_endpoints {
     };
 }
 
-provider_endpoints!(ProviderKind::OAuth2, "/providers/oauth2/", "/providers/oauth2/{id}/", "providers",
-    OAuth2Provider, OAuth2ProviderRequest, PaginatedOAuth2ProviderList,
-    list_oauth2, create_oauth2, retrieve_oauth2, update_oauth2, partial_update_oauth2, destroy_oauth2, used_by_oauth2);
+provider_endpoints!(
+    ProviderKind::OAuth2,
+    "/providers/oauth2/",
+    "/providers/oauth2/{id}/",
+    "providers",
+    OAuth2Provider,
+    OAuth2ProviderRequest,
+    PaginatedOAuth2ProviderList,
+    list_oauth2,
+    create_oauth2,
+    retrieve_oauth2,
+    update_oauth2,
+    partial_update_oauth2,
+    destroy_oauth2,
+    used_by_oauth2
+);
 
-provider_endpoints!(ProviderKind::Proxy, "/providers/proxy/", "/providers/proxy/{id}/", "providers",
-    ProxyProvider, ProxyProviderRequest, PaginatedProxyProviderList,
-    list_proxy, create_proxy, retrieve_proxy, update_proxy, partial_update_proxy, destroy_proxy, used_by_proxy);
+provider_endpoints!(
+    ProviderKind::Proxy,
+    "/providers/proxy/",
+    "/providers/proxy/{id}/",
+    "providers",
+    ProxyProvider,
+    ProxyProviderRequest,
+    PaginatedProxyProviderList,
+    list_proxy,
+    create_proxy,
+    retrieve_proxy,
+    update_proxy,
+    partial_update_proxy,
+    destroy_proxy,
+    used_by_proxy
+);
 
 /// The OpenID Connect endpoints of a provider, for configuring the client.
 #[utoipa::path(get, path = "/providers/oauth2/{id}/setup_urls/", tag = "providers", params(("id" = i64, Path)),

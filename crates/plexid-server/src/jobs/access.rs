@@ -107,7 +107,8 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
                 0
             };
             let user = conn.user_by_id(connection.user).await?;
-            let action = if change == "access_revoked" { EventAction::Logout } else { EventAction::SystemTaskExecution };
+            let action =
+                if change == "access_revoked" { EventAction::Logout } else { EventAction::SystemTaskExecution };
             let mut event = NewEvent::new(action, APP)
                 .context("reason", change)
                 .context("sessions_ended", ended)

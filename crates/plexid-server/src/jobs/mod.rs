@@ -28,7 +28,13 @@ fn schedule(state: &AppState) -> [(&'static str, jiff::SignedDuration); 3] {
 
 /// Takes the lease of `job` until `now + every` if its last run is at least `every` ago (on any
 /// instance).
-async fn take(state: &AppState, job: &str, holder: &str, now: Timestamp, every: jiff::SignedDuration) -> ServiceResult<bool> {
+async fn take(
+    state: &AppState,
+    job: &str,
+    holder: &str,
+    now: Timestamp,
+    every: jiff::SignedDuration,
+) -> ServiceResult<bool> {
     let mut tx = state.store.begin().await?;
     let taken = tx.conn().take_lease(job, holder, now, now + every).await?;
     tx.commit().await?;

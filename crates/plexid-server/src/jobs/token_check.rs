@@ -58,11 +58,15 @@ pub async fn check(state: &AppState, source: &Source) -> ServiceResult<bool> {
     stored.token_checked = Some(now);
     conn.save_source_state(source.id, &stored).await?;
     if changed && !first_check_valid {
-        let action = if new_state == "valid" { EventAction::SystemTaskExecution } else { EventAction::ConfigurationError };
+        let action =
+            if new_state == "valid" { EventAction::SystemTaskExecution } else { EventAction::ConfigurationError };
         let mut event = NewEvent::new(action, APP)
             .context("message", message(new_state))
             .context("token_state", new_state)
-            .context("source", serde_json::json!({"pk": source.id.0.to_string(), "slug": source.slug, "name": source.name}))
+            .context(
+                "source",
+                serde_json::json!({"pk": source.id.0.to_string(), "slug": source.slug, "name": source.name}),
+            )
             .model("authentik_sources_plex", "plexsource", source.id.0, &source.name);
         if let Err(PlexError::Unavailable(reason)) = &result {
             event = event.context("error", reason.as_str());

@@ -109,7 +109,11 @@ pub struct LogoutForm {
 }
 
 /// `POST /if/logout/`: ends the session (the form carries its CSRF token).
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LogoutForm>) -> Result<Response, PageError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, PageError> {
     if let Some(key) = cookies::read(&headers, cookies::SESSION) {
         if form.csrf != sessions::csrf_token(&key) {
             return Err(PageError {

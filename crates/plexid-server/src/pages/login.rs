@@ -46,7 +46,8 @@ async fn flow_designation(state: &AppState, slug: &str) -> Result<FlowDesignatio
 }
 
 fn username_form(slug: &str, username: &str, error: Option<&str>) -> String {
-    let error = error.map_or_else(String::new, |e| format!("<p id=\"username-error\" class=\"error\">{}</p>", escape(e)));
+    let error =
+        error.map_or_else(String::new, |e| format!("<p id=\"username-error\" class=\"error\">{}</p>", escape(e)));
     format!(
         "<div class=\"card\"><h1>Choose a username</h1>\
          <p class=\"muted\">Your Plex account is allowed in. Pick the username you will have here.</p>\
@@ -120,17 +121,20 @@ pub async fn submit(
             Ok(response)
         }
         Err(ServiceError::Invalid(errors)) => {
-            let message = errors.messages("username").into_iter().next().unwrap_or_else(|| "This username cannot be used.".to_owned());
-            let mut response = page(&state, "Choose a username", &username_form(&slug, &form.username, Some(&message)), &[]);
+            let message = errors
+                .messages("username")
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "This username cannot be used.".to_owned());
+            let mut response =
+                page(&state, "Choose a username", &username_form(&slug, &form.username, Some(&message)), &[]);
             *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
             Ok(response)
         }
         Err(ServiceError::NotFound) => Err(expired()),
-        Err(ServiceError::Denied { message, .. }) => Err(PageError {
-            status: axum::http::StatusCode::FORBIDDEN,
-            title: "Sign-in refused",
-            message,
-        }),
+        Err(ServiceError::Denied { message, .. }) => {
+            Err(PageError { status: axum::http::StatusCode::FORBIDDEN, title: "Sign-in refused", message })
+        }
         Err(error) => Err(PageError::internal(&error)),
     }
 }

@@ -237,7 +237,8 @@ pub async fn user_access(app: &AppState, user: UserId, a: &Application) -> Servi
     let Some(record) = conn.user_by_id(user).await? else {
         return Ok(Err(AppDenial::Inactive));
     };
-    let groups: Vec<GroupId> = if a.access.groups.is_empty() { Vec::new() } else { conn.user_group_closure(user).await? };
+    let groups: Vec<GroupId> =
+        if a.access.groups.is_empty() { Vec::new() } else { conn.user_group_closure(user).await? };
     let relationships: Vec<_> = if a.access.relationships.is_empty() {
         Vec::new()
     } else {

@@ -56,7 +56,8 @@ impl NewEvent {
 
 /// Records an event inside the caller's transaction (so it lands with what it describes).
 pub async fn record(conn: &mut Conn<'_, ReadWrite>, event: NewEvent, now: Timestamp) -> ServiceResult<()> {
-    let context_model_pk = event.context.get("model").and_then(|m| m.get("pk")).and_then(Value::as_str).map(str::to_owned);
+    let context_model_pk =
+        event.context.get("model").and_then(|m| m.get("pk")).and_then(Value::as_str).map(str::to_owned);
     let event = Event {
         id: uuid::Uuid::new_v4(),
         action: event.action,

@@ -29,7 +29,10 @@ pub async fn client_for_host(app: &AppState, host: &str) -> ServiceResult<Option
         }
         if same_name.is_none() && name(&external) == name(&host) {
             same_name = Some(row.provider);
-        } else if domain_match.is_none() && s.mode == ProxyMode::ForwardDomain && host_in_domain(&host, &s.cookie_domain) {
+        } else if domain_match.is_none()
+            && s.mode == ProxyMode::ForwardDomain
+            && host_in_domain(&host, &s.cookie_domain)
+        {
             domain_match = Some(row.provider);
         }
     }
@@ -157,9 +160,18 @@ mod tests {
     #[test]
     fn return_urls_stay_on_configured_hosts() {
         let single = provider(ProxyMode::ForwardSingle, "https://app.example.com", "");
-        assert_eq!(allowed_return(&single, "app.example.com", "/x?y=1").as_deref(), Some("https://app.example.com/x?y=1"));
+        assert_eq!(
+            allowed_return(&single, "app.example.com", "/x?y=1").as_deref(),
+            Some("https://app.example.com/x?y=1")
+        );
         assert!(allowed_return(&single, "app.example.com", "https://app.example.com/x").is_some());
-        for evil in ["https://evil.example.net/", "//evil.example.net/x", "/\\evil.example.net", "javascript:alert(1)", "https://app.example.com.evil.net/"] {
+        for evil in [
+            "https://evil.example.net/",
+            "//evil.example.net/x",
+            "/\\evil.example.net",
+            "javascript:alert(1)",
+            "https://app.example.com.evil.net/",
+        ] {
             assert_eq!(allowed_return(&single, "app.example.com", evil), None, "{evil}");
         }
         let domain = provider(ProxyMode::ForwardDomain, "https://auth.example.com", "example.com");
@@ -171,7 +183,10 @@ mod tests {
     fn the_authorize_url_names_the_providers_callback() {
         let p = provider(ProxyMode::ForwardSingle, "https://app.example.com", "");
         let url = authorize_url("https://id.example.com/", &p, "st");
-        assert!(url.starts_with("https://id.example.com/application/o/authorize/?response_type=code&client_id=cid"), "{url}");
+        assert!(
+            url.starts_with("https://id.example.com/application/o/authorize/?response_type=code&client_id=cid"),
+            "{url}"
+        );
         assert!(url.contains("redirect_uri=https%3A%2F%2Fapp.example.com%2Foutpost.goauthentik.io%2Fcallback%3FX-authentik-auth-callback%3Dtrue"));
         assert!(url.ends_with("&state=st"));
     }

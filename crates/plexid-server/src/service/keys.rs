@@ -34,12 +34,18 @@ fn generate(alg: SigningAlg, kid: &str) -> ServiceResult<(Vec<u8>, Jwk)> {
             use rsa::pkcs1::EncodeRsaPrivateKey;
             let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
                 .map_err(|e| ServiceError::Internal(format!("generating an RSA key: {e}")))?;
-            key.to_pkcs1_der().map_err(|e| ServiceError::Internal(format!("encoding an RSA key: {e}")))?.as_bytes().to_vec()
+            key.to_pkcs1_der()
+                .map_err(|e| ServiceError::Internal(format!("encoding an RSA key: {e}")))?
+                .as_bytes()
+                .to_vec()
         }
         SigningAlg::Es256 => {
             use p256::pkcs8::EncodePrivateKey;
             let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
-            key.to_pkcs8_der().map_err(|e| ServiceError::Internal(format!("encoding an EC key: {e}")))?.as_bytes().to_vec()
+            key.to_pkcs8_der()
+                .map_err(|e| ServiceError::Internal(format!("encoding an EC key: {e}")))?
+                .as_bytes()
+                .to_vec()
         }
     };
     let encoding = encoding_key(alg, &der);

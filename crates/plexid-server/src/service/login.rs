@@ -81,7 +81,8 @@ pub async fn account(app: &AppState, user: UserId) -> ServiceResult<Account> {
     let user = conn.user_by_id(user).await?.ok_or(ServiceError::NotAuthenticated)?;
     let mut connections = Vec::new();
     for (id, source_id) in conn.connections_of_user(user.id).await? {
-        let (Some(connection), Some(source)) = (conn.user_connection(id).await?, conn.source_by_id(source_id).await?) else {
+        let (Some(connection), Some(source)) = (conn.user_connection(id).await?, conn.source_by_id(source_id).await?)
+        else {
             continue;
         };
         let access = conn.connection_access(id).await?.unwrap_or_default();
@@ -168,7 +169,14 @@ pub async fn redeem(app: &AppState, actor: &Actor, request: Redeem) -> ServiceRe
         _ => None,
     };
     let next = safe_next(request.next.as_deref());
-    let attempt = Attempt { app, source: &source, admitted: &admitted, properties: &properties, token: &token, client: &request.client };
+    let attempt = Attempt {
+        app,
+        source: &source,
+        admitted: &admitted,
+        properties: &properties,
+        token: &token,
+        client: &request.client,
+    };
     let result = match attempt.write(signed_in, &next).await {
         // Another sign-in of the same account won the race: decide again with its rows.
         Err(Failure::Retry) => attempt.write(signed_in, &next).await,
@@ -467,7 +475,10 @@ impl Attempt<'_> {
         let mut conn = tx.conn();
         let existing = conn.user_connection_by_identifier(self.source.id, &self.admitted.identifier).await?;
         let connected = match &existing {
-            Some(c) => conn.user_by_id(c.user).await?.map(|u| plexid_core::login::Candidate { user: u.id, is_active: u.is_active }),
+            Some(c) => conn
+                .user_by_id(c.user)
+                .await?
+                .map(|u| plexid_core::login::Candidate { user: u.id, is_active: u.is_active }),
             None => None,
         };
         let mode = self.source.user_matching_mode;
@@ -536,8 +547,12 @@ impl Attempt<'_> {
                     None => {
                         let pending_key = self.park(&mut conn, next, now).await?;
                         let flow = self.source.enrollment_flow.expect("checked above");
-                        let slug = tx.conn().flow_by_id(flow).await?.map_or_else(|| "enrollment".to_owned(), |f| f.slug);
-                        Redeemed::NeedsUsername { pending_key, to: format!("/if/flow/{slug}/?slug={}", self.source.slug) }
+                        let slug =
+                            tx.conn().flow_by_id(flow).await?.map_or_else(|| "enrollment".to_owned(), |f| f.slug);
+                        Redeemed::NeedsUsername {
+                            pending_key,
+                            to: format!("/if/flow/{slug}/?slug={}", self.source.slug),
+                        }
                     }
                 }
             }
@@ -550,7 +565,13 @@ impl Attempt<'_> {
         deny(self.app, self.source, reason, Some(self.admitted.plex_username.clone()), self.client).await
     }
 
-    async fn record(&self, conn: &mut Conn<'_, ReadWrite>, action: EventAction, user: &User, now: Timestamp) -> ServiceResult<()> {
+    async fn record(
+        &self,
+        conn: &mut Conn<'_, ReadWrite>,
+        action: EventAction,
+        user: &User,
+        now: Timestamp,
+    ) -> ServiceResult<()> {
         let event = NewEvent::new(action, APP)
             .user(user)
             .client_ip(&self.client.ip)
@@ -590,7 +611,8 @@ impl Attempt<'_> {
                 (conn.insert_user_connection(&connection).await?, true)
             }
         };
-        let access = ConnectionAccess { relationship: self.admitted.relationship.clone(), checked: Some(now), revoked: None };
+        let access =
+            ConnectionAccess { relationship: self.admitted.relationship.clone(), checked: Some(now), revoked: None };
         conn.set_connection_access(id, &access).await?;
         Ok(new)
     }
@@ -612,9 +634,10 @@ impl Attempt<'_> {
         let mut user = User::named(username, now);
         user.name = text(props, "name").unwrap_or_default().to_owned();
         user.email = text(props, "email").unwrap_or_default().to_owned();
-        user.path = text(props, "path")
-            .filter(|p| rules::user_path_error(p).is_none())
-            .map_or_else(|| plexid_core::source::user_path(&self.source.user_path_template, &self.source.slug), str::to_owned);
+        user.path = text(props, "path").filter(|p| rules::user_path_error(p).is_none()).map_or_else(
+            || plexid_core::source::user_path(&self.source.user_path_template, &self.source.slug),
+            str::to_owned,
+        );
         if let Some(Value::Object(attributes)) = props.get("attributes") {
             user.attributes = attributes.clone();
         }
@@ -657,7 +680,8 @@ impl Attempt<'_> {
                 (None, Some(name)) => conn.groups_named(name).await?,
                 _ => Vec::new(),
             };
-            let action = decide_group(self.source.group_matching_mode, connection.as_ref().map(|c| c.group), name, &same_name);
+            let action =
+                decide_group(self.source.group_matching_mode, connection.as_ref().map(|c| c.group), name, &same_name);
             let group = match action {
                 GroupAction::Deny => return Err(Failure::Refuse(DenyReason::GroupDenied)),
                 GroupAction::Existing(id) | GroupAction::Link(id) => {
@@ -746,7 +770,9 @@ pub async fn complete_enrollment(
             return Err(Failure::Fail(taken()));
         }
         if conn.user_connection_by_identifier(source.id, &pending.admitted.identifier).await?.is_some() {
-            return Err(Failure::Fail(FieldErrors::single("username", "This Plex account has already been signed up.").into()));
+            return Err(Failure::Fail(
+                FieldErrors::single("username", "This Plex account has already been signed up.").into(),
+            ));
         }
         let started = attempt.enroll(&mut conn, username, now).await?;
         conn.delete_pending_login(&hash).await?;
@@ -797,7 +823,8 @@ mod tests {
 
     #[test]
     fn base_properties_follow_authentik() {
-        let info = json!({"id": 1234123419, "uuid": "q", "username": "username", "title": "title", "email": "foo@bar.baz"});
+        let info =
+            json!({"id": 1234123419, "uuid": "q", "username": "username", "title": "title", "email": "foo@bar.baz"});
         let props = base_user_properties(&info, "goauthentik.io/sources/test".into());
         assert_eq!(
             Value::Object(props),

@@ -152,13 +152,21 @@ pub async fn authorize(
         ));
     }
     if req.response_type != "code" {
-        return Ok(error_redirect(req, "unsupported_response_type", "Only the authorization code flow (response_type=code) is supported."));
+        return Ok(error_redirect(
+            req,
+            "unsupported_response_type",
+            "Only the authorization code flow (response_type=code) is supported.",
+        ));
     }
     match (req.code_challenge.as_deref(), req.code_challenge_method.as_deref()) {
         (Some(_), Some("S256")) => {}
         (Some(_), _) => return Ok(error_redirect(req, "invalid_request", "code_challenge_method must be S256.")),
         (None, _) if client.provider.settings.client_type == ClientType::Public => {
-            return Ok(error_redirect(req, "invalid_request", "Public clients must use PKCE (code_challenge with S256)."))
+            return Ok(error_redirect(
+                req,
+                "invalid_request",
+                "Public clients must use PKCE (code_challenge with S256).",
+            ))
         }
         (None, _) => {}
     }
@@ -269,7 +277,9 @@ pub async fn consume_code(
     if record.provider != client.provider.id || record.expires <= now {
         return Err(OAuthError::invalid_grant("The authorization code is invalid or expired."));
     }
-    if redirect_uri.is_some_and(|uri| uri != record.redirect_uri) || (redirect_uri.is_none() && client.provider.kind == ProviderKind::OAuth2) {
+    if redirect_uri.is_some_and(|uri| uri != record.redirect_uri)
+        || (redirect_uri.is_none() && client.provider.kind == ProviderKind::OAuth2)
+    {
         return Err(OAuthError::invalid_grant("The redirect URI does not match the authorization request."));
     }
     match (&record.code_challenge, verifier) {
@@ -346,7 +356,13 @@ async fn rotate_refresh(app: &AppState, client: &Client, presented: &str) -> OAu
         tx.commit().await?;
         return Err(OAuthError::invalid_grant("The user may no longer use this application."));
     }
-    Ok(Grant { user: token.user, scope: token.scope, nonce: None, auth_time: token.auth_time, code_hash: token.code_hash })
+    Ok(Grant {
+        user: token.user,
+        scope: token.scope,
+        nonce: None,
+        auth_time: token.auth_time,
+        code_hash: token.code_hash,
+    })
 }
 
 fn validity(text: &str, default: jiff::SignedDuration) -> jiff::SignedDuration {
@@ -436,7 +452,8 @@ async fn id_token(
     }
     let mut header = jsonwebtoken::Header::new(key.algorithm);
     header.kid = Some(key.kid);
-    jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| ServiceError::Internal(format!("signing an ID token: {e}")).into())
+    jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|e| ServiceError::Internal(format!("signing an ID token: {e}")).into())
 }
 
 /// The subject identifier of a user at a provider.
@@ -493,7 +510,12 @@ pub async fn identity(app: &AppState, user: UserId) -> Result<Option<Identity>, 
 /// The claims about a user that the scope allows (authentik's default scope mappings: `email`
 /// gives the address, `profile` the names and groups; plexid adds the Plex id and relationship
 /// to `profile`).
-async fn user_claims(app: &AppState, provider: &Provider, user: UserId, scope: &str) -> OAuthResult<Map<String, Value>> {
+async fn user_claims(
+    app: &AppState,
+    provider: &Provider,
+    user: UserId,
+    scope: &str,
+) -> OAuthResult<Map<String, Value>> {
     let Some(who) = identity(app, user).await? else {
         return Err(OAuthError::invalid_grant("The user no longer exists."));
     };
@@ -589,7 +611,10 @@ mod tests {
 
     #[test]
     fn redirects_keep_the_clients_query() {
-        assert_eq!(with_query("https://app/cb?x=1", &[("code", "c d"), ("state", "s")]), "https://app/cb?x=1&code=c+d&state=s");
+        assert_eq!(
+            with_query("https://app/cb?x=1", &[("code", "c d"), ("state", "s")]),
+            "https://app/cb?x=1&code=c+d&state=s"
+        );
     }
 
     #[test]

@@ -172,7 +172,10 @@ fn validate(p: &Provider, errors: &mut FieldErrors) {
                 errors.add("cookie_domain", "A cookie domain is required for forward_domain mode.");
             }
             if !s.skip_path_regex.trim().is_empty() && !errors.has("skip_path_regex") {
-                errors.add("skip_path_regex", "plexid does not support skipping paths; protect them in the proxy instead.");
+                errors.add(
+                    "skip_path_regex",
+                    "plexid does not support skipping paths; protect them in the proxy instead.",
+                );
             }
         }
     }
@@ -183,10 +186,9 @@ async fn check_flows(app: &AppState, p: &Provider, errors: &mut FieldErrors) -> 
     if !errors.has("authorization_flow") {
         match conn.flow_by_id(p.authorization_flow).await? {
             None => errors.add("authorization_flow", plexid_core::errors::does_not_exist(p.authorization_flow)),
-            Some(f) if f.designation != FlowDesignation::Authorization => errors.add(
-                "authorization_flow",
-                plexid_core::errors::does_not_exist(p.authorization_flow),
-            ),
+            Some(f) if f.designation != FlowDesignation::Authorization => {
+                errors.add("authorization_flow", plexid_core::errors::does_not_exist(p.authorization_flow))
+            }
             Some(_) => {}
         }
     }

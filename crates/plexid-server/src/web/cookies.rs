@@ -28,7 +28,13 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-fn build(settings: &Settings, name: &'static str, value: String, http_only: bool, max_age: Option<i64>) -> Cookie<'static> {
+fn build(
+    settings: &Settings,
+    name: &'static str,
+    value: String,
+    http_only: bool,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
     let mut cookie = Cookie::build((name, value))
         .path("/")
         .http_only(http_only)
@@ -81,7 +87,10 @@ mod tests {
     fn session_cookies_are_http_only_lax_and_secure_over_https() {
         let mut settings = Settings::for_database("sqlite://x");
         let cookie = build(&settings, SESSION, "k".into(), true, Some(60)).to_string();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"),
+            "{cookie}"
+        );
         settings.public_url = Some("https://id.example.com".into());
         assert!(build(&settings, SESSION, "k".into(), true, None).to_string().contains("Secure"));
     }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::base_url;
 use crate::api::http::QueryParams;
 use crate::pages::{PageError, SignedIn};
-use crate::service::oidc::{self, Authorized, AuthorizeRequest, ClientAuth, OAuthError, TokenRequest};
+use crate::service::oidc::{self, AuthorizeRequest, Authorized, ClientAuth, OAuthError, TokenRequest};
 use crate::service::{keys, Client, ServiceError};
 use crate::state::AppState;
 use crate::web::cookies;
@@ -95,7 +95,9 @@ async fn authorize(
             login.append_pair("next", &back);
             Redirect::to(&format!("/if/flow/{flow_slug}/?{}", login.finish())).into_response()
         }
-        Ok(Authorized::Invalid(message)) => page_error(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message),
+        Ok(Authorized::Invalid(message)) => {
+            page_error(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message)
+        }
         Ok(Authorized::Denied { application, reason }) => page_error(
             StatusCode::FORBIDDEN,
             "Access denied",
@@ -135,7 +137,8 @@ fn client_auth(headers: &HeaderMap, form: &QueryParams) -> ClientAuth {
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|pair| {
             let (id, secret) = pair.split_once(':')?;
-            let decode = |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            let decode =
+                |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
             Some((decode(id)?, decode(secret)?))
         });
     match basic {

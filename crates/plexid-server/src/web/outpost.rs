@@ -89,7 +89,11 @@ fn add_header(response: &mut Response, name: &'static str, value: &str) {
 
 /// 200 with the identity headers authentik's outpost sends (and plexid's Plex ones), or `None`
 /// when the request has no live session that the application's rule admits.
-async fn check(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Option<Response>, Result<Response, PageError>> {
+async fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    url: &str,
+) -> Result<Option<Response>, Result<Response, PageError>> {
     let host = plexid_core::apps::url_host(url);
     let Some(client) = client_for(state, host.as_deref()).await.map_err(Err)? else {
         return Err(Ok(no_application()));
@@ -243,7 +247,12 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
             return PageError::internal(&error).into_response();
         }
     }
-    let mut response = PageError { status: StatusCode::OK, title: "Signed out", message: format!("You are signed out of {}.", client.application.name) }.into_response();
+    let mut response = PageError {
+        status: StatusCode::OK,
+        title: "Signed out",
+        message: format!("You are signed out of {}.", client.application.name),
+    }
+    .into_response();
     set_cookie(&mut response, provider_cookie(&client, cookie_name(&client.provider), String::new(), 0));
     response
 }

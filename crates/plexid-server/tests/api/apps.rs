@@ -65,7 +65,8 @@ async fn providers_and_applications(app: &TestApp) {
     assert!(masked.starts_with("********") && masked.len() == 12, "{masked}");
     let (status, same) = app.patch(&format!("/api/v3/providers/oauth2/{pk}/"), json!({"client_secret": masked})).await;
     assert_eq!((status, same["client_secret"].as_str()), (reqwest::StatusCode::OK, Some(masked.as_str())));
-    let (_, changed) = app.patch(&format!("/api/v3/providers/oauth2/{pk}/"), json!({"client_secret": "a-new-secret"})).await;
+    let (_, changed) =
+        app.patch(&format!("/api/v3/providers/oauth2/{pk}/"), json!({"client_secret": "a-new-secret"})).await;
     assert_eq!(changed["client_secret"], "a-new-secret");
 
     // authentik's 400 for an empty body (sample 28), then plexid's checks.
@@ -86,7 +87,8 @@ async fn providers_and_applications(app: &TestApp) {
     }
     assert_eq!(errors["access_token_validity"][0], "soon is not in the correct format of 'hours=3;minutes=1'.");
     let login_flow = app.flow_pk("default-source-authentication").await;
-    let (status, errors) = app.post("/api/v3/providers/oauth2/", json!({"name": "x", "authorization_flow": login_flow})).await;
+    let (status, errors) =
+        app.post("/api/v3/providers/oauth2/", json!({"name": "x", "authorization_flow": login_flow})).await;
     assert_eq!(status, 400, "an authentication flow cannot authorize: {errors}");
     assert!(errors["authorization_flow"][0].as_str().unwrap().contains("does not exist"));
     assert_eq!(app.count("/api/v3/providers/oauth2/").await, 1, "refused writes wrote nothing");
@@ -100,15 +102,25 @@ async fn providers_and_applications(app: &TestApp) {
     assert_eq!(application["launch_url"], "https://app.example.com");
     assert_eq!(application["access_relationships"], json!([]));
     let (_, read) = app.get(&format!("/api/v3/providers/oauth2/{pk}/")).await;
-    assert_eq!((read["assigned_application_slug"].as_str(), read["assigned_application_name"].as_str()), (Some("sample"), Some("App sample")));
+    assert_eq!(
+        (read["assigned_application_slug"].as_str(), read["assigned_application_name"].as_str()),
+        (Some("sample"), Some("App sample"))
+    );
     let (status, errors) = app.post("/api/v3/core/applications/", json!({"name": "x", "slug": "Not A Slug"})).await;
     assert_eq!((status.as_u16(), errors), (400, sample("31-application-create-bad-slug-400")));
     let (status, errors) = app.post("/api/v3/core/applications/", json!({"name": "x", "slug": "sample"})).await;
     assert_eq!((status.as_u16(), &errors["slug"][0]), (400, &json!("Application with this slug already exists.")));
-    let (status, errors) = app.post("/api/v3/core/applications/", json!({"name": "x", "slug": "other", "provider": pk})).await;
-    assert_eq!((status.as_u16(), &errors["provider"][0]), (400, &json!("Application with this provider already exists.")));
+    let (status, errors) =
+        app.post("/api/v3/core/applications/", json!({"name": "x", "slug": "other", "provider": pk})).await;
+    assert_eq!(
+        (status.as_u16(), &errors["provider"][0]),
+        (400, &json!("Application with this provider already exists."))
+    );
     let (status, errors) = app
-        .post("/api/v3/core/applications/", json!({"name": "x", "slug": "other", "access_relationships": ["neighbour"], "backchannel_providers": [1]}))
+        .post(
+            "/api/v3/core/applications/",
+            json!({"name": "x", "slug": "other", "access_relationships": ["neighbour"], "backchannel_providers": [1]}),
+        )
         .await;
     assert_eq!(status, 400);
     assert!(errors.get("access_relationships").is_some() && errors.get("backchannel_providers").is_some(), "{errors}");
@@ -121,7 +133,10 @@ async fn providers_and_applications(app: &TestApp) {
 
     // Forward-auth providers: only the two forward modes; domain mode needs a cookie domain.
     let (status, proxy) = app
-        .post("/api/v3/providers/proxy/", json!({"name": "FA", "authorization_flow": flow, "external_host": "https://app2.example.com/"}))
+        .post(
+            "/api/v3/providers/proxy/",
+            json!({"name": "FA", "authorization_flow": flow, "external_host": "https://app2.example.com/"}),
+        )
         .await;
     assert_eq!(status, 201, "{proxy}");
     for key in keys(&sample("29-proxy-provider-create-201")) {
@@ -129,7 +144,10 @@ async fn providers_and_applications(app: &TestApp) {
     }
     assert_eq!(proxy["mode"], "forward_single");
     assert_eq!(proxy["external_host"], "https://app2.example.com");
-    assert_eq!(proxy["redirect_uris"], "https://app2.example.com/outpost.goauthentik.io/callback?X-authentik-auth-callback=true");
+    assert_eq!(
+        proxy["redirect_uris"],
+        "https://app2.example.com/outpost.goauthentik.io/callback?X-authentik-auth-callback=true"
+    );
     let (status, errors) = app
         .post("/api/v3/providers/proxy/", json!({"name": "P", "authorization_flow": flow, "external_host": "https://x.example.com", "mode": "proxy", "internal_host": "http://backend:8080"}))
         .await;
@@ -184,7 +202,10 @@ async fn access_rules(app: &TestApp) {
 
     // Server members of the allowed server (PATCH keeps the other access fields).
     let (status, changed) = app
-        .patch("/api/v3/core/applications/rules/", json!({"access_relationships": ["server_member", "owner"], "access_servers": [SERVER_ID]}))
+        .patch(
+            "/api/v3/core/applications/rules/",
+            json!({"access_relationships": ["server_member", "owner"], "access_servers": [SERVER_ID]}),
+        )
         .await;
     assert_eq!(status, 200, "{changed}");
     assert!(check(member_pk).await && check(owner_pk).await && !check(friend_pk).await);
@@ -221,7 +242,15 @@ async fn access_rules(app: &TestApp) {
     assert_eq!(answer.body["pagination"]["count"], 0, "{}", answer.body);
     let answer = app.browser(&mut friend, reqwest::Method::GET, "/api/v3/core/applications/rules/", None, false).await;
     assert_eq!(answer.status, 404);
-    let answer = app.browser(&mut friend, reqwest::Method::POST, "/api/v3/core/applications/", Some(json!({"name": "x", "slug": "x"})), true).await;
+    let answer = app
+        .browser(
+            &mut friend,
+            reqwest::Method::POST,
+            "/api/v3/core/applications/",
+            Some(json!({"name": "x", "slug": "x"})),
+            true,
+        )
+        .await;
     assert_eq!(answer.status, 403);
 }
 both!(access_rules_case, access_rules);

@@ -217,7 +217,9 @@ async fn two_processes_on_one_postgres_database() {
     let uid = listed["results"][0]["pk"].as_i64().unwrap();
     let connection = serde_json::json!({"user": uid, "source": "race", "identifier": "4242", "plex_token": "p"});
     expect_one(race(&urls, token, "/api/v3/sources/user_connections/plex/", connection, 10).await, "same connection");
-    for (table, expected) in [("plex_source", 1), ("app_user WHERE username = 'racer'", 1), ("user_source_connection", 1)] {
+    for (table, expected) in
+        [("plex_source", 1), ("app_user WHERE username = 'racer'", 1), ("user_source_connection", 1)]
+    {
         let row = store.read().fetch_one(&format!("SELECT COUNT(*) AS n FROM {table}"), vec![]).await.unwrap();
         assert_eq!(row.int("n").unwrap(), expected, "{table}");
     }

@@ -50,8 +50,14 @@ async fn authlib_relying_party(app: &TestApp) {
     app.plex_source("plex", serde_json::json!({})).await;
     let rp = app.relying_party("authlib", serde_json::json!({})).await;
     let common = vec![
-        "--url".to_owned(), app.base.clone(), "--slug".into(), rp.slug.clone(),
-        "--client-id".into(), rp.client_id.clone(), "--client-secret".into(), rp.secret.clone(),
+        "--url".to_owned(),
+        app.base.clone(),
+        "--slug".into(),
+        rp.slug.clone(),
+        "--client-id".into(),
+        rp.client_id.clone(),
+        "--client-secret".into(),
+        rp.secret.clone(),
     ];
     let mut first = common.clone();
     first.extend(["--redirect-uri".into(), CALLBACK.into(), "--source".into(), "plex".into()]);

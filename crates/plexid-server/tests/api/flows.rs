@@ -8,7 +8,14 @@ use crate::helpers::TestApp;
 async fn default_flows_and_crud(app: &TestApp) {
     let (_, listed) = app.get("/api/v3/flows/instances/").await;
     let slugs: Vec<&str> = listed["results"].as_array().unwrap().iter().map(|f| f["slug"].as_str().unwrap()).collect();
-    assert_eq!(slugs, ["default-provider-authorization-implicit-consent", "default-source-authentication", "default-source-enrollment"]);
+    assert_eq!(
+        slugs,
+        [
+            "default-provider-authorization-implicit-consent",
+            "default-source-authentication",
+            "default-source-enrollment"
+        ]
+    );
     let (_, enrollment) = app.get("/api/v3/flows/instances/?designation=enrollment").await;
     assert_eq!(enrollment["pagination"]["count"], 1);
     assert_eq!(enrollment["results"][0]["slug"], "default-source-enrollment");

@@ -14,7 +14,13 @@ use crate::login::{Cookies, FRIEND, MEMBER, OWNER};
 const APP_HOST: &str = "app.test";
 
 /// A request to plexid as a proxy would make it: `host` in the Host header, `headers` added.
-pub async fn proxied(app: &TestApp, host: &str, path: &str, cookies: &Cookies, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap) {
+pub async fn proxied(
+    app: &TestApp,
+    host: &str,
+    path: &str,
+    cookies: &Cookies,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap) {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut request = client.get(format!("{}{path}", app.base)).header("Host", host).header("Cookie", cookies.header());
     for (name, value) in headers {
@@ -90,7 +96,8 @@ impl TestApp {
 async fn nginx_style(app: &TestApp) {
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
-    let provider = app.forward_auth_app("fa", json!({"external_host": format!("http://{APP_HOST}")}), json!(["friend"])).await;
+    let provider =
+        app.forward_auth_app("fa", json!({"external_host": format!("http://{APP_HOST}")}), json!(["friend"])).await;
     let original = [("X-Original-URL", "http://app.test/private?x=1")];
     let nobody = Cookies::default();
 
@@ -98,7 +105,14 @@ async fn nginx_style(app: &TestApp) {
     let (status, _) = proxied(app, "plexid.internal", "/outpost.goauthentik.io/auth/nginx", &nobody, &original).await;
     assert_eq!(status, 401);
     // An address plexid protects nothing at: 404.
-    let (status, _) = proxied(app, "x", "/outpost.goauthentik.io/auth/nginx", &nobody, &[("X-Original-URL", "http://elsewhere.test/")]).await;
+    let (status, _) = proxied(
+        app,
+        "x",
+        "/outpost.goauthentik.io/auth/nginx",
+        &nobody,
+        &[("X-Original-URL", "http://elsewhere.test/")],
+    )
+    .await;
     assert_eq!(status, 404);
 
     // A friend signs in through the round trip and is sent back where they were going.
@@ -110,7 +124,8 @@ async fn nginx_style(app: &TestApp) {
     assert!(cookies.get(&name).is_some(), "{cookies:?}");
 
     // Now the check answers 200 with the identity headers.
-    let (status, headers) = proxied(app, "plexid.internal", "/outpost.goauthentik.io/auth/nginx", &cookies, &original).await;
+    let (status, headers) =
+        proxied(app, "plexid.internal", "/outpost.goauthentik.io/auth/nginx", &cookies, &original).await;
     assert_eq!(status, 200);
     let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     assert_eq!(header("x-authentik-username"), "friend");
@@ -121,16 +136,28 @@ async fn nginx_style(app: &TestApp) {
 
     // The cookie is the application's own: another application's check does not accept it.
     app.forward_auth_app("other", json!({"external_host": "http://other.test"}), json!([])).await;
-    let (status, _) = proxied(app, "x", "/outpost.goauthentik.io/auth/nginx", &cookies, &[("X-Original-URL", "http://other.test/")]).await;
+    let (status, _) =
+        proxied(app, "x", "/outpost.goauthentik.io/auth/nginx", &cookies, &[("X-Original-URL", "http://other.test/")])
+            .await;
     assert_eq!(status, 401);
 
     // Return addresses are limited to the application's host.
-    let (status, _) = proxied(app, APP_HOST, "/outpost.goauthentik.io/start?rd=https%3A%2F%2Fevil.example.net%2F", &nobody, &[]).await;
+    let (status, _) =
+        proxied(app, APP_HOST, "/outpost.goauthentik.io/start?rd=https%3A%2F%2Fevil.example.net%2F", &nobody, &[])
+            .await;
     assert_eq!(status, 400);
-    let (status, _) = proxied(app, APP_HOST, "/outpost.goauthentik.io/start?rd=%2F%2Fevil.example.net%2F", &nobody, &[]).await;
+    let (status, _) =
+        proxied(app, APP_HOST, "/outpost.goauthentik.io/start?rd=%2F%2Fevil.example.net%2F", &nobody, &[]).await;
     assert_eq!(status, 400);
     // A callback without the state this browser was given is refused.
-    let (status, _) = proxied(app, APP_HOST, "/outpost.goauthentik.io/callback?X-authentik-auth-callback=true&code=x&state=y", &nobody, &[]).await;
+    let (status, _) = proxied(
+        app,
+        APP_HOST,
+        "/outpost.goauthentik.io/callback?X-authentik-auth-callback=true&code=x&state=y",
+        &nobody,
+        &[],
+    )
+    .await;
     assert_eq!(status, 400);
 
     // A member (not a friend) is refused by the application's rule.
@@ -156,12 +183,15 @@ async fn traefik_caddy_and_domain_mode(app: &TestApp) {
         json!([]),
     )
     .await;
-    let forwarded = [("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", "wiki.example.test"), ("X-Forwarded-Uri", "/page?a=b")];
+    let forwarded =
+        [("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", "wiki.example.test"), ("X-Forwarded-Uri", "/page?a=b")];
     let nobody = Cookies::default();
 
     // Traefik and Caddy get a redirect to start on the domain's auth host.
     for server in ["traefik", "caddy"] {
-        let (status, headers) = proxied(app, "plexid.internal", &format!("/outpost.goauthentik.io/auth/{server}"), &nobody, &forwarded).await;
+        let (status, headers) =
+            proxied(app, "plexid.internal", &format!("/outpost.goauthentik.io/auth/{server}"), &nobody, &forwarded)
+                .await;
         assert!(status.is_redirection(), "{server}: {status}");
         assert_eq!(
             location(&headers),
@@ -171,13 +201,17 @@ async fn traefik_caddy_and_domain_mode(app: &TestApp) {
 
     // The round trip on the auth host; the cookie covers the whole domain.
     let mut owner = app.sign_in("plex", OWNER).await;
-    let (status, back, cookies) = app.forward_sign_in(&mut owner, "auth.example.test", "http://wiki.example.test/page?a=b").await;
+    let (status, back, cookies) =
+        app.forward_sign_in(&mut owner, "auth.example.test", "http://wiki.example.test/page?a=b").await;
     assert!(status.is_redirection(), "{status}");
     assert_eq!(back, "http://wiki.example.test/page?a=b");
-    let (status, headers) = proxied(app, "plexid.internal", "/outpost.goauthentik.io/auth/traefik", &cookies, &forwarded).await;
+    let (status, headers) =
+        proxied(app, "plexid.internal", "/outpost.goauthentik.io/auth/traefik", &cookies, &forwarded).await;
     assert_eq!(status, 200);
     assert_eq!(headers.get("x-authentik-username").unwrap(), "owner");
-    let (status, _) = proxied(app, "auth.example.test", "/outpost.goauthentik.io/start?rd=http%3A%2F%2Fexample.net%2F", &nobody, &[]).await;
+    let (status, _) =
+        proxied(app, "auth.example.test", "/outpost.goauthentik.io/start?rd=http%3A%2F%2Fexample.net%2F", &nobody, &[])
+            .await;
     assert_eq!(status, 400, "a host outside the cookie domain");
 
     // Signing out of the application ends its session.

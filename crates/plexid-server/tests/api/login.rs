@@ -68,9 +68,8 @@ impl TestApp {
     /// `extra` fields.
     pub async fn plex_source(&self, slug: &str, extra: Value) -> Value {
         let (_, flows) = self.get("/api/v3/flows/instances/?ordering=slug").await;
-        let flow = |slug: &str| {
-            flows["results"].as_array().unwrap().iter().find(|f| f["slug"] == slug).unwrap()["pk"].clone()
-        };
+        let flow =
+            |slug: &str| flows["results"].as_array().unwrap().iter().find(|f| f["slug"] == slug).unwrap()["pk"].clone();
         let mut body = json!({
             "name": format!("Plex {slug}"), "slug": slug,
             "plex_token": self.plex.token_of(OWNER).unwrap(),
@@ -110,7 +109,8 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(if text.is_empty() { Value::Null } else { Value::String(text) });
+        let body =
+            serde_json::from_str(&text).unwrap_or(if text.is_empty() { Value::Null } else { Value::String(text) });
         Answer { status, body, headers }
     }
 
@@ -157,9 +157,17 @@ async fn owners_friends_and_members_sign_in(app: &TestApp) {
         let answer = app.redeem(&mut cookies, "plex", who).await;
         assert_eq!(answer.status, 200, "{username}: {}", answer.body);
         assert_eq!(answer.body, json!({"to": "/if/user/", "component": "xak-flow-redirect"}));
-        let session = answer.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("plexid_session="));
+        let session = answer
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|c| c.starts_with("plexid_session="));
         let session = session.expect("session cookie");
-        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"), "{session}");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+            "{session}"
+        );
         let me = app.me(&mut cookies).await.expect("signed in");
         assert_eq!(me["username"], username);
         assert_eq!(me["email"], format!("{username}@example.test"));
@@ -211,9 +219,15 @@ async fn request_errors_come_first(app: &TestApp) {
     let a = post("/api/v3/sources/plex/redeem_token/?slug=nope", json!({"plex_token": "x"})).await;
     assert_eq!((a.status, a.body.clone()), (StatusCode::NOT_FOUND, json!({"detail": "Not found."})));
     let a = post("/api/v3/sources/plex/redeem_token/?slug=plex", json!({})).await;
-    assert_eq!((a.status, a.body.clone()), (StatusCode::BAD_REQUEST, json!({"plex_token": ["This field is required."]})));
+    assert_eq!(
+        (a.status, a.body.clone()),
+        (StatusCode::BAD_REQUEST, json!({"plex_token": ["This field is required."]}))
+    );
     let a = post("/api/v3/sources/plex/redeem_token/?slug=plex", json!({"plex_token": ""})).await;
-    assert_eq!((a.status, a.body.clone()), (StatusCode::BAD_REQUEST, json!({"plex_token": ["This field may not be blank."]})));
+    assert_eq!(
+        (a.status, a.body.clone()),
+        (StatusCode::BAD_REQUEST, json!({"plex_token": ["This field may not be blank."]}))
+    );
     let a = post("/api/v3/sources/plex/redeem_token/?slug=plex", json!({"plex_token": "not-a-token"})).await;
     assert_eq!(a.status, 403, "{}", a.body);
     assert_eq!(a.body["code"], "plex_token_invalid");
@@ -223,7 +237,10 @@ async fn request_errors_come_first(app: &TestApp) {
     assert_eq!((a.status, a.body["code"].clone()), (StatusCode::FORBIDDEN, json!("source_disabled")));
     // The authenticated variant needs a signed-in caller.
     let a = post("/api/v3/sources/plex/redeem_token_authenticated/?slug=plex", json!({"plex_token": "x"})).await;
-    assert_eq!((a.status, a.body), (StatusCode::FORBIDDEN, json!({"detail": "Authentication credentials were not provided."})));
+    assert_eq!(
+        (a.status, a.body),
+        (StatusCode::FORBIDDEN, json!({"detail": "Authentication credentials were not provided."}))
+    );
 }
 both!(request_errors_come_first, request_errors_come_first);
 
@@ -278,7 +295,9 @@ both!(returning_members_keep_their_user, returning_members_keep_their_user);
 async fn matching_modes(app: &TestApp) {
     app.plex_accounts();
     // An existing user with the member's email (other case) and one named like the friend.
-    let (s, existing) = app.post("/api/v3/core/users/", json!({"username": "someone", "name": "Someone", "email": "MEMBER@example.test"})).await;
+    let (s, existing) = app
+        .post("/api/v3/core/users/", json!({"username": "someone", "name": "Someone", "email": "MEMBER@example.test"}))
+        .await;
     assert_eq!(s, 201);
     app.post("/api/v3/core/users/", json!({"username": "friend", "name": "Friend"})).await;
     app.plex_source("email-link", json!({"user_matching_mode": "email_link"})).await;
@@ -349,7 +368,8 @@ async fn mappings_shape_users_and_groups(app: &TestApp) {
     };
     let user_map = mapping("user", "return {\"username\": \"plex-\" + info[\"username\"], \"email\": None, \"groups\": [\"viewers\", source[\"slug\"]]}").await;
     let group_map = mapping("group", "return {\"attributes\": {\"from\": group_id}}").await;
-    app.plex_source("plex", json!({"user_property_mappings": [user_map], "group_property_mappings": [group_map]})).await;
+    app.plex_source("plex", json!({"user_property_mappings": [user_map], "group_property_mappings": [group_map]}))
+        .await;
     let mut c = app.sign_in("plex", MEMBER).await;
     let me = app.me(&mut c).await.unwrap();
     assert_eq!(me["username"], "plex-member");
@@ -393,7 +413,10 @@ async fn connecting_from_the_account(app: &TestApp) {
     assert_eq!(a.status, 400, "{}", a.body);
     // Disconnecting one of them from the account page's call.
     let (_, mine) = app.get("/api/v3/sources/user_connections/plex/?source__slug=second").await;
-    let pk = mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string().as_str()).unwrap()["pk"].clone();
+    let pk =
+        mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string().as_str()).unwrap()
+            ["pk"]
+            .clone();
     let path = format!("/api/v3/sources/user_connections/plex/{pk}/");
     let a = app.browser(&mut cookies, Method::DELETE, &path, None, true).await;
     assert_eq!(a.status, 204, "{}", a.body);
@@ -571,10 +594,19 @@ async fn the_pin_flow_works_against_the_stand_in() {
     let path = "/api/v3/sources/plex/redeem_token/?slug=plex&next=/if/user/%3Ftab%3D1";
     let a = app.browser(&mut cookies, Method::POST, path, Some(json!({"plex_token": token})), false).await;
     assert_eq!(a.body["to"], "/if/user/?tab=1");
-    let a = app.browser(&mut Cookies::default(), Method::POST, "/api/v3/sources/plex/redeem_token/?slug=plex&next=https://evil.example/", Some(json!({"plex_token": token})), false).await;
+    let a = app
+        .browser(
+            &mut Cookies::default(),
+            Method::POST,
+            "/api/v3/sources/plex/redeem_token/?slug=plex&next=https://evil.example/",
+            Some(json!({"plex_token": token})),
+            false,
+        )
+        .await;
     assert_eq!(a.body["to"], "/if/user/", "next is kept only for paths on this site");
     // The login page lists the source, loads nothing from elsewhere and says so in its CSP.
-    let page = app.browser(&mut Cookies::default(), Method::GET, "/if/flow/default-source-authentication/", None, false).await;
+    let page =
+        app.browser(&mut Cookies::default(), Method::GET, "/if/flow/default-source-authentication/", None, false).await;
     let html = page.body.as_str().unwrap();
     assert!(html.contains("data-plex-source=\"plex\"") && html.contains(client_id), "{html}");
     assert!(!html.contains("https://"), "no external asset");

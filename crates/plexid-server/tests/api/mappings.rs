@@ -136,10 +136,9 @@ fn peak_rss_mib() -> u64 {
 async fn runaway_expressions_hit_hard_limits() {
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
     let mut urls = Vec::new();
-    for (name, expression) in [
-        ("lists", "return [[0]*10000000 for i in range(100)]"),
-        ("strings", "return (\"a\"*1000000)*2000"),
-    ] {
+    for (name, expression) in
+        [("lists", "return [[0]*10000000 for i in range(100)]"), ("strings", "return (\"a\"*1000000)*2000")]
+    {
         let (status, mapping) = app.post(LIST, json!({"name": name, "expression": expression})).await;
         assert_eq!(status, 201, "{mapping}");
         urls.push(format!("/api/v3/propertymappings/all/{}/test/", mapping["pk"].as_str().unwrap()));
@@ -175,7 +174,11 @@ async fn runaway_expressions_hit_hard_limits() {
         }
     }
     assert!(slowest < std::time::Duration::from_millis(500), "health answered in {slowest:?} at worst");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "ten queued for two workers: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "ten queued for two workers: {:?}",
+        started.elapsed()
+    );
     assert!(peak_rss_mib() < 100, "peak resident memory {} MiB", peak_rss_mib());
     // The workers are usable afterwards.
     let (_, ok) = app.post(LIST, json!({"name": "fine", "expression": "return {\"a\": 1}"})).await;

@@ -55,7 +55,12 @@ impl TestApp {
     }
 
     /// A form POST to an OAuth2 endpoint, with HTTP basic client authentication if given.
-    pub async fn oauth_post(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    pub async fn oauth_post(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut request = reqwest::Client::new().post(format!("{}{path}", self.base)).form(form);
         if let Some((id, secret)) = basic {
             request = request.basic_auth(id, Some(secret));
@@ -89,7 +94,12 @@ async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> (StatusCode, Value) {
     app.oauth_post(
         "/application/o/token/",
         Some((&rp.client_id, &rp.secret)),
-        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
     )
     .await
 }
@@ -105,7 +115,9 @@ pub async fn verify_id_token(app: &TestApp, rp: &Rp, id_token: &str) -> Value {
     let mut validation = Validation::new(header.alg);
     validation.set_audience(&[&rp.client_id]);
     validation.set_issuer(&[discovery["issuer"].as_str().unwrap()]);
-    jsonwebtoken::decode::<Value>(id_token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("a valid ID token").claims
+    jsonwebtoken::decode::<Value>(id_token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .expect("a valid ID token")
+        .claims
 }
 
 async fn code_flow(app: &TestApp) {
@@ -128,7 +140,10 @@ async fn code_flow(app: &TestApp) {
     let mut cookies = Cookies::default();
     let (status, location) = app.authorize(&mut cookies, &rp, "").await;
     assert!(status.is_redirection());
-    assert!(location.starts_with("/if/flow/default-source-authentication/?next=%2Fapplication%2Fo%2Fauthorize%2F"), "{location}");
+    assert!(
+        location.starts_with("/if/flow/default-source-authentication/?next=%2Fapplication%2Fo%2Fauthorize%2F"),
+        "{location}"
+    );
 
     // Signed in as a friend: a code, exchanged once for tokens.
     let mut cookies = app.sign_in("plex", FRIEND).await;
@@ -160,11 +175,11 @@ async fn code_flow(app: &TestApp) {
     assert!(info.get("email").is_some() && info["preferred_username"] == "friend", "{info}");
 
     // Introspection by the client, refused to anyone else.
-    let (status, intro) = app
-        .oauth_post("/application/o/introspect/", Some((&rp.client_id, &rp.secret)), &[("token", &access)])
-        .await;
+    let (status, intro) =
+        app.oauth_post("/application/o/introspect/", Some((&rp.client_id, &rp.secret)), &[("token", &access)]).await;
     assert_eq!((status, &intro["active"], &intro["username"]), (StatusCode::OK, &json!(true), &json!("friend")));
-    let (status, _) = app.oauth_post("/application/o/introspect/", Some((&rp.client_id, "wrong")), &[("token", &access)]).await;
+    let (status, _) =
+        app.oauth_post("/application/o/introspect/", Some((&rp.client_id, "wrong")), &[("token", &access)]).await;
     assert_eq!(status, 400);
 
     // Refresh: new tokens; the old refresh token is spent.
@@ -175,7 +190,12 @@ async fn code_flow(app: &TestApp) {
             app.oauth_post(
                 "/application/o/token/",
                 None,
-                &[("grant_type", "refresh_token"), ("refresh_token", &token), ("client_id", &rp.client_id), ("client_secret", &rp.secret)],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &token),
+                    ("client_id", &rp.client_id),
+                    ("client_secret", &rp.secret),
+                ],
             )
             .await
         }
@@ -199,7 +219,8 @@ async fn code_flow(app: &TestApp) {
     let code = code_for(app, &mut cookies, &rp).await;
     let (_, tokens) = exchange(app, &rp, &code).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
-    let (status, _) = app.oauth_post("/application/o/revoke/", Some((&rp.client_id, &rp.secret)), &[("token", &access)]).await;
+    let (status, _) =
+        app.oauth_post("/application/o/revoke/", Some((&rp.client_id, &rp.secret)), &[("token", &access)]).await;
     assert_eq!(status, 200);
     assert_eq!(userinfo(access).await.0, 401);
 
@@ -215,11 +236,23 @@ async fn refusals(app: &TestApp) {
     let mut friend = app.sign_in("plex", FRIEND).await;
 
     // An unregistered redirect URI or unknown client: plexid's own error page, no redirect.
-    let path = format!("/application/o/authorize/?response_type=code&client_id={}&redirect_uri={}&scope=openid", rp.client_id, urlencode("https://evil.example.net/cb"));
+    let path = format!(
+        "/application/o/authorize/?response_type=code&client_id={}&redirect_uri={}&scope=openid",
+        rp.client_id,
+        urlencode("https://evil.example.net/cb")
+    );
     let answer = app.browser(&mut friend, Method::GET, &path, None, false).await;
     assert_eq!(answer.status, 400);
     assert!(answer.headers.get("location").is_none());
-    let answer = app.browser(&mut friend, Method::GET, "/application/o/authorize/?response_type=code&client_id=nope&redirect_uri=x", None, false).await;
+    let answer = app
+        .browser(
+            &mut friend,
+            Method::GET,
+            "/application/o/authorize/?response_type=code&client_id=nope&redirect_uri=x",
+            None,
+            false,
+        )
+        .await;
     assert_eq!(answer.status, 400);
 
     // Other response types and bad PKCE methods go back to the client as errors.
@@ -231,20 +264,43 @@ async fn refusals(app: &TestApp) {
     // Client authentication (authentik's exact answer, sample 39).
     let code = code_for(app, &mut friend, &rp).await;
     let (status, error) = app
-        .oauth_post("/application/o/token/", Some((&rp.client_id, "wrong")), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER)])
+        .oauth_post(
+            "/application/o/token/",
+            Some((&rp.client_id, "wrong")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", VERIFIER),
+            ],
+        )
         .await;
     assert_eq!((status.as_u16(), error), (400, crate::helpers::sample("39-oauth2-token-invalid-client-400")));
     // The missing verifier, a wrong one, a wrong redirect URI: invalid_grant (and the code is spent).
     let (status, error) = app
-        .oauth_post("/application/o/token/", Some((&rp.client_id, &rp.secret)), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)])
+        .oauth_post(
+            "/application/o/token/",
+            Some((&rp.client_id, &rp.secret)),
+            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)],
+        )
         .await;
     assert_eq!((status.as_u16(), &error["error"]), (400, &json!("invalid_grant")), "{error}");
     let code = code_for(app, &mut friend, &rp).await;
     let (_, error) = app
-        .oauth_post("/application/o/token/", Some((&rp.client_id, &rp.secret)), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://rp.example.com/other"), ("code_verifier", VERIFIER)])
+        .oauth_post(
+            "/application/o/token/",
+            Some((&rp.client_id, &rp.secret)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://rp.example.com/other"),
+                ("code_verifier", VERIFIER),
+            ],
+        )
         .await;
     assert_eq!(error["error"], "invalid_grant");
-    let (_, error) = app.oauth_post("/application/o/token/", Some((&rp.client_id, &rp.secret)), &[("grant_type", "password")]).await;
+    let (_, error) =
+        app.oauth_post("/application/o/token/", Some((&rp.client_id, &rp.secret)), &[("grant_type", "password")]).await;
     assert_eq!(error["error"], "unsupported_grant_type");
 
     // An expired code.
@@ -260,7 +316,17 @@ async fn refusals(app: &TestApp) {
     assert_eq!(query_param(&location, "error").as_deref(), Some("invalid_request"), "{location}");
     let code = code_for(app, &mut friend, &public).await;
     let (status, tokens) = app
-        .oauth_post("/application/o/token/", None, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER), ("client_id", &public.client_id)])
+        .oauth_post(
+            "/application/o/token/",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", VERIFIER),
+                ("client_id", &public.client_id),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{tokens}");
 
@@ -293,8 +359,12 @@ async fn sweep_revokes(app: &TestApp) {
         let token = tokens["refresh_token"].as_str().unwrap().to_owned();
         let rp = &rp;
         async move {
-            app.oauth_post("/application/o/token/", Some((&rp.client_id, &rp.secret)), &[("grant_type", "refresh_token"), ("refresh_token", &token)])
-                .await
+            app.oauth_post(
+                "/application/o/token/",
+                Some((&rp.client_id, &rp.secret)),
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+            )
+            .await
         }
     };
     let (status, error) = refresh(&friend_tokens).await;

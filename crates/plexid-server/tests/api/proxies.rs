@@ -42,6 +42,7 @@ struct Proxy {
 }
 
 impl Proxy {
+    #[allow(clippy::disallowed_methods)] // waits for another process to listen, not for time to pass
     fn start(program: &str, args: &[&str], dir: PathBuf, port: u16, env: &[(&str, &Path)]) -> Proxy {
         assert!(Path::new(program).exists(), "{program} is missing (scripts/test installs nginx and caddy)");
         let mut command = Command::new(program);
@@ -191,8 +192,18 @@ async fn nginx_and_caddy_in_front_of_an_app() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.public_url = Some(public_url.clone())).await;
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
-    app.forward_auth_app("app", json!({"external_host": format!("http://app.localhost:{nginx_port}")}), json!(["server_member"])).await;
-    app.forward_auth_app("shop", json!({"external_host": format!("http://shop.localhost:{caddy_port}")}), json!(["friend"])).await;
+    app.forward_auth_app(
+        "app",
+        json!({"external_host": format!("http://app.localhost:{nginx_port}")}),
+        json!(["server_member"]),
+    )
+    .await;
+    app.forward_auth_app(
+        "shop",
+        json!({"external_host": format!("http://shop.localhost:{caddy_port}")}),
+        json!(["friend"]),
+    )
+    .await;
     let plexid_address = app.base.trim_start_matches("http://").to_owned();
     let _nginx = nginx(nginx_port, upstream_port, &app.base);
     let _caddy = caddy(caddy_port, &plexid_address);

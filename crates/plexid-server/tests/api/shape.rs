@@ -37,10 +37,8 @@ both!(concurrent_patches_lose_nothing, concurrent_patches_lose_nothing);
 
 /// authentik operations of the reference subset that plexid does not serve yet. When one is
 /// built, it leaves this list (the test fails until it does).
-const NOT_YET: &[(&str, &str)] = &[
-    ("post", "/sources/all/{slug}/set_icon/"),
-    ("post", "/sources/all/{slug}/set_icon_url/"),
-];
+const NOT_YET: &[(&str, &str)] =
+    &[("post", "/sources/all/{slug}/set_icon/"), ("post", "/sources/all/{slug}/set_icon_url/")];
 
 /// Schemas of the reference subset that belong to operations plexid does not serve yet.
 const SCHEMAS_NOT_YET: &[&str] = &[
@@ -119,10 +117,23 @@ async fn openapi_serves_the_applications_reference() {
     }
     let schemas = served["components"]["schemas"].as_object().expect("schemas");
     for name in [
-        "Application", "ApplicationRequest", "PaginatedApplicationList", "PolicyTestResult", "OAuth2Provider",
-        "OAuth2ProviderRequest", "OAuth2ProviderSetupURLs", "PaginatedOAuth2ProviderList", "ProxyProvider",
-        "ProxyProviderRequest", "PaginatedProxyProviderList", "Provider", "ClientTypeEnum", "SubModeEnum",
-        "IssuerModeEnum", "ProxyMode", "UsedBy",
+        "Application",
+        "ApplicationRequest",
+        "PaginatedApplicationList",
+        "PolicyTestResult",
+        "OAuth2Provider",
+        "OAuth2ProviderRequest",
+        "OAuth2ProviderSetupURLs",
+        "PaginatedOAuth2ProviderList",
+        "ProxyProvider",
+        "ProxyProviderRequest",
+        "PaginatedProxyProviderList",
+        "Provider",
+        "ClientTypeEnum",
+        "SubModeEnum",
+        "IssuerModeEnum",
+        "ProxyMode",
+        "UsedBy",
     ] {
         assert!(schemas.contains_key(name), "{name} is missing from /api/v3/schema/");
     }
@@ -186,9 +197,7 @@ pub fn json_of(yaml: &yaml_rust2::Yaml) -> Value {
         Y::String(s) => Value::String(s.clone()),
         Y::Array(items) => Value::Array(items.iter().map(json_of).collect()),
         Y::Hash(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned), json_of(v)))
-                .collect(),
+            map.iter().map(|(k, v)| (k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned), json_of(v))).collect(),
         ),
     }
 }
