@@ -71,6 +71,22 @@ impl Default for ProviderSettings {
 }
 
 impl Provider {
+    /// A provider with authentik's defaults, a random client id and no secret; the database
+    /// assigns the id when it is inserted.
+    pub fn new(kind: ProviderKind, name: &str, authorization_flow: FlowId) -> Self {
+        Provider {
+            id: ProviderId(0),
+            kind,
+            name: name.into(),
+            authentication_flow: None,
+            authorization_flow,
+            client_id: crate::source::random_alphanumeric(40),
+            client_secret_hash: String::new(),
+            client_secret_hint: String::new(),
+            settings: ProviderSettings::default(),
+        }
+    }
+
     /// The redirect URIs registered for this provider. A forward-auth provider has exactly the
     /// callback of its external host.
     pub fn redirect_uris(&self) -> Vec<String> {
@@ -357,17 +373,8 @@ mod tests {
     fn redirect_uris_must_be_absolute_http_urls() {
         assert!(redirect_uri_errors("https://app.example.com/cb\n\nhttp://127.0.0.1:8000/cb?x=1").is_empty());
         assert_eq!(redirect_uri_errors("https://a/cb\n/relative\nhttps://a/cb#frag\nftp://x/").len(), 3);
-        let p = Provider {
-            id: ProviderId(1),
-            kind: ProviderKind::OAuth2,
-            name: "p".into(),
-            authentication_flow: None,
-            authorization_flow: FlowId::random(),
-            client_id: "c".into(),
-            client_secret_hash: String::new(),
-            client_secret_hint: String::new(),
-            settings: ProviderSettings { redirect_uris: " https://a/cb \n\nhttps://b/cb".into(), ..Default::default() },
-        };
+        let mut p = Provider::new(ProviderKind::OAuth2, "p", FlowId::random());
+        p.settings.redirect_uris = " https://a/cb \n\nhttps://b/cb".into();
         assert_eq!(p.redirect_uris(), ["https://a/cb", "https://b/cb"]);
         let fa = Provider {
             kind: ProviderKind::Proxy,

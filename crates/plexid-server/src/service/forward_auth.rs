@@ -136,25 +136,18 @@ mod tests {
     use super::*;
     use plexid_core::apps::ProviderSettings;
     use plexid_core::modes::ProviderKind;
-    use plexid_core::{FlowId, ProviderId};
+    use plexid_core::FlowId;
 
     fn provider(mode: ProxyMode, external: &str, domain: &str) -> Provider {
-        Provider {
-            id: ProviderId(3),
-            kind: ProviderKind::Proxy,
-            name: "p".into(),
-            authentication_flow: None,
-            authorization_flow: FlowId::random(),
-            client_id: "cid".into(),
-            client_secret_hash: String::new(),
-            client_secret_hint: String::new(),
-            settings: ProviderSettings {
-                external_host: external.into(),
-                mode,
-                cookie_domain: domain.into(),
-                ..Default::default()
-            },
-        }
+        let mut p = Provider::new(ProviderKind::Proxy, "p", FlowId::random());
+        p.client_id = "cid".into();
+        p.settings = ProviderSettings {
+            external_host: external.into(),
+            mode,
+            cookie_domain: domain.into(),
+            ..Default::default()
+        };
+        p
     }
 
     #[test]

@@ -226,17 +226,7 @@ pub async fn create(
     mut errors: FieldErrors,
 ) -> ServiceResult<Saved> {
     actor.require(perm(kind, Action::Add))?;
-    let mut provider = Provider {
-        id: ProviderId(0),
-        kind,
-        name: String::new(),
-        authentication_flow: None,
-        authorization_flow: FlowId(Uuid::nil()),
-        client_id: random_alphanumeric(40),
-        client_secret_hash: String::new(),
-        client_secret_hint: String::new(),
-        settings: ProviderSettings::default(),
-    };
+    let mut provider = Provider::new(kind, "", FlowId(Uuid::nil()));
     let generate = changes.client_secret.is_none() && kind == ProviderKind::OAuth2;
     let mut new_secret = apply(&mut provider, changes);
     if generate {
@@ -289,17 +279,7 @@ mod tests {
     use super::*;
 
     fn provider() -> Provider {
-        Provider {
-            id: ProviderId(1),
-            kind: ProviderKind::OAuth2,
-            name: "p".into(),
-            authentication_flow: None,
-            authorization_flow: FlowId::random(),
-            client_id: "c".into(),
-            client_secret_hash: String::new(),
-            client_secret_hint: String::new(),
-            settings: ProviderSettings::default(),
-        }
+        Provider::new(ProviderKind::OAuth2, "p", FlowId::random())
     }
 
     #[test]
