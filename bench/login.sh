@@ -19,26 +19,7 @@ mkdir -p bench/results
 PID=; PLEX_PID=
 trap 'kill $PID $PLEX_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-api() { # method path [body]
-  curl -sf -X "$1" "http://127.0.0.1:$PORT$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-
-measure() { # connections path lua
-  local threads=2
-  [ "$1" = 1 ] && threads=1
-  wrk -t"$threads" -c"$1" -d"$DURATION" --latency ${3:+-s "bench/$3"} "http://127.0.0.1:$PORT$2" >"$WORK/wrk.txt" 2>&1
-  awk '
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$NF}
-    $1=="50%" {p50=ms($2)} $1=="90%" {p90=ms($2)} $1=="99%" {p99=ms($2)}
-    END {printf "%.0f %.2f %.2f %.2f %d\n", rps, p50, p90, p99, bad}' "$WORK/wrk.txt"
-}
-
-row() { # label figures baseline
-  read -r rps p50 p90 p99 bad <<<"$2"
-  [ "$bad" = 0 ] || { echo "$1: $bad answers were not 2xx" >&2; exit 1; }
-  printf '| %s | %s | %s | %s | %s | %.3f |\n' "$1" "$rps" "$p50" "$p90" "$p99" "$(echo "$rps / $3" | bc -l)"
-}
+. bench/lib.sh
 
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, wrk -d$DURATION, loopback, release build; fake-plex on the same machine."

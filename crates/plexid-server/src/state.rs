@@ -29,4 +29,12 @@ pub struct AuthCaches {
     pub tokens: crate::service::auth_cache::AuthCache<(crate::service::Principal, Option<plexid_core::Timestamp>)>,
     /// Key hash → the principal and the session.
     pub sessions: crate::service::auth_cache::AuthCache<(crate::service::Principal, plexid_core::model::Session)>,
+    /// Host → the forward-auth application serving it; `oidc:<slug>` → an OpenID Connect one.
+    pub hosts: crate::service::auth_cache::AuthCache<Option<crate::service::oidc::Client>>,
+    /// Forward-auth session key hash → its provider, expiry and the identity it passed with.
+    pub proxy_sessions: crate::service::auth_cache::AuthCache<(plexid_core::ProviderId, plexid_core::Timestamp, crate::service::oidc::Identity)>,
+    /// The signing keys (one entry).
+    pub signing_keys: crate::service::auth_cache::AuthCache<Vec<plexid_store::oauth::SigningKey>>,
+    /// Held while a signing key is being made, so concurrent first requests make one.
+    pub key_creation: tokio::sync::Mutex<()>,
 }

@@ -2,7 +2,9 @@
 //! instance costs no database round trip for its credentials. An entry is used only under the
 //! change generation it was read at (`Store::auth_generation`: on PostgreSQL every instance
 //! hears every change to tokens, users, groups, memberships, permissions and sessions); without
-//! a generation (SQLite, or a PostgreSQL listener that is down) nothing is cached.
+//! a generation (SQLite, or a PostgreSQL listener that is down) nothing is cached. The same
+//! holds for what forward-auth and the OpenID Connect provider keep (applications by host,
+//! forward-auth sessions, signing keys): their tables notify too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -18,16 +18,26 @@ use crate::crypto::{generate_key, hash_token};
 /// domain covers it.
 pub async fn client_for_host(app: &AppState, host: &str) -> ServiceResult<Option<Client>> {
     let host = host.to_ascii_lowercase();
+    let generation = app.store.auth_generation();
+    if let Some(found) = app.auth_cache.hosts.get(&host, generation) {
+        return Ok(found);
+    }
+    let found = find_client(app, &host).await?;
+    app.auth_cache.hosts.put(&host, generation, found.clone());
+    Ok(found)
+}
+
+async fn find_client(app: &AppState, host: &str) -> ServiceResult<Option<Client>> {
     let name = |h: &str| h.split(':').next().unwrap_or("").to_owned();
     let rows = app.store.read().proxy_providers().await?;
     let (mut same_name, mut domain_match) = (None, None);
     for row in rows {
         let s = &row.provider.settings;
         let external = url_host(&s.external_host).unwrap_or_default();
-        if external == host {
+        if external == *host {
             return with_application(app, row.provider).await;
         }
-        if same_name.is_none() && name(&external) == name(&host) {
+        if same_name.is_none() && name(&external) == name(host) {
             same_name = Some(row.provider);
         } else if domain_match.is_none()
             && s.mode == ProxyMode::ForwardDomain
@@ -113,15 +123,27 @@ pub async fn finish(app: &AppState, client: &Client, code: &str) -> Result<(Stri
 
 /// The identity behind a session cookie, if the session is live and the user may still use
 /// the application.
+/// On a warm PostgreSQL instance a passing check is answered from memory until anything that
+/// could change it (sessions, connections, memberships, applications) changes anywhere.
 pub async fn check(app: &AppState, client: &Client, key: &str) -> ServiceResult<Option<Identity>> {
-    let Some(session) = app.store.read().proxy_session(&hash_token(key)).await? else { return Ok(None) };
-    if session.provider != client.provider.id || session.expires <= app.clock.now() {
+    let key_hash = hash_token(key);
+    let now = app.clock.now();
+    let generation = app.store.auth_generation();
+    if let Some((provider, expires, who)) = app.auth_cache.proxy_sessions.get(&key_hash, generation) {
+        return Ok((provider == client.provider.id && expires > now).then_some(who));
+    }
+    let Some(session) = app.store.read().proxy_session(&key_hash).await? else { return Ok(None) };
+    if session.provider != client.provider.id || session.expires <= now {
         return Ok(None);
     }
     if applications::user_access(app, session.user, &client.application).await?.is_err() {
         return Ok(None);
     }
-    oidc::identity(app, session.user).await
+    let who = oidc::identity(app, session.user).await?;
+    if let Some(who) = &who {
+        app.auth_cache.proxy_sessions.put(&key_hash, generation, (session.provider, session.expires, who.clone()));
+    }
+    Ok(who)
 }
 
 /// Ends a forward-auth session (sign out).

@@ -81,11 +81,27 @@ fn active(app: &AppState, key: &SigningKey, alg: SigningAlg) -> ServiceResult<Ac
 /// The key to sign with now: the current key of `alg`, or a new one (the first, or because the
 /// current one reached its lifetime). Several instances agree through a table lock.
 pub async fn current(app: &AppState, alg: SigningAlg) -> ServiceResult<ActiveKey> {
-    let keys = app.store.read().signing_keys().await?;
-    if let Some(key) = keys.iter().find(|k| is_current(app, k, alg)) {
+    if let Some(key) = all(app).await?.iter().find(|k| is_current(app, k, alg)) {
+        return active(app, key, alg);
+    }
+    // One key at a time on this instance (RSA generation is expensive): whoever waited finds
+    // the key the first one made.
+    let _making = app.auth_cache.key_creation.lock().await;
+    if let Some(key) = app.store.read().signing_keys().await?.iter().find(|k| is_current(app, k, alg)) {
         return active(app, key, alg);
     }
     rotate(app, alg, false).await
+}
+
+/// Every stored key (from memory on a warm PostgreSQL instance while nothing changed).
+async fn all(app: &AppState) -> ServiceResult<Vec<SigningKey>> {
+    let generation = app.store.auth_generation();
+    if let Some(keys) = app.auth_cache.signing_keys.get("keys", generation) {
+        return Ok(keys);
+    }
+    let keys = app.store.read().signing_keys().await?;
+    app.auth_cache.signing_keys.put("keys", generation, keys.clone());
+    Ok(keys)
 }
 
 /// Retires the current key of `alg` and makes a new one (unless `force` is false and another
@@ -122,10 +138,15 @@ pub async fn rotate(app: &AppState, alg: SigningAlg, force: bool) -> ServiceResu
     Ok(ActiveKey { kid, algorithm: algorithm(alg), key: encoding_key(alg, &der) })
 }
 
-/// Every published key: current ones and those retired less than [`RETIRED_KEPT`] ago.
-pub async fn jwks(app: &AppState) -> ServiceResult<JwkSet> {
+/// Every published key: current ones and those retired less than [`RETIRED_KEPT`] ago. The
+/// first key of `alg` is made before anything is signed, so clients can fetch it up front.
+pub async fn jwks(app: &AppState, alg: SigningAlg) -> ServiceResult<JwkSet> {
     let now = app.clock.now();
-    let keys = app.store.read().signing_keys().await?;
+    let mut keys = all(app).await?;
+    if !keys.iter().any(|k| k.alg == alg.as_str()) {
+        current(app, alg).await?;
+        keys = all(app).await?;
+    }
     let keys = keys
         .iter()
         .filter(|k| k.retired.is_none_or(|at| at + RETIRED_KEPT > now))

@@ -93,6 +93,7 @@ pub enum Authorized {
 }
 
 /// A provider with the application it belongs to.
+#[derive(Clone, Debug)]
 pub struct Client {
     pub provider: Provider,
     pub application: Application,
@@ -105,6 +106,31 @@ pub async fn client(app: &AppState, client_id: &str) -> Result<Option<Client>, S
     let Some(row) = conn.provider_by_client_id(client_id).await? else { return Ok(None) };
     let Some(application) = conn.application_of_provider(row.provider.id).await? else { return Ok(None) };
     Ok(Some(Client { provider: row.provider, application }))
+}
+
+/// The application `slug` and its OpenID Connect provider (from memory on a warm PostgreSQL
+/// instance while nothing changed).
+pub async fn client_by_slug(app: &AppState, slug: &str) -> Result<Option<Client>, ServiceError> {
+    let key = format!("oidc:{slug}");
+    let generation = app.store.auth_generation();
+    if let Some(found) = app.auth_cache.hosts.get(&key, generation) {
+        return Ok(found);
+    }
+    let mut conn = app.store.read();
+    let found = match conn.application_by_slug(slug).await? {
+        Some(application) => match application.provider {
+            Some(id) => conn
+                .provider_by_id(id)
+                .await?
+                .map(|r| r.provider)
+                .filter(|p| p.kind == ProviderKind::OAuth2)
+                .map(|provider| Client { provider, application }),
+            None => None,
+        },
+        None => None,
+    };
+    app.auth_cache.hosts.put(&key, generation, found.clone());
+    Ok(found)
 }
 
 fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
@@ -490,6 +516,7 @@ pub fn relationship_names(relationships: &[Relationship]) -> Vec<&'static str> {
 }
 
 /// Who a user is, for claims and forward-auth headers.
+#[derive(Clone, Debug)]
 pub struct Identity {
     pub user: User,
     pub groups: Vec<String>,

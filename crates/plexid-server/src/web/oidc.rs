@@ -17,7 +17,7 @@ use super::base_url;
 use crate::api::http::QueryParams;
 use crate::pages::{PageError, SignedIn};
 use crate::service::oidc::{self, AuthorizeRequest, Authorized, ClientAuth, OAuthError, TokenRequest};
-use crate::service::{keys, Client, ServiceError};
+use crate::service::{keys, Client};
 use crate::state::AppState;
 use crate::web::cookies;
 
@@ -214,23 +214,13 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     }
 }
 
-/// The application and its OpenID Connect provider, by the application's slug.
-async fn oidc_client(state: &AppState, slug: &str) -> Result<Option<oidc::Client>, ServiceError> {
-    let Some(application) = state.store.read().application_by_slug(slug).await? else { return Ok(None) };
-    let Some(id) = application.provider else { return Ok(None) };
-    let provider = state.store.read().provider_by_id(id).await?.map(|r| r.provider);
-    Ok(provider
-        .filter(|p| p.kind == plexid_core::modes::ProviderKind::OAuth2)
-        .map(|provider| oidc::Client { provider, application }))
-}
-
 fn not_found() -> Response {
     json_answer(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}))
 }
 
 /// `GET /application/o/{slug}/.well-known/openid-configuration`.
 async fn discovery(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
-    let client = match oidc_client(&state, &slug).await {
+    let client = match oidc::client_by_slug(&state, &slug).await {
         Ok(Some(client)) => client,
         Ok(None) => return not_found(),
         Err(error) => return OAuthError::from(error).into_response(),
@@ -269,10 +259,8 @@ async fn discovery(State(state): State<AppState>, Path(slug): Path<String>, head
 /// `GET /application/o/{slug}/jwks/`: every key a valid ID token may be signed with.
 async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let answer = async {
-        let Some(client) = oidc_client(&state, &slug).await? else { return Ok(None) };
-        // The first key is made before anything is signed, so clients can fetch it up front.
-        keys::current(&state, client.provider.settings.signing_alg).await?;
-        keys::jwks(&state).await.map(Some)
+        let Some(client) = oidc::client_by_slug(&state, &slug).await? else { return Ok(None) };
+        keys::jwks(&state, client.provider.settings.signing_alg).await.map(Some)
     };
     match answer.await {
         Ok(Some(set)) => {
@@ -299,7 +287,7 @@ async fn end_session(
             return PageError::internal(&error).into_response();
         }
     }
-    let back = match (oidc_client(&state, &slug).await, query.get("post_logout_redirect_uri")) {
+    let back = match (oidc::client_by_slug(&state, &slug).await, query.get("post_logout_redirect_uri")) {
         (Ok(Some(client)), Some(uri)) if client.provider.redirect_uris().iter().any(|r| r == uri) => {
             let mut url = uri.to_owned();
             if let Some(st) = query.get("state") {

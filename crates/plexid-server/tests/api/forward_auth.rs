@@ -221,3 +221,67 @@ async fn traefik_caddy_and_domain_mode(app: &TestApp) {
     assert!(status.is_redirection());
 }
 both!(traefik_caddy_and_domain_mode_case, traefik_caddy_and_domain_mode);
+
+/// What one instance keeps in memory (forward-auth answers, applications by host, signing keys)
+/// follows changes made on another instance: an application's rule, a user's name, the access
+/// sweep, a key rotation.
+async fn cached_answers_follow_other_instances(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    app.forward_auth_app("fa", json!({"external_host": format!("http://{APP_HOST}")}), json!(["friend"])).await;
+    let other = app.second_instance().await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let (_, _, cookies) = app.forward_sign_in(&mut friend, APP_HOST, "/").await;
+    let original = [("X-Original-URL", "http://app.test/")];
+    let check = |cookies: Cookies| {
+        let other = &other;
+        async move {
+            let (status, headers) = proxied(other, "x", "/outpost.goauthentik.io/auth/nginx", &cookies, &original).await;
+            (status.as_u16(), headers.get("x-authentik-name").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default())
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(check(cookies.clone()).await.0, 200, "warm on the other instance");
+    }
+    let eventually_status = |want: u16| {
+        let cookies = cookies.clone();
+        async move { crate::login::eventually(|| { let c = cookies.clone(); async move { check(c).await.0 == want } }).await }
+    };
+
+    // The application's rule changes on this instance.
+    assert_eq!(app.patch("/api/v3/core/applications/fa/", json!({"access_relationships": ["owner"]})).await.0, 200);
+    assert!(eventually_status(401).await, "the narrower rule applies there");
+    assert_eq!(app.patch("/api/v3/core/applications/fa/", json!({"access_relationships": ["friend"]})).await.0, 200);
+    assert!(eventually_status(200).await, "and the wider one again");
+
+    // A new name shows in the headers.
+    let (_, users) = app.get("/api/v3/core/users/?username=friend").await;
+    let pk = users["results"][0]["pk"].as_i64().unwrap();
+    assert_eq!(app.patch(&format!("/api/v3/core/users/{pk}/"), json!({"name": "Renamed Friend"})).await.0, 200);
+    let renamed = crate::login::eventually(|| {
+        let c = cookies.clone();
+        async move { check(c).await.1 == "Renamed Friend" }
+    })
+    .await;
+    assert!(renamed, "the new name reaches the other instance");
+
+    // The sweep on this instance ends the session there.
+    app.plex.remove_friend(OWNER, FRIEND);
+    app.plex.remove_friend(FRIEND, OWNER);
+    plexid_server::jobs::access::sweep(&app.state).await.unwrap();
+    assert!(eventually_status(401).await, "revoked there too");
+
+    // A key rotated here is published there.
+    let (_, before) = other.get("/application/o/none/jwks/").await;
+    assert_eq!(before["detail"], "Not found.");
+    let rp = app.relying_party("rp", json!({})).await;
+    let (_, first) = other.get(&format!("/application/o/{}/jwks/", rp.slug)).await;
+    plexid_server::service::keys::rotate(&app.state, plexid_core::modes::SigningAlg::Rs256, true).await.unwrap();
+    let published = crate::login::eventually(|| async {
+        let (_, now) = other.get(&format!("/application/o/{}/jwks/", rp.slug)).await;
+        now["keys"].as_array().unwrap().len() == first["keys"].as_array().unwrap().len() + 1
+    })
+    .await;
+    assert!(published, "the new key is in the other instance's JWKS");
+}
+both!(cached_answers_follow_other_instances_case, cached_answers_follow_other_instances);

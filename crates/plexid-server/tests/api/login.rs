@@ -640,7 +640,7 @@ async fn two_instances_share_sign_ins_and_jobs(app: &TestApp) {
 both!(two_instances_share_sign_ins_and_jobs, two_instances_share_sign_ins_and_jobs);
 
 /// Asks `check` every 50 ms for up to 3 s until it holds.
-async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
+pub async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
     for _ in 0..60 {
         if check().await {
             return true;

@@ -76,3 +76,21 @@ CREATE TABLE proxy_session (
 );
 CREATE INDEX proxy_session_user ON proxy_session (user_id);
 CREATE INDEX proxy_session_expires ON proxy_session (expires);
+
+-- What forward-auth and the OpenID Connect provider keep in memory changed: every instance
+-- drops it (the same channel as the credential caches, see 0003_indexes.sql).
+CREATE TRIGGER application_auth AFTER INSERT OR UPDATE OR DELETE ON application
+    FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();
+CREATE TRIGGER provider_auth AFTER INSERT OR UPDATE OR DELETE ON provider
+    FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();
+CREATE TRIGGER proxy_session_auth AFTER DELETE ON proxy_session
+    FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();
+CREATE TRIGGER signing_key_auth AFTER INSERT OR UPDATE OR DELETE ON signing_key
+    FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();
+CREATE TRIGGER user_source_connection_auth AFTER INSERT OR DELETE OR UPDATE OF relationship, access_revoked
+    ON user_source_connection FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();
+-- Forward-auth answers carry names, addresses and group names too.
+CREATE TRIGGER app_user_identity AFTER UPDATE OF name, email ON app_user
+    FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();
+CREATE TRIGGER app_group_identity AFTER UPDATE OF name, parent ON app_group
+    FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_auth();

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmarks what other apps cost plexid: the forward-auth check nginx makes on every request to
+# a protected app (a signed-in member, an application admitting server members), on SQLite and
+# PostgreSQL, with the health endpoint as the baseline of the same run; and the OpenID Connect
+# JWKS document apps fetch. Writes bench/results/apps.md.
+# Needs: wrk, a release build (built here), PostgreSQL at PLEXID_BENCH_POSTGRES_URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${BENCH_DURATION:-10s}"
+PG_URL="${PLEXID_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+PORT=9251
+PLEX_PORT=9252
+TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release -p plexid-server -p fake-plex --quiet
+WORK=$(mktemp -d)
+OUT=bench/results/apps.md
+mkdir -p bench/results
+PID=; PLEX_PID=
+trap 'kill $PID $PLEX_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. bench/lib.sh
+
+location() { # headers file → the Location header
+  tr -d '\r' <"$1" | awk 'tolower($1)=="location:" {print $2}'
+}
+cookie() { # headers file, name → the cookie's value
+  tr -d '\r' <"$1" | awk -v n="$2" 'tolower($1)=="set-cookie:" {v=$2; sub(/;.*/, "", v); i=index(v, "="); if (substr(v, 1, i-1)==n) print substr(v, i+1)}'
+}
+
+{
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, wrk -d$DURATION, 32 connections, loopback, release build."
+  echo
+  echo "| backend / request | req/s | p50 ms | p90 ms | p99 ms | ratio to health baseline |"
+  echo "|---|---|---|---|---|---|"
+} >"$OUT"
+
+for backend in sqlite postgres; do
+  target/release/fake-plex --listen "127.0.0.1:$PLEX_PORT" >"$WORK/plex.log" 2>&1 &
+  PLEX_PID=$!
+  if [ "$backend" = sqlite ]; then
+    url="sqlite://$WORK/apps.db"
+  else
+    schema="bench_apps_$$"
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+    url="$PG_URL?options=-c%20search_path%3D$schema"
+  fi
+  PLEXID_DATABASE="$url" PLEXID_BOOTSTRAP_TOKEN="$TOKEN" PLEXID_LISTEN="127.0.0.1:$PORT" PLEXID_LOG=warn \
+    PLEXID_PUBLIC_URL="http://127.0.0.1:$PORT" PLEXID_JOBS=false \
+    PLEXID_PLEX_API_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_PLEX_APP_URL="http://127.0.0.1:$PLEX_PORT" \
+    target/release/plexid serve >"$WORK/serve.log" 2>&1 &
+  PID=$!
+  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null && curl -s "http://127.0.0.1:$PLEX_PORT/auth" >/dev/null; do sleep 0.05; done
+  api POST /api/v3/sources/plex/ "{\"name\":\"Plex\",\"slug\":\"plex\",\"plex_token\":\"demo-owner-token\",\"allowed_servers\":[\"demo-server\"],\"authentication_flow\":\"$(flow_pk default-source-authentication)\",\"enrollment_flow\":\"$(flow_pk default-source-enrollment)\"}" >/dev/null
+  provider=$(api POST /api/v3/providers/proxy/ "{\"name\":\"App\",\"authorization_flow\":\"$(flow_pk default-provider-authorization-implicit-consent)\",\"external_host\":\"http://app.bench\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pk"])')
+  api POST /api/v3/core/applications/ "{\"name\":\"App\",\"slug\":\"app\",\"provider\":$provider,\"access_relationships\":[\"server_member\"]}" >/dev/null
+  oidc=$(api POST /api/v3/providers/oauth2/ "{\"name\":\"OIDC\",\"authorization_flow\":\"$(flow_pk default-provider-authorization-implicit-consent)\",\"redirect_uris\":\"https://rp.bench/cb\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pk"])')
+  api POST /api/v3/core/applications/ "{\"name\":\"RP\",\"slug\":\"rp\",\"provider\":$oidc}" >/dev/null
+
+  # The member signs in to plexid, then goes through the forward-auth round trip once.
+  curl -sf -o /dev/null -c "$WORK/jar" -X POST "http://127.0.0.1:$PORT/api/v3/sources/plex/redeem_token/?slug=plex" -H 'Content-Type: application/json' -d '{"plex_token":"demo-member-token"}'
+  curl -s -o /dev/null -D "$WORK/start.h" -H 'Host: app.bench' "http://127.0.0.1:$PORT/outpost.goauthentik.io/start?rd=%2F"
+  state=$(cookie "$WORK/start.h" "authentik_proxy_${provider}_state")
+  curl -s -o /dev/null -D "$WORK/authorize.h" -b "$WORK/jar" "$(location "$WORK/start.h")"
+  callback=$(location "$WORK/authorize.h")
+  curl -s -o /dev/null -D "$WORK/callback.h" -H 'Host: app.bench' -H "Cookie: authentik_proxy_${provider}_state=$state" \
+    "http://127.0.0.1:$PORT${callback#http://app.bench}"
+  session=$(cookie "$WORK/callback.h" "authentik_proxy_$provider")
+  [ -n "$session" ] || { echo "no forward-auth session" >&2; cat "$WORK"/*.h >&2; exit 1; }
+  curl -sf -o /dev/null -H "Cookie: authentik_proxy_$provider=$session" -H 'X-Original-URL: http://app.bench/' \
+    "http://127.0.0.1:$PORT/outpost.goauthentik.io/auth/nginx"
+
+  # The first JWKS request makes the signing key (RSA 2048): timed once, outside the runs.
+  first_key=$( { /usr/bin/time -f %e curl -sf -o /dev/null "http://127.0.0.1:$PORT/application/o/rp/jwks/"; } 2>&1 )
+  base=$(measure 32 "/-/health/live/")
+  read -r base_rps _ <<<"$base"
+  {
+    row "$backend: GET /-/health/live/ (baseline)" "$base" "$base_rps"
+    row "$backend: forward-auth check (auth/nginx), signed in, rule: server members" \
+      "$(measure 32 /outpost.goauthentik.io/auth/nginx "" -H "Cookie: authentik_proxy_$provider=$session" -H 'X-Original-URL: http://app.bench/page')" "$base_rps"
+    row "$backend: GET /application/o/rp/jwks/" "$(measure 32 /application/o/rp/jwks/)" "$base_rps"
+  } >>"$OUT"
+  echo "$backend: first JWKS request, generating the RSA signing key: ${first_key} s" >>"$WORK/notes"
+  kill -TERM "$PID" "$PLEX_PID"; wait "$PID" "$PLEX_PID" 2>/dev/null || true
+  [ "$backend" = postgres ] && PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
+done
+{ echo; cat "$WORK/notes"; } >>"$OUT"
+cat "$OUT"
