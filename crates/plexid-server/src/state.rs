@@ -32,7 +32,11 @@ pub struct AuthCaches {
     /// Host → the forward-auth application serving it; `oidc:<slug>` → an OpenID Connect one.
     pub hosts: crate::service::auth_cache::AuthCache<Option<crate::service::oidc::Client>>,
     /// Forward-auth session key hash → its provider, expiry and the identity it passed with.
-    pub proxy_sessions: crate::service::auth_cache::AuthCache<(plexid_core::ProviderId, plexid_core::Timestamp, crate::service::oidc::Identity)>,
+    pub proxy_sessions: crate::service::auth_cache::AuthCache<(
+        plexid_core::ProviderId,
+        plexid_core::Timestamp,
+        crate::service::oidc::Identity,
+    )>,
     /// The signing keys (one entry).
     pub signing_keys: crate::service::auth_cache::AuthCache<Vec<plexid_store::oauth::SigningKey>>,
     /// Held while a signing key is being made, so concurrent first requests make one.

@@ -176,12 +176,19 @@ fn proxy(saved: Saved) -> ProxyProvider {
     }
 }
 
-fn shape(kind: ProviderKind, saved: Saved) -> Value {
+/// A provider of either kind, serialized as itself (fields in authentik's order).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Shaped {
+    OAuth2(Box<OAuth2Provider>),
+    Proxy(Box<ProxyProvider>),
+}
+
+fn shape(kind: ProviderKind, saved: Saved) -> Shaped {
     match kind {
-        ProviderKind::OAuth2 => serde_json::to_value(oauth2(saved)),
-        ProviderKind::Proxy => serde_json::to_value(proxy(saved)),
+        ProviderKind::OAuth2 => Shaped::OAuth2(Box::new(oauth2(saved))),
+        ProviderKind::Proxy => Shaped::Proxy(Box::new(proxy(saved))),
     }
-    .unwrap_or(Value::Null)
 }
 
 /// authentik's `OAuth2ProviderRequest`.

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::helpers::{sample, TestApp};
+use crate::helpers::{ordered_keys, sample, sample_text, TestApp};
 use crate::login::{FRIEND, MEMBER, OWNER, SERVER_ID};
 
 impl TestApp {
@@ -59,6 +59,14 @@ async fn providers_and_applications(app: &TestApp) {
     assert_eq!(provider["access_code_validity"], "minutes=1");
     let pk = provider["pk"].as_i64().unwrap();
 
+    // Fields come in authentik's order (plexid's additions at the end).
+    let raw = app.raw(reqwest::Method::GET, &format!("/api/v3/providers/oauth2/{}/", provider["pk"]), None).await;
+    let mut expected = ordered_keys(&sample_text("33-oauth2-provider-retrieve-with-app"));
+    expected.retain(|k| !k.starts_with("assigned_"));
+    let mut served = ordered_keys(&raw);
+    served.retain(|k| !k.starts_with("assigned_") && k != "id_token_signing_alg");
+    assert_eq!(served, expected);
+
     // Later reads mask the secret; writing the mask back keeps it; a new one is shown once.
     let (_, read) = app.get(&format!("/api/v3/providers/oauth2/{pk}/")).await;
     let masked = read["client_secret"].as_str().unwrap().to_owned();
@@ -93,8 +101,12 @@ async fn providers_and_applications(app: &TestApp) {
     assert!(errors["authorization_flow"][0].as_str().unwrap().contains("does not exist"));
     assert_eq!(app.count("/api/v3/providers/oauth2/").await, 1, "refused writes wrote nothing");
 
-    // An application with it (sample 30's fields), and the provider now names it.
+    // An application with it (sample 30's fields, in its order), and the provider now names it.
     let application = app.application("sample", &json!(pk), json!({})).await;
+    let raw = app.raw(reqwest::Method::GET, "/api/v3/core/applications/sample/", None).await;
+    let mut served = ordered_keys(&raw);
+    served.retain(|k| !k.starts_with("access_"));
+    assert_eq!(served, ordered_keys(&sample_text("32-application-retrieve")));
     for key in keys(&sample("30-application-create-201")) {
         assert!(application.get(&key).is_some(), "application lacks {key}: {application}");
     }
@@ -143,6 +155,12 @@ async fn providers_and_applications(app: &TestApp) {
         assert!(proxy.get(&key).is_some(), "proxy provider lacks {key}: {proxy}");
     }
     assert_eq!(proxy["mode"], "forward_single");
+    let raw = app.raw(reqwest::Method::GET, &format!("/api/v3/providers/proxy/{}/", proxy["pk"]), None).await;
+    let mut expected = ordered_keys(&sample_text("37-proxy-provider-retrieve-with-app"));
+    expected.retain(|k| !k.starts_with("assigned_"));
+    let mut served = ordered_keys(&raw);
+    served.retain(|k| !k.starts_with("assigned_"));
+    assert_eq!(served, expected, "proxy provider fields in authentik's order");
     assert_eq!(proxy["external_host"], "https://app2.example.com");
     assert_eq!(
         proxy["redirect_uris"],

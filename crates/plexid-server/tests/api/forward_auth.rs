@@ -236,8 +236,12 @@ async fn cached_answers_follow_other_instances(app: &TestApp) {
     let check = |cookies: Cookies| {
         let other = &other;
         async move {
-            let (status, headers) = proxied(other, "x", "/outpost.goauthentik.io/auth/nginx", &cookies, &original).await;
-            (status.as_u16(), headers.get("x-authentik-name").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default())
+            let (status, headers) =
+                proxied(other, "x", "/outpost.goauthentik.io/auth/nginx", &cookies, &original).await;
+            (
+                status.as_u16(),
+                headers.get("x-authentik-name").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default(),
+            )
         }
     };
     for _ in 0..3 {
@@ -245,7 +249,13 @@ async fn cached_answers_follow_other_instances(app: &TestApp) {
     }
     let eventually_status = |want: u16| {
         let cookies = cookies.clone();
-        async move { crate::login::eventually(|| { let c = cookies.clone(); async move { check(c).await.0 == want } }).await }
+        async move {
+            crate::login::eventually(|| {
+                let c = cookies.clone();
+                async move { check(c).await.0 == want }
+            })
+            .await
+        }
     };
 
     // The application's rule changes on this instance.
