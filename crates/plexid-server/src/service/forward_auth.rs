@@ -41,7 +41,7 @@ async fn find_client(app: &AppState, host: &str) -> ServiceResult<Option<Client>
             same_name = Some(row.provider);
         } else if domain_match.is_none()
             && s.mode == ProxyMode::ForwardDomain
-            && host_in_domain(&host, &s.cookie_domain)
+            && host_in_domain(host, &s.cookie_domain)
         {
             domain_match = Some(row.provider);
         }
