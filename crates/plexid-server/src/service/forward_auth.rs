@@ -10,7 +10,7 @@ use plexid_core::UserId;
 use plexid_store::oauth::ProxySession;
 
 use super::oidc::{self, Client, Identity, OAuthError};
-use super::{applications, AppState, ServiceResult};
+use super::{AppState, ServiceResult};
 use crate::crypto::{generate_key, hash_token};
 
 /// The forward-auth application serving `host`: a provider whose external host is `host` (or,
@@ -39,9 +39,7 @@ async fn find_client(app: &AppState, host: &str) -> ServiceResult<Option<Client>
         }
         if same_name.is_none() && name(&external) == name(host) {
             same_name = Some(row.provider);
-        } else if domain_match.is_none()
-            && s.mode == ProxyMode::ForwardDomain
-            && host_in_domain(host, &s.cookie_domain)
+        } else if domain_match.is_none() && s.mode == ProxyMode::ForwardDomain && host_in_domain(host, &s.cookie_domain)
         {
             domain_match = Some(row.provider);
         }
@@ -136,10 +134,7 @@ pub async fn check(app: &AppState, client: &Client, key: &str) -> ServiceResult<
     if session.provider != client.provider.id || session.expires <= now {
         return Ok(None);
     }
-    if applications::user_access(app, session.user, &client.application).await?.is_err() {
-        return Ok(None);
-    }
-    let who = oidc::identity(app, session.user).await?;
+    let who = oidc::identity_if_admitted(app, session.user, Some(&client.application)).await?;
     if let Some(who) = &who {
         app.auth_cache.proxy_sessions.put(&key_hash, generation, (session.provider, session.expires, who.clone()));
     }
