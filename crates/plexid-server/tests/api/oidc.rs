@@ -226,6 +226,17 @@ async fn code_flow(app: &TestApp) {
 
     // authorize_application is in the audit log.
     assert!(app.count("/api/v3/events/events/?action=authorize_application").await >= 2);
+
+    // End session: an unregistered return address goes to plexid's login; a registered one is
+    // followed (with the state); either way the plexid session is over.
+    let path =
+        format!("/application/o/rp/end-session/?post_logout_redirect_uri={}", urlencode("https://evil.example.net/"));
+    let answer = app.browser(&mut cookies.clone(), Method::GET, &path, None, false).await;
+    assert_eq!(answer.headers.get("location").unwrap(), "/if/flow/default-source-authentication/");
+    let path = format!("/application/o/rp/end-session/?post_logout_redirect_uri={}&state=bye", urlencode(CALLBACK));
+    let answer = app.browser(&mut cookies, Method::GET, &path, None, false).await;
+    assert_eq!(answer.headers.get("location").unwrap().to_str().unwrap(), format!("{CALLBACK}?state=bye"));
+    assert!(app.me(&mut cookies).await.is_none(), "signed out of plexid");
 }
 both!(code_flow_case, code_flow);
 
