@@ -168,8 +168,9 @@ fn read_application(body: &mut Body<'_>) -> ApplicationChanges {
     }
 }
 
-/// The access fields a write sent; on a PATCH, [`merge_access`] keeps the unsent ones as
-/// stored (on a PUT they are emptied, as every unsent optional field is reset).
+/// The access fields a write sent. A write that sends none keeps the stored rules; one that
+/// sends some replaces the rules, except that a PATCH keeps the unsent fields as stored
+/// ([`merge_access`]).
 struct AccessRulesPatch {
     groups: Option<Vec<Uuid>>,
     relationships: Option<Vec<AppRelationship>>,
