@@ -1,8 +1,10 @@
 //! Applications: a provider, launch details, and who may use them (groups, Plex relationships).
-//! The access rule itself is [`plexid_core::apps::decide_app_access`]; [`user_access`] gathers
-//! what it needs about a user from the database.
+//! The access rule itself is [`plexid_core::apps::decide_app_access`]; [`Subject`] gathers what it
+//! needs about a user from the database, once.
 
 use plexid_core::apps::{decide_app_access, AccessRules, AppDenial, Application, UserFacts};
+use plexid_core::login::Relationship;
+use plexid_core::model::User;
 use plexid_core::modes::PolicyEngineMode;
 use plexid_core::permission::{Action, Model};
 use plexid_core::{rules, FieldErrors, GroupId, Permission, ProviderId, UserId};
@@ -134,12 +136,11 @@ pub async fn list(
     }
     let everything = Window::Offset { limit: u64::MAX / 2, offset: 0 };
     let all = app.store.read().list_applications(filter, ordering, everything).await?;
-    let mut mine = Vec::new();
-    for a in all.rows {
-        if user_access(app, principal.user, &a).await?.is_ok() {
-            mine.push(a);
-        }
-    }
+    let with_groups = all.rows.iter().any(|a| !a.access.groups.is_empty());
+    let Some(subject) = Subject::load(&mut app.store.read(), principal.user, with_groups).await? else {
+        return Ok(Listed { rows: Vec::new(), total: 0 });
+    };
+    let mine: Vec<Application> = all.rows.into_iter().filter(|a| subject.decide(a).is_ok()).collect();
     let total = mine.len() as u64;
     let rows = match window {
         Window::Offset { limit, offset } => mine.into_iter().skip(offset as usize).take(limit as usize).collect(),
@@ -231,18 +232,39 @@ pub async fn check_access(
     user_access(app, target, &a).await
 }
 
+/// What the access rule needs to know about a user, read once: the user, their groups with
+/// ancestors (only when some rule names groups), and their unrevoked Plex connections.
+pub struct Subject {
+    pub user: User,
+    pub groups: Vec<GroupId>,
+    /// The Plex id of the user's first live connection.
+    pub plex_id: Option<String>,
+    pub relationships: Vec<Relationship>,
+}
+
+impl Subject {
+    pub async fn load<A: Access>(
+        conn: &mut Conn<'_, A>,
+        user: UserId,
+        with_groups: bool,
+    ) -> ServiceResult<Option<Subject>> {
+        let Some(user) = conn.user_by_id(user).await? else { return Ok(None) };
+        let groups = if with_groups { conn.user_group_closure(user.id).await? } else { Vec::new() };
+        let live = conn.live_connections(user.id).await?;
+        let plex_id = live.first().map(|(id, _)| id.clone());
+        let relationships = live.into_iter().map(|(_, r)| r).collect();
+        Ok(Some(Subject { user, groups, plex_id, relationships }))
+    }
+
+    /// The application's rule for this user.
+    pub fn decide(&self, a: &Application) -> Result<(), AppDenial> {
+        let facts = UserFacts { active: self.user.is_active, groups: &self.groups, relationships: &self.relationships };
+        decide_app_access(a, &facts)
+    }
+}
+
 /// The application's rule for this user, from what the database knows now.
 pub async fn user_access(app: &AppState, user: UserId, a: &Application) -> ServiceResult<Result<(), AppDenial>> {
-    let mut conn = app.store.read();
-    let Some(record) = conn.user_by_id(user).await? else {
-        return Ok(Err(AppDenial::Inactive));
-    };
-    let groups: Vec<GroupId> =
-        if a.access.groups.is_empty() { Vec::new() } else { conn.user_group_closure(user).await? };
-    let relationships: Vec<_> = if a.access.relationships.is_empty() {
-        Vec::new()
-    } else {
-        conn.live_connections(user).await?.into_iter().map(|(_, r)| r).collect()
-    };
-    Ok(decide_app_access(a, &UserFacts { active: record.is_active, groups: &groups, relationships: &relationships }))
+    let subject = Subject::load(&mut app.store.read(), user, !a.access.groups.is_empty()).await?;
+    Ok(subject.map_or(Err(AppDenial::Inactive), |s| s.decide(a)))
 }

@@ -9,7 +9,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use plexid_core::apps::{decide_app_access, AppDenial, Application, Provider, UserFacts};
+use plexid_core::apps::{AppDenial, Application, Provider};
 use plexid_core::login::Relationship;
 use plexid_core::model::User;
 use plexid_core::modes::{ClientType, EventAction, IssuerMode, ProviderKind, SubMode};
@@ -536,20 +536,14 @@ pub async fn identity_if_admitted(
     application: Option<&Application>,
 ) -> Result<Option<Identity>, ServiceError> {
     let mut conn = app.store.read();
-    let Some(user) = conn.user_by_id(user).await? else { return Ok(None) };
-    let live = conn.live_connections(user.id).await?;
-    let plex_id = live.first().map(|(id, _)| id.clone());
-    let relationships: Vec<Relationship> = live.into_iter().map(|(_, r)| r).collect();
-    if let Some(application) = application {
-        let groups =
-            if application.access.groups.is_empty() { Vec::new() } else { conn.user_group_closure(user.id).await? };
-        let facts = UserFacts { active: user.is_active, groups: &groups, relationships: &relationships };
-        if decide_app_access(application, &facts).is_err() {
-            return Ok(None);
-        }
+    let with_groups = application.is_some_and(|a| !a.access.groups.is_empty());
+    let Some(subject) = applications::Subject::load(&mut conn, user, with_groups).await? else { return Ok(None) };
+    if application.is_some_and(|a| subject.decide(a).is_err()) {
+        return Ok(None);
     }
-    let groups = conn.memberships_of_users(&[user.id]).await?.into_iter().map(|m| m.group.name).collect();
-    Ok(Some(Identity { user, groups, plex_id, relationships: relationship_names(&relationships) }))
+    let groups = conn.memberships_of_users(&[subject.user.id]).await?.into_iter().map(|m| m.group.name).collect();
+    let relationships = relationship_names(&subject.relationships);
+    Ok(Some(Identity { user: subject.user, groups, plex_id: subject.plex_id, relationships }))
 }
 
 /// The claims about a user that the scope allows (authentik's default scope mappings: `email`
