@@ -88,18 +88,15 @@ fn add_header(response: &mut Response, name: &'static str, value: &str) {
 }
 
 /// 200 with the identity headers authentik's outpost sends (and plexid's Plex ones), or `None`
-/// when the request has no live session that the application's rule admits.
-async fn check(
-    state: &AppState,
-    headers: &HeaderMap,
-    url: &str,
-) -> Result<Option<Response>, Result<Response, PageError>> {
+/// when the request has no live session that the application's rule admits. `Err` is the
+/// answer when there is nothing to check (no application at this address, a failure).
+async fn check(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Option<Response>, Response> {
     let host = plexid_core::apps::url_host(url);
-    let Some(client) = client_for(state, host.as_deref()).await.map_err(Err)? else {
-        return Err(Ok(no_application()));
+    let Some(client) = client_for(state, host.as_deref()).await.map_err(IntoResponse::into_response)? else {
+        return Err(no_application());
     };
     let Some(key) = cookies::read(headers, &cookie_name(&client.provider)) else { return Ok(None) };
-    let who = forward_auth::check(state, &client, &key).await.map_err(|e| Err(PageError::internal(&e)))?;
+    let who = forward_auth::check(state, &client, &key).await.map_err(|e| PageError::internal(&e).into_response())?;
     let Some(who) = who else { return Ok(None) };
     let mut response = StatusCode::OK.into_response();
     add_header(&mut response, "x-authentik-username", &who.user.username);
@@ -121,8 +118,7 @@ async fn auth_nginx(State(state): State<AppState>, headers: HeaderMap) -> Respon
     match check(&state, &headers, &url).await {
         Ok(Some(response)) => response,
         Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(Ok(response)) => response,
-        Err(Err(error)) => error.into_response(),
+        Err(response) => response,
     }
 }
 
@@ -143,8 +139,7 @@ async fn auth_redirecting(State(state): State<AppState>, headers: HeaderMap) -> 
             q.append_pair("rd", &url);
             Redirect::to(&format!("{start_base}{PREFIX}/start?{}", q.finish())).into_response()
         }
-        Err(Ok(response)) => response,
-        Err(Err(error)) => error.into_response(),
+        Err(response) => response,
     }
 }
 
