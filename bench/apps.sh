@@ -6,19 +6,7 @@
 # Needs: wrk, a release build (built here), PostgreSQL at PLEXID_BENCH_POSTGRES_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${BENCH_DURATION:-10s}"
-PG_URL="${PLEXID_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-PORT=9251
-PLEX_PORT=9252
-TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-cargo build --release -p plexid-server -p fake-plex --quiet
-WORK=$(mktemp -d)
-OUT=bench/results/apps.md
-mkdir -p bench/results
-PID=; PLEX_PID=
-trap 'kill $PID $PLEX_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-. bench/lib.sh
+. bench/lib.sh apps 9251
 
 location() { # headers file → the Location header
   tr -d '\r' <"$1" | awk 'tolower($1)=="location:" {print $2}'
@@ -35,22 +23,9 @@ cookie() { # headers file, name → the cookie's value
 } >"$OUT"
 
 for backend in sqlite postgres; do
-  target/release/fake-plex --listen "127.0.0.1:$PLEX_PORT" >"$WORK/plex.log" 2>&1 &
-  PLEX_PID=$!
-  if [ "$backend" = sqlite ]; then
-    url="sqlite://$WORK/apps.db"
-  else
-    schema="bench_apps_$$"
-    PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
-    url="$PG_URL?options=-c%20search_path%3D$schema"
-  fi
-  PLEXID_DATABASE="$url" PLEXID_BOOTSTRAP_TOKEN="$TOKEN" PLEXID_LISTEN="127.0.0.1:$PORT" PLEXID_LOG=warn \
-    PLEXID_PUBLIC_URL="http://127.0.0.1:$PORT" PLEXID_JOBS=false \
-    PLEXID_PLEX_API_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_PLEX_APP_URL="http://127.0.0.1:$PLEX_PORT" \
-    target/release/plexid serve >"$WORK/serve.log" 2>&1 &
-  PID=$!
-  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null && curl -s "http://127.0.0.1:$PLEX_PORT/auth" >/dev/null; do sleep 0.05; done
-  api POST /api/v3/sources/plex/ "{\"name\":\"Plex\",\"slug\":\"plex\",\"plex_token\":\"demo-owner-token\",\"allowed_servers\":[\"demo-server\"],\"authentication_flow\":\"$(flow_pk default-source-authentication)\",\"enrollment_flow\":\"$(flow_pk default-source-enrollment)\"}" >/dev/null
+  fresh_database "$backend" apps
+  start_servers "$DB_URL" 0 PLEXID_PUBLIC_URL="http://127.0.0.1:$PORT"
+  demo_source
   provider=$(api POST /api/v3/providers/proxy/ "{\"name\":\"App\",\"authorization_flow\":\"$(flow_pk default-provider-authorization-implicit-consent)\",\"external_host\":\"http://app.bench\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pk"])')
   api POST /api/v3/core/applications/ "{\"name\":\"App\",\"slug\":\"app\",\"provider\":$provider,\"access_relationships\":[\"server_member\"]}" >/dev/null
   oidc=$(api POST /api/v3/providers/oauth2/ "{\"name\":\"OIDC\",\"authorization_flow\":\"$(flow_pk default-provider-authorization-implicit-consent)\",\"redirect_uris\":\"https://rp.bench/cb\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pk"])')
@@ -80,8 +55,7 @@ for backend in sqlite postgres; do
     row "$backend: GET /application/o/rp/jwks/" "$(measure 32 /application/o/rp/jwks/)" "$base_rps"
   } >>"$OUT"
   echo "$backend: first JWKS request, generating the RSA signing key: ${first_key} s" >>"$WORK/notes"
-  kill -TERM "$PID" "$PLEX_PID"; wait "$PID" "$PLEX_PID" 2>/dev/null || true
-  [ "$backend" = postgres ] && PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
+  stop_servers
 done
 { echo; cat "$WORK/notes"; } >>"$OUT"
 cat "$OUT"

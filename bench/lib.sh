@@ -1,5 +1,54 @@
-# Shared by the benchmark scripts (sourced): the API with the bench token, one wrk measurement,
-# one table row. Expects PORT, TOKEN and WORK to be set.
+# Shared by the benchmark scripts: `. bench/lib.sh NAME PORT` sets DURATION, PG_URL, PORT,
+# PLEX_PORT (PORT + 1), TOKEN, WORK (removed on exit with the servers) and OUT
+# (bench/results/NAME.md), checks for wrk and builds the release binaries; then the helpers
+# below start fake-plex and plexid on a fresh database, call the API, measure and write rows.
+
+DURATION="${BENCH_DURATION:-10s}"
+PG_URL="${PLEXID_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+PORT=$2
+PLEX_PORT=$(($2 + 1))
+TOKEN="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release -p plexid-server -p fake-plex --quiet
+WORK=$(mktemp -d)
+OUT="bench/results/$1.md"
+mkdir -p bench/results
+PID=; PLEX_PID=; SCHEMA=
+trap 'kill $PID $PLEX_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+fresh_database() { # backend name → DB_URL, a fresh SQLite file or PostgreSQL schema
+  if [ "$1" = sqlite ]; then
+    DB_URL="sqlite://$WORK/$2.db"
+  else
+    SCHEMA="bench_$2_$$"
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
+    DB_URL="$PG_URL?options=-c%20search_path%3D$SCHEMA"
+  fi
+}
+
+start_servers() { # database-url fake-plex-latency-ms [VAR=value for plexid…]
+  local url=$1 latency=$2
+  shift 2
+  target/release/fake-plex --listen "127.0.0.1:$PLEX_PORT" --latency-ms "$latency" >"$WORK/plex.log" 2>&1 &
+  PLEX_PID=$!
+  env PLEXID_DATABASE="$url" PLEXID_BOOTSTRAP_TOKEN="$TOKEN" PLEXID_LISTEN="127.0.0.1:$PORT" PLEXID_LOG=warn \
+    PLEXID_PLEX_API_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_PLEX_APP_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_JOBS=false \
+    "$@" target/release/plexid serve >"$WORK/serve.log" 2>&1 &
+  PID=$!
+  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null && curl -s "http://127.0.0.1:$PLEX_PORT/auth" >/dev/null; do sleep 0.05; done
+}
+
+stop_servers() { # stops both and drops the PostgreSQL schema, if one was made
+  kill -TERM "$PID" "$PLEX_PID"; wait "$PID" "$PLEX_PID" 2>/dev/null || true
+  if [ -n "$SCHEMA" ]; then
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null
+    SCHEMA=
+  fi
+}
+
+demo_source() { # the demo owner's source `plex` for the demo server, with both default flows
+  api POST /api/v3/sources/plex/ "{\"name\":\"Plex\",\"slug\":\"plex\",\"plex_token\":\"demo-owner-token\",\"allowed_servers\":[\"demo-server\"],\"authentication_flow\":\"$(flow_pk default-source-authentication)\",\"enrollment_flow\":\"$(flow_pk default-source-enrollment)\"}" >/dev/null
+}
 
 api() { # method path [body]
   curl -sf -X "$1" "http://127.0.0.1:$PORT$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"}
