@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks plexid on loopback with wrk and writes the figures to bench/results/latest.md
 # (copy them into bench/README.md when they change).
-#   bench/run.sh            # SQLite and PostgreSQL
+#   bench/run.sh            # SQLite and PostgreSQL, each with and without the read cache
+#   BENCH_BACKENDS="sqlite postgres" bench/run.sh   # some of them
 # Needs: wrk (apt-get install wrk), a release build (built here), PostgreSQL at
 # PLEXID_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test) for the PG rows.
 set -euo pipefail
@@ -67,7 +68,7 @@ row() { # label, figures, baseline rps
   echo "|---|---|---|---|---|---|"
 } >"$OUT"
 
-for backend in ${BENCH_BACKENDS:-sqlite sqlite-uncached postgres}; do
+for backend in ${BENCH_BACKENDS:-sqlite sqlite-uncached postgres postgres-uncached}; do
   if [ "$backend" = sqlite ]; then
     url="sqlite://$WORK/bench.db"
   elif [ "$backend" = sqlite-uncached ]; then
@@ -76,6 +77,7 @@ for backend in ${BENCH_BACKENDS:-sqlite sqlite-uncached postgres}; do
     schema="bench_$$"
     PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
     url="$PG_URL?options=-c%20search_path%3D$schema"
+    [ "$backend" = postgres-uncached ] && url="$url&read_cache=off"
   fi
   start "$url"
   startup=$STARTUP_MS
@@ -103,6 +105,6 @@ for backend in ${BENCH_BACKENDS:-sqlite sqlite-uncached postgres}; do
     echo "| $backend: resident memory idle / peak | $((idle / 1024)) MiB / $((peak / 1024)) MiB | | | | |"
   } >>"$OUT"
   stop
-  [ "$backend" = postgres ] && PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
+  [[ "$backend" = postgres* ]] && PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
 done
 cat "$OUT"

@@ -1,9 +1,15 @@
-//! What other instances changed, for caches of who may do what (API tokens, sessions,
-//! permissions). On PostgreSQL, triggers on those tables notify the `plexid_auth` channel and
-//! every instance listens; each notification moves the [`Changes`] generation on, and a cache
-//! entry is good only under the generation it was read at. While the listener is down (and
-//! briefly after it reconnects) there is no generation, so nothing is cached. SQLite needs no
-//! such cache: its reads are in-process.
+//! What other instances changed, for caches on PostgreSQL. Two generations, moved on by
+//! notifications that triggers send at commit and every instance listens for:
+//! - the auth generation (channel `plexid_auth`, from the tables of who may do what: API tokens,
+//!   sessions, permissions, …), for the credential and access caches;
+//! - the data generation (channel `plexid_data`, from a statement trigger on every table), for
+//!   the read cache of [`crate::engine`].
+//!
+//! A cache entry is good only under the generation it was read at. While the listener is down
+//! (and briefly after it reconnects) there is no generation, so nothing is cached. This
+//! instance's own commits move both on at once, so it reads its own writes; another instance
+//! sees them when the notification arrives (sub-millisecond on one host). SQLite needs no feed:
+//! its read cache checks `PRAGMA data_version`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,9 +17,10 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool};
 
-const CHANNEL: &str = "plexid_auth";
+const AUTH_CHANNEL: &str = "plexid_auth";
+const DATA_CHANNEL: &str = "plexid_data";
 
-/// The generation counter of auth-relevant changes.
+/// The generation counters of changes.
 #[derive(Clone, Default)]
 pub struct Changes {
     inner: Option<Arc<Feed>>,
@@ -21,8 +28,20 @@ pub struct Changes {
 
 #[derive(Default)]
 struct Feed {
-    generation: AtomicU64,
+    auth: AtomicU64,
+    data: AtomicU64,
     listening: AtomicBool,
+}
+
+impl Feed {
+    fn bump_all(&self) {
+        self.auth.fetch_add(1, Ordering::SeqCst);
+        self.data.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn current(&self, counter: &AtomicU64) -> Option<u64> {
+        self.listening.load(Ordering::SeqCst).then(|| counter.load(Ordering::SeqCst))
+    }
 }
 
 impl Changes {
@@ -38,18 +57,22 @@ impl Changes {
         tokio::spawn(async move {
             loop {
                 if let Ok(mut listener) = PgListener::connect_with(&pool).await {
-                    if listener.listen(CHANNEL).await.is_ok() {
-                        task_feed.generation.fetch_add(1, Ordering::SeqCst);
+                    if listener.listen_all([AUTH_CHANNEL, DATA_CHANNEL]).await.is_ok() {
+                        task_feed.bump_all();
                         task_feed.listening.store(true, Ordering::SeqCst);
                         // `Ok(None)`: the connection was lost and notifications may have been
                         // missed; start over with a new listener.
-                        while let Ok(Some(_)) = listener.try_recv().await {
-                            task_feed.generation.fetch_add(1, Ordering::SeqCst);
+                        while let Ok(Some(notification)) = listener.try_recv().await {
+                            if notification.channel() == AUTH_CHANNEL {
+                                task_feed.bump_all();
+                            } else {
+                                task_feed.data.fetch_add(1, Ordering::SeqCst);
+                            }
                         }
                     }
                 }
                 task_feed.listening.store(false, Ordering::SeqCst);
-                task_feed.generation.fetch_add(1, Ordering::SeqCst);
+                task_feed.bump_all();
                 if pool.is_closed() {
                     return;
                 }
@@ -59,17 +82,24 @@ impl Changes {
         Changes { inner: Some(feed) }
     }
 
-    /// Moves the generation on (this instance committed a write).
+    /// Moves both generations on (this instance committed a write).
     pub fn bump(&self) {
         if let Some(feed) = &self.inner {
-            feed.generation.fetch_add(1, Ordering::SeqCst);
+            feed.bump_all();
         }
     }
 
-    /// The current generation, if cached auth data may be used at all. Read it *before*
+    /// The current auth generation, if cached auth data may be used at all. Read it *before*
     /// reading what is to be cached.
     pub fn generation(&self) -> Option<u64> {
         let feed = self.inner.as_ref()?;
-        feed.listening.load(Ordering::SeqCst).then(|| feed.generation.load(Ordering::SeqCst))
+        feed.current(&feed.auth)
+    }
+
+    /// The current data generation, if cached reads may be used at all. Read it *before* the
+    /// read that is to be cached.
+    pub fn data_generation(&self) -> Option<u64> {
+        let feed = self.inner.as_ref()?;
+        feed.current(&feed.data)
     }
 }

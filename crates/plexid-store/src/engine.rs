@@ -64,7 +64,7 @@ impl Access for ReadWrite {}
 pub(crate) enum Inner<'a> {
     Sqlite(&'a SqliteDb),
     SqliteTx(&'a mut rusqlite::Connection),
-    PgPool(&'a PgPool),
+    PgPool(&'a PgDb),
     PgTx(&'a mut PgConnection),
 }
 
@@ -115,10 +115,10 @@ impl<A: Access> Conn<'_, A> {
         let pg_rows = match &mut self.inner {
             Inner::Sqlite(db) => return db.cached_fetch(sql, params, limit),
             Inner::SqliteTx(conn) => return off_runtime(|| lite_fetch(conn, sql, &params, limit)),
-            Inner::PgPool(pool) => bind_pg!(sqlx::query(sql), params).fetch_all(*pool).await?,
+            Inner::PgPool(db) => return db.cached_fetch(sql, params, limit).await,
             Inner::PgTx(conn) => bind_pg!(sqlx::query(sql), params).fetch_all(&mut **conn).await?,
         };
-        Ok(pg_rows.into_iter().map(Row::Pg).collect())
+        Ok(pg_rows.into_iter().map(|r| Row::Pg(Arc::new(r))).collect())
     }
 
     pub async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Vec<Row>> {
@@ -157,7 +157,40 @@ impl Conn<'_, ReadWrite> {
 #[derive(Clone)]
 enum Pools {
     Sqlite(Arc<SqliteDb>),
-    Postgres(PgPool),
+    Postgres(Arc<PgDb>),
+}
+
+/// The PostgreSQL pool and its read cache, which is good under the data generation of
+/// [`crate::changes`] (moved on by every commit, this instance's or another's).
+pub(crate) struct PgDb {
+    pool: PgPool,
+    cache: Option<crate::read_cache::ReadCache>,
+    changes: crate::changes::Changes,
+}
+
+impl PgDb {
+    async fn cached_fetch(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        let fetch = |params: Vec<Param>| async move {
+            let rows = bind_pg!(sqlx::query(sql), params).fetch_all(&self.pool).await?;
+            Ok::<_, StoreError>(rows.into_iter().map(|r| Row::Pg(Arc::new(r))).collect::<Vec<_>>())
+        };
+        let (Some(cache), Some(generation)) = (&self.cache, self.changes.data_generation()) else {
+            return fetch(params).await;
+        };
+        let key = (sql.to_owned(), params);
+        let rows = match cache.get(&key, generation) {
+            Some(rows) => rows,
+            None => {
+                let rows = fetch(key.1.clone()).await?;
+                cache.put(key, generation, &rows);
+                rows
+            }
+        };
+        Ok(match limit {
+            Some(l) => rows.into_iter().take(l).collect(),
+            None => rows,
+        })
+    }
 }
 
 /// The database: a handle that is cheap to clone.
@@ -207,9 +240,10 @@ impl Store {
         if url.starts_with("sqlite:") {
             Ok(Store { pools: Pools::Sqlite(Arc::new(SqliteDb::open(url)?)), changes: crate::changes::Changes::none() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let (url, read_cache) = without_read_cache_option(url)?;
             let options =
-                PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
-            Self::connect_postgres(options).await
+                PgConnectOptions::from_str(&url).map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            Self::connect_postgres(options, read_cache).await
         } else {
             Err(StoreError::Config(format!(
                 "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
@@ -218,7 +252,8 @@ impl Store {
         }
     }
 
-    pub async fn connect_postgres(options: PgConnectOptions) -> StoreResult<Store> {
+    /// Opens PostgreSQL with `options`; `read_cache` keeps recent reads (see [`PgDb`]).
+    pub async fn connect_postgres(options: PgConnectOptions, read_cache: bool) -> StoreResult<Store> {
         // A pooled connection is not pinged before use: a failed query reports its own error,
         // and the ping would cost a round trip on every request.
         let pool = PgPoolOptions::new()
@@ -228,7 +263,9 @@ impl Store {
             .connect_with(options)
             .await?;
         let changes = crate::changes::Changes::listen(pool.clone());
-        Ok(Store { pools: Pools::Postgres(pool), changes })
+        let cache = read_cache.then(Default::default);
+        let db = PgDb { pool, cache, changes: changes.clone() };
+        Ok(Store { pools: Pools::Postgres(Arc::new(db)), changes })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -242,7 +279,7 @@ impl Store {
     pub fn read(&self) -> Conn<'_, ReadOnly> {
         let inner = match &self.pools {
             Pools::Sqlite(db) => Inner::Sqlite(db),
-            Pools::Postgres(pool) => Inner::PgPool(pool),
+            Pools::Postgres(db) => Inner::PgPool(db),
         };
         Conn { inner, access: PhantomData }
     }
@@ -261,13 +298,16 @@ impl Store {
                 off_runtime(|| conn.execute_batch("BEGIN IMMEDIATE"))?;
                 Tx::Sqlite(SqliteTx { conn, open: true })
             }
-            Pools::Postgres(pool) => Tx::Pg(pool.begin().await?, self.changes.clone()),
+            Pools::Postgres(db) => Tx::Pg(db.pool.begin().await?, self.changes.clone()),
         })
     }
 
-    /// Is the database answering?
+    /// Is the database answering? (Never from the read cache.)
     pub async fn ping(&self) -> bool {
-        self.read().fetch_one("SELECT 1 AS one", vec![]).await.is_ok()
+        match &self.pools {
+            Pools::Sqlite(_) => self.read().fetch_one("SELECT 1 AS one", vec![]).await.is_ok(),
+            Pools::Postgres(db) => sqlx::query("SELECT 1").execute(&db.pool).await.is_ok(),
+        }
     }
 
     /// Closes every connection (at shutdown).
@@ -278,9 +318,27 @@ impl Store {
                     readers.clear();
                 }
             }
-            Pools::Postgres(pool) => pool.close().await,
+            Pools::Postgres(db) => db.pool.close().await,
         }
     }
+}
+
+/// Takes plexid's own `read_cache=on|off` out of a PostgreSQL URL's query (the driver does not
+/// know it), and returns what remains and whether the cache is on (the default).
+fn without_read_cache_option(url: &str) -> StoreResult<(String, bool)> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), true)) };
+    let mut read_cache = true;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("read_cache=") {
+            Some("on") => read_cache = true,
+            Some("off") => read_cache = false,
+            Some(other) => return Err(StoreError::Config(format!("read_cache must be on or off, not {other:?}"))),
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    Ok((url, read_cache))
 }
 
 /// A database URL with any password replaced, for messages and logs.
@@ -299,7 +357,21 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, without_read_cache_option};
+
+    #[test]
+    fn the_read_cache_option_is_taken_out_of_postgres_urls() {
+        let pairs = [
+            ("postgres://h/db", "postgres://h/db", true),
+            ("postgres://h/db?read_cache=off", "postgres://h/db", false),
+            ("postgres://h/db?sslmode=disable&read_cache=off&x=1", "postgres://h/db?sslmode=disable&x=1", false),
+            ("postgres://h/db?read_cache=on", "postgres://h/db", true),
+        ];
+        for (url, rest, on) in pairs {
+            assert_eq!(without_read_cache_option(url).unwrap(), (rest.to_owned(), on), "{url}");
+        }
+        assert!(without_read_cache_option("postgres://h/db?read_cache=maybe").is_err());
+    }
 
     #[test]
     fn passwords_are_redacted() {

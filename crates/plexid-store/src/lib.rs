@@ -17,6 +17,7 @@ pub mod mappings;
 mod migrate;
 pub mod oauth;
 pub mod permissions;
+mod read_cache;
 pub mod row;
 pub mod sessions;
 pub mod settings;

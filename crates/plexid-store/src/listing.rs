@@ -139,8 +139,22 @@ impl ListQuery<'_> {
         window: Window,
         map: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Listed<T>> {
+        let total = self.count(conn, &filter).await?;
+        self.page(conn, filter, total, ordering, window, map).await
+    }
+
+    /// Reads the requested page of the `total` matching rows (known from elsewhere: a kept
+    /// count, for instance).
+    pub async fn page<T, A: Access>(
+        &self,
+        conn: &mut Conn<'_, A>,
+        filter: Filter,
+        total: u64,
+        ordering: &[OrderTerm],
+        window: Window,
+        map: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Listed<T>> {
         let where_sql = filter.sql();
-        let total = self.count(conn, &filter, &where_sql).await?;
         let (limit, offset) = match window {
             Window::Offset { limit, offset } => (limit, offset),
             Window::Last { size } => (size, total.saturating_sub(1) / size * size),
@@ -169,8 +183,8 @@ impl ListQuery<'_> {
         Ok(Listed { rows, total })
     }
 
-    async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter, where_sql: &str) -> StoreResult<u64> {
-        let sql = format!("SELECT COUNT(*) AS n FROM ({}{}) q", self.select, where_sql);
+    async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter) -> StoreResult<u64> {
+        let sql = format!("SELECT COUNT(*) AS n FROM ({}{}) q", self.select, filter.sql());
         Ok(conn.fetch_one(&sql, filter.params.clone()).await?.int("n")? as u64)
     }
 }

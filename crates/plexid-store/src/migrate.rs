@@ -10,13 +10,35 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (2, "login", include_str!("../migrations/sqlite/0002_login.sql")),
     (3, "indexes", include_str!("../migrations/sqlite/0003_indexes.sql")),
     (4, "apps", include_str!("../migrations/sqlite/0004_apps.sql")),
+    (5, "read_cache", include_str!("../migrations/sqlite/0005_read_cache.sql")),
+    (6, "connection_counts", include_str!("../migrations/sqlite/0006_connection_counts.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "login", include_str!("../migrations/postgres/0002_login.sql")),
     (3, "indexes", include_str!("../migrations/postgres/0003_indexes.sql")),
     (4, "apps", include_str!("../migrations/postgres/0004_apps.sql")),
+    (5, "read_cache", include_str!("../migrations/postgres/0005_read_cache.sql")),
+    (6, "connection_counts", include_str!("../migrations/postgres/0006_connection_counts.sql")),
 ];
+
+/// Attaches the change feed of cached reads (`plexid_notify_data`, migration 5) to every table of
+/// the schema that lacks it, so a table added by a later migration cannot be forgotten: run after
+/// the migrations, in their transaction.
+const DATA_TRIGGERS: &str = r#"
+DO $$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT c.relname FROM pg_class c
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+               AND NOT EXISTS (SELECT 1 FROM pg_trigger g
+                               WHERE g.tgrelid = c.oid AND g.tgname = 'plexid_data_changed')
+    LOOP
+        EXECUTE format('CREATE TRIGGER plexid_data_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_data()', t.relname);
+    END LOOP;
+END
+$$"#;
 
 /// Serialises migrations of several plexid instances sharing one PostgreSQL database.
 const MIGRATION_LOCK: i64 = 0x706c_6578_6964;
@@ -63,6 +85,9 @@ impl Store {
             conn.execute("INSERT INTO plexid_migration (version, name) VALUES ($1, $2)", params![*version, *name])
                 .await?;
             count += 1;
+        }
+        if conn.dialect() == Dialect::Postgres {
+            conn.execute_script(DATA_TRIGGERS).await?;
         }
         tx.commit().await?;
         Ok(count)

@@ -123,10 +123,11 @@ pub struct LiteRow {
     pub(crate) values: Arc<[rusqlite::types::Value]>,
 }
 
-/// A result row of either engine, read by column name.
+/// A result row of either engine, read by column name (cheap to clone, for the read cache).
+#[derive(Clone)]
 pub enum Row {
     Lite(LiteRow),
-    Pg(PgRow),
+    Pg(Arc<PgRow>),
 }
 
 fn mismatch(col: &str, expected: &str, got: &LiteValue) -> StoreError {

@@ -4,7 +4,6 @@
 //! writer) and a read cache; writes go through the one write connection, held for a whole
 //! transaction.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,52 +23,19 @@ pub struct SqliteDb {
     read_cache: bool,
 }
 
-type CacheKey = (String, Vec<Param>);
-/// The data version the rows were read at, and the rows.
-type CacheEntry = (i64, Arc<[LiteRow]>);
-
-/// Results of recent reads, valid while nothing has been committed since. A dedicated
-/// connection's `PRAGMA data_version` changes whenever any other connection (our writer, or
-/// another process using the same file) commits, so the cache can never serve stale rows: an
-/// entry is used only if the version it was read under is still current.
+/// The read cache, and the connection whose `PRAGMA data_version` changes whenever any other
+/// connection (our writer, or another process using the same file) commits: an entry is used
+/// only if the version it was read under is still current.
 struct ReadCache {
     watch: std::sync::Mutex<rusqlite::Connection>,
-    entries: std::sync::Mutex<HashMap<CacheKey, CacheEntry>>,
+    entries: crate::read_cache::ReadCache,
 }
 
-const CACHE_ENTRIES: usize = 1024;
-const CACHE_MAX_ROWS: usize = 200;
-
 impl ReadCache {
-    fn version(&self) -> StoreResult<i64> {
+    fn version(&self) -> StoreResult<u64> {
         let watch = self.watch.lock().map_err(|_| StoreError::Corrupt("cache watch poisoned".into()))?;
         let mut stmt = watch.prepare_cached("PRAGMA data_version")?;
-        Ok(stmt.query_row([], |r| r.get(0))?)
-    }
-
-    fn get(&self, key: &CacheKey, version: i64) -> Option<Vec<Row>> {
-        let entries = self.entries.lock().ok()?;
-        match entries.get(key) {
-            Some((at, rows)) if *at == version => Some(rows.iter().cloned().map(Row::Lite).collect()),
-            _ => None,
-        }
-    }
-
-    fn put(&self, key: CacheKey, version: i64, rows: &[Row]) {
-        if rows.len() > CACHE_MAX_ROWS {
-            return;
-        }
-        let lite: Vec<LiteRow> =
-            rows.iter().filter_map(|r| if let Row::Lite(l) = r { Some(l.clone()) } else { None }).collect();
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CACHE_ENTRIES {
-                entries.retain(|_, (at, _)| *at == version);
-                if entries.len() >= CACHE_ENTRIES {
-                    entries.clear();
-                }
-            }
-            entries.insert(key, (version, lite.into()));
-        }
+        Ok(stmt.query_row([], |r| r.get::<_, i64>(0))? as u64)
     }
 }
 
@@ -119,7 +85,7 @@ impl SqliteDb {
             path,
             readers: std::sync::Mutex::new(Vec::new()),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
-            cache: ReadCache { watch: std::sync::Mutex::new(watch), entries: std::sync::Mutex::new(HashMap::new()) },
+            cache: ReadCache { watch: std::sync::Mutex::new(watch), entries: Default::default() },
             read_cache,
         })
     }
@@ -131,11 +97,11 @@ impl SqliteDb {
         }
         let version = self.cache.version()?;
         let key = (sql.to_owned(), params);
-        let rows = match self.cache.get(&key, version) {
+        let rows = match self.cache.entries.get(&key, version) {
             Some(rows) => rows,
             None => {
                 let rows = self.read(|conn| lite_fetch(conn, sql, &key.1, None))?;
-                self.cache.put(key, version, &rows);
+                self.cache.entries.put(key, version, &rows);
                 rows
             }
         };

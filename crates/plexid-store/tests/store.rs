@@ -14,6 +14,16 @@ fn unique(prefix: &str) -> String {
 async fn stores() -> Vec<(Store, Option<std::path::PathBuf>)> {
     let path = std::env::temp_dir().join(format!("{}.db", unique("plexid-store-test-")));
     let sqlite = Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let postgres = Store::connect(&postgres_schema().await).await.unwrap();
+    let mut out = vec![(sqlite, Some(path)), (postgres, None)];
+    for (store, _) in &mut out {
+        store.migrate().await.unwrap();
+    }
+    out
+}
+
+/// The URL of a new, empty schema on the test PostgreSQL database.
+async fn postgres_schema() -> String {
     let base = std::env::var("PLEXID_TEST_POSTGRES_URL")
         .expect("PLEXID_TEST_POSTGRES_URL is not set: run the tests with scripts/test");
     let schema = unique("s_");
@@ -23,12 +33,7 @@ async fn stores() -> Vec<(Store, Option<std::path::PathBuf>)> {
     tx.commit().await.unwrap();
     admin.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    let postgres = Store::connect(&format!("{base}{separator}options=-c%20search_path%3D{schema}")).await.unwrap();
-    let mut out = vec![(sqlite, Some(path)), (postgres, None)];
-    for (store, _) in &mut out {
-        store.migrate().await.unwrap();
-    }
-    out
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
 fn cleanup(file: Option<std::path::PathBuf>) {
@@ -262,4 +267,73 @@ async fn sqlite_commits_are_durable_by_default() {
     let refused = Store::connect(&format!("sqlite://{}?synchronous=off", path.display())).await;
     assert!(matches!(refused, Err(StoreError::Config(_))));
     cleanup(Some(path));
+}
+
+/// PostgreSQL's read cache follows every write: this instance's at once, another instance's as
+/// soon as its notification arrives, and only because of the `plexid_data_changed` triggers (with
+/// one dropped, the other instance keeps serving what it cached). Every table has the trigger.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_read_cache_follows_writes_of_every_instance() {
+    let url = postgres_schema().await;
+    let (a, b) = (Store::connect(&url).await.unwrap(), Store::connect(&url).await.unwrap());
+    a.migrate().await.unwrap();
+    b.migrate().await.unwrap();
+    let untriggered: Vec<String> = a
+        .read()
+        .fetch_all(
+            "SELECT c.relname::text AS t FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace \
+             AND c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid \
+             AND g.tgname = 'plexid_data_changed')",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text("t").unwrap())
+        .collect();
+    assert!(untriggered.is_empty(), "tables without the change trigger: {untriggered:?}");
+
+    let count = |store: Store| async move {
+        let sql = "SELECT COUNT(*) AS n FROM plexid_migration";
+        store.read().fetch_one(sql, vec![]).await.unwrap().int("n").unwrap()
+    };
+    let insert = |store: Store, version: i64| async move {
+        let mut tx = store.begin().await.unwrap();
+        let sql = "INSERT INTO plexid_migration (version, name) VALUES ($1, 'test')";
+        tx.conn().execute(sql, plexid_store::params![version]).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    // The listeners are up once a generation exists.
+    for store in [&a, &b] {
+        for _ in 0..100 {
+            if store.auth_generation().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let before = count(a.clone()).await;
+    insert(a.clone(), 1001).await;
+    assert_eq!(count(a.clone()).await, before + 1, "an instance reads its own write at once");
+    insert(b.clone(), 1002).await;
+    let mut seen = count(a.clone()).await;
+    for _ in 0..100 {
+        if seen == before + 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        seen = count(a.clone()).await;
+    }
+    assert_eq!(seen, before + 2, "another instance's write is seen once its notification arrives");
+
+    let mut tx = b.begin().await.unwrap();
+    tx.conn().execute("DROP TRIGGER plexid_data_changed ON plexid_migration", vec![]).await.unwrap();
+    tx.commit().await.unwrap();
+    let cached = count(a.clone()).await;
+    insert(b.clone(), 1003).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(count(a.clone()).await, cached, "without the trigger the cached count stays: the cache is in use");
+    assert_eq!(count(b.clone()).await, cached + 1, "the writer itself sees its write");
+    a.close().await;
+    b.close().await;
 }

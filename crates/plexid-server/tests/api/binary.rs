@@ -6,13 +6,16 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{fresh_database, Backend};
 
+/// How many migrations plexid has (crates/plexid-store/migrations).
+const MIGRATIONS: i64 = 6;
+
 const PLEXID: &str = env!("CARGO_BIN_EXE_plexid");
 
 async fn serve_and_stop(backend: Backend) {
     let (database, file) = fresh_database(backend).await;
     let migrated = Command::new(PLEXID).args(["migrate", "--database", &database]).output().unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
-    assert_eq!(String::from_utf8_lossy(&migrated.stdout).trim(), "applied 4 migration(s)");
+    assert_eq!(String::from_utf8_lossy(&migrated.stdout).trim(), format!("applied {MIGRATIONS} migration(s)"));
     let created = Command::new(PLEXID)
         .args(["create-token", "--database", &database])
         .env("PLEXID_SECRET_KEY", "k")
@@ -195,7 +198,7 @@ async fn two_processes_on_one_postgres_database() {
     let urls = vec![a.1.clone(), b.1.clone()];
     let store = plexid_store::Store::connect(&database).await.unwrap();
     let applied = store.read().fetch_one("SELECT COUNT(*) AS n FROM plexid_migration", vec![]).await.unwrap();
-    assert_eq!(applied.int("n").unwrap(), 4, "each migration applied once");
+    assert_eq!(applied.int("n").unwrap(), MIGRATIONS, "each migration applied once");
 
     let expect_one = |statuses: Vec<u16>, what: &str| {
         assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{what}: {statuses:?}");

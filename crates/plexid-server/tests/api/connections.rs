@@ -232,3 +232,55 @@ async fn owners_and_permissions(app: &TestApp) {
     assert_eq!(app.send(Method::GET, USERS, None, None).await.0, 403);
 }
 both!(owners_and_permissions, owners_and_permissions);
+
+/// The count of a source's connections is kept by triggers (`source_connection_count`): it must
+/// agree with the counted one through creates, deletes, and every cascade.
+async fn kept_counts_follow_every_change(app: &TestApp) {
+    for slug in ["kept-a", "kept-b"] {
+        let body = json!({"name": slug, "slug": slug, "plex_token": "t"});
+        assert_eq!(app.post("/api/v3/sources/plex/", body).await.0, 201);
+    }
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let (_, user) = app.post("/api/v3/core/users/", json!({"username": format!("kept-{i}"), "name": "K"})).await;
+        let body = json!({"user": user["pk"], "source": "kept-a", "identifier": format!("id-{i}"), "plex_token": "t"});
+        let (status, connection) = app.post(USERS, body).await;
+        assert_eq!(status, 201, "{connection}");
+        users.push((user["pk"].as_i64().unwrap(), connection["pk"].as_i64().unwrap()));
+    }
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "kept-group"})).await;
+    let body = json!({"group": group["pk"], "source": "kept-a", "identifier": "g"});
+    assert_eq!(app.post(GROUPS, body).await.0, 201);
+
+    // The kept count (source only) against a counted one (source and a search that matches all).
+    let check = |slug: &'static str, users: u64, groups: u64| async move {
+        for (path, expected) in [(USERS, users), (GROUPS, groups)] {
+            let (_, kept) = app.get(&format!("{path}?source__slug={slug}&page_size=2")).await;
+            let (_, counted) = app.get(&format!("{path}?source__slug={slug}&page_size=2&search=kept")).await;
+            assert_eq!(kept["pagination"]["count"], expected, "{path} {slug}: {kept}");
+            assert_eq!(counted["pagination"]["count"], expected, "{path} {slug}: {counted}");
+            assert_eq!(kept["results"].as_array().unwrap().len() as u64, expected.min(2));
+        }
+    };
+    check("kept-a", 3, 1).await;
+    check("kept-b", 0, 0).await;
+    let (_, last) = app.get(&format!("{USERS}?source__slug=kept-a&page_size=2&page=2")).await;
+    assert_eq!(last["results"][0]["pk"], users[2].1, "pages in id order: {last}");
+
+    // A connection's source cannot be changed; a second connection of the same user can be made.
+    let (_, patched) = app.patch(&format!("{USERS}{}/", users[0].1), json!({"source": "kept-b"})).await;
+    assert_eq!(patched["source"]["slug"], "kept-a");
+    let body = json!({"user": users[0].0, "source": "kept-b", "identifier": "id-b", "plex_token": "t"});
+    assert_eq!(app.post(USERS, body).await.0, 201);
+    check("kept-b", 1, 0).await;
+    assert_eq!(app.delete(&format!("{USERS}{}/", users[0].1)).await.0, 204);
+    check("kept-a", 2, 1).await;
+    assert_eq!(app.delete(&format!("/api/v3/core/users/{}/", users[1].0)).await.0, 204);
+    check("kept-a", 1, 1).await;
+    assert_eq!(app.delete(&format!("/api/v3/core/groups/{}/", group["pk"].as_str().unwrap())).await.0, 204);
+    check("kept-a", 1, 0).await;
+    assert_eq!(app.delete("/api/v3/sources/plex/kept-a/").await.0, 204);
+    check("kept-a", 0, 0).await;
+    check("kept-b", 1, 0).await;
+}
+both!(kept_counts_follow_every_change, kept_counts_follow_every_change);
