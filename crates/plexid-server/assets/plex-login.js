@@ -2,7 +2,8 @@
 // browsers that block timer-opened popups (iOS Safari, Firefox) allow it; when it is blocked
 // anyway, the whole page goes to Plex and comes back through Plex's forwardUrl. Polling stops
 // when the PIN expires, with a message and a retry button. The Plex token goes only to plex.tv
-// (headers) and to plexid (a POST body), never into a URL.
+// (headers) and to plexid (a POST body), never into a URL. Without a redeem path (the admin's
+// source form) the token is handed to the page as a "plexid-token" event instead.
 (function () {
   "use strict";
   var root = document.getElementById("plex-login");
@@ -45,7 +46,13 @@
     return url;
   }
 
-  function redeem(slug, token) {
+  function redeem(slug, token, clientId) {
+    // Without a redeem path (the admin's source form) the page takes the token itself.
+    if (!redeemPath) {
+      busy(false);
+      root.dispatchEvent(new CustomEvent("plexid-token", { detail: { token: token, clientId: clientId } }));
+      return;
+    }
     show("Checking your Plex account…");
     var url = redeemPath + "?slug=" + encodeURIComponent(slug) + (next ? "&next=" + encodeURIComponent(next) : "");
     var h = { "Content-Type": "application/json", "Accept": "application/json" };
@@ -85,7 +92,7 @@
           if (body.authToken) {
             sessionStorage.removeItem(STORE);
             if (win && !win.closed) win.close();
-            redeem(slug, body.authToken);
+            redeem(slug, body.authToken, pin.clientId);
           } else {
             setTimeout(tick, 1000);
           }

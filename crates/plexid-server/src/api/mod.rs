@@ -264,6 +264,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::retrieve, sources::update, sources::partial_update, sources::destroy))
         .routes(routes!(sources::used_by))
+        .routes(routes!(sources::plex_servers))
         .routes(routes!(login::redeem_token))
         .routes(routes!(login::redeem_token_authenticated))
         .routes(routes!(flows::list, flows::create))

@@ -126,7 +126,7 @@ pub struct PatchedPlexSourceRequest {
 paginated_schema!(PaginatedPlexSourceList, PlexSource);
 
 /// Reads a create/update body (authentik's `PlexSourceRequest`; PATCH: `partial`).
-fn read_source(body: &mut Body<'_>) -> SourceChanges {
+pub(crate) fn read_source(body: &mut Body<'_>) -> SourceChanges {
     SourceChanges {
         name: body.text("name", Text::REQUIRED),
         slug: body.text("slug", Text::REQUIRED),
@@ -315,4 +315,62 @@ impl From<Source> for SourceSummary {
             icon: s.icon,
         }
     }
+}
+
+/// The request body of `plex_servers`: either a Plex token the administrator just obtained from
+/// plex.tv in the browser (with the client identifier it used), or a source whose stored token
+/// lists the servers (the token itself never leaves plexid).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PlexServersRequest {
+    plex_token: Option<String>,
+    client_id: Option<String>,
+    /// A source's slug or pk.
+    source: Option<String>,
+}
+
+/// A Plex server that may be allowed (plexid's picker; not in authentik).
+#[derive(Serialize, ToSchema, Debug)]
+pub struct PlexServer {
+    pub name: String,
+    #[serde(rename = "clientIdentifier")]
+    pub client_identifier: String,
+    pub owned: bool,
+}
+
+/// List the Plex servers, owned or shared, a Plex token can reach (plexid's server picker,
+/// decision D16: a resource counts when its `provides` lists `server`). Needs the permission to
+/// add or change sources; with `source`, to change that source.
+#[utoipa::path(post, path = "/sources/plex/plex_servers/", tag = "sources", request_body = PlexServersRequest,
+    responses((status = 200, body = Vec<PlexServer>), (status = 400, body = ValidationError), (status = 403, body = GenericError),
+        (status = 404, body = GenericError), (status = 502, body = GenericError)))]
+pub async fn plex_servers(
+    State(state): State<AppState>,
+    actor: Actor,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    actor.require_authenticated()?;
+    let ((token, client_id, source), errors) = read_body(&body, true, |body| {
+        (
+            body.text("plex_token", Text::OPTIONAL),
+            body.text("client_id", Text::OPTIONAL),
+            body.text("source", Text::OPTIONAL),
+        )
+    });
+    errors.into_result()?;
+    let lister = match (token, source) {
+        (Some(token), None) => service::ServerLister::Token(token),
+        (None, Some(source)) => service::ServerLister::Source(source),
+        _ => {
+            let mut errors = FieldErrors::default();
+            errors.add("non_field_errors", "Send either plex_token or source.");
+            return Err(errors.into());
+        }
+    };
+    let servers = service::plex_servers(&state, &actor, lister, client_id.as_deref()).await?;
+    let servers: Vec<PlexServer> = servers
+        .into_iter()
+        .map(|s| PlexServer { name: s.name, client_identifier: s.client_identifier, owned: s.owned })
+        .collect();
+    Ok(ok(&servers))
 }

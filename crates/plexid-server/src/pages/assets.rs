@@ -10,6 +10,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("plexid.css", "text/css; charset=utf-8", include_str!("../../assets/plexid.css")),
     ("plex-login.js", "text/javascript; charset=utf-8", include_str!("../../assets/plex-login.js")),
     ("account.js", "text/javascript; charset=utf-8", include_str!("../../assets/account.js")),
+    ("admin-source.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin-source.js")),
 ];
 
 /// `GET /static/plexid/{file}`.

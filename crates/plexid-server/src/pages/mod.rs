@@ -4,6 +4,7 @@
 //! on a phone; every asset is served by plexid, and the Content-Security-Policy says so.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod login;
 
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/user/", get(account::show))
         .route("/if/logout/", post(account::logout))
         .route("/static/plexid/{file}", get(assets::file))
+        .merge(admin::routes())
 }
 
 /// The login page of the default authentication flow.
@@ -61,13 +63,19 @@ impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
 /// A complete page: `title`, the `body` HTML (already escaped) and the scripts it loads. The
 /// Content-Security-Policy allows plexid's own files and, for the Plex PIN, the plex.tv API.
 pub fn page(state: &AppState, title: &str, body: &str, scripts: &[&str]) -> Response {
+    document(state, title, "", body, scripts, "")
+}
+
+/// [`page`] with a `header` before the `<main>` (id `content`) and a class on `<main>`.
+pub fn document(state: &AppState, title: &str, header: &str, body: &str, scripts: &[&str], class: &str) -> Response {
     let scripts: String =
         scripts.iter().map(|s| format!("<script src=\"/static/plexid/{s}\" defer></script>")).collect();
+    let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · plexid</title><link rel=\"stylesheet\" href=\"/static/plexid/plexid.css\">{scripts}</head>\
-         <body><main>{body}</main></body></html>\n",
+         <body>{header}<main id=\"content\"{class}>{body}</main></body></html>\n",
         title = escape(title),
     );
     let mut response = html.into_response();

@@ -236,3 +236,74 @@ pub(crate) async fn resolve<A: Access>(
     }
     Ok(found)
 }
+
+/// A Plex server an administrator may pick for `allowed_servers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlexServer {
+    pub name: String,
+    pub client_identifier: String,
+    pub owned: bool,
+}
+
+/// Whose Plex token lists the servers.
+#[derive(Clone, Debug)]
+pub enum ServerLister {
+    /// A token the administrator just obtained from plex.tv in the browser.
+    Token(String),
+    /// The token stored with this source (by slug); it never leaves plexid (D1).
+    Source(String),
+}
+
+/// The servers the token's account can reach, by D16's one rule (a resource whose `provides`
+/// lists `server`, owned or shared), owned first, then by name. Needs the permission to add or
+/// to change sources (a stored token: to change that source).
+pub async fn plex_servers(
+    app: &AppState,
+    actor: &Actor,
+    lister: ServerLister,
+    client_id: Option<&str>,
+) -> ServiceResult<Vec<PlexServer>> {
+    let (token, client_id) = match lister {
+        ServerLister::Token(token) => {
+            if !actor.can(perm(Action::Add)) && !actor.can(perm(Action::Change)) {
+                actor.require(perm(Action::Add))?;
+            }
+            if token.trim().is_empty() {
+                let mut errors = FieldErrors::default();
+                errors.add("plex_token", "This field may not be blank.");
+                return Err(ServiceError::Invalid(errors));
+            }
+            (token, client_id.unwrap_or(PICKER_CLIENT_ID).to_owned())
+        }
+        ServerLister::Source(slug) => {
+            let source = get(app, actor, &slug).await?;
+            actor.require(perm(Action::Change))?;
+            let Some(token) = super::login::owner_token(app, &source) else {
+                let mut errors = FieldErrors::default();
+                errors.add("source", "This source has no Plex token: sign in with Plex to set one.");
+                return Err(ServiceError::Invalid(errors));
+            };
+            (token, source.client_id)
+        }
+    };
+    let resources = match app.plex.resources(&client_id, &token).await {
+        Ok(resources) => resources,
+        Err(plexid_plex::PlexError::Unauthorized) => {
+            let mut errors = FieldErrors::default();
+            errors.add("plex_token", "plex.tv did not accept this Plex token: sign in with Plex again.");
+            return Err(ServiceError::Invalid(errors));
+        }
+        Err(error) => return Err(super::login::plex_failure(&error)),
+    };
+    let mut servers: Vec<PlexServer> = resources
+        .into_iter()
+        .filter(plexid_plex::Resource::is_server)
+        .map(|r| PlexServer { name: r.name, client_identifier: r.client_identifier, owned: r.owned })
+        .collect();
+    servers.sort_by(|a, b| b.owned.cmp(&a.owned).then_with(|| a.name.cmp(&b.name)));
+    Ok(servers)
+}
+
+/// The client identifier plexid names itself with when a browser-obtained token lists servers
+/// and the form did not say which one it used.
+const PICKER_CLIENT_ID: &str = "plexid-admin";

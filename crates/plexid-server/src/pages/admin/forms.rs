@@ -1,0 +1,159 @@
+//! Reading submitted forms and writing form fields with their errors.
+
+use plexid_core::FieldErrors;
+
+use crate::pages::escape;
+
+/// A submitted `application/x-www-form-urlencoded` body (names may repeat: checkboxes).
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    pub fn parse(body: &[u8]) -> Self {
+        FormData(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// A checkbox: present means ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// The errors of `field` as a list tied to its input (`aria-describedby`), or nothing.
+fn error_list(errors: &FieldErrors, field: &str) -> String {
+    let messages = errors.messages(field);
+    if messages.is_empty() {
+        return String::new();
+    }
+    let items: String = messages.iter().map(|m| format!("<li>{}</li>", escape(m))).collect();
+    format!("<ul class=\"error\" id=\"{field}-errors\">{items}</ul>")
+}
+
+/// `aria-invalid` and `aria-describedby` for a field with errors.
+fn error_attributes(errors: &FieldErrors, field: &str, hint: bool) -> String {
+    let mut described: Vec<String> = Vec::new();
+    if hint {
+        described.push(format!("{field}-hint"));
+    }
+    let invalid = errors.has(field);
+    if invalid {
+        described.push(format!("{field}-errors"));
+    }
+    let mut out = String::new();
+    if invalid {
+        out.push_str(" aria-invalid=\"true\"");
+    }
+    if !described.is_empty() {
+        out.push_str(&format!(" aria-describedby=\"{}\"", described.join(" ")));
+    }
+    out
+}
+
+fn hint_html(field: &str, hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"hint\" id=\"{field}-hint\">{}</p>", escape(hint))
+    }
+}
+
+/// A text input (`kind`: text, password, …) with its label, hint and errors.
+pub fn input(kind: &str, field: &str, label: &str, value: &str, hint: &str, errors: &FieldErrors) -> String {
+    let autocomplete = if kind == "password" { " autocomplete=\"off\"" } else { "" };
+    format!(
+        "<div class=\"field\"><label for=\"{field}\">{label}</label>{hint_html}\
+         <input type=\"{kind}\" id=\"{field}\" name=\"{field}\" value=\"{value}\"{autocomplete}{attrs}>{errors_html}</div>",
+        label = escape(label),
+        hint_html = hint_html(field, hint),
+        value = escape(value),
+        attrs = error_attributes(errors, field, !hint.is_empty()),
+        errors_html = error_list(errors, field),
+    )
+}
+
+/// A checkbox with its label and errors.
+pub fn checkbox(field: &str, label: &str, checked: bool, hint: &str, errors: &FieldErrors) -> String {
+    format!(
+        "<div class=\"field check\"><input type=\"checkbox\" id=\"{field}\" name=\"{field}\" value=\"on\"{checked}{attrs}>\
+         <label for=\"{field}\">{label}</label>{hint_html}{errors_html}</div>",
+        checked = if checked { " checked" } else { "" },
+        label = escape(label),
+        hint_html = hint_html(field, hint),
+        attrs = error_attributes(errors, field, !hint.is_empty()),
+        errors_html = error_list(errors, field),
+    )
+}
+
+/// A `<select>` of (value, label) options.
+pub fn select(field: &str, label: &str, options: &[(String, String)], selected: &str, errors: &FieldErrors) -> String {
+    let options: String = options
+        .iter()
+        .map(|(value, text)| {
+            let mark = if value == selected { " selected" } else { "" };
+            format!("<option value=\"{}\"{mark}>{}</option>", escape(value), escape(text))
+        })
+        .collect();
+    format!(
+        "<div class=\"field\"><label for=\"{field}\">{label}</label><select id=\"{field}\" name=\"{field}\"{attrs}>{options}</select>{errors_html}</div>",
+        label = escape(label),
+        attrs = error_attributes(errors, field, false),
+        errors_html = error_list(errors, field),
+    )
+}
+
+/// A group of checkboxes sharing the name `field`: (value, label, checked).
+pub fn checkbox_group(
+    field: &str,
+    legend: &str,
+    items: &[(String, String, bool)],
+    hint: &str,
+    errors: &FieldErrors,
+) -> String {
+    let boxes: String = items
+        .iter()
+        .enumerate()
+        .map(|(i, (value, text, checked))| {
+            format!(
+                "<div class=\"check\"><input type=\"checkbox\" id=\"{field}-{i}\" name=\"{field}\" value=\"{value}\"{mark}>\
+                 <label for=\"{field}-{i}\">{text}</label></div>",
+                value = escape(value),
+                text = escape(text),
+                mark = if *checked { " checked" } else { "" },
+            )
+        })
+        .collect();
+    let empty = if items.is_empty() { "<p class=\"muted\">None.</p>" } else { "" };
+    format!(
+        "<fieldset class=\"field\" id=\"{field}-group\"{attrs}><legend>{legend}</legend>{hint_html}\
+         <div class=\"checks\">{boxes}{empty}</div>{errors_html}</fieldset>",
+        legend = escape(legend),
+        attrs = error_attributes(errors, field, !hint.is_empty()),
+        hint_html = hint_html(field, hint),
+        errors_html = error_list(errors, field),
+    )
+}
+
+/// Errors that belong to no field (`non_field_errors`), as an alert at the top of a form.
+pub fn form_errors(errors: &FieldErrors) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let general = error_list(errors, "non_field_errors");
+    format!(
+        "<div class=\"alert\" role=\"alert\"><p>The form has errors; they are shown next to the fields.</p>{general}</div>"
+    )
+}
+
+/// The hidden CSRF field of every form.
+pub fn csrf_field(csrf: &str) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(csrf))
+}

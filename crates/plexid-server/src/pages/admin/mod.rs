@@ -1,0 +1,144 @@
+//! `/if/admin/`: the administration pages. Server-rendered HTML forms that work without
+//! JavaScript (scripts only add the Plex sign-in and the server picker), usable on a phone and
+//! with the keyboard, every asset served by plexid. They call the same service operations as the
+//! API, with the signed-in user as the actor, so permissions, validation and authentik's error
+//! wording are the API's; a page or action the user may not use is not offered.
+
+pub mod forms;
+pub mod sources;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use plexid_core::Permission;
+
+use super::{document, escape, PageError, SignedIn, LOGIN_PATH};
+use crate::service::{sessions, Actor, ServiceError};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/if/admin/", get(overview))
+        .route("/if/admin/sources/", get(sources::list))
+        .route("/if/admin/sources/new", get(sources::new_form).post(sources::create))
+        .route("/if/admin/sources/{slug}/", get(sources::show))
+        .route("/if/admin/sources/{slug}/edit", get(sources::edit_form).post(sources::update))
+        .route("/if/admin/sources/{slug}/delete", get(sources::confirm_delete).post(sources::delete))
+}
+
+/// The sections of the admin pages: label, path, and the permission that shows them.
+const SECTIONS: &[(&str, &str, Permission)] = &[("Plex sources", "/if/admin/sources/", crate::service::sources::VIEW)];
+
+/// A signed-in user who may use at least one admin section.
+pub struct Admin {
+    pub actor: Actor,
+    pub username: String,
+    /// The session's CSRF token, carried by every form.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let signed_in = <SignedIn as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some(user) = signed_in else {
+            let next = parts.uri.path_and_query().map_or("/if/admin/", |p| p.as_str());
+            let to =
+                format!("{LOGIN_PATH}?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            return Err(Redirect::to(&to).into_response());
+        };
+        let actor = Actor::User(user.principal.clone());
+        if !SECTIONS.iter().any(|(_, _, permission)| actor.can(*permission)) {
+            return Err(PageError {
+                status: StatusCode::FORBIDDEN,
+                title: "No administration rights",
+                message: "Your account may not administer plexid. Ask an administrator for access.".into(),
+            }
+            .into_response());
+        }
+        let username = state
+            .store
+            .read()
+            .user_by_id(user.principal.user)
+            .await
+            .map_err(|e| PageError::internal(&e).into_response())?
+            .map(|u| u.username)
+            .unwrap_or_default();
+        Ok(Admin { actor, username, csrf: sessions::csrf_token(&user.key) })
+    }
+}
+
+impl Admin {
+    /// Fails with a 403 page unless the form came from a page of this session.
+    pub fn check_csrf(&self, form: &forms::FormData) -> Result<(), PageError> {
+        if form.get("csrf") == Some(self.csrf.as_str()) {
+            Ok(())
+        } else {
+            Err(PageError {
+                status: StatusCode::FORBIDDEN,
+                title: "Request refused",
+                message: "This form did not come from plexid's page. Please open the page again and resend it.".into(),
+            })
+        }
+    }
+}
+
+/// A service failure as a page.
+pub fn failure(error: ServiceError) -> PageError {
+    match error {
+        ServiceError::NotFound => PageError::not_found(),
+        ServiceError::Forbidden | ServiceError::NotAuthenticated => PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "Not allowed",
+            message: "Your account may not do this.".into(),
+        },
+        other => PageError::internal(&other),
+    }
+}
+
+/// An admin page: the navigation (sections the user may use, `current` marked), then `body`.
+pub fn admin_page(
+    state: &AppState,
+    admin: &Admin,
+    title: &str,
+    current: &str,
+    body: &str,
+    scripts: &[&str],
+) -> Response {
+    let links: String = std::iter::once(("Overview", "/if/admin/"))
+        .chain(SECTIONS.iter().filter(|(_, _, p)| admin.actor.can(*p)).map(|(label, path, _)| (*label, *path)))
+        .map(|(label, path)| {
+            let marker = if path == current { " aria-current=\"page\"" } else { "" };
+            format!("<li><a href=\"{path}\"{marker}>{label}</a></li>")
+        })
+        .collect();
+    let header = format!(
+        "<a class=\"skip\" href=\"#content\">Skip to content</a>\
+         <header class=\"admin-bar\"><nav aria-label=\"Administration\"><ul>{links}</ul></nav>\
+         <form class=\"inline\" method=\"post\" action=\"/if/logout/\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <span class=\"muted\">{user}</span> <button type=\"submit\" class=\"secondary small\">Sign out</button></form></header>",
+        csrf = escape(&admin.csrf),
+        user = escape(&admin.username),
+    );
+    document(state, title, &header, body, scripts, "admin")
+}
+
+/// `GET /if/admin/`: what each section holds, and the sources' health.
+async fn overview(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    admin: Admin,
+) -> Result<Response, PageError> {
+    let sources = if admin.actor.can(crate::service::sources::VIEW) {
+        sources::health_table(&state, &admin).await?
+    } else {
+        String::new()
+    };
+    let body = format!("<h1>Overview</h1>{sources}");
+    Ok(admin_page(&state, &admin, "Overview", "/if/admin/", &body, &[]))
+}

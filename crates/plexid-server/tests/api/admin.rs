@@ -1,0 +1,228 @@
+//! The admin pages over HTTP (both databases): who may open them, the source form's create,
+//! edit (the stored token kept, never shown) and delete with its confirmation, field errors in
+//! authentik's wording, CSRF, and the server picker endpoint (D16).
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+use crate::login::{Cookies, MEMBER, OWNER, SERVER_ID};
+
+const PICKER: &str = "/api/v3/sources/plex/plex_servers/";
+
+/// Plex accounts (owner, member, friend, stranger), a source `plex` to sign in through, a server
+/// shared with the owner and a player that is not a server.
+async fn setup(app: &TestApp) {
+    app.plex_accounts();
+    app.plex.share_server("srv-other", OWNER);
+    let player = fake_plex::Resource {
+        name: "Living room".into(),
+        client_identifier: "player-1".into(),
+        provides: "player,client".into(),
+    };
+    app.plex.add_resource(OWNER, player);
+    app.plex_source("plex", json!({})).await;
+}
+
+/// Signs the owner in and makes them a superuser; returns their browser cookies.
+async fn admin_cookies(app: &TestApp) -> Cookies {
+    let cookies = app.sign_in("plex", OWNER).await;
+    let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
+    let (_, users) = app.get("/api/v3/core/users/?username=owner").await;
+    let group = supers["results"][0]["pk"].as_str().unwrap().to_owned();
+    let body = json!({"pk": users["results"][0]["pk"]});
+    assert_eq!(app.post(&format!("/api/v3/core/groups/{group}/add_user/"), body).await.0, 204);
+    cookies
+}
+
+/// A page request as the browser with `cookies`: (status, body, Location).
+async fn page(
+    app: &TestApp,
+    cookies: &Cookies,
+    method: Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut request = client
+        .request(method, format!("{}{path}", app.base))
+        .header("Cookie", cookies.header())
+        .header("Accept", "text/html");
+    if !form.is_empty() {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        request = request.header("Content-Type", "application/x-www-form-urlencoded").body(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, response.text().await.unwrap(), location)
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF field") + 19;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn server_picker(app: &TestApp) {
+    setup(app).await;
+    let owner_token = app.plex.token_of(OWNER).unwrap();
+    let expected = json!([
+        {"name": "Allowed", "clientIdentifier": SERVER_ID, "owned": true},
+        {"name": "Other", "clientIdentifier": "srv-other", "owned": false}
+    ]);
+    let (status, servers) = app.post(PICKER, json!({"plex_token": owner_token, "client_id": "form-client"})).await;
+    assert_eq!((status.as_u16(), servers.clone()), (200, expected.clone()), "owned and shared servers, no player");
+    assert!(!servers.to_string().contains(&owner_token));
+    let (status, servers) = app.post(PICKER, json!({"source": "plex"})).await;
+    assert_eq!((status.as_u16(), servers), (200, expected), "the stored token lists the same");
+
+    let (status, body) = app.post(PICKER, json!({"plex_token": "not-a-token"})).await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"plex_token": ["plex.tv did not accept this Plex token: sign in with Plex again."]}))
+    );
+    let (status, body) = app.post(PICKER, json!({})).await;
+    assert_eq!((status.as_u16(), body), (400, json!({"non_field_errors": ["Send either plex_token or source."]})));
+    let (status, body) = app.post(PICKER, json!({"source": "nope"})).await;
+    assert_eq!(status.as_u16(), 404, "{body}");
+
+    // A signed-in user without source permissions may not list anything.
+    let mut member = app.sign_in("plex", MEMBER).await;
+    let answer = app.browser(&mut member, Method::POST, PICKER, Some(json!({"source": "plex"})), true).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let answer = app.browser(&mut member, Method::POST, PICKER, Some(json!({"plex_token": owner_token})), true).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+}
+both!(server_picker, server_picker);
+
+async fn source_pages(app: &TestApp) {
+    setup(app).await;
+    // Who may open the pages.
+    let (status, _, location) = page(app, &Cookies::default(), Method::GET, "/if/admin/sources/", &[]).await;
+    assert_eq!(
+        (status.as_u16(), location.as_str()),
+        (303, "/if/flow/default-source-authentication/?next=%2Fif%2Fadmin%2Fsources%2F")
+    );
+    let member = app.sign_in("plex", MEMBER).await;
+    let (status, html, _) = page(app, &member, Method::GET, "/if/admin/", &[]).await;
+    assert_eq!(status, 403, "{html}");
+    let admin = admin_cookies(app).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<a href=\"/if/admin/sources/\">Plex sources</a>"), "{html}");
+
+    // Create through the form: bad input first (nothing stored), then good.
+    let (_, form_html, _) = page(app, &admin, Method::GET, "/if/admin/sources/new", &[]).await;
+    let csrf = csrf_of(&form_html);
+    let owner_token = app.plex.token_of(OWNER).unwrap();
+    assert!(!form_html.contains(&owner_token), "the stored token never reaches a page");
+    let before = app.count("/api/v3/sources/plex/").await;
+    let (status, html, _) = page(
+        app,
+        &admin,
+        Method::POST,
+        "/if/admin/sources/new",
+        &[("csrf", &csrf), ("name", ""), ("slug", "bad slug!"), ("plex_token", "")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("This field may not be blank."), "{html}");
+    assert!(
+        html.contains("Enter a valid &quot;slug&quot; consisting of letters, numbers, underscores or hyphens."),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"name\" name=\"name\" value=\"\" aria-invalid=\"true\" aria-describedby=\"name-errors\""),
+        "{html}"
+    );
+    assert!(html.contains("value=\"bad slug!\""), "what was typed is kept");
+    assert_eq!(app.count("/api/v3/sources/plex/").await, before, "nothing stored");
+    let (status, _, _) = page(
+        app,
+        &admin,
+        Method::POST,
+        "/if/admin/sources/new",
+        &[("csrf", "forged"), ("name", "X"), ("slug", "x"), ("plex_token", "t")],
+    )
+    .await;
+    assert_eq!(status, 403, "a form without this session's CSRF token is refused");
+
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", "Friends"),
+        ("slug", "friends"),
+        ("enabled", "on"),
+        ("allow_friends", "on"),
+        ("plex_token", owner_token.as_str()),
+        ("allowed_servers", SERVER_ID),
+        ("allowed_servers_other", "srv-typed, srv-other"),
+        ("client_id", "admin-form-client"),
+        ("user_matching_mode", "identifier"),
+        ("group_matching_mode", "identifier"),
+        ("policy_engine_mode", "any"),
+        ("user_path_template", "goauthentik.io/sources/%(slug)s"),
+        ("authentication_flow", ""),
+        ("enrollment_flow", ""),
+    ];
+    let (status, html, location) = page(app, &admin, Method::POST, "/if/admin/sources/new", &fields).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/sources/friends/"), "{html}");
+    let (_, source) = app.get("/api/v3/sources/plex/friends/").await;
+    assert_eq!(source["allowed_servers"], json!([SERVER_ID, "srv-typed", "srv-other"]));
+    assert_eq!(
+        (source["allow_friends"].clone(), source["client_id"].clone()),
+        (json!(true), json!("admin-form-client"))
+    );
+    let stored = app.store.read().source_by_slug("friends").await.unwrap().unwrap();
+    assert_eq!(app.secrets.decrypt(&stored.plex_token).unwrap(), owner_token);
+
+    // The source's page and the edit form (servers listed by plexid from the stored token).
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/friends/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Re-authorise with Plex") && html.contains("srv-typed"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/friends/edit", &[]).await;
+    assert!(
+        html.contains("Allowed (owned)") && html.contains("Other (shared with you)") && !html.contains("Living room"),
+        "{html}"
+    );
+    assert!(html.contains("srv-typed (not listed by Plex)"), "{html}");
+    assert!(!html.contains(&owner_token));
+    // Saving with an empty token field keeps the stored token; unticked servers go.
+    let edit = [
+        ("csrf", csrf.as_str()),
+        ("name", "Friends and members"),
+        ("slug", "friends"),
+        ("enabled", "on"),
+        ("plex_token", ""),
+        ("allowed_servers", SERVER_ID),
+        ("client_id", "admin-form-client"),
+        ("user_matching_mode", "identifier"),
+        ("group_matching_mode", "identifier"),
+        ("policy_engine_mode", "any"),
+        ("user_path_template", "goauthentik.io/sources/%(slug)s"),
+        ("authentication_flow", ""),
+        ("enrollment_flow", ""),
+    ];
+    let (status, _, location) = page(app, &admin, Method::POST, "/if/admin/sources/friends/edit", &edit).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/sources/friends/"));
+    let (_, source) = app.get("/api/v3/sources/plex/friends/").await;
+    assert_eq!(
+        (source["name"].clone(), source["allowed_servers"].clone(), source["allow_friends"].clone()),
+        (json!("Friends and members"), json!([SERVER_ID]), json!(false))
+    );
+    let stored = app.store.read().source_by_slug("friends").await.unwrap().unwrap();
+    assert_eq!(app.secrets.decrypt(&stored.plex_token).unwrap(), owner_token, "the token was kept");
+
+    // Delete: the confirmation says what goes with it; then the source is gone.
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/plex/delete", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2 user connection(s) are deleted"), "the owner's and the member's: {html}");
+    let (status, _, location) =
+        page(app, &admin, Method::POST, "/if/admin/sources/friends/delete", &[("csrf", &csrf)]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/sources/"));
+    assert_eq!(app.get("/api/v3/sources/plex/friends/").await.0, 404);
+    let (status, _, _) = page(app, &admin, Method::GET, "/if/admin/sources/friends/", &[]).await;
+    assert_eq!(status, 404);
+}
+both!(source_pages, source_pages);
