@@ -7,7 +7,7 @@ use plexid_core::model::Session;
 use plexid_core::{SourceId, Timestamp, UserId};
 use plexid_store::{Conn, ReadWrite};
 
-use super::{AppState, Client, Principal, ServiceResult};
+use super::{AppState, Client, Principal, ServiceError, ServiceResult};
 use crate::crypto::{generate_key, hash_token};
 
 /// A session's last use is written at most this often (so a busy browser is not a write per
@@ -123,4 +123,30 @@ pub fn new_pending_key() -> (String, String) {
     let key = generate_key();
     let hash = hash_token(&key);
     (key, hash)
+}
+
+/// Signs in to the admin pages with an API token (how the first administrator gets in before
+/// any Plex source exists: with the bootstrap token). Only a token whose user holds one of
+/// `admin_permissions` (or is a superuser) starts a session; the sign-in is in the audit log.
+pub async fn start_with_token(
+    app: &AppState,
+    key: &str,
+    admin_permissions: &[plexid_core::Permission],
+    client: &Client,
+) -> ServiceResult<Option<Started>> {
+    let Some(principal) = super::tokens::authenticate(app, key.trim()).await? else { return Ok(None) };
+    if !admin_permissions.iter().any(|p| principal.has(*p)) {
+        return Err(ServiceError::Forbidden);
+    }
+    let user = app.store.read().user_by_id(principal.user).await?.ok_or(ServiceError::NotFound)?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    let started = start(&mut conn, app, principal.user, None, client).await?;
+    let event = super::events::NewEvent::new(plexid_core::modes::EventAction::Login, "plexid.admin")
+        .user(&user)
+        .client_ip(&client.ip)
+        .context("method", "api_token");
+    super::events::record(&mut conn, event, app.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Some(started))
 }

@@ -101,10 +101,7 @@ async fn source_pages(app: &TestApp) {
     setup(app).await;
     // Who may open the pages.
     let (status, _, location) = page(app, &Cookies::default(), Method::GET, "/if/admin/sources/", &[]).await;
-    assert_eq!(
-        (status.as_u16(), location.as_str()),
-        (303, "/if/flow/default-source-authentication/?next=%2Fif%2Fadmin%2Fsources%2F")
-    );
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/sign-in?next=%2Fif%2Fadmin%2Fsources%2F"));
     let member = app.sign_in("plex", MEMBER).await;
     let (status, html, _) = page(app, &member, Method::GET, "/if/admin/", &[]).await;
     assert_eq!(status, 403, "{html}");
@@ -226,3 +223,71 @@ async fn source_pages(app: &TestApp) {
     assert_eq!(status, 404);
 }
 both!(source_pages, source_pages);
+
+/// The first administrator gets in with an API token (the bootstrap token) before any source
+/// exists; other tokens and users are refused, and the sign-in is in the audit log.
+async fn token_sign_in(app: &TestApp) {
+    let (status, html, _) =
+        page(app, &Cookies::default(), Method::GET, "/if/admin/sign-in?next=/if/admin/sources/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("href=\"/if/flow/default-source-authentication/?next=%2Fif%2Fadmin%2Fsources%2F\""),
+        "{html}"
+    );
+    let (status, html, _) = page(
+        app,
+        &Cookies::default(),
+        Method::POST,
+        "/if/admin/sign-in",
+        &[("token", "wrong"), ("next", "/if/admin/")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("This token is not valid."));
+
+    // A user without admin permissions has a valid token but gets no session.
+    let (_, plain) = app.post("/api/v3/core/users/", json!({"username": "plain", "name": "P"})).await;
+    let (status, token) = app
+        .post(
+            "/api/v3/core/tokens/",
+            json!({"identifier": "plain-token", "user": plain["pk"], "intent": "api", "expiring": false}),
+        )
+        .await;
+    assert_eq!(status, 201, "{token}");
+    let (_, key) = app.get("/api/v3/core/tokens/plain-token/view_key/").await;
+    let (status, html, _) =
+        page(app, &Cookies::default(), Method::POST, "/if/admin/sign-in", &[("token", key["key"].as_str().unwrap())])
+            .await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("may not administer plexid"));
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let sign_in = |next: &'static str| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("token", app.token.as_str()), ("next", next)])
+            .finish();
+        client
+            .post(format!("{}/if/admin/sign-in", app.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let response = sign_in("/if/admin/sources/").await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/if/admin/sources/");
+    let mut cookies = Cookies::default();
+    for value in response.headers().get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        cookies.0.insert(name.to_owned(), value.to_owned());
+    }
+    let (status, html, _) = page(app, &cookies, Method::GET, "/if/admin/sources/", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("akadmin"), "signed in as the bootstrap token's user");
+    // An outside `next` is ignored.
+    let response = sign_in("https://evil.example/").await.unwrap();
+    assert_eq!(response.headers()["location"], "/if/admin/");
+    let (_, events) = app.get("/api/v3/events/events/?action=login").await;
+    assert_eq!(events["results"][0]["context"]["method"], "api_token", "{events}");
+}
+both!(token_sign_in, token_sign_in);

@@ -167,3 +167,123 @@ async fn signing_in_through_the_login_page() {
     assert_eq!(users, 2, "member and friend; nothing for the stranger");
     let _ = (MEMBER, FRIEND, STRANGER);
 }
+
+/// The basics of an accessible page, checked in the browser: one `h1`, every visible form
+/// control labelled, no positive `tabindex`, every button named, a skip link first in the
+/// keyboard order, and Tab moving focus to it.
+pub async fn accessibility_basics(browser: &Client) {
+    let problems = browser
+        .execute(
+            r#"var problems = [];
+            if (document.querySelectorAll("h1").length !== 1) problems.push("h1 count " + document.querySelectorAll("h1").length);
+            document.querySelectorAll("input, select, textarea").forEach(function (e) {
+              if (e.type === "hidden") return;
+              if (!(e.labels && e.labels.length) && !e.getAttribute("aria-label")) problems.push("unlabelled " + (e.id || e.name));
+            });
+            document.querySelectorAll("[tabindex]").forEach(function (e) { if (e.tabIndex > 0) problems.push("tabindex " + e.outerHTML.slice(0, 60)); });
+            document.querySelectorAll("button, a").forEach(function (e) {
+              if (!e.hidden && !e.textContent.trim() && !e.getAttribute("aria-label")) problems.push("unnamed " + e.outerHTML.slice(0, 60));
+            });
+            return problems;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(problems, json!([]), "accessibility basics");
+    browser.execute("document.activeElement && document.activeElement.blur();", vec![]).await.unwrap();
+    let body = browser.find(Locator::Css("body")).await.unwrap();
+    body.send_keys(&fantoccini::key::Key::Tab.to_string()).await.unwrap();
+    let focused = browser.execute("return document.activeElement.textContent;", vec![]).await.unwrap();
+    assert_eq!(focused, json!("Skip to content"), "Tab reaches the skip link first");
+    browser.execute("document.activeElement.blur();", vec![]).await.unwrap();
+}
+
+/// Saves a screenshot of the page as `docs/screenshots/NAME.png` when `PLEXID_SCREENSHOTS` names
+/// the directory (how the README's pictures are made); otherwise does nothing.
+pub async fn screenshot(browser: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("PLEXID_SCREENSHOTS") {
+        let png = browser.screenshot().await.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// An administrator creates a source in the admin pages: signs in with Plex in the form, picks
+/// the server plexid lists, saves, sees the source; the pages pass the accessibility basics,
+/// load nothing from elsewhere, and never contain the admin's Plex token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_creates_a_source_in_the_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.plex_accounts();
+    app.plex.share_server("srv-other", crate::login::OWNER);
+    app.plex_source("plex", json!({})).await;
+    let driver = Driver::start();
+    let plex = app.plex.url();
+    let owner_token = app.plex.token_of(crate::login::OWNER).unwrap();
+
+    // The Plex owner signs in, and is made an administrator.
+    let browser = driver.browser().await;
+    browser.goto(&format!("{}/if/admin/", app.base)).await.unwrap();
+    wait_for_url(&browser, "/if/admin/sign-in?next=%2Fif%2Fadmin%2F").await;
+    browser.find(Locator::LinkText("Sign in with Plex")).await.unwrap().click().await.unwrap();
+    approve_in_plex_window(&browser, "plex", "owner").await;
+    wait_for_url(&browser, "/if/admin/").await;
+    assert!(browser.source().await.unwrap().contains("No administration rights"));
+    let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
+    let (_, users) = app.get("/api/v3/core/users/?username=owner").await;
+    let group = supers["results"][0]["pk"].as_str().unwrap().to_owned();
+    let added =
+        app.post(&format!("/api/v3/core/groups/{group}/add_user/"), json!({"pk": users["results"][0]["pk"]})).await;
+    assert_eq!(added.0, 204);
+    browser.goto(&format!("{}/if/admin/", app.base)).await.unwrap();
+    assert_eq!(text_of(&browser, "h1").await, "Overview");
+    screenshot(&browser, "admin-overview").await;
+    accessibility_basics(&browser).await;
+
+    // The form: Sign in with Plex lists the servers; the owned one is ticked and saved.
+    browser.goto(&format!("{}/if/admin/sources/new", app.base)).await.unwrap();
+    accessibility_basics(&browser).await;
+    browser.find(Locator::Id("name")).await.unwrap().send_keys("Browser source").await.unwrap();
+    browser.find(Locator::Id("slug")).await.unwrap().send_keys("browser").await.unwrap();
+    approve_in_plex_window(&browser, "signin", "owner").await;
+    let started = Instant::now();
+    loop {
+        let status = text_of(&browser, "#server-status").await;
+        if status == "2 server(s) listed by Plex." {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "no servers listed: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let labels = browser.execute("return Array.from(document.querySelectorAll('#allowed_servers-group label')).map(function (l) { return l.textContent; });", vec![]).await.unwrap();
+    assert_eq!(labels, json!(["Allowed (owned)", "Other (shared with you)"]));
+    browser.find(Locator::Css("input[name=allowed_servers][value=srv-allowed]")).await.unwrap().click().await.unwrap();
+    screenshot(&browser, "admin-source-form").await;
+    loaded_only_from(&browser, &[&app.base, &plex]).await;
+    browser.find(Locator::Css("#source-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_url(&browser, "/if/admin/sources/browser/").await;
+    assert_eq!(text_of(&browser, "h1").await, "Browser source");
+    screenshot(&browser, "admin-source").await;
+    accessibility_basics(&browser).await;
+    assert!(!browser.source().await.unwrap().contains(&owner_token), "the stored token is never shown");
+    let (_, source) = app.get("/api/v3/sources/plex/browser/").await;
+    assert_eq!(source["allowed_servers"], json!(["srv-allowed"]));
+    let stored = app.store.read().source_by_slug("browser").await.unwrap().unwrap();
+    assert_eq!(
+        app.secrets.decrypt(&stored.plex_token).unwrap(),
+        owner_token,
+        "the token from the Plex sign-in was stored"
+    );
+
+    // The list, and the delete confirmation.
+    browser.goto(&format!("{}/if/admin/sources/", app.base)).await.unwrap();
+    screenshot(&browser, "admin-sources").await;
+    accessibility_basics(&browser).await;
+    browser.goto(&format!("{}/if/admin/sources/browser/delete", app.base)).await.unwrap();
+    accessibility_basics(&browser).await;
+    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_url(&browser, "/if/admin/sources/").await;
+    assert_eq!(app.get("/api/v3/sources/plex/browser/").await.0, 404);
+    loaded_only_from(&browser, &[&app.base, &plex]).await;
+    browser.close().await.unwrap();
+}

@@ -22,6 +22,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/if/admin/", get(overview))
+        .route("/if/admin/sign-in", get(token_form).post(token_sign_in))
         .route("/if/admin/sources/", get(sources::list))
         .route("/if/admin/sources/new", get(sources::new_form).post(sources::create))
         .route("/if/admin/sources/{slug}/", get(sources::show))
@@ -49,9 +50,7 @@ impl FromRequestParts<AppState> for Admin {
             .map_err(IntoResponse::into_response)?;
         let Some(user) = signed_in else {
             let next = parts.uri.path_and_query().map_or("/if/admin/", |p| p.as_str());
-            let to =
-                format!("{LOGIN_PATH}?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-            return Err(Redirect::to(&to).into_response());
+            return Err(Redirect::to(&format!("/if/admin/sign-in?next={}", encoded(next))).into_response());
         };
         let actor = Actor::User(user.principal.clone());
         if !SECTIONS.iter().any(|(_, _, permission)| actor.can(*permission)) {
@@ -141,4 +140,79 @@ async fn overview(
     };
     let body = format!("<h1>Overview</h1>{sources}");
     Ok(admin_page(&state, &admin, "Overview", "/if/admin/", &body, &[]))
+}
+
+fn encoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Where to go after signing in: an admin page asked for, else the overview.
+fn admin_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with("/if/admin/") && !path.contains("//") => path,
+        _ => "/if/admin/",
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// `GET /if/admin/sign-in`: for administrators without a Plex sign-in yet (the first one, before
+/// any source exists): an API token, such as the bootstrap token, starts an admin session.
+async fn token_form(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Response {
+    token_page(&state, admin_next(q.next.as_deref()), None, StatusCode::OK)
+}
+
+fn token_page(state: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let errors = match error {
+        Some(message) => plexid_core::FieldErrors::single("token", message),
+        None => plexid_core::FieldErrors::default(),
+    };
+    let body = format!(
+        "<div class=\"card\"><h1>Administrator sign-in</h1>\
+         <p><a class=\"button\" href=\"{LOGIN_PATH}?next={next_query}\">Sign in with Plex</a></p>\
+         <p class=\"muted\">No Plex source yet? Sign in with an API token: the first time, the bootstrap token \
+         (<code>PLEXID_BOOTSTRAP_TOKEN</code>), or one printed by <code>plexid create-token</code>.</p>\
+         <form method=\"post\" action=\"/if/admin/sign-in\"><input type=\"hidden\" name=\"next\" value=\"{next}\">{field}\
+         <button type=\"submit\">Sign in with the token</button></form></div>",
+        next_query = escape(&encoded(next)),
+        next = escape(next),
+        field = forms::input("password", "token", "API token", "", "", &errors),
+    );
+    let mut response = super::page(state, "Administrator sign-in", &body, &[]);
+    *response.status_mut() = status;
+    response
+}
+
+/// `POST /if/admin/sign-in`: starts a session for the token's user, if they may administer.
+async fn token_sign_in(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    client: crate::service::Client,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let form = forms::FormData::parse(&body);
+    let next = admin_next(form.get("next"));
+    let key = form.get("token").unwrap_or_default();
+    match sessions::start_with_token(&state, key, &admin_permissions(), &client).await {
+        Ok(Some(started)) => {
+            let mut response = Redirect::to(next).into_response();
+            crate::web::cookies::set_session(&mut response, &state.settings, &started);
+            Ok(response)
+        }
+        Ok(None) => Ok(token_page(&state, next, Some("This token is not valid."), StatusCode::BAD_REQUEST)),
+        Err(ServiceError::Forbidden) => {
+            Ok(token_page(&state, next, Some("This token's user may not administer plexid."), StatusCode::FORBIDDEN))
+        }
+        Err(other) => Err(PageError::internal(&other)),
+    }
+}
+
+/// The permissions that open at least one admin section.
+pub fn admin_permissions() -> Vec<Permission> {
+    SECTIONS.iter().map(|(_, _, p)| *p).collect()
 }

@@ -445,7 +445,7 @@ fn form_html(
     };
     let token_hint = match editing {
         Some(_) => "Leave empty to keep the stored token, or use “Sign in with Plex” to replace it (re-authorise).",
-        None => "Use “Sign in with Plex” below, or paste a Plex token.",
+        None => "Use “Sign in with Plex” above, or paste a Plex token.",
     };
     format!(
         "{alert}<form method=\"post\" action=\"{action}\" id=\"source-form\" novalidate>{csrf}\
