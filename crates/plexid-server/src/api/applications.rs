@@ -127,7 +127,7 @@ pub struct PolicyTestResult {
 
 paginated_schema!(PaginatedApplicationList, Application);
 
-fn read_application(body: &mut Body<'_>) -> ApplicationChanges {
+pub(crate) fn read_application(body: &mut Body<'_>) -> ApplicationChanges {
     if body.raw("backchannel_providers").is_some_and(|v| !v.as_array().is_some_and(Vec::is_empty)) {
         body.errors.add("backchannel_providers", "plexid has no backchannel providers; leave this empty.");
     }

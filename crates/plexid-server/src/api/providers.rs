@@ -355,7 +355,7 @@ fn read_oauth2(body: &mut Body<'_>) -> ProviderChanges {
     }
 }
 
-fn read_proxy(body: &mut Body<'_>) -> ProviderChanges {
+pub(crate) fn read_proxy(body: &mut Body<'_>) -> ProviderChanges {
     const NOT_PROXYING: &str = "plexid does not proxy requests (forward-auth only); leave this empty.";
     unsupported(body, "internal_host", empty_text, NOT_PROXYING);
     unsupported(body, "certificate", Value::is_null, NOT_PROXYING);

@@ -291,3 +291,103 @@ async fn token_sign_in(app: &TestApp) {
     assert_eq!(events["results"][0]["context"]["method"], "api_token", "{events}");
 }
 both!(token_sign_in, token_sign_in);
+
+/// An application behind forward-auth made in the admin pages: errors shown with nothing stored
+/// (a provider made for a refused application is removed again), then the application and its provider, live for forward-auth, with
+/// the snippets on its page; deleting it after the confirmation.
+async fn application_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/new", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    let csrf = csrf_of(&html);
+    let providers_before = app.count("/api/v3/providers/proxy/").await;
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("name", "Tautulli"),
+        ("slug", "no good"),
+        ("external_host", ""),
+        ("mode", "forward_single"),
+        ("policy_engine_mode", "any"),
+    ];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/applications/new", &bad).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"external_host-errors\"><li>This field may not be blank."), "{html}");
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "no provider left behind");
+    let bad_slug = [
+        ("csrf", csrf.as_str()),
+        ("name", "Tautulli"),
+        ("slug", "no good"),
+        ("external_host", "http://app.test"),
+        ("mode", "forward_single"),
+        ("policy_engine_mode", "any"),
+    ];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/applications/new", &bad_slug).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"slug-errors\""), "{html}");
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "the provider was removed again");
+    // A slug already taken: the provider is made, the application refused, the provider removed.
+    let (_, _) = app.post("/api/v3/core/applications/", json!({"name": "Taken", "slug": "taken"})).await;
+    let taken = [
+        ("csrf", csrf.as_str()),
+        ("name", "Tautulli"),
+        ("slug", "taken"),
+        ("external_host", "http://app.test"),
+        ("mode", "forward_single"),
+        ("policy_engine_mode", "any"),
+    ];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/applications/new", &taken).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Application with this slug already exists."), "{html}");
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "the provider was removed again");
+
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("name", "Tautulli"),
+        ("slug", "tautulli"),
+        ("external_host", "http://app.test"),
+        ("mode", "forward_single"),
+        ("cookie_domain", ""),
+        ("access_relationships", "friend"),
+        ("access_relationships", "server_member"),
+        ("access_servers", SERVER_ID),
+        ("policy_engine_mode", "any"),
+    ];
+    let (status, html, location) = page(app, &admin, Method::POST, "/if/admin/applications/new", &good).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/applications/tautulli/"), "{html}");
+    let (_, created) = app.get("/api/v3/core/applications/tautulli/").await;
+    assert_eq!(created["access_relationships"], json!(["friend", "server_member"]));
+    assert_eq!(created["access_servers"], json!([SERVER_ID]));
+    assert_eq!(
+        (created["provider_obj"]["name"].clone(), created["launch_url"].clone()),
+        (json!("Tautulli"), json!("http://app.test")),
+        "{created}"
+    );
+    // Live for forward-auth: nobody signed in is asked to sign in; an unknown host is not ours.
+    let original = [("X-Original-URL", "http://app.test/x")];
+    let (status, _) = crate::forward_auth::proxied(
+        app,
+        "plexid.internal",
+        "/outpost.goauthentik.io/auth/nginx",
+        &Cookies::default(),
+        &original,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/tautulli/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("server_name app.test;") && html.contains("auth/caddy") && html.contains("auth/traefik"),
+        "{html}"
+    );
+    assert!(html.contains("the owner&#x27;s Plex friends, members of a server, members of srv-allowed"), "{html}");
+
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/tautulli/delete", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("stays, unassigned"), "{html}");
+    let (status, _, location) =
+        page(app, &admin, Method::POST, "/if/admin/applications/tautulli/delete", &[("csrf", &csrf)]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/applications/"));
+    assert_eq!(app.get("/api/v3/core/applications/tautulli/").await.0, 404);
+}
+both!(application_pages, application_pages);

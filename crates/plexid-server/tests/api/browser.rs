@@ -284,6 +284,19 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_url(&browser, "/if/admin/sources/").await;
     assert_eq!(app.get("/api/v3/sources/plex/browser/").await.0, 404);
+
+    // An application behind forward-auth, with the snippets to copy.
+    browser.goto(&format!("{}/if/admin/applications/new", app.base)).await.unwrap();
+    accessibility_basics(&browser).await;
+    browser.find(Locator::Id("name")).await.unwrap().send_keys("Tautulli").await.unwrap();
+    browser.find(Locator::Id("slug")).await.unwrap().send_keys("tautulli").await.unwrap();
+    browser.find(Locator::Id("external_host")).await.unwrap().send_keys("https://tautulli.example.com").await.unwrap();
+    browser.find(Locator::Css("input[name=access_relationships][value=friend]")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css("#app-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_url(&browser, "/if/admin/applications/tautulli/").await;
+    screenshot(&browser, "admin-application").await;
+    accessibility_basics(&browser).await;
+    assert!(text_of(&browser, "main pre code").await.contains("server_name tautulli.example.com;"));
     loaded_only_from(&browser, &[&app.base, &plex]).await;
     browser.close().await.unwrap();
 }

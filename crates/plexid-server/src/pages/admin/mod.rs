@@ -4,6 +4,7 @@
 //! API, with the signed-in user as the actor, so permissions, validation and authentik's error
 //! wording are the API's; a page or action the user may not use is not offered.
 
+pub mod applications;
 pub mod forms;
 pub mod sources;
 
@@ -28,10 +29,17 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/sources/{slug}/", get(sources::show))
         .route("/if/admin/sources/{slug}/edit", get(sources::edit_form).post(sources::update))
         .route("/if/admin/sources/{slug}/delete", get(sources::confirm_delete).post(sources::delete))
+        .route("/if/admin/applications/", get(applications::list))
+        .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
+        .route("/if/admin/applications/{slug}/", get(applications::show))
+        .route("/if/admin/applications/{slug}/delete", get(applications::confirm_delete).post(applications::delete))
 }
 
 /// The sections of the admin pages: label, path, and the permission that shows them.
-const SECTIONS: &[(&str, &str, Permission)] = &[("Plex sources", "/if/admin/sources/", crate::service::sources::VIEW)];
+const SECTIONS: &[(&str, &str, Permission)] = &[
+    ("Plex sources", "/if/admin/sources/", crate::service::sources::VIEW),
+    ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
+];
 
 /// A signed-in user who may use at least one admin section.
 pub struct Admin {

@@ -1,0 +1,338 @@
+//! `/if/admin/applications/`: applications behind forward-auth: list, create (an application and
+//! its proxy provider in one form), the page with the nginx, Traefik and Caddy snippets to
+//! copy, and deletion after a confirmation.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use plexid_core::modes::{AppRelationship, PolicyEngineMode, ProviderKind, ProxyMode};
+use plexid_core::permission::{Action, Model};
+use plexid_core::{FieldErrors, Permission};
+use plexid_store::apps::ApplicationFilter;
+use plexid_store::listing::{OrderTerm, Window};
+use serde_json::{json, Value};
+
+use super::forms::{checkbox_group, csrf_field, form_errors, input, select, FormData};
+use super::{admin_page, failure, Admin};
+use crate::api::read_body;
+use crate::pages::{escape, PageError};
+use crate::service::{applications as service, providers, ServiceError};
+use crate::state::AppState;
+
+const BASE: &str = "/if/admin/applications/";
+/// The flow a provider created here authorizes with (created at first start).
+const AUTHORIZATION_FLOW: &str = "default-provider-authorization-implicit-consent";
+
+fn can(admin: &Admin, model: Model, action: Action) -> bool {
+    admin.actor.can(Permission::new(action, model))
+}
+
+/// `GET /if/admin/applications/`.
+pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
+    let window = Window::Offset { limit: 200, offset: 0 };
+    let listed = service::list(&state, &admin.actor, &ApplicationFilter::default(), &[OrderTerm::asc("name")], window)
+        .await
+        .map_err(failure)?;
+    let rows: String = listed
+        .rows
+        .iter()
+        .map(|a| {
+            format!(
+                "<tr><td><a href=\"{BASE}{slug}/\">{name}</a></td><td>{slug}</td><td>{rule}</td></tr>",
+                slug = escape(&a.slug),
+                name = escape(&a.name),
+                rule = escape(&rule_text(&a.access)),
+            )
+        })
+        .collect();
+    let new = if can(&admin, Model::Application, Action::Add) && can(&admin, Model::ProxyProvider, Action::Add) {
+        format!("<p><a class=\"button\" href=\"{BASE}new\">New application behind forward-auth</a></p>")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>Applications</h1>{new}<p class=\"muted\">{total} application(s).</p>\
+         <div class=\"table\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th><th scope=\"col\">Who may use it</th></tr></thead>\
+         <tbody>{rows}</tbody></table></div>",
+        total = listed.total,
+    );
+    Ok(admin_page(&state, &admin, "Applications", BASE, &body, &[]))
+}
+
+/// Who an application admits, in words.
+fn rule_text(rules: &plexid_core::apps::AccessRules) -> String {
+    let mut parts: Vec<String> = rules.relationships.iter().map(|r| relationship_label(*r).to_owned()).collect();
+    if !rules.servers.is_empty() {
+        parts.push(format!("members of {}", rules.servers.join(", ")));
+    }
+    if !rules.groups.is_empty() {
+        parts.push(format!("{} group(s)", rules.groups.len()));
+    }
+    if parts.is_empty() {
+        "every signed-in user".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn relationship_label(r: AppRelationship) -> &'static str {
+    match r {
+        AppRelationship::Owner => "the Plex owner",
+        AppRelationship::Home => "the owner's Plex Home",
+        AppRelationship::Friend => "the owner's Plex friends",
+        AppRelationship::ServerMember => "members of a server",
+    }
+}
+
+/// What the form shows (new, or submitted with errors).
+#[derive(Default)]
+struct AppForm {
+    name: String,
+    slug: String,
+    external_host: String,
+    mode: String,
+    cookie_domain: String,
+    relationships: Vec<String>,
+    servers: String,
+    policy_engine_mode: String,
+}
+
+impl AppForm {
+    fn submitted(form: &FormData) -> Self {
+        let text = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
+        AppForm {
+            name: text("name"),
+            slug: text("slug"),
+            external_host: text("external_host"),
+            mode: text("mode"),
+            cookie_domain: text("cookie_domain"),
+            relationships: form.all("access_relationships"),
+            servers: text("access_servers"),
+            policy_engine_mode: text("policy_engine_mode"),
+        }
+    }
+
+    fn provider_body(&self, flow: &str) -> Value {
+        json!({"name": self.name, "authorization_flow": flow, "external_host": self.external_host,
+               "mode": self.mode, "cookie_domain": self.cookie_domain})
+    }
+
+    fn application_body(&self, provider: Option<i64>) -> Value {
+        let servers: Vec<&str> =
+            self.servers.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
+        json!({"name": self.name, "slug": self.slug, "provider": provider, "policy_engine_mode": self.policy_engine_mode,
+               "access_relationships": self.relationships, "access_servers": servers, "access_groups": []})
+    }
+}
+
+fn form_html(admin: &Admin, values: &AppForm, errors: &FieldErrors) -> String {
+    let relationships: Vec<(String, String, bool)> = AppRelationship::ALL
+        .iter()
+        .map(|r| {
+            (
+                r.as_str().to_owned(),
+                relationship_label(*r).to_owned(),
+                values.relationships.iter().any(|v| v == r.as_str()),
+            )
+        })
+        .collect();
+    let modes = vec![
+        ("forward_single".to_owned(), "One application (forward_single)".to_owned()),
+        ("forward_domain".to_owned(), "Every application under a domain (forward_domain)".to_owned()),
+    ];
+    let engines: Vec<(String, String)> =
+        vec![("any".into(), "any rule admits (any)".into()), ("all".into(), "every rule must admit (all)".into())];
+    format!(
+        "{alert}<form method=\"post\" action=\"{BASE}new\" id=\"app-form\" novalidate>{csrf}\
+         <section class=\"card\" aria-labelledby=\"app\"><h2 id=\"app\">Application</h2>{name}{slug}</section>\
+         <section class=\"card\" aria-labelledby=\"fa\"><h2 id=\"fa\">Forward-auth</h2>{host}{mode}{cookie}</section>\
+         <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>{rels}{servers}{engine}</section>\
+         <p><button type=\"submit\">Create application</button> <a href=\"{BASE}\">Cancel</a></p></form>",
+        alert = form_errors(errors),
+        csrf = csrf_field(&admin.csrf),
+        name = input("text", "name", "Name", &values.name, "", errors),
+        slug = input("text", "slug", "Slug", &values.slug, "", errors),
+        host = input("text", "external_host", "External address", &values.external_host, "The address people open, such as https://tautulli.example.com.", errors),
+        mode = select("mode", "Mode", &modes, &values.mode, errors),
+        cookie = input("text", "cookie_domain", "Cookie domain", &values.cookie_domain, "Only for forward_domain, such as example.com.", errors),
+        rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "No rule at all admits every signed-in user.", errors),
+        servers = input("text", "access_servers", "Servers", &values.servers, "Comma-separated clientIdentifiers, for “members of a server”.", errors),
+        engine = select("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, errors),
+    )
+}
+
+fn form_page(state: &AppState, admin: &Admin, values: &AppForm, errors: &FieldErrors) -> Response {
+    let body = format!(
+        "<p><a href=\"{BASE}\">Applications</a></p><h1>New application</h1>{}",
+        form_html(admin, values, errors)
+    );
+    let mut response = admin_page(state, admin, "New application", BASE, &body, &[]);
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+fn may_create(admin: &Admin) -> Result<(), PageError> {
+    if can(admin, Model::Application, Action::Add) && can(admin, Model::ProxyProvider, Action::Add) {
+        Ok(())
+    } else {
+        Err(failure(ServiceError::Forbidden))
+    }
+}
+
+/// `GET /if/admin/applications/new`.
+pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
+    may_create(&admin)?;
+    let values = AppForm {
+        mode: ProxyMode::ForwardSingle.as_str().into(),
+        policy_engine_mode: PolicyEngineMode::Any.as_str().into(),
+        ..Default::default()
+    };
+    Ok(form_page(&state, &admin, &values, &FieldErrors::default()))
+}
+
+/// `POST /if/admin/applications/new`: the proxy provider, then the application using it. The two
+/// are separate operations; when the application is refused, the provider just made is
+/// deleted again, so a failed form leaves nothing behind.
+pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    may_create(&admin)?;
+    let values = AppForm::submitted(&form);
+    let flow = state.store.read().flow_by_slug(AUTHORIZATION_FLOW).await.map_err(|e| PageError::internal(&e))?;
+    let flow = flow.map(|f| f.id.0.to_string()).unwrap_or_default();
+    // The application's own fields are checked first (without a provider), so one submission
+    // shows the errors of both parts.
+    let (_, app_errors) = read_body(&values.application_body(None), false, crate::api::applications::read_application);
+    let (changes, errors) = read_body(&values.provider_body(&flow), false, crate::api::providers::read_proxy);
+    let mut all_errors = app_errors.clone();
+    all_errors.extend(errors.clone());
+    if !all_errors.is_empty() {
+        return Ok(form_page(&state, &admin, &values, &all_errors));
+    }
+    let saved = match providers::create(&state, &admin.actor, ProviderKind::Proxy, changes, errors).await {
+        Ok(saved) => saved,
+        Err(ServiceError::Invalid(errors)) => return Ok(form_page(&state, &admin, &values, &errors)),
+        Err(other) => return Err(failure(other)),
+    };
+    let provider = saved.row.provider.id;
+    let (app_changes, app_errors) =
+        read_body(&values.application_body(Some(provider.0)), false, crate::api::applications::read_application);
+    match service::create(&state, &admin.actor, app_changes, app_errors).await {
+        Ok(shown) => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
+        Err(error) => {
+            providers::delete(&state, &admin.actor, ProviderKind::Proxy, provider).await.map_err(failure)?;
+            match error {
+                ServiceError::Invalid(errors) => Ok(form_page(&state, &admin, &values, &errors)),
+                other => Err(failure(other)),
+            }
+        }
+    }
+}
+
+/// `GET /if/admin/applications/{slug}/`: the rule and the snippets for the reverse proxy.
+pub async fn show(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
+    let plexid = state.settings.public_url.clone().unwrap_or_else(|| "http://PLEXID_PUBLIC_URL".into());
+    let plexid = plexid.trim_end_matches('/');
+    let setup = match &shown.provider {
+        Some(row) if row.provider.kind == ProviderKind::Proxy => {
+            let host = row.provider.settings.external_host.clone();
+            let server_name = plexid_core::apps::url_host(&host).unwrap_or_default();
+            format!(
+                "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">Reverse proxy</h2>\
+                 <p>External address: <code>{host}</code> ({mode}).</p>\
+                 <h3>nginx</h3><pre><code>{nginx}</code></pre><h3>Caddy</h3><pre><code>{caddy}</code></pre>\
+                 <h3>Traefik</h3><pre><code>{traefik}</code></pre></section>",
+                host = escape(&host),
+                mode = row.provider.settings.mode.as_str(),
+                nginx = escape(&nginx_snippet(plexid, &server_name)),
+                caddy = escape(&caddy_snippet(plexid, &server_name)),
+                traefik = escape(&format!("forwardAuth:\n  address: {plexid}/outpost.goauthentik.io/auth/traefik\n  trustForwardHeader: true\n  authResponseHeaders: [X-authentik-username, X-authentik-groups, X-authentik-email, X-plexid-plex-relationship]")),
+            )
+        }
+        _ => String::new(),
+    };
+    let delete = if can(&admin, Model::Application, Action::Delete) {
+        format!(
+            "<p class=\"actions\"><a class=\"button danger\" href=\"{BASE}{}/delete\">Delete</a></p>",
+            escape(&shown.app.slug)
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1>{delete}\
+         <section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Who may use it</h2><p>{rule} ({engine})</p></section>{setup}",
+        name = escape(&shown.app.name),
+        rule = escape(&rule_text(&shown.app.access)),
+        engine = shown.app.policy_engine_mode.as_str(),
+    );
+    Ok(admin_page(&state, &admin, &shown.app.name, BASE, &body, &[]))
+}
+
+fn nginx_snippet(plexid: &str, server_name: &str) -> String {
+    format!(
+        "server {{\n    server_name {server_name};\n    location / {{\n        proxy_pass http://your-app;\n\
+         \x20       auth_request /outpost.goauthentik.io/auth/nginx;\n        error_page 401 = @goauthentik_proxy_signin;\n\
+         \x20       auth_request_set $auth_cookie $upstream_http_set_cookie;\n        add_header Set-Cookie $auth_cookie;\n    }}\n\
+         \x20   location /outpost.goauthentik.io {{\n        proxy_pass {plexid}/outpost.goauthentik.io;\n\
+         \x20       proxy_set_header Host $host;\n        proxy_set_header X-Original-URL $scheme://$http_host$request_uri;\n\
+         \x20       proxy_pass_request_body off;\n        proxy_set_header Content-Length \"\";\n    }}\n\
+         \x20   location @goauthentik_proxy_signin {{\n        internal;\n        add_header Set-Cookie $auth_cookie;\n\
+         \x20       return 302 /outpost.goauthentik.io/start?rd=$request_uri;\n    }}\n}}"
+    )
+}
+
+fn caddy_snippet(plexid: &str, server_name: &str) -> String {
+    format!(
+        "{server_name} {{\n    route {{\n        reverse_proxy /outpost.goauthentik.io/* {plexid}\n\
+         \x20       forward_auth {plexid} {{\n            uri /outpost.goauthentik.io/auth/caddy\n\
+         \x20           copy_headers X-Authentik-Username X-Authentik-Groups X-Authentik-Email X-Plexid-Plex-Relationship\n\
+         \x20           trusted_proxies private_ranges\n        }}\n        reverse_proxy your-app:8080\n    }}\n}}"
+    )
+}
+
+/// `GET /if/admin/applications/{slug}/delete`.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    if !can(&admin, Model::Application, Action::Delete) {
+        return Err(failure(ServiceError::Forbidden));
+    }
+    let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
+    let provider = match &shown.provider {
+        Some(row) => format!("<p>Its provider, {}, stays, unassigned.</p>", escape(&row.provider.name)),
+        None => String::new(),
+    };
+    let body = format!(
+        "<p><a href=\"{BASE}{slug}/\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">\
+         <p>People signed in to it through forward-auth or OpenID Connect lose access at once.</p>{provider}\
+         <form method=\"post\" action=\"{BASE}{slug}/delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
+         <a href=\"{BASE}{slug}/\">Cancel</a></form></div>",
+        slug = escape(&shown.app.slug),
+        name = escape(&shown.app.name),
+        csrf = csrf_field(&admin.csrf),
+    );
+    Ok(admin_page(&state, &admin, &format!("Delete {}", shown.app.name), BASE, &body, &[]))
+}
+
+/// `POST /if/admin/applications/{slug}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin.check_csrf(&FormData::parse(&body))?;
+    service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
+    Ok(Redirect::to(BASE).into_response())
+}
