@@ -113,10 +113,6 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let database = plexid_store::redact_url(&settings.db.database);
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
     announce(&format!("plexid listening on http://{} (database {database})", server.address));
-    announce(&format!(
-        "admin pages: http://{}/if/admin/ (sign in there with an API token the first time)",
-        server.address
-    ));
     if has_token {
         announce(&format!("API token: the value of PLEXID_BOOTSTRAP_TOKEN (superuser {ADMIN_USERNAME})"));
     } else {
@@ -125,6 +121,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
              or run `plexid create-token` (same --database) to create one",
         );
     }
+    announce(&format!(
+        "admin pages: http://{}/if/admin/ (sign in there with an API token the first time)",
+        server.address
+    ));
     server.run(shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

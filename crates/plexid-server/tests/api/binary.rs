@@ -37,6 +37,7 @@ async fn serve_and_stop(backend: Backend) {
     let first = lines.next().unwrap().unwrap();
     let url = first.strip_prefix("plexid listening on ").unwrap().split(' ').next().unwrap().to_owned();
     assert!(lines.next().unwrap().unwrap().contains("create-token"), "says how to get a token");
+    assert!(lines.next().unwrap().unwrap().contains(&format!("{url}/if/admin/")), "says where the admin pages are");
     let client = reqwest::Client::new();
     assert_eq!(client.get(format!("{url}/-/health/ready/")).send().await.unwrap().status(), 200);
     let listed = client.get(format!("{url}/api/v3/sources/plex/")).bearer_auth(&key).send().await.unwrap();
