@@ -83,7 +83,7 @@ pub struct PropertyMappingTestResult {
 
 paginated_schema!(PaginatedPlexSourcePropertyMappingList, PlexSourcePropertyMapping);
 
-fn read_mapping(body: &mut Body<'_>) -> MappingChanges {
+pub(crate) fn read_mapping(body: &mut Body<'_>) -> MappingChanges {
     MappingChanges { name: body.text("name", Text::REQUIRED), expression: body.text("expression", Text::REQUIRED) }
 }
 

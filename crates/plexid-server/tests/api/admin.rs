@@ -391,3 +391,60 @@ async fn application_pages(app: &TestApp) {
     assert_eq!(app.get("/api/v3/core/applications/tautulli/").await.0, 404);
 }
 both!(application_pages, application_pages);
+
+/// Property mappings in the admin pages: a syntax error shown at the expression with nothing
+/// saved, the test panel against sample Plex user JSON, and deletion naming the sources that use
+/// the mapping.
+async fn mapping_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/mappings/new", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    let csrf = csrf_of(&html);
+    let before = app.count("/api/v3/propertymappings/source/plex/").await;
+    let broken = [("csrf", csrf.as_str()), ("name", "Broken"), ("expression", "return {")];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/mappings/new", &broken).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"expression-errors\"><li>Expression Syntax Error"), "{html}");
+    assert!(html.contains("return {</textarea>"), "the expression typed is kept");
+    assert_eq!(app.count("/api/v3/propertymappings/source/plex/").await, before);
+
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("name", "Display name"),
+        ("expression", "return {\"name\": info[\"title\"] + \"!\"}"),
+    ];
+    let (status, _, location) = page(app, &admin, Method::POST, "/if/admin/mappings/new", &good).await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/if/admin/mappings/"), "{location}");
+    let (status, html, _) = page(
+        app,
+        &admin,
+        Method::POST,
+        &format!("{location}test"),
+        &[("csrf", &csrf), ("info", "{\"title\": \"Jane\"}")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<h3>Result</h3><pre><code>{\n  &quot;name&quot;: &quot;Jane!&quot;\n}</code></pre>"),
+        "{html}"
+    );
+    let (_, html, _) =
+        page(app, &admin, Method::POST, &format!("{location}test"), &[("csrf", &csrf), ("info", "{}")]).await;
+    assert!(html.contains("The expression failed"), "a missing key fails the expression: {html}");
+    let (status, html, _) =
+        page(app, &admin, Method::POST, &format!("{location}test"), &[("csrf", &csrf), ("info", "not json")]).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Enter a JSON object."), "{html}");
+
+    let pk = location.trim_start_matches("/if/admin/mappings/").trim_end_matches('/').to_owned();
+    assert_eq!(app.patch("/api/v3/sources/plex/plex/", json!({"user_property_mappings": [pk]})).await.0, 200);
+    let (_, html, _) = page(app, &admin, Method::GET, &format!("{location}delete"), &[]).await;
+    assert!(html.contains("These sources stop using it:</p><ul id=\"cascade\"><li>Plex plex</li>"), "{html}");
+    let (status, _, _) = page(app, &admin, Method::POST, &format!("{location}delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (_, source) = app.get("/api/v3/sources/plex/plex/").await;
+    assert_eq!(source["user_property_mappings"], json!([]));
+}
+both!(mapping_pages, mapping_pages);

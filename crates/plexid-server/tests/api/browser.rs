@@ -285,6 +285,21 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     wait_for_url(&browser, "/if/admin/sources/").await;
     assert_eq!(app.get("/api/v3/sources/plex/browser/").await.0, 404);
 
+    // A property mapping, tested against the sample Plex user.
+    browser.goto(&format!("{}/if/admin/mappings/new", app.base)).await.unwrap();
+    accessibility_basics(&browser).await;
+    browser.find(Locator::Id("name")).await.unwrap().send_keys("Shout").await.unwrap();
+    let expression = browser.find(Locator::Id("expression")).await.unwrap();
+    expression.clear().await.unwrap();
+    expression.send_keys("return {\"name\": info[\"username\"].upper()}").await.unwrap();
+    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Id("test")).await.unwrap();
+    browser.find(Locator::Css("section[aria-labelledby=test] button")).await.unwrap().click().await.unwrap();
+    assert!(text_of(&browser, "#test-result pre").await.contains("\"MEMBER\""));
+    browser.execute("document.getElementById('test').scrollIntoView();", vec![]).await.unwrap();
+    screenshot(&browser, "admin-mapping").await;
+    accessibility_basics(&browser).await;
+
     // An application behind forward-auth, with the snippets to copy.
     browser.goto(&format!("{}/if/admin/applications/new", app.base)).await.unwrap();
     accessibility_basics(&browser).await;

@@ -80,6 +80,19 @@ pub fn input(kind: &str, field: &str, label: &str, value: &str, hint: &str, erro
     )
 }
 
+/// A multi-line text area with its label, hint and errors.
+pub fn textarea(field: &str, label: &str, value: &str, rows: u32, hint: &str, errors: &FieldErrors) -> String {
+    format!(
+        "<div class=\"field\"><label for=\"{field}\">{label}</label>{hint_html}\
+         <textarea id=\"{field}\" name=\"{field}\" rows=\"{rows}\" spellcheck=\"false\"{attrs}>{value}</textarea>{errors_html}</div>",
+        label = escape(label),
+        hint_html = hint_html(field, hint),
+        value = escape(value),
+        attrs = error_attributes(errors, field, !hint.is_empty()),
+        errors_html = error_list(errors, field),
+    )
+}
+
 /// A checkbox with its label and errors.
 pub fn checkbox(field: &str, label: &str, checked: bool, hint: &str, errors: &FieldErrors) -> String {
     format!(

@@ -6,6 +6,7 @@
 
 pub mod applications;
 pub mod forms;
+pub mod mappings;
 pub mod sources;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -29,6 +30,11 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/sources/{slug}/", get(sources::show))
         .route("/if/admin/sources/{slug}/edit", get(sources::edit_form).post(sources::update))
         .route("/if/admin/sources/{slug}/delete", get(sources::confirm_delete).post(sources::delete))
+        .route("/if/admin/mappings/", get(mappings::list))
+        .route("/if/admin/mappings/new", get(mappings::new_form).post(mappings::create))
+        .route("/if/admin/mappings/{id}/", get(mappings::show).post(mappings::update))
+        .route("/if/admin/mappings/{id}/test", axum::routing::post(mappings::test))
+        .route("/if/admin/mappings/{id}/delete", get(mappings::confirm_delete).post(mappings::delete))
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
         .route("/if/admin/applications/{slug}/", get(applications::show))
@@ -38,6 +44,7 @@ pub fn routes() -> Router<AppState> {
 /// The sections of the admin pages: label, path, and the permission that shows them.
 const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Plex sources", "/if/admin/sources/", crate::service::sources::VIEW),
+    ("Property mappings", "/if/admin/mappings/", crate::service::mappings::VIEW),
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
 ];
 

@@ -1,0 +1,292 @@
+//! `/if/admin/mappings/`: Plex property mappings: list, create and edit with syntax errors
+//! shown at the expression, a test panel that evaluates the stored expression against sample
+//! Plex user JSON (in the same worker processes and limits as a sign-in), and deletion after a
+//! confirmation naming the sources that use the mapping.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use plexid_core::model::{Mapping, MappingChanges};
+use plexid_core::permission::{Action, Model};
+use plexid_core::{FieldErrors, MappingId, Permission};
+use plexid_store::listing::{OrderTerm, Window};
+use plexid_store::mappings::MappingFilter;
+use serde_json::{Map, Value};
+
+use super::forms::{csrf_field, form_errors, input, textarea, FormData};
+use super::{admin_page, failure, Admin};
+use crate::pages::{escape, PageError};
+use crate::service::{mappings as service, ServiceError};
+use crate::state::AppState;
+
+const BASE: &str = "/if/admin/mappings/";
+
+/// What a sign-in's `info` looks like (plex.tv's user), prefilled in the test panel.
+const SAMPLE_INFO: &str = r#"{
+  "id": 1002,
+  "uuid": "00000000000003ea",
+  "username": "member",
+  "title": "Member",
+  "email": "member@example.com",
+  "thumb": "https://plex.tv/users/00000000000003ea/avatar"
+}"#;
+
+fn can(admin: &Admin, action: Action) -> bool {
+    admin.actor.can(Permission::new(action, Model::PlexSourcePropertyMapping))
+}
+
+fn mapping_id(id: &str) -> Result<MappingId, PageError> {
+    id.parse().map_err(|_| PageError::not_found())
+}
+
+/// `GET /if/admin/mappings/`.
+pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
+    let window = Window::Offset { limit: 500, offset: 0 };
+    let listed = service::list(&state, &admin.actor, &MappingFilter::default(), &[OrderTerm::asc("name")], window)
+        .await
+        .map_err(failure)?;
+    let rows: String = listed
+        .rows
+        .iter()
+        .map(|m| {
+            format!(
+                "<tr><td><a href=\"{BASE}{id}/\">{name}</a></td><td>{managed}</td><td><code>{first}</code></td></tr>",
+                id = m.id.0,
+                name = escape(&m.name),
+                managed = escape(m.managed.as_deref().unwrap_or("—")),
+                first = escape(m.expression.lines().next().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let new = if can(&admin, Action::Add) {
+        format!("<p><a class=\"button\" href=\"{BASE}new\">New property mapping</a></p>")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>Property mappings</h1>{new}<p class=\"muted\">{total} mapping(s). A source's mappings run at every sign-in \
+         through it, in the order listed on the source.</p><div class=\"table\"><table><thead><tr><th scope=\"col\">Name</th>\
+         <th scope=\"col\">Managed</th><th scope=\"col\">Expression</th></tr></thead><tbody>{rows}</tbody></table></div>",
+        total = listed.total,
+    );
+    Ok(admin_page(&state, &admin, "Property mappings", BASE, &body, &[]))
+}
+
+/// The create or edit form (`id`: the stored mapping's).
+fn form_html(admin: &Admin, name: &str, expression: &str, id: Option<MappingId>, errors: &FieldErrors) -> String {
+    let action = match id {
+        Some(id) => format!("{BASE}{}/", id.0),
+        None => format!("{BASE}new"),
+    };
+    format!(
+        "{alert}<form method=\"post\" action=\"{action}\" class=\"card\" novalidate>{csrf}{name}{expression}\
+         <p><button type=\"submit\">{submit}</button> <a href=\"{BASE}\">Cancel</a></p></form>",
+        alert = form_errors(errors),
+        csrf = csrf_field(&admin.csrf),
+        name = input("text", "name", "Name", name, "", errors),
+        expression = textarea(
+            "expression",
+            "Expression",
+            expression,
+            10,
+            "Python-like (Starlark); it gets info (the Plex user), source, properties and request, and returns a dict.",
+            errors
+        ),
+        submit = if id.is_some() { "Save" } else { "Create mapping" },
+    )
+}
+
+fn with_status(mut response: Response, errors: &FieldErrors) -> Response {
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+fn changes(form: &FormData) -> (MappingChanges, FieldErrors) {
+    let body = serde_json::json!({"name": form.get("name").unwrap_or_default(), "expression": form.get("expression").unwrap_or_default()});
+    crate::api::read_body(&body, false, crate::api::mappings::read_mapping)
+}
+
+/// `GET /if/admin/mappings/new`.
+pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
+    if !can(&admin, Action::Add) {
+        return Err(failure(ServiceError::Forbidden));
+    }
+    let body =
+        format!("<h1>New property mapping</h1>{}", form_html(&admin, "", "return {}", None, &FieldErrors::default()));
+    Ok(admin_page(&state, &admin, "New property mapping", BASE, &body, &[]))
+}
+
+/// `POST /if/admin/mappings/new`.
+pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let (changes, errors) = changes(&form);
+    match service::create(&state, &admin.actor, changes, errors).await {
+        Ok(mapping) => Ok(Redirect::to(&format!("{BASE}{}/", mapping.id.0)).into_response()),
+        Err(ServiceError::Invalid(errors)) => {
+            let form_html = form_html(
+                &admin,
+                form.get("name").unwrap_or_default(),
+                form.get("expression").unwrap_or_default(),
+                None,
+                &errors,
+            );
+            let body = format!("<h1>New property mapping</h1>{form_html}");
+            Ok(with_status(admin_page(&state, &admin, "New property mapping", BASE, &body, &[]), &errors))
+        }
+        Err(other) => Err(failure(other)),
+    }
+}
+
+/// The mapping's page: its form (or its expression, read-only), the test panel and the result
+/// of the last test.
+fn mapping_page(
+    state: &AppState,
+    admin: &Admin,
+    mapping: &Mapping,
+    shown: (&str, &str),
+    errors: &FieldErrors,
+    test: (&str, Option<(bool, String)>),
+) -> Response {
+    let editor = if can(admin, Action::Change) && mapping.managed.is_none() {
+        form_html(admin, shown.0, shown.1, Some(mapping.id), errors)
+    } else {
+        format!("<div class=\"card\"><pre><code>{}</code></pre></div>", escape(&mapping.expression))
+    };
+    let result = match &test.1 {
+        Some((ok, text)) => format!(
+            "<div class=\"{class}\" id=\"test-result\" role=\"status\"><h3>{title}</h3><pre><code>{text}</code></pre></div>",
+            class = if *ok { "result ok" } else { "result alert" },
+            title = if *ok { "Result" } else { "The expression failed" },
+            text = escape(text),
+        ),
+        None => String::new(),
+    };
+    let panel = if admin.actor.can(service::TEST) {
+        format!(
+            "<section class=\"card\" aria-labelledby=\"test\"><h2 id=\"test\">Test the saved expression</h2>\
+             <form method=\"post\" action=\"{BASE}{id}/test\" novalidate>{csrf}{info}<button type=\"submit\" class=\"secondary\">Run</button></form>{result}</section>",
+            id = mapping.id.0,
+            csrf = csrf_field(&admin.csrf),
+            info = textarea("info", "Sample Plex user (info)", test.0, 9, "JSON, as plex.tv answers for the signing-in user.", errors),
+        )
+    } else {
+        String::new()
+    };
+    let delete = if can(admin, Action::Delete) && mapping.managed.is_none() {
+        format!("<p class=\"actions\"><a class=\"button danger\" href=\"{BASE}{}/delete\">Delete</a></p>", mapping.id.0)
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p><a href=\"{BASE}\">Property mappings</a></p><h1>{name}</h1>{delete}{editor}{panel}",
+        name = escape(&mapping.name)
+    );
+    with_status(admin_page(state, admin, &mapping.name, BASE, &body, &[]), errors)
+}
+
+/// `GET /if/admin/mappings/{id}/`.
+pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<Response, PageError> {
+    let mapping = service::get(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
+    let shown = (mapping.name.as_str(), mapping.expression.as_str());
+    Ok(mapping_page(&state, &admin, &mapping, shown, &FieldErrors::default(), (SAMPLE_INFO, None)))
+}
+
+/// `POST /if/admin/mappings/{id}/`: saves name and expression (a syntax error is shown at the
+/// expression and nothing is saved).
+pub async fn update(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let id = mapping_id(&id)?;
+    let (changes, errors) = changes(&form);
+    match service::update(&state, &admin.actor, id, changes, errors).await {
+        Ok(mapping) => Ok(Redirect::to(&format!("{BASE}{}/", mapping.id.0)).into_response()),
+        Err(ServiceError::Invalid(errors)) => {
+            let mapping = service::get(&state, &admin.actor, id).await.map_err(failure)?;
+            let shown = (form.get("name").unwrap_or_default(), form.get("expression").unwrap_or_default());
+            Ok(mapping_page(&state, &admin, &mapping, shown, &errors, (SAMPLE_INFO, None)))
+        }
+        Err(other) => Err(failure(other)),
+    }
+}
+
+/// `POST /if/admin/mappings/{id}/test`: evaluates the stored expression with `info` set to the
+/// sample, like a sign-in would.
+pub async fn test(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let mapping = service::get(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
+    let sample = form.get("info").unwrap_or_default();
+    let shown = (mapping.name.as_str(), mapping.expression.as_str());
+    let info: Value = match serde_json::from_str(sample) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => {
+            let errors = FieldErrors::single("info", "Enter a JSON object.");
+            return Ok(mapping_page(&state, &admin, &mapping, shown, &errors, (sample, None)));
+        }
+    };
+    let mut context = Map::new();
+    context.insert("info".into(), info);
+    let input = service::TestInput { context, ..Default::default() };
+    let outcome =
+        service::test(&state, &admin.actor, mapping.id, input, FieldErrors::default()).await.map_err(failure)?;
+    let result = match outcome {
+        Ok(value) => (true, serde_json::to_string_pretty(&value).unwrap_or_default()),
+        Err(error) => (false, service::describe(&error)),
+    };
+    Ok(mapping_page(&state, &admin, &mapping, shown, &FieldErrors::default(), (sample, Some(result))))
+}
+
+/// `GET /if/admin/mappings/{id}/delete`.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    if !can(&admin, Action::Delete) {
+        return Err(failure(ServiceError::Forbidden));
+    }
+    let id = mapping_id(&id)?;
+    let mapping = service::get(&state, &admin.actor, id).await.map_err(failure)?;
+    let sources = service::usage(&state, &admin.actor, id).await.map_err(failure)?;
+    let used = if sources.is_empty() {
+        "<p>No source uses it.</p>".to_owned()
+    } else {
+        let items: String = sources.iter().map(|(_, name)| format!("<li>{}</li>", escape(name))).collect();
+        format!("<p>These sources stop using it:</p><ul id=\"cascade\">{items}</ul>")
+    };
+    let body = format!(
+        "<p><a href=\"{BASE}{id}/\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">{used}\
+         <form method=\"post\" action=\"{BASE}{id}/delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
+         <a href=\"{BASE}{id}/\">Cancel</a></form></div>",
+        id = id.0,
+        name = escape(&mapping.name),
+        csrf = csrf_field(&admin.csrf),
+    );
+    Ok(admin_page(&state, &admin, &format!("Delete {}", mapping.name), BASE, &body, &[]))
+}
+
+/// `POST /if/admin/mappings/{id}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin.check_csrf(&FormData::parse(&body))?;
+    service::delete(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
+    Ok(Redirect::to(BASE).into_response())
+}
