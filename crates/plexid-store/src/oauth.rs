@@ -212,6 +212,13 @@ impl Conn<'_, ReadWrite> {
         Ok(tokens + sessions)
     }
 
+    /// Ends a user's tokens and forward-auth sessions at every provider (signed out everywhere).
+    pub async fn revoke_all_grants(&mut self, user: UserId) -> StoreResult<u64> {
+        let tokens = self.execute("DELETE FROM oauth_token WHERE user_id = $1", params![user]).await?;
+        let sessions = self.execute("DELETE FROM proxy_session WHERE user_id = $1", params![user]).await?;
+        Ok(tokens + sessions)
+    }
+
     /// Removes expired codes, tokens and forward-auth sessions.
     pub async fn delete_expired_grants(&mut self, now: Timestamp) -> StoreResult<u64> {
         let mut n = self.execute("DELETE FROM oauth_code WHERE expires <= $1", params![now]).await?;

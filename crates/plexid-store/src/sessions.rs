@@ -70,6 +70,12 @@ impl Conn<'_, ReadWrite> {
         Ok(self.execute("DELETE FROM user_session WHERE key_hash = $1", params![key_hash]).await? > 0)
     }
 
+    /// Ends one session of a user, by its id; returns whether it existed.
+    pub async fn delete_session_of_user(&mut self, user: UserId, id: uuid::Uuid) -> StoreResult<bool> {
+        let sql = "DELETE FROM user_session WHERE user_id = $1 AND uuid = $2";
+        Ok(self.execute(sql, params![user, id]).await? > 0)
+    }
+
     /// Ends every session of a user (all of them, or those signed in through `source`); returns
     /// how many ended.
     pub async fn delete_sessions_of_user(&mut self, user: UserId, source: Option<SourceId>) -> StoreResult<u64> {

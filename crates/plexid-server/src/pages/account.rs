@@ -14,7 +14,7 @@ use crate::service::{login, sessions};
 use crate::state::AppState;
 use crate::web::cookies;
 
-fn relationship_text(r: &plexid_core::login::Relationship) -> String {
+pub fn relationship_text(r: &plexid_core::login::Relationship) -> String {
     let mut parts = Vec::new();
     if r.owner {
         parts.push("owner".to_owned());

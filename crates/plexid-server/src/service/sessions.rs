@@ -7,7 +7,10 @@ use plexid_core::model::Session;
 use plexid_core::{SourceId, Timestamp, UserId};
 use plexid_store::{Conn, ReadWrite};
 
-use super::{AppState, Client, Principal, ServiceError, ServiceResult};
+use plexid_core::permission::{Action, Model};
+use plexid_core::Permission;
+
+use super::{Actor, AppState, Client, Principal, ServiceError, ServiceResult};
 use crate::crypto::{generate_key, hash_token};
 
 /// A session's last use is written at most this often (so a busy browser is not a write per
@@ -149,4 +152,29 @@ pub async fn start_with_token(
     super::events::record(&mut conn, event, app.clock.now()).await?;
     tx.commit().await?;
     Ok(Some(started))
+}
+
+/// Which of a user's sign-ins an administrator ends.
+#[derive(Clone, Copy, Debug)]
+pub enum Revoke {
+    /// One plexid session (a browser), by its id.
+    Session(uuid::Uuid),
+    /// Every plexid session, every OpenID Connect token and every forward-auth session.
+    Everywhere,
+}
+
+/// Ends sign-ins of `user` (needs `change_user`); returns how many were ended. Other instances
+/// drop their cached copies through the change feed.
+pub async fn revoke(app: &AppState, actor: &Actor, user: UserId, which: Revoke) -> ServiceResult<u64> {
+    actor.require(Permission::new(Action::View, Model::User))?;
+    actor.require(Permission::new(Action::Change, Model::User))?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    conn.user_by_id(user).await?.ok_or(ServiceError::NotFound)?;
+    let ended = match which {
+        Revoke::Session(id) => u64::from(conn.delete_session_of_user(user, id).await?),
+        Revoke::Everywhere => conn.delete_sessions_of_user(user, None).await? + conn.revoke_all_grants(user).await?,
+    };
+    tx.commit().await?;
+    Ok(ended)
 }

@@ -448,3 +448,53 @@ async fn mapping_pages(app: &TestApp) {
     assert_eq!(source["user_property_mappings"], json!([]));
 }
 both!(mapping_pages, mapping_pages);
+
+/// A user's page: their Plex relationship and browsers; ending one session, making them an
+/// administrator through the groups form and back, and signing them out everywhere.
+async fn user_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    let mut member_other = app.sign_in("plex", MEMBER).await;
+    let (_, users) = app.get("/api/v3/core/users/?username=member").await;
+    let pk = users["results"][0]["pk"].as_i64().unwrap();
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/users/?search=mem", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("<a href=\"/if/admin/users/{pk}/\">member</a>")), "{html}");
+    let user_page = format!("/if/admin/users/{pk}/");
+    let (status, html, _) = page(app, &admin, Method::GET, &user_page, &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("member of srv-allowed"), "the Plex relationship: {html}");
+    let csrf = csrf_of(&html);
+    let first_end = html.find("/sessions/").map(|i| &html[i + 10..i + 46]).unwrap().to_owned();
+    assert_eq!(html.matches("/end\">").count(), 2, "two browsers: {html}");
+
+    // End one browser's session: exactly one of the member's two sessions stops working.
+    let (status, _, _) =
+        page(app, &admin, Method::POST, &format!("{user_page}sessions/{first_end}/end"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let alive = [app.me(&mut member).await.is_some(), app.me(&mut member_other).await.is_some()];
+    assert_eq!(alive.iter().filter(|a| **a).count(), 1, "{alive:?}");
+
+    // Make the member an administrator, then not.
+    let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
+    let group = supers["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (status, _, _) =
+        page(app, &admin, Method::POST, &format!("{user_page}groups"), &[("csrf", &csrf), ("group", &group)]).await;
+    assert_eq!(status, 303);
+    let signed_in = if alive[0] { &member } else { &member_other };
+    assert_eq!(page(app, signed_in, Method::GET, "/if/admin/", &[]).await.0, 200, "now an administrator");
+    let (status, _, _) =
+        page(app, &admin, Method::POST, &format!("{user_page}groups/{group}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(page(app, signed_in, Method::GET, "/if/admin/", &[]).await.0, 403, "no longer");
+
+    // Sign out everywhere.
+    let (status, _, _) =
+        page(app, &admin, Method::POST, &format!("{user_page}sessions/end-all"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert!(app.me(&mut member).await.is_none() && app.me(&mut member_other).await.is_none());
+    let (_, html, _) = page(app, &admin, Method::GET, &user_page, &[]).await;
+    assert_eq!(html.matches("/end\">").count(), 0, "{html}");
+}
+both!(user_pages, user_pages);

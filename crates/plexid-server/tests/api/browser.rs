@@ -300,6 +300,17 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     screenshot(&browser, "admin-mapping").await;
     accessibility_basics(&browser).await;
 
+    // A member's session, ended from their page.
+    let mut member = app.sign_in("plex", crate::login::MEMBER).await;
+    let (_, users) = app.get("/api/v3/core/users/?username=member").await;
+    browser.goto(&format!("{}/if/admin/users/{}/", app.base, users["results"][0]["pk"])).await.unwrap();
+    assert!(text_of(&browser, "section[aria-labelledby=plex] tbody").await.contains("member of srv-allowed"));
+    screenshot(&browser, "admin-user").await;
+    accessibility_basics(&browser).await;
+    browser.find(Locator::Css("section[aria-labelledby=sessions] tbody button")).await.unwrap().click().await.unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Id("sessions")).await.unwrap();
+    assert!(app.me(&mut member).await.is_none(), "the member's session was ended");
+
     // An application behind forward-auth, with the snippets to copy.
     browser.goto(&format!("{}/if/admin/applications/new", app.base)).await.unwrap();
     accessibility_basics(&browser).await;

@@ -8,6 +8,7 @@ pub mod applications;
 pub mod forms;
 pub mod mappings;
 pub mod sources;
+pub mod users;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
@@ -35,6 +36,12 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/mappings/{id}/", get(mappings::show).post(mappings::update))
         .route("/if/admin/mappings/{id}/test", axum::routing::post(mappings::test))
         .route("/if/admin/mappings/{id}/delete", get(mappings::confirm_delete).post(mappings::delete))
+        .route("/if/admin/users/", get(users::list))
+        .route("/if/admin/users/{id}/", get(users::show))
+        .route("/if/admin/users/{id}/groups", axum::routing::post(users::add_group))
+        .route("/if/admin/users/{id}/groups/{group}/remove", axum::routing::post(users::remove_group))
+        .route("/if/admin/users/{id}/sessions/{session}/end", axum::routing::post(users::end_session))
+        .route("/if/admin/users/{id}/sessions/end-all", axum::routing::post(users::end_all))
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
         .route("/if/admin/applications/{slug}/", get(applications::show))
@@ -46,6 +53,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Plex sources", "/if/admin/sources/", crate::service::sources::VIEW),
     ("Property mappings", "/if/admin/mappings/", crate::service::mappings::VIEW),
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
+    ("Users", "/if/admin/users/", crate::service::users::VIEW),
 ];
 
 /// A signed-in user who may use at least one admin section.

@@ -105,7 +105,7 @@ fn yes_no(value: bool) -> &'static str {
 }
 
 /// Previous/next links between pages of a list (`base` already has its query).
-fn pager(page: u64, pages: u64, base: &str) -> String {
+pub fn pager(page: u64, pages: u64, base: &str) -> String {
     if pages <= 1 {
         return String::new();
     }
