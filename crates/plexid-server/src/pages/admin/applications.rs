@@ -14,7 +14,7 @@ use plexid_store::listing::{OrderTerm, Window};
 use serde_json::{json, Value};
 
 use super::forms::{checkbox_group, csrf_field, form_errors, input, select, FormData};
-use super::{admin_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, Admin};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{applications as service, providers, ServiceError};
@@ -313,16 +313,10 @@ pub async fn confirm_delete(
         Some(row) => format!("<p>Its provider, {}, stays, unassigned.</p>", escape(&row.provider.name)),
         None => String::new(),
     };
-    let body = format!(
-        "<p><a href=\"{BASE}{slug}/\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">\
-         <p>People signed in to it through forward-auth or OpenID Connect lose access at once.</p>{provider}\
-         <form method=\"post\" action=\"{BASE}{slug}/delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
-         <a href=\"{BASE}{slug}/\">Cancel</a></form></div>",
-        slug = escape(&shown.app.slug),
-        name = escape(&shown.app.name),
-        csrf = csrf_field(&admin.csrf),
-    );
-    Ok(admin_page(&state, &admin, &format!("Delete {}", shown.app.name), BASE, &body, &[]))
+    let consequences =
+        format!("<p>People signed in to it through forward-auth or OpenID Connect lose access at once.</p>{provider}");
+    let page = format!("{BASE}{}/", shown.app.slug);
+    Ok(confirm_delete_page(&state, &admin, BASE, &page, &shown.app.name, &consequences))
 }
 
 /// `POST /if/admin/applications/{slug}/delete`.

@@ -15,7 +15,7 @@ use plexid_store::mappings::MappingFilter;
 use serde_json::{Map, Value};
 
 use super::forms::{csrf_field, form_errors, input, textarea, FormData};
-use super::{admin_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, Admin};
 use crate::pages::{escape, PageError};
 use crate::service::{mappings as service, ServiceError};
 use crate::state::AppState;
@@ -268,15 +268,7 @@ pub async fn confirm_delete(
         let items: String = sources.iter().map(|(_, name)| format!("<li>{}</li>", escape(name))).collect();
         format!("<p>These sources stop using it:</p><ul id=\"cascade\">{items}</ul>")
     };
-    let body = format!(
-        "<p><a href=\"{BASE}{id}/\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">{used}\
-         <form method=\"post\" action=\"{BASE}{id}/delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
-         <a href=\"{BASE}{id}/\">Cancel</a></form></div>",
-        id = id.0,
-        name = escape(&mapping.name),
-        csrf = csrf_field(&admin.csrf),
-    );
-    Ok(admin_page(&state, &admin, &format!("Delete {}", mapping.name), BASE, &body, &[]))
+    Ok(confirm_delete_page(&state, &admin, BASE, &format!("{BASE}{}/", id.0), &mapping.name, &used))
 }
 
 /// `POST /if/admin/mappings/{id}/delete`.

@@ -151,6 +151,28 @@ pub fn admin_page(
     document(state, title, &header, body, scripts, "admin")
 }
 
+/// The confirmation before deleting `name` (whose page is `page`, a path ending in `/`):
+/// `consequences` (HTML, already escaped) says what goes with it; the form posts to
+/// `{page}delete`.
+pub fn confirm_delete_page(
+    state: &AppState,
+    admin: &Admin,
+    section: &str,
+    page: &str,
+    name: &str,
+    consequences: &str,
+) -> Response {
+    let body = format!(
+        "<p><a href=\"{page}\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">{consequences}\
+         <form method=\"post\" action=\"{page}delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
+         <a href=\"{page}\">Cancel</a></form></div>",
+        page = escape(page),
+        name = escape(name),
+        csrf = forms::csrf_field(&admin.csrf),
+    );
+    admin_page(state, admin, &format!("Delete {name}"), section, &body, &[])
+}
+
 /// `GET /if/admin/`: what each section holds, and the sources' health.
 async fn overview(
     axum::extract::State(state): axum::extract::State<AppState>,

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, select, FormData};
-use super::{admin_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, Admin};
 use crate::api::read_body;
 use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
@@ -596,15 +596,7 @@ pub async fn confirm_delete(
         let items: String = consequences.iter().map(|c| format!("<li>{}</li>", escape(c))).collect();
         format!("<p>Deleting it also affects:</p><ul id=\"cascade\">{items}</ul>")
     };
-    let body = format!(
-        "<p><a href=\"{BASE}{slug}/\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">{list}\
-         <form method=\"post\" action=\"{BASE}{slug}/delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
-         <a href=\"{BASE}{slug}/\">Cancel</a></form></div>",
-        slug = escape(&source.slug),
-        name = escape(&source.name),
-        csrf = csrf_field(&admin.csrf),
-    );
-    Ok(admin_page(&state, &admin, &format!("Delete {}", source.name), BASE, &body, &[]))
+    Ok(confirm_delete_page(&state, &admin, BASE, &format!("{BASE}{}/", source.slug), &source.name, &list))
 }
 
 /// `POST /if/admin/sources/{slug}/delete`.
