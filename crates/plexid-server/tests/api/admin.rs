@@ -498,3 +498,20 @@ async fn user_pages(app: &TestApp) {
     assert_eq!(html.matches("/end\">").count(), 0, "{html}");
 }
 both!(user_pages, user_pages);
+
+/// The audit log page: filtered by action and username, each event's context on demand.
+async fn event_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    app.sign_in("plex", MEMBER).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?action=login&username=member", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<p class=\"muted\">1 event(s).</p>"), "{html}");
+    assert!(html.contains("<td>login</td><td>member</td>") && html.contains("<summary>Context</summary>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?action=login", &[]).await;
+    assert!(html.contains("<p class=\"muted\">2 event(s).</p>"), "the owner and the member: {html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?username=nobody", &[]).await;
+    assert!(html.contains("<p class=\"muted\">0 event(s).</p>"), "{html}");
+    assert!(html.contains("<option value=\"login_failed\">login_failed</option>"), "{html}");
+}
+both!(event_pages, event_pages);

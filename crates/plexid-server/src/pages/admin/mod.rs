@@ -5,6 +5,7 @@
 //! wording are the API's; a page or action the user may not use is not offered.
 
 pub mod applications;
+pub mod events;
 pub mod forms;
 pub mod mappings;
 pub mod sources;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/users/{id}/groups/{group}/remove", axum::routing::post(users::remove_group))
         .route("/if/admin/users/{id}/sessions/{session}/end", axum::routing::post(users::end_session))
         .route("/if/admin/users/{id}/sessions/end-all", axum::routing::post(users::end_all))
+        .route("/if/admin/events/", get(events::list))
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
         .route("/if/admin/applications/{slug}/", get(applications::show))
@@ -54,6 +56,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Property mappings", "/if/admin/mappings/", crate::service::mappings::VIEW),
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
     ("Users", "/if/admin/users/", crate::service::users::VIEW),
+    ("Audit log", "/if/admin/events/", crate::service::events::VIEW),
 ];
 
 /// A signed-in user who may use at least one admin section.
@@ -187,7 +190,8 @@ async fn overview(
     Ok(admin_page(&state, &admin, "Overview", "/if/admin/", &body, &[]))
 }
 
-fn encoded(text: &str) -> String {
+/// `text` encoded for a URL's query.
+pub fn encoded(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 

@@ -78,11 +78,7 @@ pub async fn list(
     };
     let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
     let search = escape(&q.search);
-    let pager = pager(
-        page,
-        pages,
-        &format!("{BASE}?search={}", form_urlencoded::byte_serialize(q.search.as_bytes()).collect::<String>()),
-    );
+    let pager = pager(page, pages, &format!("{BASE}?search={}", super::encoded(&q.search)));
     let body = format!(
         "<h1>Plex sources</h1>{new}\
          <form method=\"get\" action=\"{BASE}\" role=\"search\" class=\"searchbar\"><label for=\"search\">Search sources</label>\

@@ -63,7 +63,7 @@ pub async fn list(
         .collect();
     let search = escape(&q.search);
     let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
-    let query = format!("{BASE}?search={}", form_urlencoded::byte_serialize(q.search.as_bytes()).collect::<String>());
+    let query = format!("{BASE}?search={}", super::encoded(&q.search));
     let body = format!(
         "<h1>Users</h1><form method=\"get\" action=\"{BASE}\" role=\"search\" class=\"searchbar\"><label for=\"search\">Search users</label>\
          <input type=\"search\" id=\"search\" name=\"search\" value=\"{search}\"> <button type=\"submit\" class=\"secondary\">Search</button></form>\
