@@ -94,7 +94,7 @@ async fn shape_one(state: &AppState, token: TokenRecord) -> ApiResult<Token> {
 const BAD_DATETIME: &str =
     "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
 
-fn read_token(body: &mut Body<'_>) -> TokenChanges {
+pub(crate) fn read_token(body: &mut Body<'_>) -> TokenChanges {
     let identifier = body.text("identifier", Text::REQUIRED.max(255));
     let intent = body.mode("intent", TokenIntent::NAMES, TokenIntent::parse);
     let user = body.integer("user", false).map(UserId);

@@ -18,6 +18,9 @@ const fn perm(action: Action) -> Permission {
     Permission::new(action, Model::Token)
 }
 
+/// Seeing every user's tokens.
+pub const VIEW: Permission = perm(Action::View);
+
 /// authentik's default lifetime of an expiring token.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
 

@@ -515,3 +515,52 @@ async fn event_pages(app: &TestApp) {
     assert!(html.contains("<option value=\"login_failed\">login_failed</option>"), "{html}");
 }
 both!(event_pages, event_pages);
+
+/// API tokens in the admin pages: the key shown once (and not cached), working; revoking it
+/// after the confirmation stops it at once.
+async fn token_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/new", &[]).await;
+    let csrf = csrf_of(&html);
+    let (status, html, _) =
+        page(app, &admin, Method::POST, "/if/admin/tokens/new", &[("csrf", &csrf), ("identifier", "")]).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"identifier-errors\"><li>This field may not be blank."), "{html}");
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("csrf", csrf.as_str()), ("identifier", "ci-robot"), ("description", "for CI")])
+        .finish();
+    let response = client
+        .post(format!("{}/if/admin/tokens/new", app.base))
+        .header("Cookie", admin.header())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    let start = html.find("<code id=\"token-key\">").unwrap() + 21;
+    let key = html[start..].split('<').next().unwrap().to_owned();
+    assert_eq!(key.len(), 64, "{key}");
+    let me = |key: String| {
+        let client = client.clone();
+        let url = format!("{}/api/v3/core/users/me/", app.base);
+        async move { client.get(url).bearer_auth(key).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(me(key.clone()).await, 200, "the key works");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/", &[]).await;
+    assert!(html.contains("<a href=\"/if/admin/tokens/ci-robot/\">ci-robot</a>"), "{html}");
+    assert!(!html.contains(&key), "the key is not shown again");
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/ci-robot/delete", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Every client using this token is refused at once."));
+    let (status, _, location) =
+        page(app, &admin, Method::POST, "/if/admin/tokens/ci-robot/delete", &[("csrf", &csrf)]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/tokens/"));
+    assert_eq!(me(key).await, 403, "revoked");
+}
+both!(token_pages, token_pages);

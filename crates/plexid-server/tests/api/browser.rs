@@ -311,8 +311,10 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     browser.wait().at_most(WAIT).for_element(Locator::Id("sessions")).await.unwrap();
     assert!(app.me(&mut member).await.is_none(), "the member's session was ended");
 
-    // The audit log.
+    // The audit log and the API tokens.
     browser.goto(&format!("{}/if/admin/events/?action=login", app.base)).await.unwrap();
+    accessibility_basics(&browser).await;
+    browser.goto(&format!("{}/if/admin/tokens/new", app.base)).await.unwrap();
     accessibility_basics(&browser).await;
 
     // An application behind forward-auth, with the snippets to copy.

@@ -9,6 +9,7 @@ pub mod events;
 pub mod forms;
 pub mod mappings;
 pub mod sources;
+pub mod tokens;
 pub mod users;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -44,6 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/users/{id}/sessions/{session}/end", axum::routing::post(users::end_session))
         .route("/if/admin/users/{id}/sessions/end-all", axum::routing::post(users::end_all))
         .route("/if/admin/events/", get(events::list))
+        .route("/if/admin/tokens/", get(tokens::list))
+        .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
+        .route("/if/admin/tokens/{identifier}/", get(tokens::show))
+        .route("/if/admin/tokens/{identifier}/delete", get(tokens::confirm_delete).post(tokens::delete))
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
         .route("/if/admin/applications/{slug}/", get(applications::show))
@@ -56,6 +61,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Property mappings", "/if/admin/mappings/", crate::service::mappings::VIEW),
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
     ("Users", "/if/admin/users/", crate::service::users::VIEW),
+    ("API tokens", "/if/admin/tokens/", crate::service::tokens::VIEW),
     ("Audit log", "/if/admin/events/", crate::service::events::VIEW),
 ];
 

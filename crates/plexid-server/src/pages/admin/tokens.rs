@@ -1,0 +1,167 @@
+//! `/if/admin/tokens/`: API tokens: list, create (the key is shown once, on the answer to the
+//! form, never cached), and revoke after a confirmation.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use plexid_core::model::Token;
+use plexid_core::FieldErrors;
+use plexid_store::listing::{OrderTerm, Window};
+use plexid_store::tokens::TokenFilter;
+use serde_json::json;
+
+use super::forms::{checkbox, csrf_field, form_errors, input, FormData};
+use super::{admin_page, confirm_delete_page, failure, Admin};
+use crate::clock::iso8601;
+use crate::pages::{escape, PageError};
+use crate::service::{tokens as service, ServiceError};
+use crate::state::AppState;
+
+const BASE: &str = "/if/admin/tokens/";
+
+fn expiry(token: &Token) -> String {
+    match (token.expiring, token.expires) {
+        (true, Some(at)) => iso8601(at),
+        _ => "never".into(),
+    }
+}
+
+/// `GET /if/admin/tokens/`.
+pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
+    let window = Window::Offset { limit: 500, offset: 0 };
+    let listed = service::list(&state, &admin.actor, TokenFilter::default(), &[OrderTerm::asc("identifier")], window)
+        .await
+        .map_err(failure)?;
+    let mut rows = String::new();
+    for t in &listed.rows {
+        let user = state.store.read().user_by_id(t.user).await.map_err(|e| PageError::internal(&e))?;
+        rows.push_str(&format!(
+            "<tr><td><a href=\"{BASE}{id}/\">{identifier}</a></td><td>{user}</td><td>{intent}</td><td>{expires}</td><td>{description}</td></tr>",
+            id = escape(&super::encoded(&t.identifier)),
+            identifier = escape(&t.identifier),
+            user = escape(&user.map(|u| u.username).unwrap_or_default()),
+            intent = t.intent.as_str(),
+            expires = escape(&expiry(t)),
+            description = escape(&t.description),
+        ));
+    }
+    let body = format!(
+        "<h1>API tokens</h1><p><a class=\"button\" href=\"{BASE}new\">New API token</a></p><p class=\"muted\">{total} token(s).</p>\
+         <div class=\"table\"><table><thead><tr><th scope=\"col\">Identifier</th><th scope=\"col\">User</th><th scope=\"col\">Intent</th>\
+         <th scope=\"col\">Expires</th><th scope=\"col\">Description</th></tr></thead><tbody>{rows}</tbody></table></div>",
+        total = listed.total,
+    );
+    Ok(admin_page(&state, &admin, "API tokens", BASE, &body, &[]))
+}
+
+fn form_page(state: &AppState, admin: &Admin, form: &FormData, errors: &FieldErrors) -> Response {
+    let body = format!(
+        "<p><a href=\"{BASE}\">API tokens</a></p><h1>New API token</h1>{alert}\
+         <form method=\"post\" action=\"{BASE}new\" class=\"card\" novalidate>{csrf}{identifier}{description}{expiring}\
+         <p><button type=\"submit\">Create token</button> <a href=\"{BASE}\">Cancel</a></p></form>",
+        alert = form_errors(errors),
+        csrf = csrf_field(&admin.csrf),
+        identifier = input(
+            "text",
+            "identifier",
+            "Identifier",
+            form.get("identifier").unwrap_or_default(),
+            "A name for the token, unique.",
+            errors
+        ),
+        description =
+            input("text", "description", "Description", form.get("description").unwrap_or_default(), "", errors),
+        expiring = checkbox(
+            "expiring",
+            "Expires (after 30 minutes)",
+            form.get("csrf").is_none() || form.ticked("expiring"),
+            "",
+            errors
+        ),
+    );
+    let mut response = admin_page(state, admin, "New API token", BASE, &body, &[]);
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// `GET /if/admin/tokens/new`.
+pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Response {
+    form_page(&state, &admin, &FormData::parse(b""), &FieldErrors::default())
+}
+
+/// `POST /if/admin/tokens/new`: creates the token and shows its key, this once.
+pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let request = json!({
+        "identifier": form.get("identifier").unwrap_or_default(), "description": form.get("description").unwrap_or_default(),
+        "intent": "api", "expiring": form.ticked("expiring"),
+    });
+    let (changes, errors) = crate::api::read_body(&request, false, crate::api::tokens::read_token);
+    let token = match service::create(&state, &admin.actor, changes, errors).await {
+        Ok(token) => token,
+        Err(ServiceError::Invalid(errors)) => return Ok(form_page(&state, &admin, &form, &errors)),
+        Err(other) => return Err(failure(other)),
+    };
+    let key = service::view_key(&state, &admin.actor, &token.identifier).await.map_err(failure)?;
+    let body = format!(
+        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><div class=\"card\" role=\"status\">\
+         <p>The token's key, shown this once: copy it now.</p><pre><code id=\"token-key\">{key}</code></pre>\
+         <p class=\"muted\">Expires: {expires}. Use it as <code>Authorization: Bearer …</code>.</p></div>",
+        identifier = escape(&token.identifier),
+        key = escape(&key),
+        expires = escape(&expiry(&token)),
+    );
+    let mut response = admin_page(&state, &admin, &token.identifier, BASE, &body, &[]);
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `GET /if/admin/tokens/{identifier}/`.
+pub async fn show(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(identifier): Path<String>,
+) -> Result<Response, PageError> {
+    let token = service::get(&state, &admin.actor, &identifier).await.map_err(failure)?;
+    let page = format!("{BASE}{}/", super::encoded(&token.identifier));
+    let body = format!(
+        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><p class=\"actions\"><a class=\"button danger\" href=\"{page}delete\">Revoke</a></p>\
+         <div class=\"card\"><dl class=\"facts\"><dt>Intent</dt><dd>{intent}</dd><dt>Expires</dt><dd>{expires}</dd>\
+         <dt>Description</dt><dd>{description}</dd></dl></div>",
+        identifier = escape(&token.identifier),
+        page = escape(&page),
+        intent = token.intent.as_str(),
+        expires = escape(&expiry(&token)),
+        description = escape(&token.description),
+    );
+    Ok(admin_page(&state, &admin, &token.identifier, BASE, &body, &[]))
+}
+
+/// `GET /if/admin/tokens/{identifier}/delete`.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(identifier): Path<String>,
+) -> Result<Response, PageError> {
+    let token = service::get(&state, &admin.actor, &identifier).await.map_err(failure)?;
+    let page = format!("{BASE}{}/", super::encoded(&token.identifier));
+    let consequences = "<p>Every client using this token is refused at once.</p>";
+    Ok(confirm_delete_page(&state, &admin, BASE, &page, &token.identifier, consequences))
+}
+
+/// `POST /if/admin/tokens/{identifier}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(identifier): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin.check_csrf(&FormData::parse(&body))?;
+    service::delete(&state, &admin.actor, &identifier).await.map_err(failure)?;
+    Ok(Redirect::to(BASE).into_response())
+}
