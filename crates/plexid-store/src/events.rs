@@ -2,6 +2,7 @@
 
 use plexid_core::model::{Event, EventUser};
 use plexid_core::modes::EventAction;
+use plexid_core::Timestamp;
 
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
@@ -45,6 +46,15 @@ pub const EVENT_ORDERING: &[&str] = &["action", "user", "app", "context", "clien
 const ORDER_COLUMNS: &[(&str, &str)] = &[("user", "username")];
 
 impl<A: Access> Conn<'_, A> {
+    /// How many events of `action` happened in each hour since `since`: (hours after `since`,
+    /// count), in order; hours without any are left out.
+    pub async fn hourly_event_counts(&mut self, action: &str, since: Timestamp) -> StoreResult<Vec<(i64, i64)>> {
+        let sql = "SELECT (created - $2) / 3600000000 AS hour, COUNT(*) AS n FROM event \
+                   WHERE action = $1 AND created >= $2 GROUP BY (created - $2) / 3600000000 ORDER BY hour";
+        let rows = self.fetch_all(sql, params![action, since]).await?;
+        rows.iter().map(|r| Ok((r.int("hour")?, r.int("n")?))).collect()
+    }
+
     pub async fn list_events(
         &mut self,
         filter: &EventFilter,

@@ -95,3 +95,21 @@ pub async fn get(app: &AppState, actor: &Actor, id: uuid::Uuid) -> ServiceResult
     actor.require(VIEW)?;
     app.store.read().event(id).await?.ok_or(ServiceError::NotFound)
 }
+
+/// How many events of `action` happened in each of the last `hours` hours, oldest first.
+pub async fn hourly_counts(
+    app: &AppState,
+    actor: &Actor,
+    action: EventAction,
+    hours: usize,
+) -> ServiceResult<Vec<i64>> {
+    actor.require(VIEW)?;
+    let since = app.clock.now() - std::time::Duration::from_secs(3600 * hours as u64);
+    let mut counts = vec![0; hours];
+    for (hour, n) in app.store.read().hourly_event_counts(action.as_str(), since).await? {
+        if let Some(slot) = usize::try_from(hour).ok().and_then(|h| counts.get_mut(h)) {
+            *slot = n;
+        }
+    }
+    Ok(counts)
+}

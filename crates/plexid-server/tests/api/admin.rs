@@ -513,6 +513,14 @@ async fn event_pages(app: &TestApp) {
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?username=nobody", &[]).await;
     assert!(html.contains("<p class=\"muted\">0 event(s).</p>"), "{html}");
     assert!(html.contains("<option value=\"login_failed\">login_failed</option>"), "{html}");
+
+    // The overview counts sign-ins and refusals of the last day.
+    let refused = app.redeem(&mut Cookies::default(), "plex", crate::login::STRANGER).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2 sign-in(s)</span> · <span class=\"key-refused\">1 refusal(s)"), "{html}");
+    assert!(html.contains("aria-label=\"2 sign-ins and 1 refusals in the last 24 hours, by hour\""), "{html}");
 }
 both!(event_pages, event_pages);
 

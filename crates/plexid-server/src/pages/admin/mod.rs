@@ -160,6 +160,47 @@ pub fn admin_page(
     document(state, title, &header, body, scripts, "admin")
 }
 
+/// Sign-ins and refusals over the last 24 hours: a bar chart (SVG, drawn here; nothing is
+/// loaded) and the same figures as a table for screen readers and copying.
+async fn activity_chart(state: &AppState, admin: &Admin) -> Result<String, PageError> {
+    use plexid_core::modes::EventAction;
+    const HOURS: usize = 24;
+    let signins =
+        crate::service::events::hourly_counts(state, &admin.actor, EventAction::Login, HOURS).await.map_err(failure)?;
+    let refusals = crate::service::events::hourly_counts(state, &admin.actor, EventAction::LoginFailed, HOURS)
+        .await
+        .map_err(failure)?;
+    let top = signins.iter().chain(&refusals).copied().max().unwrap_or(0).max(1);
+    let (width, height, slot) = (480, 120, 20);
+    let mut bars = String::new();
+    for (hour, (ok, refused)) in signins.iter().zip(&refusals).enumerate() {
+        let x = hour * slot;
+        let ok_height = *ok as usize * height / top as usize;
+        let refused_height = *refused as usize * height / top as usize;
+        bars.push_str(&format!(
+            "<rect class=\"bar-ok\" x=\"{x}\" y=\"{}\" width=\"8\" height=\"{ok_height}\"/>\
+             <rect class=\"bar-refused\" x=\"{}\" y=\"{}\" width=\"8\" height=\"{refused_height}\"/>",
+            height - ok_height,
+            x + 9,
+            height - refused_height,
+        ));
+    }
+    let rows: String = signins
+        .iter()
+        .zip(&refusals)
+        .enumerate()
+        .map(|(hour, (ok, refused))| format!("<tr><td>{}</td><td>{ok}</td><td>{refused}</td></tr>", HOURS - hour))
+        .collect();
+    let (total_ok, total_refused): (i64, i64) = (signins.iter().sum(), refusals.iter().sum());
+    Ok(format!(
+        "<section class=\"card\" aria-labelledby=\"activity\"><h2 id=\"activity\">Sign-ins, last 24 hours</h2>\
+         <p><span class=\"key-ok\">{total_ok} sign-in(s)</span> · <span class=\"key-refused\">{total_refused} refusal(s)</span></p>\
+         <svg class=\"chart\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{total_ok} sign-ins and {total_refused} refusals in the last 24 hours, by hour\">{bars}</svg>\
+         <details><summary>By hour</summary><table><thead><tr><th scope=\"col\">Hours ago</th><th scope=\"col\">Sign-ins</th>\
+         <th scope=\"col\">Refusals</th></tr></thead><tbody>{rows}</tbody></table></details></section>"
+    ))
+}
+
 /// The confirmation before deleting `name` (whose page is `page`, a path ending in `/`):
 /// `consequences` (HTML, already escaped) says what goes with it; the form posts to
 /// `{page}delete`.
@@ -192,7 +233,12 @@ async fn overview(
     } else {
         String::new()
     };
-    let body = format!("<h1>Overview</h1>{sources}");
+    let activity = if admin.actor.can(crate::service::events::VIEW) {
+        activity_chart(&state, &admin).await?
+    } else {
+        String::new()
+    };
+    let body = format!("<h1>Overview</h1>{activity}{sources}");
     Ok(admin_page(&state, &admin, "Overview", "/if/admin/", &body, &[]))
 }
 
