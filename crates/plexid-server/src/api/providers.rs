@@ -334,7 +334,7 @@ fn read_common(body: &mut Body<'_>) -> ProviderChanges {
     }
 }
 
-fn read_oauth2(body: &mut Body<'_>) -> ProviderChanges {
+pub(crate) fn read_oauth2(body: &mut Body<'_>) -> ProviderChanges {
     unsupported(
         body,
         "signing_key",
@@ -554,13 +554,14 @@ pub async fn setup_urls(
         Some(app) => oidc::issuer(&base, &row.provider, app),
         None => format!("{base}/application/o/{slug}/"),
     };
+    let e = oidc::endpoints(&base, &slug, issuer);
     Ok(ok(&OAuth2ProviderSetupURLs {
-        issuer,
-        authorize: format!("{base}/application/o/authorize/"),
-        token: format!("{base}/application/o/token/"),
-        user_info: format!("{base}/application/o/userinfo/"),
-        provider_info: format!("{base}/application/o/{slug}/.well-known/openid-configuration"),
-        logout: format!("{base}/application/o/{slug}/end-session/"),
-        jwks: format!("{base}/application/o/{slug}/jwks/"),
+        issuer: e.issuer,
+        authorize: e.authorize,
+        token: e.token,
+        user_info: e.user_info,
+        provider_info: e.provider_info,
+        logout: e.logout,
+        jwks: e.jwks,
     }))
 }

@@ -668,3 +668,29 @@ mod tests {
         assert!(relationship_names(&[]).is_empty());
     }
 }
+
+/// Where a relying party finds plexid's OpenID Connect endpoints for the application `slug`
+/// whose issuer is `issuer` (authentik's `setup_urls`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub issuer: String,
+    pub authorize: String,
+    pub token: String,
+    pub user_info: String,
+    pub provider_info: String,
+    pub logout: String,
+    pub jwks: String,
+}
+
+pub fn endpoints(base: &str, slug: &str, issuer: String) -> Endpoints {
+    let base = base.trim_end_matches('/');
+    Endpoints {
+        issuer,
+        authorize: format!("{base}/application/o/authorize/"),
+        token: format!("{base}/application/o/token/"),
+        user_info: format!("{base}/application/o/userinfo/"),
+        provider_info: format!("{base}/application/o/{slug}/.well-known/openid-configuration"),
+        logout: format!("{base}/application/o/{slug}/end-session/"),
+        jwks: format!("{base}/application/o/{slug}/jwks/"),
+    }
+}

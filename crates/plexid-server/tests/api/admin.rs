@@ -572,3 +572,53 @@ async fn token_pages(app: &TestApp) {
     assert_eq!(me(key).await, 403, "revoked");
 }
 both!(token_pages, token_pages);
+
+/// An OpenID Connect application made in the admin pages: the client secret shown once (not
+/// cached) and matching the stored one; the application's page lists the endpoints; a public
+/// client has no secret.
+async fn oidc_application_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/new?kind=oidc", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"kind\" value=\"oidc\"") && html.contains("id=\"redirect_uris\""), "{html}");
+    let csrf = csrf_of(&html);
+    let form = |slug: &'static str, client_type: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("kind", "oidc".into()),
+            ("name", format!("RP {slug}")),
+            ("slug", slug.into()),
+            ("client_type", client_type.into()),
+            ("redirect_uris", "https://rp.test/callback".into()),
+            ("policy_engine_mode", "any".into()),
+        ]
+    };
+    let fields = form("rp", "confidential");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/applications/new", &fields).await;
+    assert_eq!(status, 200, "{html}");
+    let start = html.find("<code id=\"client-secret\">").unwrap() + "<code id=\"client-secret\">".len();
+    let secret = html[start..].split('<').next().unwrap().to_owned();
+    assert_eq!(secret.len(), 128);
+    assert!(html.contains("/application/o/rp/.well-known/openid-configuration"), "{html}");
+    let (_, providers) = app.get("/api/v3/providers/oauth2/?search=RP").await;
+    let stored = &providers["results"][0];
+    assert!(stored["redirect_uris"].to_string().contains("https://rp.test/callback"), "{stored}");
+    assert!(!providers.to_string().contains(&secret), "the secret is not readable afterwards");
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/rp/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("<code>{}</code>", stored["client_id"].as_str().unwrap())), "{html}");
+    assert!(html.contains(&format!("ends in <code>{}</code>", &secret[124..])), "{html}");
+    assert!(!html.contains(&secret));
+
+    let fields = form("spa", "public");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, location) = page(app, &admin, Method::POST, "/if/admin/applications/new", &fields).await;
+    assert_eq!(
+        (status.as_u16(), location.as_str()),
+        (303, "/if/admin/applications/spa/"),
+        "a public client has no secret to show"
+    );
+}
+both!(oidc_application_pages, oidc_application_pages);

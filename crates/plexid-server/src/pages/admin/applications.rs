@@ -1,6 +1,7 @@
-//! `/if/admin/applications/`: applications behind forward-auth: list, create (an application and
-//! its proxy provider in one form), the page with the nginx, Traefik and Caddy snippets to
-//! copy, and deletion after a confirmation.
+//! `/if/admin/applications/`: applications: list, create (an application and its provider in
+//! one form: a proxy provider for forward-auth, or an OAuth2/OpenID provider, whose client
+//! secret is shown once), the page with the nginx, Caddy and Traefik snippets or the OpenID
+//! Connect endpoints to copy, and deletion after a confirmation.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -46,8 +47,11 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
             )
         })
         .collect();
-    let new = if can(&admin, Model::Application, Action::Add) && can(&admin, Model::ProxyProvider, Action::Add) {
-        format!("<p><a class=\"button\" href=\"{BASE}new\">New application behind forward-auth</a></p>")
+    let new = if may_create(&admin, ProviderKind::Proxy).is_ok() && may_create(&admin, ProviderKind::OAuth2).is_ok() {
+        format!(
+            "<p class=\"actions\"><a class=\"button\" href=\"{BASE}new\">New application behind forward-auth</a> \
+             <a class=\"button secondary\" href=\"{BASE}new?kind=oidc\">New OpenID Connect application</a></p>"
+        )
     } else {
         String::new()
     };
@@ -88,6 +92,8 @@ fn relationship_label(r: AppRelationship) -> &'static str {
 /// What the form shows (new, or submitted with errors).
 #[derive(Default)]
 struct AppForm {
+    /// `oidc` for an OAuth2/OpenID provider; anything else, forward-auth.
+    kind: String,
     name: String,
     slug: String,
     external_host: String,
@@ -96,9 +102,23 @@ struct AppForm {
     relationships: Vec<String>,
     servers: String,
     policy_engine_mode: String,
+    client_type: String,
+    redirect_uris: String,
 }
 
 impl AppForm {
+    fn oidc(&self) -> bool {
+        self.kind == "oidc"
+    }
+
+    fn provider_kind(&self) -> ProviderKind {
+        if self.oidc() {
+            ProviderKind::OAuth2
+        } else {
+            ProviderKind::Proxy
+        }
+    }
+
     fn submitted(form: &FormData) -> Self {
         let text = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
         AppForm {
@@ -110,12 +130,23 @@ impl AppForm {
             relationships: form.all("access_relationships"),
             servers: text("access_servers"),
             policy_engine_mode: text("policy_engine_mode"),
+            kind: text("kind"),
+            client_type: text("client_type"),
+            redirect_uris: form.get("redirect_uris").unwrap_or_default().to_owned(),
         }
     }
 
-    fn provider_body(&self, flow: &str) -> Value {
-        json!({"name": self.name, "authorization_flow": flow, "external_host": self.external_host,
-               "mode": self.mode, "cookie_domain": self.cookie_domain})
+    /// The provider's API body, and the API's reader for it.
+    fn provider_body(&self, flow: &str) -> (Value, fn(&mut crate::api::drf::Body<'_>) -> providers::ProviderChanges) {
+        if self.oidc() {
+            let body = json!({"name": self.name, "authorization_flow": flow, "client_type": self.client_type,
+                              "redirect_uris": self.redirect_uris});
+            (body, crate::api::providers::read_oauth2)
+        } else {
+            let body = json!({"name": self.name, "authorization_flow": flow, "external_host": self.external_host,
+                              "mode": self.mode, "cookie_domain": self.cookie_domain});
+            (body, crate::api::providers::read_proxy)
+        }
     }
 
     fn application_body(&self, provider: Option<i64>) -> Value {
@@ -143,19 +174,42 @@ fn form_html(admin: &Admin, values: &AppForm, errors: &FieldErrors) -> String {
     ];
     let engines: Vec<(String, String)> =
         vec![("any".into(), "any rule admits (any)".into()), ("all".into(), "every rule must admit (all)".into())];
+    let provider = if values.oidc() {
+        let types = vec![
+            ("confidential".to_owned(), "Confidential (a server-side app with a client secret)".to_owned()),
+            ("public".to_owned(), "Public (a browser or mobile app; PKCE required)".to_owned()),
+        ];
+        format!(
+            "<section class=\"card\" aria-labelledby=\"fa\"><h2 id=\"fa\">OpenID Connect</h2>{types}{uris}</section>",
+            types = select("client_type", "Client type", &types, &values.client_type, errors),
+            uris = super::forms::textarea(
+                "redirect_uris",
+                "Redirect URIs",
+                &values.redirect_uris,
+                3,
+                "One per line; matched exactly.",
+                errors
+            ),
+        )
+    } else {
+        format!(
+            "<section class=\"card\" aria-labelledby=\"fa\"><h2 id=\"fa\">Forward-auth</h2>{host}{mode}{cookie}</section>",
+            host = input("text", "external_host", "External address", &values.external_host, "The address people open, such as https://tautulli.example.com.", errors),
+            mode = select("mode", "Mode", &modes, &values.mode, errors),
+            cookie = input("text", "cookie_domain", "Cookie domain", &values.cookie_domain, "Only for forward_domain, such as example.com.", errors),
+        )
+    };
     format!(
         "{alert}<form method=\"post\" action=\"{BASE}new\" id=\"app-form\" novalidate>{csrf}\
-         <section class=\"card\" aria-labelledby=\"app\"><h2 id=\"app\">Application</h2>{name}{slug}</section>\
-         <section class=\"card\" aria-labelledby=\"fa\"><h2 id=\"fa\">Forward-auth</h2>{host}{mode}{cookie}</section>\
+         <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
+         <section class=\"card\" aria-labelledby=\"app\"><h2 id=\"app\">Application</h2>{name}{slug}</section>{provider}\
          <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>{rels}{servers}{engine}</section>\
          <p><button type=\"submit\">Create application</button> <a href=\"{BASE}\">Cancel</a></p></form>",
         alert = form_errors(errors),
         csrf = csrf_field(&admin.csrf),
         name = input("text", "name", "Name", &values.name, "", errors),
         slug = input("text", "slug", "Slug", &values.slug, "", errors),
-        host = input("text", "external_host", "External address", &values.external_host, "The address people open, such as https://tautulli.example.com.", errors),
-        mode = select("mode", "Mode", &modes, &values.mode, errors),
-        cookie = input("text", "cookie_domain", "Cookie domain", &values.cookie_domain, "Only for forward_domain, such as example.com.", errors),
+        kind = if values.oidc() { "oidc" } else { "proxy" },
         rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "No rule at all admits every signed-in user.", errors),
         servers = input("text", "access_servers", "Servers", &values.servers, "Comma-separated clientIdentifiers, for “members of a server”.", errors),
         engine = select("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, errors),
@@ -174,45 +228,59 @@ fn form_page(state: &AppState, admin: &Admin, values: &AppForm, errors: &FieldEr
     response
 }
 
-fn may_create(admin: &Admin) -> Result<(), PageError> {
-    if can(admin, Model::Application, Action::Add) && can(admin, Model::ProxyProvider, Action::Add) {
+fn may_create(admin: &Admin, kind: ProviderKind) -> Result<(), PageError> {
+    if can(admin, Model::Application, Action::Add) && can(admin, providers::model(kind), Action::Add) {
         Ok(())
     } else {
         Err(failure(ServiceError::Forbidden))
     }
 }
 
-/// `GET /if/admin/applications/new`.
-pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
-    may_create(&admin)?;
+#[derive(serde::Deserialize, Default)]
+pub struct KindQuery {
+    #[serde(default)]
+    kind: String,
+}
+
+/// `GET /if/admin/applications/new` (`?kind=oidc`: with an OAuth2/OpenID provider).
+pub async fn new_form(
+    State(state): State<AppState>,
+    admin: Admin,
+    axum::extract::Query(q): axum::extract::Query<KindQuery>,
+) -> Result<Response, PageError> {
     let values = AppForm {
+        kind: q.kind,
         mode: ProxyMode::ForwardSingle.as_str().into(),
         policy_engine_mode: PolicyEngineMode::Any.as_str().into(),
+        client_type: "confidential".into(),
         ..Default::default()
     };
+    may_create(&admin, values.provider_kind())?;
     Ok(form_page(&state, &admin, &values, &FieldErrors::default()))
 }
 
-/// `POST /if/admin/applications/new`: the proxy provider, then the application using it. The two
+/// `POST /if/admin/applications/new`: the provider, then the application using it. The two
 /// are separate operations; when the application is refused, the provider just made is
 /// deleted again, so a failed form leaves nothing behind.
 pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
     let form = FormData::parse(&body);
     admin.check_csrf(&form)?;
-    may_create(&admin)?;
     let values = AppForm::submitted(&form);
+    let kind = values.provider_kind();
+    may_create(&admin, kind)?;
     let flow = state.store.read().flow_by_slug(AUTHORIZATION_FLOW).await.map_err(|e| PageError::internal(&e))?;
     let flow = flow.map(|f| f.id.0.to_string()).unwrap_or_default();
     // The application's own fields are checked first (without a provider), so one submission
     // shows the errors of both parts.
     let (_, app_errors) = read_body(&values.application_body(None), false, crate::api::applications::read_application);
-    let (changes, errors) = read_body(&values.provider_body(&flow), false, crate::api::providers::read_proxy);
+    let (provider_body, reader) = values.provider_body(&flow);
+    let (changes, errors) = read_body(&provider_body, false, reader);
     let mut all_errors = app_errors.clone();
     all_errors.extend(errors.clone());
     if !all_errors.is_empty() {
         return Ok(form_page(&state, &admin, &values, &all_errors));
     }
-    let saved = match providers::create(&state, &admin.actor, ProviderKind::Proxy, changes, errors).await {
+    let saved = match providers::create(&state, &admin.actor, kind, changes, errors).await {
         Ok(saved) => saved,
         Err(ServiceError::Invalid(errors)) => return Ok(form_page(&state, &admin, &values, &errors)),
         Err(other) => return Err(failure(other)),
@@ -221,9 +289,14 @@ pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) ->
     let (app_changes, app_errors) =
         read_body(&values.application_body(Some(provider.0)), false, crate::api::applications::read_application);
     match service::create(&state, &admin.actor, app_changes, app_errors).await {
-        Ok(shown) => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
+        // A confidential client's secret exists in full only now: shown once, on this answer
+        // (a public client does not use one).
+        Ok(shown) => match saved.new_secret.filter(|_| values.client_type != "public") {
+            Some(secret) => Ok(secret_page(&state, &admin, &shown, &secret)),
+            None => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
+        },
         Err(error) => {
-            providers::delete(&state, &admin.actor, ProviderKind::Proxy, provider).await.map_err(failure)?;
+            providers::delete(&state, &admin.actor, kind, provider).await.map_err(failure)?;
             match error {
                 ServiceError::Invalid(errors) => Ok(form_page(&state, &admin, &values, &errors)),
                 other => Err(failure(other)),
@@ -257,7 +330,8 @@ pub async fn show(
                 traefik = escape(&format!("forwardAuth:\n  address: {plexid}/outpost.goauthentik.io/auth/traefik\n  trustForwardHeader: true\n  authResponseHeaders: [X-authentik-username, X-authentik-groups, X-authentik-email, X-plexid-plex-relationship]")),
             )
         }
-        _ => String::new(),
+        Some(row) => oidc_section(&state, &row.provider, &shown.app),
+        None => String::new(),
     };
     let delete = if can(&admin, Model::Application, Action::Delete) {
         format!(
@@ -275,6 +349,57 @@ pub async fn show(
         engine = shown.app.policy_engine_mode.as_str(),
     );
     Ok(admin_page(&state, &admin, &shown.app.name, BASE, &body, &[]))
+}
+
+/// The client id and the endpoints a relying party needs.
+fn oidc_section(
+    state: &AppState,
+    provider: &plexid_core::apps::Provider,
+    app: &plexid_core::apps::Application,
+) -> String {
+    let base = state.settings.public_url.clone().unwrap_or_else(|| "http://PLEXID_PUBLIC_URL".into());
+    let issuer = crate::service::oidc::issuer(&base, provider, app);
+    let e = crate::service::oidc::endpoints(&base, &app.slug, issuer);
+    let rows: String = [
+        ("Client ID", provider.client_id.as_str()),
+        ("Issuer", e.issuer.as_str()),
+        ("Discovery", e.provider_info.as_str()),
+        ("Authorize", e.authorize.as_str()),
+        ("Token", e.token.as_str()),
+        ("User info", e.user_info.as_str()),
+        ("JWKS", e.jwks.as_str()),
+        ("End session", e.logout.as_str()),
+    ]
+    .iter()
+    .map(|(label, value)| format!("<dt>{label}</dt><dd><code>{}</code></dd>", escape(value)))
+    .collect();
+    let secret = match provider.client_secret_hint.as_str() {
+        "" => String::new(),
+        hint => format!(
+            "<dt>Client secret</dt><dd>ends in <code>{}</code> (shown in full only when it was made)</dd>",
+            escape(hint)
+        ),
+    };
+    format!(
+        "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">OpenID Connect</h2><dl class=\"facts\">{rows}{secret}</dl></section>"
+    )
+}
+
+/// The answer to creating an application with a confidential OAuth2 provider: its client secret,
+/// this once (never cached), and the endpoints.
+fn secret_page(state: &AppState, admin: &Admin, shown: &service::Shown, secret: &str) -> Response {
+    let setup = shown.provider.as_ref().map(|row| oidc_section(state, &row.provider, &shown.app)).unwrap_or_default();
+    let body = format!(
+        "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1><div class=\"card\" role=\"status\">\
+         <p>The client secret, shown this once: copy it into the application now.</p><pre><code id=\"client-secret\">{secret}</code></pre>\
+         <p><a href=\"{BASE}{slug}/\">Done</a></p></div>{setup}",
+        name = escape(&shown.app.name),
+        secret = escape(secret),
+        slug = escape(&shown.app.slug),
+    );
+    let mut response = admin_page(state, admin, &shown.app.name, BASE, &body, &[]);
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response
 }
 
 fn nginx_snippet(plexid: &str, server_name: &str) -> String {
