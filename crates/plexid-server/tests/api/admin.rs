@@ -211,6 +211,9 @@ async fn source_pages(app: &TestApp) {
     let stored = app.store.read().source_by_slug("friends").await.unwrap().unwrap();
     assert_eq!(app.secrets.decrypt(&stored.plex_token).unwrap(), owner_token, "the token was kept");
 
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/plex/", &[]).await;
+    assert!(html.contains("Connected users (2)") && html.contains("<tr><td>member</td><td>1002</td>"), "{html}");
+
     // Delete: the confirmation says what goes with it; then the source is gone.
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/plex/delete", &[]).await;
     assert_eq!(status, 200);
@@ -563,6 +566,7 @@ async fn token_pages(app: &TestApp) {
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/", &[]).await;
     assert!(html.contains("<a href=\"/if/admin/tokens/ci-robot/\">ci-robot</a>"), "{html}");
     assert!(!html.contains(&key), "the key is not shown again");
+    assert!(html.contains("ci-robot</a></td><td>owner</td><td>api</td>"), "{html}");
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/ci-robot/delete", &[]).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Every client using this token is refused at once."));

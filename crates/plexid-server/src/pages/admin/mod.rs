@@ -242,6 +242,16 @@ async fn overview(
     Ok(admin_page(&state, &admin, "Overview", "/if/admin/", &body, &[]))
 }
 
+/// The usernames of `ids`, read in one query (for tables that name each row's user).
+pub async fn usernames(
+    state: &AppState,
+    ids: impl IntoIterator<Item = plexid_core::UserId>,
+) -> Result<std::collections::HashMap<plexid_core::UserId, String>, PageError> {
+    let ids: Vec<plexid_core::UserId> = ids.into_iter().collect();
+    let users = state.store.read().users_by_ids(&ids).await.map_err(|e| PageError::internal(&e))?;
+    Ok(users.into_iter().map(|u| (u.id, u.username)).collect())
+}
+
 /// `text` encoded for a URL's query.
 pub fn encoded(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()

@@ -220,12 +220,12 @@ async fn connections_section(state: &AppState, admin: &Admin, source: &Source) -
         crate::service::connections::list_user(state, &admin.actor, filter, FieldErrors::default(), &[], window)
             .await
             .map_err(failure)?;
+    let names = super::usernames(state, listed.rows.iter().map(|c| c.user)).await?;
     let mut rows = String::new();
     for c in &listed.rows {
-        let user = state.store.read().user_by_id(c.user).await.map_err(|e| PageError::internal(&e))?;
         rows.push_str(&format!(
             "<tr><td>{user}</td><td>{id}</td><td>{created}</td></tr>",
-            user = escape(&user.map(|u| u.username).unwrap_or_default()),
+            user = escape(names.get(&c.user).map_or("", String::as_str)),
             id = escape(&c.identifier),
             created = escape(&iso8601(c.created)),
         ));

@@ -34,14 +34,14 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
     let listed = service::list(&state, &admin.actor, TokenFilter::default(), &[OrderTerm::asc("identifier")], window)
         .await
         .map_err(failure)?;
+    let names = super::usernames(&state, listed.rows.iter().map(|t| t.user)).await?;
     let mut rows = String::new();
     for t in &listed.rows {
-        let user = state.store.read().user_by_id(t.user).await.map_err(|e| PageError::internal(&e))?;
         rows.push_str(&format!(
             "<tr><td><a href=\"{BASE}{id}/\">{identifier}</a></td><td>{user}</td><td>{intent}</td><td>{expires}</td><td>{description}</td></tr>",
             id = escape(&super::encoded(&t.identifier)),
             identifier = escape(&t.identifier),
-            user = escape(&user.map(|u| u.username).unwrap_or_default()),
+            user = escape(names.get(&t.user).map_or("", String::as_str)),
             intent = t.intent.as_str(),
             expires = escape(&expiry(t)),
             description = escape(&t.description),
