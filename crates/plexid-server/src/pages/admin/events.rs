@@ -6,10 +6,11 @@ use axum::response::Response;
 use plexid_core::modes::EventAction;
 use plexid_core::FieldErrors;
 use plexid_store::events::EventFilter;
-use plexid_store::listing::{OrderTerm, Window};
+use plexid_store::listing::OrderTerm;
 use serde::Deserialize;
 
 use super::forms::{input, select};
+use super::paging::Paging;
 use super::{admin_page, encoded, failure, Admin};
 use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
@@ -17,7 +18,6 @@ use crate::service::events as service;
 use crate::state::AppState;
 
 const BASE: &str = "/if/admin/events/";
-const PAGE_SIZE: u64 = 50;
 
 #[derive(Deserialize, Default)]
 pub struct EventQuery {
@@ -42,16 +42,16 @@ pub async fn list(
     admin: Admin,
     Query(q): Query<EventQuery>,
 ) -> Result<Response, PageError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Paging { search: q.search.clone(), page: q.page };
     let filter = EventFilter {
         action: non_empty(&q.action).filter(|a| EventAction::parse(a).is_some()),
         username: non_empty(&q.username),
-        search: q.search.split_whitespace().map(str::to_owned).collect(),
+        search: paging.terms(),
         ..Default::default()
     };
-    let window = Window::Offset { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE };
-    let listed =
-        service::list(&state, &admin.actor, &filter, &[OrderTerm::desc("created")], window).await.map_err(failure)?;
+    let listed = service::list(&state, &admin.actor, &filter, &[OrderTerm::desc("created")], paging.window())
+        .await
+        .map_err(failure)?;
     let rows: String = listed
         .rows
         .iter()
@@ -82,7 +82,7 @@ pub async fn list(
         username = input("text", "username", "Username", &q.username, "", &none),
         search = input("text", "search", "Search", &q.search, "", &none),
         total = listed.total,
-        pager = super::sources::pager(page, listed.total.div_ceil(PAGE_SIZE).max(1), &query),
+        pager = paging.pager(listed.total, &query),
     );
     Ok(admin_page(&state, &admin, "Audit log", BASE, &body, &[]))
 }

@@ -8,6 +8,7 @@ pub mod applications;
 pub mod events;
 pub mod forms;
 pub mod mappings;
+pub mod paging;
 pub mod sources;
 pub mod tokens;
 pub mod users;
@@ -93,14 +94,7 @@ impl FromRequestParts<AppState> for Admin {
             }
             .into_response());
         }
-        let username = state
-            .store
-            .read()
-            .user_by_id(user.principal.user)
-            .await
-            .map_err(|e| PageError::internal(&e).into_response())?
-            .map(|u| u.username)
-            .unwrap_or_default();
+        let username = user.principal.username.clone();
         Ok(Admin { actor, username, csrf: sessions::csrf_token(&user.key) })
     }
 }

@@ -16,10 +16,10 @@ use plexid_store::flows::FlowFilter;
 use plexid_store::listing::{OrderTerm, Window};
 use plexid_store::mappings::MappingFilter;
 use plexid_store::sources::SourceFilter;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, select, FormData};
+use super::paging::Paging;
 use super::{admin_page, confirm_delete_page, failure, Admin};
 use crate::api::read_body;
 use crate::clock::iso8601;
@@ -27,33 +27,17 @@ use crate::pages::{escape, PageError};
 use crate::service::{flows, mappings, sources as service, ServiceError};
 use crate::state::AppState;
 
-const PAGE_SIZE: u64 = 50;
 const BASE: &str = "/if/admin/sources/";
 
 fn can(admin: &Admin, action: Action) -> bool {
     admin.actor.can(Permission::new(action, Model::PlexSource))
 }
 
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    search: String,
-    #[serde(default)]
-    page: Option<u64>,
-}
-
 /// `GET /if/admin/sources/`: the sources, searchable, 50 a page.
-pub async fn list(
-    State(state): State<AppState>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, PageError> {
-    let page = q.page.unwrap_or(1).max(1);
-    let filter =
-        SourceFilter { search: q.search.split_whitespace().map(str::to_owned).collect(), ..Default::default() };
-    let window = Window::Offset { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE };
+pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<Paging>) -> Result<Response, PageError> {
+    let filter = SourceFilter { search: q.terms(), ..Default::default() };
     let listed =
-        service::list(&state, &admin.actor, &filter, FieldErrors::default(), &[OrderTerm::asc("name")], window)
+        service::list(&state, &admin.actor, &filter, FieldErrors::default(), &[OrderTerm::asc("name")], q.window())
             .await
             .map_err(failure)?;
     let rows: String = listed
@@ -76,9 +60,8 @@ pub async fn list(
     } else {
         String::new()
     };
-    let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
     let search = escape(&q.search);
-    let pager = pager(page, pages, &format!("{BASE}?search={}", super::encoded(&q.search)));
+    let pager = q.pager(listed.total, &format!("{BASE}?search={}", super::encoded(&q.search)));
     let body = format!(
         "<h1>Plex sources</h1>{new}\
          <form method=\"get\" action=\"{BASE}\" role=\"search\" class=\"searchbar\"><label for=\"search\">Search sources</label>\
@@ -100,25 +83,9 @@ fn yes_no(value: bool) -> &'static str {
     }
 }
 
-/// Previous/next links between pages of a list (`base` already has its query).
-pub fn pager(page: u64, pages: u64, base: &str) -> String {
-    if pages <= 1 {
-        return String::new();
-    }
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(format!("<a href=\"{}&amp;page={}\" rel=\"prev\">Previous</a>", escape(base), page - 1));
-    }
-    links.push(format!("<span>Page {page} of {pages}</span>"));
-    if page < pages {
-        links.push(format!("<a href=\"{}&amp;page={}\" rel=\"next\">Next</a>", escape(base), page + 1));
-    }
-    format!("<nav class=\"pager\" aria-label=\"Pages\">{}</nav>", links.join(" "))
-}
-
 /// The sources with their token check and last access sweep (the overview's table).
 pub async fn health_table(state: &AppState, admin: &Admin) -> Result<String, PageError> {
-    let window = Window::Offset { limit: PAGE_SIZE, offset: 0 };
+    let window = Window::Offset { limit: 50, offset: 0 }; // the overview shows the first 50
     let listed = service::list(
         state,
         &admin.actor,

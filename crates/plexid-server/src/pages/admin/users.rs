@@ -10,9 +10,9 @@ use plexid_core::{FieldErrors, GroupId, Permission, UserId};
 use plexid_store::groups::GroupFilter;
 use plexid_store::listing::{OrderTerm, Window};
 use plexid_store::users::UserFilter;
-use serde::Deserialize;
 
 use super::forms::{csrf_field, FormData};
+use super::paging::Paging;
 use super::{admin_page, failure, Admin};
 use crate::clock::iso8601;
 use crate::pages::account::relationship_text;
@@ -22,31 +22,17 @@ use crate::service::{groups, login, users as service};
 use crate::state::AppState;
 
 const BASE: &str = "/if/admin/users/";
-const PAGE_SIZE: u64 = 50;
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    search: String,
-    #[serde(default)]
-    page: Option<u64>,
-}
 
 fn user_id(id: &str) -> Result<UserId, PageError> {
     id.parse::<i64>().map(UserId).map_err(|_| PageError::not_found())
 }
 
 /// `GET /if/admin/users/`.
-pub async fn list(
-    State(state): State<AppState>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, PageError> {
-    let page = q.page.unwrap_or(1).max(1);
-    let filter = UserFilter { search: q.search.split_whitespace().map(str::to_owned).collect(), ..Default::default() };
-    let window = Window::Offset { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE };
-    let listed =
-        service::list(&state, &admin.actor, &filter, &[OrderTerm::asc("username")], window).await.map_err(failure)?;
+pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<Paging>) -> Result<Response, PageError> {
+    let filter = UserFilter { search: q.terms(), ..Default::default() };
+    let listed = service::list(&state, &admin.actor, &filter, &[OrderTerm::asc("username")], q.window())
+        .await
+        .map_err(failure)?;
     let rows: String = listed
         .rows
         .iter()
@@ -62,7 +48,6 @@ pub async fn list(
         })
         .collect();
     let search = escape(&q.search);
-    let pages = listed.total.div_ceil(PAGE_SIZE).max(1);
     let query = format!("{BASE}?search={}", super::encoded(&q.search));
     let body = format!(
         "<h1>Users</h1><form method=\"get\" action=\"{BASE}\" role=\"search\" class=\"searchbar\"><label for=\"search\">Search users</label>\
@@ -70,7 +55,7 @@ pub async fn list(
          <p class=\"muted\">{total} user(s).</p><div class=\"table\"><table><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">Name</th>\
          <th scope=\"col\">Active</th><th scope=\"col\">Administrator</th></tr></thead><tbody>{rows}</tbody></table></div>{pager}",
         total = listed.total,
-        pager = super::sources::pager(page, pages, &query),
+        pager = q.pager(listed.total, &query),
     );
     Ok(admin_page(&state, &admin, "Users", BASE, &body, &[]))
 }
