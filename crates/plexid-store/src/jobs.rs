@@ -7,25 +7,36 @@ use plexid_core::{SourceId, Timestamp};
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
 use crate::params;
+use crate::row::Param;
 use crate::users::json_text;
+
+/// What a source not checked yet shows.
+fn unknown_state() -> SourceState {
+    SourceState { token_state: "unknown".into(), ..Default::default() }
+}
 
 impl<A: Access> Conn<'_, A> {
     pub async fn source_state(&mut self, source: SourceId) -> StoreResult<SourceState> {
-        let row = self
-            .fetch_optional(
-                "SELECT token_state, token_checked, sweep_finished, sweep_summary FROM source_state WHERE source_uuid = $1",
-                params![source],
-            )
-            .await?;
-        let Some(row) = row else {
-            return Ok(SourceState { token_state: "unknown".into(), ..Default::default() });
-        };
-        Ok(SourceState {
-            token_state: row.text("token_state")?,
-            token_checked: row.opt_timestamp("token_checked")?,
-            sweep_finished: row.opt_timestamp("sweep_finished")?,
-            sweep_summary: row.json("sweep_summary")?,
-        })
+        Ok(self.source_states(&[source]).await?.pop().map_or_else(unknown_state, |(_, state)| state))
+    }
+
+    /// The last results of each of `sources` (`unknown` for a source not checked yet), in one
+    /// query, in the order asked.
+    pub async fn source_states(&mut self, sources: &[SourceId]) -> StoreResult<Vec<(SourceId, SourceState)>> {
+        let head = "SELECT source_uuid, token_state, token_checked, sweep_finished, sweep_summary FROM source_state \
+                    WHERE source_uuid IN";
+        let rows = self.rows_in(head, sources.iter().map(|s| Param::from(*s)), "").await?;
+        let mut found = std::collections::HashMap::new();
+        for row in &rows {
+            let state = SourceState {
+                token_state: row.text("token_state")?,
+                token_checked: row.opt_timestamp("token_checked")?,
+                sweep_finished: row.opt_timestamp("sweep_finished")?,
+                sweep_summary: row.json("sweep_summary")?,
+            };
+            found.insert(SourceId(row.uuid("source_uuid")?), state);
+        }
+        Ok(sources.iter().map(|s| (*s, found.remove(s).unwrap_or_else(unknown_state))).collect())
     }
 }
 

@@ -96,15 +96,16 @@ pub async fn health_table(state: &AppState, admin: &Admin) -> Result<String, Pag
     )
     .await
     .map_err(failure)?;
+    let ids: Vec<_> = listed.rows.iter().map(|s| s.id).collect();
+    let states = state.store.read().source_states(&ids).await.map_err(|e| PageError::internal(&e))?;
     let mut rows = String::new();
-    for s in &listed.rows {
-        let health = state.store.read().source_state(s.id).await.map_err(|e| PageError::internal(&e))?;
+    for (s, (_, health)) in listed.rows.iter().zip(&states) {
         rows.push_str(&format!(
             "<tr><td><a href=\"{BASE}{slug}/\">{name}</a></td><td>{token}</td><td>{sweep}</td></tr>",
             slug = escape(&s.slug),
             name = escape(&s.name),
-            token = escape(&token_text(&health)),
-            sweep = escape(&sweep_text(&health)),
+            token = escape(&token_text(health)),
+            sweep = escape(&sweep_text(health)),
         ));
     }
     Ok(format!(
