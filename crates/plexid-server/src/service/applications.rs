@@ -5,12 +5,14 @@
 use plexid_core::apps::{decide_app_access, AccessRules, AppDenial, Application, UserFacts};
 use plexid_core::login::Relationship;
 use plexid_core::model::User;
-use plexid_core::modes::PolicyEngineMode;
+use plexid_core::modes::{PolicyEngineMode, ProviderKind};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{rules, FieldErrors, GroupId, Permission, ProviderId, UserId};
 use plexid_store::apps::{ApplicationFilter, ProviderRow};
 use plexid_store::listing::{Listed, OrderTerm, Window};
-use plexid_store::{Access, Conn};
+use plexid_store::{Access, Conn, ReadWrite};
+
+use super::providers::{self, ProviderChanges};
 
 use super::{check, missing_reference, Actor, AppState, ServiceError, ServiceResult};
 
@@ -180,6 +182,20 @@ pub async fn create(
     Ok(shown)
 }
 
+/// The stored application `slug` (locked in the caller's transaction) with `changes` applied
+/// and validated; problems go to `errors`.
+async fn prepare_change(
+    conn: &mut Conn<'_, ReadWrite>,
+    app: &AppState,
+    slug: &str,
+    changes: ApplicationChanges,
+    errors: &mut FieldErrors,
+) -> ServiceResult<Application> {
+    let a = apply(conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
+    validate(app, &a, errors).await?;
+    Ok(a)
+}
+
 pub async fn update(
     app: &AppState,
     actor: &Actor,
@@ -191,13 +207,88 @@ pub async fn update(
     actor.require(perm(Action::Change))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let a = apply(conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
-    validate(app, &a, &mut errors).await?;
+    let a = prepare_change(&mut conn, app, slug, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_application(&a).await?;
     let shown = shown(&mut conn, a).await?;
     tx.commit().await?;
     Ok(shown)
+}
+
+/// An application and the provider of its own, written together (the admin pages' one form):
+/// both parts are validated before anything is written and written in one transaction, so one
+/// submission reports the errors of both and a refusal changes nothing.
+pub struct WithProvider {
+    pub application: ApplicationChanges,
+    pub application_errors: FieldErrors,
+    pub kind: ProviderKind,
+    pub provider: ProviderChanges,
+    pub provider_errors: FieldErrors,
+}
+
+impl WithProvider {
+    /// Both parts' errors, the application's first.
+    fn errors(&self) -> FieldErrors {
+        let mut errors = self.application_errors.clone();
+        errors.extend(self.provider_errors.clone());
+        errors
+    }
+}
+
+/// Creates the provider and the application using it; returns the application and the
+/// provider's new client secret (OAuth2), which exists in full only in this answer.
+pub async fn create_with_provider(
+    app: &AppState,
+    actor: &Actor,
+    mut input: WithProvider,
+) -> ServiceResult<(Shown, Option<String>)> {
+    actor.require(perm(Action::Add))?;
+    providers::require(actor, input.kind, Action::Add)?;
+    // The application is checked without its provider (which does not exist yet).
+    input.application.provider = Some(None);
+    let mut a = apply(Application::new("", ""), std::mem::take(&mut input.application));
+    validate(app, &a, &mut input.application_errors).await?;
+    let (provider, secret) =
+        providers::prepare_new(app, input.kind, std::mem::take(&mut input.provider), &mut input.provider_errors)
+            .await?;
+    check(input.errors(), FIELD_ORDER)?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    a.provider = Some(conn.insert_provider(&provider).await?);
+    conn.insert_application(&a).await?;
+    let shown = shown(&mut conn, a).await?;
+    tx.commit().await?;
+    Ok((shown, secret))
+}
+
+/// Changes the application `slug` and its provider (of `input.kind`) together.
+pub async fn update_with_provider(
+    app: &AppState,
+    actor: &Actor,
+    slug: &str,
+    mut input: WithProvider,
+) -> ServiceResult<(Shown, Option<String>)> {
+    actor.require(VIEW)?;
+    actor.require(perm(Action::Change))?;
+    providers::require(actor, input.kind, Action::Change)?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    input.application.provider = None;
+    let a = prepare_change(&mut conn, app, slug, std::mem::take(&mut input.application), &mut input.application_errors)
+        .await?;
+    let id = a.provider.ok_or(ServiceError::NotFound)?;
+    let (row, secret) =
+        providers::prepare_change(&mut conn, app, id, std::mem::take(&mut input.provider), &mut input.provider_errors)
+            .await?;
+    if row.provider.kind != input.kind {
+        return Err(ServiceError::NotFound);
+    }
+    check(input.errors(), FIELD_ORDER)?;
+    conn.update_application(&a).await?;
+    conn.update_provider(&row.provider).await?;
+    let shown = shown(&mut conn, a).await?;
+    tx.commit().await?;
+    Ok((shown, secret))
 }
 
 pub async fn delete(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<()> {

@@ -9,6 +9,7 @@ use plexid_core::source::random_alphanumeric;
 use plexid_core::{FieldErrors, FlowId, Permission, ProviderId};
 use plexid_store::apps::{ProviderFilter, ProviderRow};
 use plexid_store::listing::{Listed, OrderTerm, Window};
+use plexid_store::{Conn, ReadWrite};
 use uuid::Uuid;
 
 use super::{check, Actor, AppState, ServiceError, ServiceResult};
@@ -218,6 +219,46 @@ pub async fn get(app: &AppState, actor: &Actor, kind: ProviderKind, id: Provider
     app.store.read().provider_by_id(id).await?.filter(|r| r.provider.kind == kind).ok_or(ServiceError::NotFound)
 }
 
+/// A new provider of `kind` from `changes`, validated (problems go to `errors`), and the client
+/// secret it was given (generated for an OAuth2 provider when none is sent). Nothing is written.
+pub(super) async fn prepare_new(
+    app: &AppState,
+    kind: ProviderKind,
+    changes: ProviderChanges,
+    errors: &mut FieldErrors,
+) -> ServiceResult<(Provider, Option<String>)> {
+    let mut provider = Provider::new(kind, "", FlowId(Uuid::nil()));
+    let generate = changes.client_secret.is_none() && kind == ProviderKind::OAuth2;
+    let mut new_secret = apply(&mut provider, changes);
+    if generate {
+        new_secret = Some(set_secret(&mut provider, random_alphanumeric(128)));
+    }
+    validate(&provider, errors);
+    check_flows(app, &provider, errors).await?;
+    Ok((provider, new_secret))
+}
+
+/// The stored provider `id` (locked in the caller's transaction) with `changes` applied and
+/// validated (problems go to `errors`), and the new client secret if the changes set one.
+pub(super) async fn prepare_change(
+    conn: &mut Conn<'_, ReadWrite>,
+    app: &AppState,
+    id: ProviderId,
+    changes: ProviderChanges,
+    errors: &mut FieldErrors,
+) -> ServiceResult<(ProviderRow, Option<String>)> {
+    let mut row = conn.provider_for_update(id).await?.ok_or(ServiceError::NotFound)?;
+    let new_secret = apply(&mut row.provider, changes);
+    validate(&row.provider, errors);
+    check_flows(app, &row.provider, errors).await?;
+    Ok((row, new_secret))
+}
+
+/// Needs the permission to `action` providers of `kind`.
+pub(super) fn require(actor: &Actor, kind: ProviderKind, action: Action) -> ServiceResult<()> {
+    actor.require(perm(kind, action))
+}
+
 pub async fn create(
     app: &AppState,
     actor: &Actor,
@@ -226,14 +267,7 @@ pub async fn create(
     mut errors: FieldErrors,
 ) -> ServiceResult<Saved> {
     actor.require(perm(kind, Action::Add))?;
-    let mut provider = Provider::new(kind, "", FlowId(Uuid::nil()));
-    let generate = changes.client_secret.is_none() && kind == ProviderKind::OAuth2;
-    let mut new_secret = apply(&mut provider, changes);
-    if generate {
-        new_secret = Some(set_secret(&mut provider, random_alphanumeric(128)));
-    }
-    validate(&provider, &mut errors);
-    check_flows(app, &provider, &mut errors).await?;
+    let (provider, new_secret) = prepare_new(app, kind, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
@@ -255,10 +289,7 @@ pub async fn update(
     actor.require(perm(kind, Action::Change))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let mut row = conn.provider_for_update(id).await?.ok_or(ServiceError::NotFound)?;
-    let new_secret = apply(&mut row.provider, changes);
-    validate(&row.provider, &mut errors);
-    check_flows(app, &row.provider, &mut errors).await?;
+    let (row, new_secret) = prepare_change(&mut conn, app, id, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_provider(&row.provider).await?;
     tx.commit().await?;

@@ -304,9 +304,10 @@ async fn token_sign_in(app: &TestApp) {
 }
 both!(token_sign_in, token_sign_in);
 
-/// An application behind forward-auth made in the admin pages: errors shown with nothing stored
-/// (a provider made for a refused application is removed again), then the application and its provider, live for forward-auth, with
-/// the snippets on its page; deleting it after the confirmation.
+/// An application behind forward-auth made in the admin pages: errors of both parts shown with
+/// nothing stored (application and provider are written in one transaction), then the
+/// application and its provider, live for forward-auth, with the snippets on its page; edited
+/// (both parts at once, a refusal changing neither); deleted after the confirmation.
 async fn application_pages(app: &TestApp) {
     setup(app).await;
     let admin = admin_cookies(app).await;
@@ -337,8 +338,8 @@ async fn application_pages(app: &TestApp) {
     let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/applications/new", &bad_slug).await;
     assert_eq!(status, 400);
     assert!(html.contains("id=\"slug-errors\""), "{html}");
-    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "the provider was removed again");
-    // A slug already taken: the provider is made, the application refused, the provider removed.
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "no provider written");
+    // A slug already taken: refused before anything is written.
     let (_, _) = app.post("/api/v3/core/applications/", json!({"name": "Taken", "slug": "taken"})).await;
     let taken = [
         ("csrf", csrf.as_str()),
@@ -351,7 +352,7 @@ async fn application_pages(app: &TestApp) {
     let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/applications/new", &taken).await;
     assert_eq!(status, 400);
     assert!(html.contains("Application with this slug already exists."), "{html}");
-    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "the provider was removed again");
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before, "no provider written");
 
     let good = [
         ("csrf", csrf.as_str()),
@@ -393,14 +394,62 @@ async fn application_pages(app: &TestApp) {
         "{html}"
     );
     assert!(html.contains("the owner&#x27;s Plex friends, members of a server, members of srv-allowed"), "{html}");
+    assert!(html.contains("href=\"/if/admin/applications/tautulli/edit\""), "{html}");
 
-    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/tautulli/delete", &[]).await;
+    // Editing: the form is filled from both parts; a refusal of either changes neither.
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/tautulli/edit", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("value=\"http://app.test\"") && html.contains("value=\"Tautulli\""), "{html}");
+    assert!(html.contains("value=\"friend\" checked"), "{html}");
+    let csrf_ref = csrf.as_str();
+    let edit = |host: &'static str, slug: &'static str| {
+        [
+            ("csrf", csrf_ref),
+            ("name", "Tautulli 2"),
+            ("slug", slug),
+            ("external_host", host),
+            ("mode", "forward_single"),
+            ("access_relationships", "friend"),
+            ("policy_engine_mode", "all"),
+        ]
+    };
+    for (host, slug, field) in [("", "tautulli-2", "external_host"), ("http://app2.test", "taken", "slug")] {
+        let (status, html, _) =
+            page(app, &admin, Method::POST, "/if/admin/applications/tautulli/edit", &edit(host, slug)).await;
+        assert_eq!(status, 400, "{html}");
+        assert!(html.contains(&format!("id=\"{field}-errors\"")), "{html}");
+        let (_, stored) = app.get("/api/v3/core/applications/tautulli/").await;
+        assert_eq!(
+            (stored["name"].clone(), stored["launch_url"].clone()),
+            (json!("Tautulli"), json!("http://app.test"))
+        );
+    }
+    let (status, html, location) = page(
+        app,
+        &admin,
+        Method::POST,
+        "/if/admin/applications/tautulli/edit",
+        &edit("http://app2.test", "tautulli-2"),
+    )
+    .await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/applications/tautulli-2/"), "{html}");
+    let (_, edited) = app.get("/api/v3/core/applications/tautulli-2/").await;
+    assert_eq!(edited["access_relationships"], json!(["friend"]), "{edited}");
+    assert_eq!(edited["access_servers"], json!([]), "{edited}");
+    assert_eq!(edited["policy_engine_mode"], "all");
+    assert_eq!(
+        (edited["provider_obj"]["name"].clone(), edited["launch_url"].clone()),
+        (json!("Tautulli 2"), json!("http://app2.test")),
+        "{edited}"
+    );
+
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/tautulli-2/delete", &[]).await;
     assert_eq!(status, 200);
     assert!(html.contains("stays, unassigned"), "{html}");
     let (status, _, location) =
-        page(app, &admin, Method::POST, "/if/admin/applications/tautulli/delete", &[("csrf", &csrf)]).await;
+        page(app, &admin, Method::POST, "/if/admin/applications/tautulli-2/delete", &[("csrf", &csrf)]).await;
     assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/applications/"));
-    assert_eq!(app.get("/api/v3/core/applications/tautulli/").await.0, 404);
+    assert_eq!(app.get("/api/v3/core/applications/tautulli-2/").await.0, 404);
 }
 both!(application_pages, application_pages);
 

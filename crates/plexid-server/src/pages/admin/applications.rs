@@ -12,7 +12,7 @@ use plexid_core::permission::{Action, Model};
 use plexid_core::{FieldErrors, Permission};
 use plexid_store::apps::ApplicationFilter;
 use plexid_store::listing::{OrderTerm, Window};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::forms::{checkbox_group, csrf_field, form_errors, input, select, FormData};
 use super::{admin_page, confirm_delete_page, failure, Admin};
@@ -47,14 +47,18 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
             )
         })
         .collect();
-    let new = if may_create(&admin, ProviderKind::Proxy).is_ok() && may_create(&admin, ProviderKind::OAuth2).is_ok() {
-        format!(
-            "<p class=\"actions\"><a class=\"button\" href=\"{BASE}new\">New application behind forward-auth</a> \
-             <a class=\"button secondary\" href=\"{BASE}new?kind=oidc\">New OpenID Connect application</a></p>"
-        )
-    } else {
-        String::new()
-    };
+    let mut new = String::new();
+    if may(&admin, Some(ProviderKind::Proxy), Action::Add).is_ok() {
+        new.push_str(&format!("<a class=\"button\" href=\"{BASE}new\">New application behind forward-auth</a> "));
+    }
+    if may(&admin, Some(ProviderKind::OAuth2), Action::Add).is_ok() {
+        new.push_str(&format!(
+            "<a class=\"button secondary\" href=\"{BASE}new?kind=oidc\">New OpenID Connect application</a>"
+        ));
+    }
+    if !new.is_empty() {
+        new = format!("<p class=\"actions\">{new}</p>");
+    }
     let body = format!(
         "<h1>Applications</h1>{new}<p class=\"muted\">{total} application(s).</p>\
          <div class=\"table\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th><th scope=\"col\">Who may use it</th></tr></thead>\
@@ -111,12 +115,38 @@ impl AppForm {
         self.kind == "oidc"
     }
 
-    fn provider_kind(&self) -> ProviderKind {
-        if self.oidc() {
-            ProviderKind::OAuth2
-        } else {
-            ProviderKind::Proxy
+    /// The kind of the application's provider (`kind` `none`: an application without one,
+    /// which only the edit form meets).
+    fn provider_kind(&self) -> Option<ProviderKind> {
+        match self.kind.as_str() {
+            "oidc" => Some(ProviderKind::OAuth2),
+            "none" => None,
+            _ => Some(ProviderKind::Proxy),
         }
+    }
+
+    /// The form for changing a stored application and its provider.
+    fn stored(shown: &service::Shown) -> Self {
+        let app = &shown.app;
+        let mut values = AppForm {
+            kind: "none".into(),
+            name: app.name.clone(),
+            slug: app.slug.clone(),
+            relationships: app.access.relationships.iter().map(|r| r.as_str().to_owned()).collect(),
+            servers: app.access.servers.join(", "),
+            policy_engine_mode: app.policy_engine_mode.as_str().into(),
+            ..Default::default()
+        };
+        if let Some(row) = &shown.provider {
+            let settings = &row.provider.settings;
+            values.kind = if row.provider.kind == ProviderKind::OAuth2 { "oidc" } else { "proxy" }.into();
+            values.external_host = settings.external_host.clone();
+            values.mode = settings.mode.as_str().into();
+            values.cookie_domain = settings.cookie_domain.clone();
+            values.client_type = settings.client_type.as_str().into();
+            values.redirect_uris = settings.redirect_uris.clone();
+        }
+        values
     }
 
     fn submitted(form: &FormData) -> Self {
@@ -136,28 +166,73 @@ impl AppForm {
         }
     }
 
-    /// The provider's API body, and the API's reader for it.
-    fn provider_body(&self, flow: &str) -> (Value, fn(&mut crate::api::drf::Body<'_>) -> providers::ProviderChanges) {
-        if self.oidc() {
-            let body = json!({"name": self.name, "authorization_flow": flow, "client_type": self.client_type,
-                              "redirect_uris": self.redirect_uris});
-            (body, crate::api::providers::read_oauth2)
+    /// The provider's changes read by the API's reader, with their errors: a new provider
+    /// authorizes with `flow`; a stored one (`flow` `None`) keeps its flow and secret.
+    fn provider_changes(&self, flow: Option<&str>) -> (providers::ProviderChanges, FieldErrors) {
+        let mut body = if self.oidc() {
+            json!({"name": self.name, "client_type": self.client_type, "redirect_uris": self.redirect_uris})
         } else {
-            let body = json!({"name": self.name, "authorization_flow": flow, "external_host": self.external_host,
-                              "mode": self.mode, "cookie_domain": self.cookie_domain});
-            (body, crate::api::providers::read_proxy)
+            json!({"name": self.name, "external_host": self.external_host, "mode": self.mode,
+                   "cookie_domain": self.cookie_domain})
+        };
+        if let Some(flow) = flow {
+            body["authorization_flow"] = json!(flow);
         }
+        let reader = if self.oidc() { crate::api::providers::read_oauth2 } else { crate::api::providers::read_proxy };
+        read_body(&body, flow.is_none(), reader)
     }
 
-    fn application_body(&self, provider: Option<i64>) -> Value {
+    /// The application's changes read by the API's reader, with their errors. A new
+    /// application has no group rule; a stored one keeps its groups and its provider.
+    fn application_changes(&self, new: bool) -> (service::ApplicationChanges, FieldErrors) {
         let servers: Vec<&str> =
             self.servers.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
-        json!({"name": self.name, "slug": self.slug, "provider": provider, "policy_engine_mode": self.policy_engine_mode,
-               "access_relationships": self.relationships, "access_servers": servers, "access_groups": []})
+        let mut body = json!({"name": self.name, "slug": self.slug, "policy_engine_mode": self.policy_engine_mode,
+                              "access_relationships": self.relationships, "access_servers": servers});
+        if new {
+            body["access_groups"] = json!([]);
+        }
+        read_body(&body, !new, crate::api::applications::read_application)
+    }
+
+    /// Both parts, read together for the service's one-transaction writes.
+    fn with_provider(&self, kind: ProviderKind, flow: Option<&str>) -> service::WithProvider {
+        let (application, application_errors) = self.application_changes(flow.is_some());
+        let (provider, provider_errors) = self.provider_changes(flow);
+        service::WithProvider { application, application_errors, kind, provider, provider_errors }
     }
 }
 
-fn form_html(admin: &Admin, values: &AppForm, errors: &FieldErrors) -> String {
+/// Where a form posts and what its button says: a new application, or a stored one.
+struct FormTarget {
+    action: String,
+    title: String,
+    submit: &'static str,
+    cancel: String,
+}
+
+impl FormTarget {
+    fn new() -> Self {
+        FormTarget {
+            action: format!("{BASE}new"),
+            title: "New application".into(),
+            submit: "Create application",
+            cancel: BASE.into(),
+        }
+    }
+
+    fn edit(slug: &str, name: &str) -> Self {
+        let page = format!("{BASE}{}/", escape(slug));
+        FormTarget {
+            action: format!("{page}edit"),
+            title: format!("Edit {name}"),
+            submit: "Save changes",
+            cancel: page,
+        }
+    }
+}
+
+fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &FieldErrors) -> String {
     let relationships: Vec<(String, String, bool)> = AppRelationship::ALL
         .iter()
         .map(|r| {
@@ -174,7 +249,9 @@ fn form_html(admin: &Admin, values: &AppForm, errors: &FieldErrors) -> String {
     ];
     let engines: Vec<(String, String)> =
         vec![("any".into(), "any rule admits (any)".into()), ("all".into(), "every rule must admit (all)".into())];
-    let provider = if values.oidc() {
+    let provider = if values.provider_kind().is_none() {
+        String::new()
+    } else if values.oidc() {
         let types = vec![
             ("confidential".to_owned(), "Confidential (a server-side app with a client secret)".to_owned()),
             ("public".to_owned(), "Public (a browser or mobile app; PKCE required)".to_owned()),
@@ -200,39 +277,64 @@ fn form_html(admin: &Admin, values: &AppForm, errors: &FieldErrors) -> String {
         )
     };
     format!(
-        "{alert}<form method=\"post\" action=\"{BASE}new\" id=\"app-form\" novalidate>{csrf}\
+        "{alert}<form method=\"post\" action=\"{action}\" id=\"app-form\" novalidate>{csrf}\
          <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
          <section class=\"card\" aria-labelledby=\"app\"><h2 id=\"app\">Application</h2>{name}{slug}</section>{provider}\
          <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>{rels}{servers}{engine}</section>\
-         <p><button type=\"submit\">Create application</button> <a href=\"{BASE}\">Cancel</a></p></form>",
+         <p><button type=\"submit\">{submit}</button> <a href=\"{cancel}\">Cancel</a></p></form>",
         alert = form_errors(errors),
+        action = target.action,
+        submit = target.submit,
+        cancel = target.cancel,
         csrf = csrf_field(&admin.csrf),
         name = input("text", "name", "Name", &values.name, "", errors),
         slug = input("text", "slug", "Slug", &values.slug, "", errors),
-        kind = if values.oidc() { "oidc" } else { "proxy" },
+        kind = match values.provider_kind() {
+            Some(ProviderKind::OAuth2) => "oidc",
+            Some(_) => "proxy",
+            None => "none",
+        },
         rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "No rule at all admits every signed-in user.", errors),
         servers = input("text", "access_servers", "Servers", &values.servers, "Comma-separated clientIdentifiers, for “members of a server”.", errors),
         engine = select("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, errors),
     )
 }
 
-fn form_page(state: &AppState, admin: &Admin, values: &AppForm, errors: &FieldErrors) -> Response {
+fn form_page(state: &AppState, admin: &Admin, target: &FormTarget, values: &AppForm, errors: &FieldErrors) -> Response {
     let body = format!(
-        "<p><a href=\"{BASE}\">Applications</a></p><h1>New application</h1>{}",
-        form_html(admin, values, errors)
+        "<p><a href=\"{BASE}\">Applications</a></p><h1>{title}</h1>{form}",
+        title = escape(&target.title),
+        form = form_html(admin, target, values, errors)
     );
-    let mut response = admin_page(state, admin, "New application", BASE, &body, &[]);
+    let mut response = admin_page(state, admin, &target.title, BASE, &body, &[]);
     if !errors.is_empty() {
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
     response
 }
 
-fn may_create(admin: &Admin, kind: ProviderKind) -> Result<(), PageError> {
-    if can(admin, Model::Application, Action::Add) && can(admin, providers::model(kind), Action::Add) {
+/// Whether the admin may `action` applications and their providers of `kind` (none: the
+/// application alone).
+fn may(admin: &Admin, kind: Option<ProviderKind>, action: Action) -> Result<(), PageError> {
+    let provider = kind.is_none_or(|kind| can(admin, providers::model(kind), action));
+    if can(admin, Model::Application, action) && provider {
         Ok(())
     } else {
         Err(failure(ServiceError::Forbidden))
+    }
+}
+
+/// A refused form again with the service's errors, or the failure.
+fn refused(
+    state: &AppState,
+    admin: &Admin,
+    target: &FormTarget,
+    values: &AppForm,
+    error: ServiceError,
+) -> Result<Response, PageError> {
+    match error {
+        ServiceError::Invalid(errors) => Ok(form_page(state, admin, target, values, &errors)),
+        other => Err(failure(other)),
     }
 }
 
@@ -255,53 +357,78 @@ pub async fn new_form(
         client_type: "confidential".into(),
         ..Default::default()
     };
-    may_create(&admin, values.provider_kind())?;
-    Ok(form_page(&state, &admin, &values, &FieldErrors::default()))
+    may(&admin, values.provider_kind(), Action::Add)?;
+    Ok(form_page(&state, &admin, &FormTarget::new(), &values, &FieldErrors::default()))
 }
 
-/// `POST /if/admin/applications/new`: the provider, then the application using it. The two
-/// are separate operations; when the application is refused, the provider just made is
-/// deleted again, so a failed form leaves nothing behind.
+/// `POST /if/admin/applications/new`: the provider and the application using it, validated
+/// together and written in one transaction, so a refused form leaves nothing behind.
 pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
     let form = FormData::parse(&body);
     admin.check_csrf(&form)?;
-    let values = AppForm::submitted(&form);
-    let kind = values.provider_kind();
-    may_create(&admin, kind)?;
+    let mut values = AppForm::submitted(&form);
+    if values.kind == "none" {
+        values.kind.clear();
+    }
+    let kind = values.provider_kind().unwrap_or(ProviderKind::Proxy);
+    may(&admin, Some(kind), Action::Add)?;
     let flow = state.store.read().flow_by_slug(AUTHORIZATION_FLOW).await.map_err(|e| PageError::internal(&e))?;
     let flow = flow.map(|f| f.id.0.to_string()).unwrap_or_default();
-    // The application's own fields are checked first (without a provider), so one submission
-    // shows the errors of both parts.
-    let (_, app_errors) = read_body(&values.application_body(None), false, crate::api::applications::read_application);
-    let (provider_body, reader) = values.provider_body(&flow);
-    let (changes, errors) = read_body(&provider_body, false, reader);
-    let mut all_errors = app_errors.clone();
-    all_errors.extend(errors.clone());
-    if !all_errors.is_empty() {
-        return Ok(form_page(&state, &admin, &values, &all_errors));
-    }
-    let saved = match providers::create(&state, &admin.actor, kind, changes, errors).await {
-        Ok(saved) => saved,
-        Err(ServiceError::Invalid(errors)) => return Ok(form_page(&state, &admin, &values, &errors)),
-        Err(other) => return Err(failure(other)),
-    };
-    let provider = saved.row.provider.id;
-    let (app_changes, app_errors) =
-        read_body(&values.application_body(Some(provider.0)), false, crate::api::applications::read_application);
-    match service::create(&state, &admin.actor, app_changes, app_errors).await {
+    let target = FormTarget::new();
+    match service::create_with_provider(&state, &admin.actor, values.with_provider(kind, Some(&flow))).await {
         // A confidential client's secret exists in full only now: shown once, on this answer
         // (a public client does not use one).
-        Ok(shown) => match saved.new_secret.filter(|_| values.client_type != "public") {
+        Ok((shown, secret)) => match secret.filter(|_| values.client_type != "public") {
             Some(secret) => Ok(secret_page(&state, &admin, &shown, &secret)),
             None => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
         },
-        Err(error) => {
-            providers::delete(&state, &admin.actor, kind, provider).await.map_err(failure)?;
-            match error {
-                ServiceError::Invalid(errors) => Ok(form_page(&state, &admin, &values, &errors)),
-                other => Err(failure(other)),
-            }
+        Err(error) => refused(&state, &admin, &target, &values, error),
+    }
+}
+
+/// `GET /if/admin/applications/{slug}/edit`: the form, filled from the application and its
+/// provider.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
+    let values = AppForm::stored(&shown);
+    may(&admin, values.provider_kind(), Action::Change)?;
+    let target = FormTarget::edit(&shown.app.slug, &shown.app.name);
+    Ok(form_page(&state, &admin, &target, &values, &FieldErrors::default()))
+}
+
+/// `POST /if/admin/applications/{slug}/edit`: the application and its provider, changed together
+/// in one transaction (the provider keeps its flow and its client secret).
+pub async fn update(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
+    let mut values = AppForm::submitted(&form);
+    // The provider's kind is the stored one, whatever the form says.
+    values.kind = AppForm::stored(&shown).kind;
+    let kind = values.provider_kind();
+    may(&admin, kind, Action::Change)?;
+    let target = FormTarget::edit(&shown.app.slug, &shown.app.name);
+    let saved = match kind {
+        Some(kind) => service::update_with_provider(&state, &admin.actor, &slug, values.with_provider(kind, None))
+            .await
+            .map(|(shown, _)| shown),
+        None => {
+            let (changes, errors) = values.application_changes(false);
+            service::update(&state, &admin.actor, &slug, changes, errors).await
         }
+    };
+    match saved {
+        Ok(shown) => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
+        Err(error) => refused(&state, &admin, &target, &values, error),
     }
 }
 
@@ -333,14 +460,16 @@ pub async fn show(
         Some(row) => oidc_section(&state, &row.provider, &shown.app),
         None => String::new(),
     };
-    let delete = if can(&admin, Model::Application, Action::Delete) {
-        format!(
-            "<p class=\"actions\"><a class=\"button danger\" href=\"{BASE}{}/delete\">Delete</a></p>",
-            escape(&shown.app.slug)
-        )
-    } else {
-        String::new()
-    };
+    let page = format!("{BASE}{}/", escape(&shown.app.slug));
+    let kind = shown.provider.as_ref().map(|row| row.provider.kind);
+    let mut actions = String::new();
+    if may(&admin, kind, Action::Change).is_ok() {
+        actions.push_str(&format!("<a class=\"button\" href=\"{page}edit\">Edit</a> "));
+    }
+    if can(&admin, Model::Application, Action::Delete) {
+        actions.push_str(&format!("<a class=\"button danger\" href=\"{page}delete\">Delete</a>"));
+    }
+    let delete = if actions.is_empty() { actions } else { format!("<p class=\"actions\">{actions}</p>") };
     let body = format!(
         "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1>{delete}\
          <section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Who may use it</h2><p>{rule} ({engine})</p></section>{setup}",

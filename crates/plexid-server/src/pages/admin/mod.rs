@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
         .route("/if/admin/applications/{slug}/", get(applications::show))
+        .route("/if/admin/applications/{slug}/edit", get(applications::edit_form).post(applications::update))
         .route("/if/admin/applications/{slug}/delete", get(applications::confirm_delete).post(applications::delete))
 }
 
