@@ -673,6 +673,19 @@ async fn oidc_application_pages(app: &TestApp) {
     assert!(html.contains(&format!("<code>{}</code>", stored["client_id"].as_str().unwrap())), "{html}");
     assert!(html.contains(&format!("ends in <code>{}</code>", &secret[124..])), "{html}");
     assert!(!html.contains(&secret));
+    // Edited: the redirect URIs change, the client keeps its id and its secret.
+    let mut fields = form("rp", "confidential");
+    fields[5].1 = "https://rp.test/callback\nhttps://rp.test/other".into();
+    fields[1].1 = "proxy".into(); // the kind is the stored provider's, whatever the form says
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, html, location) = page(app, &admin, Method::POST, "/if/admin/applications/rp/edit", &fields).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/applications/rp/"), "{html}");
+    let (_, providers) = app.get("/api/v3/providers/oauth2/?search=RP").await;
+    let edited = &providers["results"][0];
+    assert!(edited["redirect_uris"].to_string().contains("https://rp.test/other"), "{edited}");
+    assert_eq!(edited["client_id"], stored["client_id"]);
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/rp/", &[]).await;
+    assert!(html.contains(&format!("ends in <code>{}</code>", &secret[124..])), "{html}");
 
     let fields = form("spa", "public");
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
