@@ -103,7 +103,7 @@ impl From<GroupView> for Group {
     }
 }
 
-fn read_group(body: &mut Body<'_>) -> GroupInput {
+pub(crate) fn read_group(body: &mut Body<'_>) -> GroupInput {
     let changes = GroupChanges {
         name: body.text("name", Text::REQUIRED),
         is_superuser: body.boolean("is_superuser"),

@@ -697,3 +697,81 @@ async fn oidc_application_pages(app: &TestApp) {
     );
 }
 both!(oidc_application_pages, oidc_application_pages);
+
+/// Groups in the admin pages: a blank name refused, a group and a subgroup made, a parent cycle
+/// refused with nothing changed, members added by username (an unknown one refused) and removed,
+/// and deletion after the confirmation (the subgroup stays, without its parent).
+async fn group_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    app.sign_in("plex", MEMBER).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/groups/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("href=\"/if/admin/groups/new\""), "{html}");
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/groups/new", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"is_superuser\""), "a superuser may make administrator groups: {html}");
+    let csrf = csrf_of(&html);
+    let before = app.count("/api/v3/core/groups/").await;
+    let new =
+        |name: &str, parent: &str| [("csrf", csrf.clone()), ("name", name.to_owned()), ("parent", parent.to_owned())];
+    let cookies = &admin;
+    let post = move |path: String, fields: [(&'static str, String); 3]| async move {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        page(app, cookies, Method::POST, &path, &fields).await
+    };
+    let (status, html, _) = post("/if/admin/groups/new".into(), new("", "")).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"name-errors\"><li>This field may not be blank."), "{html}");
+    assert_eq!(app.count("/api/v3/core/groups/").await, before);
+
+    let (status, _, family) = post("/if/admin/groups/new".into(), new("Family", "")).await;
+    assert_eq!(status, 303);
+    let family_id = family.trim_start_matches("/if/admin/groups/").trim_end_matches('/').to_owned();
+    let (status, _, kids) = post("/if/admin/groups/new".into(), new("Kids", &family_id)).await;
+    assert_eq!(status, 303);
+    let kids_id = kids.trim_start_matches("/if/admin/groups/").trim_end_matches('/').to_owned();
+    let (_, stored) = app.get(&format!("/api/v3/core/groups/{kids_id}/")).await;
+    assert_eq!((stored["name"].as_str(), stored["parent"].as_str()), (Some("Kids"), Some(family_id.as_str())));
+    let (status, html, _) = page(app, &admin, Method::GET, &kids, &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("<a href=\"{family}\">Family</a>")), "{html}");
+
+    // Family under Kids would be a cycle: refused, nothing changed.
+    let (status, html, _) = post(format!("{family}edit"), new("Family renamed", &kids_id)).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Cannot set group as parent of itself"), "{html}");
+    let (_, stored) = app.get(&format!("/api/v3/core/groups/{family_id}/")).await;
+    assert_eq!((stored["name"].as_str(), stored["parent"].clone()), (Some("Family"), json!(null)));
+    let (status, _, location) = post(format!("{family}edit"), new("Household", "")).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, family.as_str()));
+
+    // Members.
+    let (_, members) = app.get("/api/v3/core/users/?username=member").await;
+    let member_pk = members["results"][0]["pk"].as_i64().unwrap();
+    let add = |name: &str| [("csrf", csrf.clone()), ("username", name.to_owned()), ("x", String::new())];
+    let (status, html, _) = post(format!("{family}members"), add("nobody-here")).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("no user named"), "{html}");
+    let (status, _, location) = post(format!("{family}members"), add("member")).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, family.as_str()));
+    let (_, stored) = app.get(&format!("/api/v3/core/groups/{family_id}/")).await;
+    assert_eq!(stored["users"], json!([member_pk]), "{stored}");
+    let (_, html, _) = page(app, &admin, Method::GET, &family, &[]).await;
+    assert!(html.contains(&format!("action=\"{family}members/{member_pk}/remove\"")), "{html}");
+    let remove = [("csrf", csrf.as_str())];
+    let (status, _, _) = page(app, &admin, Method::POST, &format!("{family}members/{member_pk}/remove"), &remove).await;
+    assert_eq!(status, 303);
+    let (_, stored) = app.get(&format!("/api/v3/core/groups/{family_id}/")).await;
+    assert_eq!(stored["users"], json!([]), "{stored}");
+
+    let (status, html, _) = page(app, &admin, Method::GET, &format!("{family}delete"), &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("subgroups lose their parent") && html.contains("Delete Household"), "{html}");
+    let (status, _, location) = page(app, &admin, Method::POST, &format!("{family}delete"), &remove).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/groups/"));
+    assert_eq!(app.get(&format!("/api/v3/core/groups/{family_id}/")).await.0, 404);
+    let (_, stored) = app.get(&format!("/api/v3/core/groups/{kids_id}/")).await;
+    assert_eq!(stored["parent"], json!(null));
+}
+both!(group_pages, group_pages);

@@ -7,6 +7,7 @@
 pub mod applications;
 pub mod events;
 pub mod forms;
+pub mod groups;
 pub mod mappings;
 pub mod paging;
 pub mod sources;
@@ -45,6 +46,13 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/users/{id}/groups/{group}/remove", axum::routing::post(users::remove_group))
         .route("/if/admin/users/{id}/sessions/{session}/end", axum::routing::post(users::end_session))
         .route("/if/admin/users/{id}/sessions/end-all", axum::routing::post(users::end_all))
+        .route("/if/admin/groups/", get(groups::list))
+        .route("/if/admin/groups/new", get(groups::new_form).post(groups::create))
+        .route("/if/admin/groups/{id}/", get(groups::show))
+        .route("/if/admin/groups/{id}/edit", get(groups::edit_form).post(groups::update))
+        .route("/if/admin/groups/{id}/members", axum::routing::post(groups::add_member))
+        .route("/if/admin/groups/{id}/members/{user}/remove", axum::routing::post(groups::remove_member))
+        .route("/if/admin/groups/{id}/delete", get(groups::confirm_delete).post(groups::delete))
         .route("/if/admin/events/", get(events::list))
         .route("/if/admin/tokens/", get(tokens::list))
         .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
@@ -63,6 +71,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Property mappings", "/if/admin/mappings/", crate::service::mappings::VIEW),
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
     ("Users", "/if/admin/users/", crate::service::users::VIEW),
+    ("Groups", "/if/admin/groups/", crate::service::groups::VIEW),
     ("API tokens", "/if/admin/tokens/", crate::service::tokens::VIEW),
     ("Audit log", "/if/admin/events/", crate::service::events::VIEW),
 ];

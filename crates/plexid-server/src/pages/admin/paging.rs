@@ -29,6 +29,21 @@ impl Paging {
         Window::Offset { limit: PAGE_SIZE, offset: (self.page() - 1) * PAGE_SIZE }
     }
 
+    /// The search box of the list at `base` (a path), labelled `label`.
+    pub fn search_form(&self, base: &str, label: &str) -> String {
+        format!(
+            "<form method=\"get\" action=\"{base}\" role=\"search\" class=\"searchbar\"><label for=\"search\">{label}</label>\
+             <input type=\"search\" id=\"search\" name=\"search\" value=\"{search}\"> \
+             <button type=\"submit\" class=\"secondary\">Search</button></form>",
+            search = escape(&self.search),
+        )
+    }
+
+    /// The links between the pages of `total` rows of the list at `base`, keeping the search.
+    pub fn pages(&self, total: u64, base: &str) -> String {
+        self.pager(total, &format!("{base}?search={}", super::encoded(&self.search)))
+    }
+
     /// Previous/next links between the pages of `total` rows; `query` is the list's path with
     /// its query (its filters), to which the page number is added.
     pub fn pager(&self, total: u64, query: &str) -> String {

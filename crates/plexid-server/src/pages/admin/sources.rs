@@ -60,16 +60,13 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
     } else {
         String::new()
     };
-    let search = escape(&q.search);
-    let pager = q.pager(listed.total, &format!("{BASE}?search={}", super::encoded(&q.search)));
+    let pager = q.pages(listed.total, BASE);
     let body = format!(
-        "<h1>Plex sources</h1>{new}\
-         <form method=\"get\" action=\"{BASE}\" role=\"search\" class=\"searchbar\"><label for=\"search\">Search sources</label>\
-         <input type=\"search\" id=\"search\" name=\"search\" value=\"{search}\"> <button type=\"submit\" class=\"secondary\">Search</button></form>\
-         <p class=\"muted\">{total} source(s).</p>\
+        "<h1>Plex sources</h1>{new}{search}<p class=\"muted\">{total} source(s).</p>\
          <div class=\"table\"><table><caption class=\"sr-only\">Plex sources</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th>\
          <th scope=\"col\">Enabled</th><th scope=\"col\">Friends allowed</th><th scope=\"col\">Allowed servers</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>{pager}",
+        search = q.search_form(BASE, "Search sources"),
         total = listed.total,
     );
     Ok(admin_page(&state, &admin, "Plex sources", BASE, &body, &[]))

@@ -47,15 +47,12 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
             )
         })
         .collect();
-    let search = escape(&q.search);
-    let query = format!("{BASE}?search={}", super::encoded(&q.search));
     let body = format!(
-        "<h1>Users</h1><form method=\"get\" action=\"{BASE}\" role=\"search\" class=\"searchbar\"><label for=\"search\">Search users</label>\
-         <input type=\"search\" id=\"search\" name=\"search\" value=\"{search}\"> <button type=\"submit\" class=\"secondary\">Search</button></form>\
-         <p class=\"muted\">{total} user(s).</p><div class=\"table\"><table><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">Name</th>\
+        "<h1>Users</h1>{search}<p class=\"muted\">{total} user(s).</p><div class=\"table\"><table><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">Name</th>\
          <th scope=\"col\">Active</th><th scope=\"col\">Administrator</th></tr></thead><tbody>{rows}</tbody></table></div>{pager}",
+        search = q.search_form(BASE, "Search users"),
         total = listed.total,
-        pager = q.pager(listed.total, &query),
+        pager = q.pages(listed.total, BASE),
     );
     Ok(admin_page(&state, &admin, "Users", BASE, &body, &[]))
 }

@@ -1,0 +1,384 @@
+//! `/if/admin/groups/`: groups: list with search, a group's page with its members (add by
+//! username, remove), create and edit (name, parent, administrators), and deletion after a
+//! confirmation naming the source connections that go with it.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use plexid_core::permission::{Action, Model};
+use plexid_core::{FieldErrors, GroupId, Permission, UserId};
+use plexid_store::groups::GroupFilter;
+use plexid_store::listing::{OrderTerm, Window};
+use plexid_store::users::UserFilter;
+use serde_json::json;
+
+use super::forms::{checkbox, csrf_field, form_errors, input, select, FormData};
+use super::paging::Paging;
+use super::{admin_page, confirm_delete_page, failure, Admin};
+use crate::api::read_body;
+use crate::pages::{escape, PageError};
+use crate::service::{groups as service, users, ServiceError};
+use crate::state::AppState;
+
+const BASE: &str = "/if/admin/groups/";
+
+fn can(admin: &Admin, action: Action) -> bool {
+    admin.actor.can(Permission::new(action, Model::Group))
+}
+
+fn group_id(id: &str) -> Result<GroupId, PageError> {
+    id.parse::<uuid::Uuid>().map(GroupId).map_err(|_| PageError::not_found())
+}
+
+fn group_page(id: GroupId) -> String {
+    format!("{BASE}{}/", id.0)
+}
+
+/// `GET /if/admin/groups/`.
+pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<Paging>) -> Result<Response, PageError> {
+    let filter = GroupFilter { search: q.terms(), ..Default::default() };
+    let listed =
+        service::list(&state, &admin.actor, &filter, &[OrderTerm::asc("name")], q.window()).await.map_err(failure)?;
+    let rows: String = listed
+        .rows
+        .iter()
+        .map(|v| {
+            format!(
+                "<tr><td><a href=\"{page}\">{name}</a></td><td>{parent}</td><td>{admin}</td><td>{members}</td></tr>",
+                page = group_page(v.group.id),
+                name = escape(&v.group.name),
+                parent = escape(v.parent_name.as_deref().unwrap_or("")),
+                admin = if v.group.is_superuser { "yes" } else { "no" },
+                members = v.members.len(),
+            )
+        })
+        .collect();
+    let new = if can(&admin, Action::Add) {
+        format!("<p><a class=\"button\" href=\"{BASE}new\">New group</a></p>")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>Groups</h1>{new}{search}<p class=\"muted\">{total} group(s).</p>\
+         <div class=\"table\"><table><caption class=\"sr-only\">Groups</caption><thead><tr><th scope=\"col\">Name</th>\
+         <th scope=\"col\">Parent</th><th scope=\"col\">Administrators</th><th scope=\"col\">Members</th></tr></thead>\
+         <tbody>{rows}</tbody></table></div>{pager}",
+        search = q.search_form(BASE, "Search groups"),
+        total = listed.total,
+        pager = q.pages(listed.total, BASE),
+    );
+    Ok(admin_page(&state, &admin, "Groups", BASE, &body, &[]))
+}
+
+/// `GET /if/admin/groups/{id}/`: the group, its members, and the actions the admin may use.
+pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<Response, PageError> {
+    let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+    let page = group_page(view.group.id);
+    let change = can(&admin, Action::Change) && (!view.group.is_superuser || admin.actor.is_superuser());
+    let csrf = csrf_field(&admin.csrf);
+    let members: String = view
+        .members
+        .iter()
+        .map(|u| {
+            let remove = if change {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"{page}members/{uid}/remove\">{csrf}\
+                     <button type=\"submit\" class=\"secondary small\" aria-label=\"Remove {name}\">Remove</button></form>",
+                    uid = u.id.0,
+                    name = escape(&u.username),
+                )
+            } else {
+                String::new()
+            };
+            let link = if admin.actor.can(users::VIEW) {
+                format!("<a href=\"/if/admin/users/{}/\">{}</a>", u.id.0, escape(&u.username))
+            } else {
+                escape(&u.username)
+            };
+            format!("<li>{link} {remove}</li>")
+        })
+        .collect();
+    let members = if members.is_empty() {
+        "<p class=\"muted\">No members.</p>".to_owned()
+    } else {
+        format!("<ul id=\"members\">{members}</ul>")
+    };
+    let add = if change {
+        format!(
+            "<form method=\"post\" action=\"{page}members\" class=\"searchbar\">{csrf}<label for=\"username\">Add a member (username)</label>\
+             <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"off\"> <button type=\"submit\" class=\"secondary\">Add</button></form>"
+        )
+    } else {
+        String::new()
+    };
+    let mut actions = String::new();
+    if change {
+        actions.push_str(&format!("<a class=\"button\" href=\"{page}edit\">Edit</a> "));
+    }
+    if can(&admin, Action::Delete) && (!view.group.is_superuser || admin.actor.is_superuser()) {
+        actions.push_str(&format!("<a class=\"button danger\" href=\"{page}delete\">Delete</a>"));
+    }
+    let actions = if actions.is_empty() { actions } else { format!("<p class=\"actions\">{actions}</p>") };
+    let parent = match (&view.group.parent, &view.parent_name) {
+        (Some(id), Some(name)) => format!("<a href=\"{}\">{}</a>", group_page(*id), escape(name)),
+        _ => "none".into(),
+    };
+    let body = format!(
+        "<p><a href=\"{BASE}\">Groups</a></p><h1>{name}</h1>{actions}\
+         <dl class=\"facts\"><dt>Parent</dt><dd>{parent}</dd><dt>Administrators</dt><dd>{admins}</dd></dl>\
+         <section class=\"card\" aria-labelledby=\"members-h\"><h2 id=\"members-h\">Members</h2>{members}{add}</section>",
+        name = escape(&view.group.name),
+        admins = if view.group.is_superuser { "yes: members may do everything" } else { "no" },
+    );
+    Ok(admin_page(&state, &admin, &view.group.name, BASE, &body, &[]))
+}
+
+/// What the form shows.
+#[derive(Default)]
+struct GroupForm {
+    name: String,
+    parent: String,
+    is_superuser: bool,
+}
+
+impl GroupForm {
+    fn submitted(form: &FormData) -> Self {
+        GroupForm {
+            name: form.get("name").unwrap_or_default().trim().to_owned(),
+            parent: form.get("parent").unwrap_or_default().to_owned(),
+            is_superuser: form.get("is_superuser").is_some(),
+        }
+    }
+
+    /// The changes, read by the API's reader (its validation and wording). Only a superuser
+    /// sees, and so sends, the administrators box.
+    fn input(&self, admin: &Admin, partial: bool) -> (service::GroupInput, FieldErrors) {
+        let parent = if self.parent.is_empty() { json!(null) } else { json!(self.parent) };
+        let mut body = json!({"name": self.name, "parent": parent});
+        if admin.actor.is_superuser() {
+            body["is_superuser"] = json!(self.is_superuser);
+        }
+        read_body(&body, partial, crate::api::groups::read_group)
+    }
+}
+
+/// Where a form posts: a new group, or the stored `editing` one.
+async fn form_page(
+    state: &AppState,
+    admin: &Admin,
+    editing: Option<GroupId>,
+    values: &GroupForm,
+    errors: &FieldErrors,
+) -> Result<Response, PageError> {
+    let all = service::list(
+        state,
+        &admin.actor,
+        &GroupFilter::default(),
+        &[OrderTerm::asc("name")],
+        Window::Offset { limit: 1000, offset: 0 },
+    )
+    .await
+    .map_err(failure)?;
+    let parents: Vec<(String, String)> = std::iter::once((String::new(), "None".to_owned()))
+        .chain(
+            all.rows
+                .iter()
+                .filter(|g| Some(g.group.id) != editing)
+                .map(|g| (g.group.id.0.to_string(), g.group.name.clone())),
+        )
+        .collect();
+    let superuser = if admin.actor.is_superuser() {
+        checkbox("is_superuser", "Administrators", values.is_superuser, "Members may do everything in plexid.", errors)
+    } else {
+        String::new()
+    };
+    let (title, action, submit, cancel) = match editing {
+        Some(id) => {
+            (format!("Edit {}", values.name), format!("{}edit", group_page(id)), "Save changes", group_page(id))
+        }
+        None => ("New group".to_owned(), format!("{BASE}new"), "Create group", BASE.to_owned()),
+    };
+    let body = format!(
+        "<p><a href=\"{BASE}\">Groups</a></p><h1>{title_html}</h1>{alert}\
+         <form method=\"post\" action=\"{action}\" novalidate>{csrf}{name}{parent}{superuser}\
+         <p><button type=\"submit\">{submit}</button> <a href=\"{cancel}\">Cancel</a></p></form>",
+        title_html = escape(&title),
+        alert = form_errors(errors),
+        csrf = csrf_field(&admin.csrf),
+        name = input("text", "name", "Name", &values.name, "", errors),
+        parent = select("parent", "Parent group", &parents, &values.parent, errors),
+    );
+    let mut response = admin_page(state, admin, &title, BASE, &body, &[]);
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}
+
+/// The saved group's page, or the form again with the service's errors.
+async fn saved(
+    state: &AppState,
+    admin: &Admin,
+    editing: Option<GroupId>,
+    values: &GroupForm,
+    result: Result<service::GroupView, ServiceError>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(view) => Ok(Redirect::to(&group_page(view.group.id)).into_response()),
+        Err(ServiceError::Invalid(errors)) => form_page(state, admin, editing, values, &errors).await,
+        Err(other) => Err(failure(other)),
+    }
+}
+
+/// `GET /if/admin/groups/new`.
+pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
+    if !can(&admin, Action::Add) {
+        return Err(failure(ServiceError::Forbidden));
+    }
+    form_page(&state, &admin, None, &GroupForm::default(), &FieldErrors::default()).await
+}
+
+/// `POST /if/admin/groups/new`.
+pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let values = GroupForm::submitted(&form);
+    let (input, errors) = values.input(&admin, false);
+    let result = service::create(&state, &admin.actor, input, errors).await;
+    saved(&state, &admin, None, &values, result).await
+}
+
+/// `GET /if/admin/groups/{id}/edit`.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+    if !can(&admin, Action::Change) {
+        return Err(failure(ServiceError::Forbidden));
+    }
+    let values = GroupForm {
+        name: view.group.name.clone(),
+        parent: view.group.parent.map(|p| p.0.to_string()).unwrap_or_default(),
+        is_superuser: view.group.is_superuser,
+    };
+    form_page(&state, &admin, Some(view.group.id), &values, &FieldErrors::default()).await
+}
+
+/// `POST /if/admin/groups/{id}/edit`: name, parent and (for a superuser) the administrators
+/// flag; the members stay.
+pub async fn update(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let id = group_id(&id)?;
+    let values = GroupForm::submitted(&form);
+    let (input, errors) = values.input(&admin, true);
+    let result = service::update(&state, &admin.actor, id, input, errors).await;
+    saved(&state, &admin, Some(id), &values, result).await
+}
+
+/// `POST /if/admin/groups/{id}/members`: adds the user named in the form; an unknown name is
+/// shown as the page's error.
+pub async fn add_member(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    admin.check_csrf(&form)?;
+    let id = group_id(&id)?;
+    let username = form.get("username").unwrap_or_default().trim().to_owned();
+    let filter = UserFilter { username: Some(username.clone()), ..Default::default() };
+    let found = users::list(
+        &state,
+        &admin.actor,
+        &filter,
+        &[OrderTerm::asc("username")],
+        Window::Offset { limit: 1, offset: 0 },
+    )
+    .await
+    .map_err(failure)?;
+    let Some(user) = found.rows.first() else {
+        return Err(PageError {
+            status: StatusCode::BAD_REQUEST,
+            title: "No such user",
+            message: format!("There is no user named “{username}”. Go back and check the username."),
+        });
+    };
+    membership(&state, &admin, id, user.user.id, true).await
+}
+
+/// `POST /if/admin/groups/{id}/members/{user}/remove`.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, user)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin.check_csrf(&FormData::parse(&body))?;
+    let user = user.parse::<i64>().map(UserId).map_err(|_| PageError::not_found())?;
+    membership(&state, &admin, group_id(&id)?, user, false).await
+}
+
+async fn membership(
+    state: &AppState,
+    admin: &Admin,
+    id: GroupId,
+    user: UserId,
+    add: bool,
+) -> Result<Response, PageError> {
+    service::change_membership(state, &admin.actor, id, Some(user), FieldErrors::default(), add)
+        .await
+        .map_err(failure)?;
+    Ok(Redirect::to(&group_page(id)).into_response())
+}
+
+/// `GET /if/admin/groups/{id}/delete`: what goes with the group.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    if !can(&admin, Action::Delete) {
+        return Err(failure(ServiceError::Forbidden));
+    }
+    let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+    let connections = service::usage(&state, &admin.actor, view.group.id).await.map_err(failure)?;
+    let sources = state
+        .store
+        .read()
+        .sources_by_ids(&connections.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+        .await
+        .map_err(|e| PageError::internal(&e))?;
+    let mut consequences = format!(
+        "<p>Its {} member(s) leave it (their accounts stay); its subgroups lose their parent.</p>",
+        view.members.len()
+    );
+    if !connections.is_empty() {
+        let items: String = sources.iter().map(|s| format!("<li>{}</li>", escape(&s.name))).collect();
+        consequences.push_str(&format!(
+            "<p>Its connections to these sources are deleted with it:</p><ul id=\"cascade\">{items}</ul>"
+        ));
+    }
+    Ok(confirm_delete_page(&state, &admin, BASE, &group_page(view.group.id), &view.group.name, &consequences))
+}
+
+/// `POST /if/admin/groups/{id}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin.check_csrf(&FormData::parse(&body))?;
+    service::delete(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+    Ok(Redirect::to(BASE).into_response())
+}
