@@ -5,6 +5,7 @@ use plexid_core::{SourceId, Timestamp, UserId};
 
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
+use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
 use crate::row::Row;
 
@@ -35,6 +36,28 @@ impl<A: Access> Conn<'_, A> {
     pub async fn sessions_of_user(&mut self, user: UserId) -> StoreResult<Vec<Session>> {
         let sql = format!("{SELECT} WHERE user_id = $1 ORDER BY created DESC, uuid");
         self.fetch_all(&sql, params![user]).await?.iter().map(from_row).collect()
+    }
+
+    /// The live sessions of every user (not past their end, seen since `idle_before`) with each
+    /// one's username, most recently seen first; every `search` term must appear in the
+    /// username, the address or the browser.
+    pub async fn list_live_sessions(
+        &mut self,
+        now: Timestamp,
+        idle_before: Timestamp,
+        search: &[String],
+        window: Window,
+    ) -> StoreResult<Listed<(Session, String)>> {
+        let select = "SELECT s.key_hash, s.uuid, s.user_id, s.source_uuid, s.created, s.last_seen, s.expires, \
+                      s.client_ip, s.user_agent, u.username FROM user_session s JOIN app_user u ON u.id = s.user_id";
+        let mut f = Filter::default();
+        let (now, idle_before) = (f.bind(now), f.bind(idle_before));
+        f.clause(format!("s.expires > {now} AND s.last_seen >= {idle_before}"));
+        f.search(search, &["u.username", "s.client_ip", "s.user_agent"]);
+        let query = ListQuery { select, columns: &[], tiebreak: "uuid" };
+        query
+            .run(self, f, &[OrderTerm::desc("last_seen")], window, |row| Ok((from_row(row)?, row.text("username")?)))
+            .await
     }
 
     /// The JSON payload of a sign-in waiting for a username, unless it expired.

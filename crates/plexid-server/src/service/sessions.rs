@@ -5,6 +5,7 @@
 
 use plexid_core::model::Session;
 use plexid_core::{SourceId, Timestamp, UserId};
+use plexid_store::listing::{Listed, Window};
 use plexid_store::{Conn, ReadWrite};
 
 use plexid_core::permission::{Action, Model};
@@ -107,6 +108,19 @@ pub async fn of_user(app: &AppState, user: UserId) -> ServiceResult<Vec<Session>
     let now = app.clock.now();
     let sessions = app.store.read().sessions_of_user(user).await?;
     Ok(sessions.into_iter().filter(|s| is_live(app, s, now)).collect())
+}
+
+/// Every user's live sessions with their usernames, most recently seen first (needs
+/// `view_user`); every `search` term must appear in the username, address or browser.
+pub async fn list_live(
+    app: &AppState,
+    actor: &Actor,
+    search: &[String],
+    window: Window,
+) -> ServiceResult<Listed<(Session, String)>> {
+    actor.require(Permission::new(Action::View, Model::User))?;
+    let now = app.clock.now();
+    Ok(app.store.read().list_live_sessions(now, now - app.settings.session_idle.0, search, window).await?)
 }
 
 /// Removes ended sessions, expired pending sign-ins and expired OAuth2 codes, tokens and

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::both;
 use crate::helpers::TestApp;
-use crate::login::{Cookies, MEMBER, OWNER, SERVER_ID};
+use crate::login::{Cookies, FRIEND, MEMBER, OWNER, SERVER_ID};
 
 const PICKER: &str = "/api/v3/sources/plex/plex_servers/";
 
@@ -775,3 +775,37 @@ async fn group_pages(app: &TestApp) {
     assert_eq!(stored["parent"], json!(null));
 }
 both!(group_pages, group_pages);
+
+/// The first session's End form on the sessions page.
+fn end_action(html: &str) -> String {
+    let end = html.find("/end\"").expect("an End button") + "/end".len();
+    let start = html[..end].rfind("action=\"").unwrap() + "action=\"".len();
+    html[start..end].to_owned()
+}
+
+/// The sessions page: every live sign-in with its user, searchable; ending one ends only that
+/// browser's session.
+async fn session_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("3 signed-in browser(s)"), "owner, member and friend: {html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/?search=member", &[]).await;
+    assert!(html.contains("1 signed-in browser(s)") && html.contains(">member</a>"), "{html}");
+    let action = end_action(&html);
+    let (status, _, location) = page(app, &admin, Method::POST, &action, &[("csrf", &csrf_of(&html))]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/sessions/"));
+    assert!(app.me(&mut member).await.is_none(), "the member's session ended");
+    assert!(app.me(&mut friend).await.is_some(), "the friend's did not");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/", &[]).await;
+    assert!(html.contains("2 signed-in browser(s)"), "{html}");
+    // Without the CSRF token, nothing ends.
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/?search=friend", &[]).await;
+    let action = end_action(&html);
+    assert_eq!(page(app, &admin, Method::POST, &action, &[("csrf", "forged")]).await.0, 403);
+    assert!(app.me(&mut friend).await.is_some());
+}
+both!(session_pages, session_pages);

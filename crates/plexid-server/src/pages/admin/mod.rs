@@ -10,6 +10,7 @@ pub mod forms;
 pub mod groups;
 pub mod mappings;
 pub mod paging;
+pub mod sessions;
 pub mod sources;
 pub mod tokens;
 pub mod users;
@@ -23,7 +24,7 @@ use axum::Router;
 use plexid_core::Permission;
 
 use super::{document, escape, PageError, SignedIn, LOGIN_PATH};
-use crate::service::{sessions, Actor, ServiceError};
+use crate::service::{sessions as session_service, Actor, ServiceError};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -53,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/groups/{id}/members", axum::routing::post(groups::add_member))
         .route("/if/admin/groups/{id}/members/{user}/remove", axum::routing::post(groups::remove_member))
         .route("/if/admin/groups/{id}/delete", get(groups::confirm_delete).post(groups::delete))
+        .route("/if/admin/sessions/", get(sessions::list))
+        .route("/if/admin/sessions/{user}/{session}/end", axum::routing::post(sessions::end))
         .route("/if/admin/events/", get(events::list))
         .route("/if/admin/tokens/", get(tokens::list))
         .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
@@ -72,6 +75,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
     ("Users", "/if/admin/users/", crate::service::users::VIEW),
     ("Groups", "/if/admin/groups/", crate::service::groups::VIEW),
+    ("Sessions", "/if/admin/sessions/", crate::service::users::VIEW),
     ("API tokens", "/if/admin/tokens/", crate::service::tokens::VIEW),
     ("Audit log", "/if/admin/events/", crate::service::events::VIEW),
 ];
@@ -105,7 +109,7 @@ impl FromRequestParts<AppState> for Admin {
             .into_response());
         }
         let username = user.principal.username.clone();
-        Ok(Admin { actor, username, csrf: sessions::csrf_token(&user.key) })
+        Ok(Admin { actor, username, csrf: session_service::csrf_token(&user.key) })
     }
 }
 
@@ -313,7 +317,7 @@ async fn token_sign_in(
     let form = forms::FormData::parse(&body);
     let next = admin_next(form.get("next"));
     let key = form.get("token").unwrap_or_default();
-    match sessions::start_with_token(&state, key, &admin_permissions(), &client).await {
+    match session_service::start_with_token(&state, key, &admin_permissions(), &client).await {
         Ok(Some(started)) => {
             let mut response = Redirect::to(next).into_response();
             crate::web::cookies::set_session(&mut response, &state.settings, &started);
