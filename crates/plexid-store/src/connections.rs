@@ -19,7 +19,10 @@ pub struct ConnectionFilter {
     pub source_slug: Option<String>,
     /// Only connections of this user (callers without global view permission).
     pub owner: Option<UserId>,
+    /// The API's `search`: the source's slug (authentik's search field).
     pub search: Vec<String>,
+    /// The admin pages' search: each term in the identifier or the source's slug or name.
+    pub lookup: Vec<String>,
 }
 
 pub const USER_CONNECTION_ORDERING: &[&str] = &["pk", "user", "source", "created", "identifier", "source__slug"];
@@ -94,10 +97,11 @@ fn ordering_for(filter: &ConnectionFilter, ordering: &[OrderTerm]) -> Vec<OrderT
 /// The kept count of a source's connections (`source_connection_count`) answers for a filter on
 /// the source alone; any other filter is counted.
 fn kept_count_applies(filter: &ConnectionFilter) -> Option<&str> {
-    let ConnectionFilter { user: None, group: None, source_slug: Some(slug), owner: None, search } = filter else {
+    let ConnectionFilter { user: None, group: None, source_slug: Some(slug), owner: None, search, lookup } = filter
+    else {
         return None;
     };
-    search.is_empty().then_some(slug.as_str())
+    (search.is_empty() && lookup.is_empty()).then_some(slug.as_str())
 }
 
 fn connection_filter(filter: &ConnectionFilter) -> Filter {
@@ -111,6 +115,7 @@ fn connection_filter(filter: &ConnectionFilter) -> Filter {
     }
     f.eq("c.user_id", filter.owner);
     f.search(&filter.search, &["s.slug"]);
+    f.search(&filter.lookup, &["c.identifier", "s.slug", "s.name"]);
     f
 }
 

@@ -127,6 +127,7 @@ fn connection_filter(query: &QueryParams, args: &ListArgs) -> (ConnectionFilter,
         source_slug: query.filter("source__slug").map(str::to_owned),
         owner: None,
         search: args.search.clone(),
+        lookup: Vec::new(),
     };
     (filter, errors)
 }

@@ -18,6 +18,9 @@ const fn group_perm(action: Action) -> Permission {
     Permission::new(action, Model::GroupPlexSourceConnection)
 }
 
+/// Seeing every user's connections.
+pub const VIEW_USER: Permission = user_perm(Action::View);
+
 /// Seeing group connections.
 pub const VIEW_GROUP: Permission = group_perm(Action::View);
 

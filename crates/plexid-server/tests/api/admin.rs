@@ -809,3 +809,48 @@ async fn session_pages(app: &TestApp) {
     assert!(app.me(&mut friend).await.is_some());
 }
 both!(session_pages, session_pages);
+
+/// The connections pages: user connections named by username and source, searchable; a group
+/// connection on its tab; each deleted after a confirmation that says what it changes.
+async fn connection_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    app.sign_in("plex", MEMBER).await;
+    let (status, _, location) = page(app, &admin, Method::GET, "/if/admin/connections/", &[]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/connections/user/"));
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/connections/user/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2 connection(s)") && html.contains(">member</a>") && html.contains(">owner</a>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/connections/user/?search=1002", &[]).await;
+    assert!(html.contains("1 connection(s)") && html.contains(">member</a>"), "{html}");
+    let (_, members) = app.get("/api/v3/core/users/?username=member").await;
+    let (_, listed) =
+        app.get(&format!("/api/v3/sources/user_connections/plex/?user={}", members["results"][0]["pk"])).await;
+    let id = listed["results"][0]["pk"].as_i64().unwrap();
+    let delete = format!("/if/admin/connections/user/{id}/delete");
+    assert!(html.contains(&format!("href=\"{delete}\"")), "{html}");
+    let (status, html, _) = page(app, &admin, Method::GET, &delete, &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("member is no longer linked to Plex account 1002"), "{html}");
+    let csrf = csrf_of(&html);
+    let (status, _, location) = page(app, &admin, Method::POST, &delete, &[("csrf", &csrf)]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/connections/user/"));
+    assert_eq!(app.get(&format!("/api/v3/sources/user_connections/plex/{id}/")).await.0, 404);
+    assert_eq!(app.count("/api/v3/core/users/?username=member").await, 1, "the user stays");
+
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "Plex friends"})).await;
+    let body = json!({"group": group["pk"], "source": "plex", "identifier": "friends-1"});
+    let (status, connection) = app.post("/api/v3/sources/group_connections/plex/", body).await;
+    assert_eq!(status, 201, "{connection}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/connections/group/", &[]).await;
+    assert!(html.contains(">Plex friends</a>") && html.contains("friends-1"), "{html}");
+    let delete = format!("/if/admin/connections/group/{}/delete", connection["pk"]);
+    let (_, html, _) = page(app, &admin, Method::GET, &delete, &[]).await;
+    assert!(html.contains("Group identifier friends-1"), "{html}");
+    assert_eq!(page(app, &admin, Method::POST, &delete, &[("csrf", "forged")]).await.0, 403);
+    let (status, _, _) = page(app, &admin, Method::POST, &delete, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(app.count("/api/v3/sources/group_connections/plex/").await, 0);
+    assert_eq!(page(app, &admin, Method::GET, "/if/admin/connections/other/", &[]).await.0, 404);
+}
+both!(connection_pages, connection_pages);

@@ -5,6 +5,7 @@
 //! wording are the API's; a page or action the user may not use is not offered.
 
 pub mod applications;
+pub mod connections;
 pub mod events;
 pub mod forms;
 pub mod groups;
@@ -56,6 +57,10 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/groups/{id}/delete", get(groups::confirm_delete).post(groups::delete))
         .route("/if/admin/sessions/", get(sessions::list))
         .route("/if/admin/sessions/{user}/{session}/end", axum::routing::post(sessions::end))
+        .route("/if/admin/connections/", get(connections::index))
+        .route("/if/admin/connections/{kind}/", get(connections::list))
+        .route("/if/admin/connections/{kind}/{id}/", get(connections::show))
+        .route("/if/admin/connections/{kind}/{id}/delete", get(connections::confirm_delete).post(connections::delete))
         .route("/if/admin/events/", get(events::list))
         .route("/if/admin/tokens/", get(tokens::list))
         .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
@@ -75,6 +80,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Applications", "/if/admin/applications/", crate::service::applications::VIEW),
     ("Users", "/if/admin/users/", crate::service::users::VIEW),
     ("Groups", "/if/admin/groups/", crate::service::groups::VIEW),
+    ("Connections", "/if/admin/connections/", crate::service::connections::VIEW_USER),
     ("Sessions", "/if/admin/sessions/", crate::service::users::VIEW),
     ("API tokens", "/if/admin/tokens/", crate::service::tokens::VIEW),
     ("Audit log", "/if/admin/events/", crate::service::events::VIEW),
