@@ -80,7 +80,7 @@ pub struct FlowRequest {
 
 paginated_schema!(PaginatedFlowList, Flow);
 
-fn read_flow(body: &mut Body<'_>) -> FlowChanges {
+pub(crate) fn read_flow(body: &mut Body<'_>) -> FlowChanges {
     FlowChanges {
         name: body.text("name", Text::REQUIRED),
         slug: body.text("slug", Text::REQUIRED),

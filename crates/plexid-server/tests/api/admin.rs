@@ -854,3 +854,64 @@ async fn connection_pages(app: &TestApp) {
     assert_eq!(page(app, &admin, Method::GET, "/if/admin/connections/other/", &[]).await.0, 404);
 }
 both!(connection_pages, connection_pages);
+
+/// The flows pages: a flow's page names the source and the provider that use it; a bad slug is
+/// refused with nothing changed; the title is changed; deleting it warns that the provider goes
+/// with it, and does delete it.
+async fn flow_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let flow = json!({"name": "Temporary", "slug": "temporary", "title": "Temporary", "designation": "authorization"});
+    let (status, flow) = app.post("/api/v3/flows/instances/", flow).await;
+    assert_eq!(status, 201, "{flow}");
+    let body = json!({"name": "Uses it", "authorization_flow": flow["pk"], "external_host": "http://uses.test"});
+    let (status, provider) = app.post("/api/v3/providers/proxy/", body).await;
+    assert_eq!(status, 201, "{provider}");
+    let (status, source) = app.patch("/api/v3/sources/plex/plex/", json!({"authentication_flow": flow["pk"]})).await;
+    assert_eq!(status, 200, "{source}");
+
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/flows/?search=temp", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("1 flow(s)") && html.contains("href=\"/if/admin/flows/temporary/\""), "{html}");
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/flows/temporary/", &[]).await;
+    assert_eq!(status, 200);
+    let source_name = source["name"].as_str().unwrap();
+    assert!(html.contains(&format!("<li>{source_name}</li>")) && html.contains("<li>Uses it (proxy)</li>"), "{html}");
+
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/flows/temporary/edit", &[]).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let edit = |slug: &'static str| {
+        [
+            ("csrf", csrf.as_str()),
+            ("name", "Temporary"),
+            ("slug", slug),
+            ("title", "Signing in"),
+            ("designation", "authorization"),
+            ("authentication", "require_authenticated"),
+        ]
+    };
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/flows/temporary/edit", &edit("no good")).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"slug-errors\""), "{html}");
+    assert_eq!(app.get("/api/v3/flows/instances/temporary/").await.1["title"], "Temporary");
+    let (status, _, location) =
+        page(app, &admin, Method::POST, "/if/admin/flows/temporary/edit", &edit("temporary")).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/flows/temporary/"));
+    let (_, stored) = app.get("/api/v3/flows/instances/temporary/").await;
+    assert_eq!(
+        (stored["title"].as_str(), stored["authentication"].as_str()),
+        (Some("Signing in"), Some("require_authenticated"))
+    );
+
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/flows/temporary/delete", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("deleted with it") && html.contains("<li>Uses it (proxy)</li>"), "{html}");
+    let (status, _, location) =
+        page(app, &admin, Method::POST, "/if/admin/flows/temporary/delete", &[("csrf", &csrf)]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/flows/"));
+    assert_eq!(app.get("/api/v3/flows/instances/temporary/").await.0, 404);
+    assert_eq!(app.get(&format!("/api/v3/providers/proxy/{}/", provider["pk"])).await.0, 404);
+    assert_eq!(app.get("/api/v3/sources/plex/plex/").await.1["authentication_flow"], json!(null));
+}
+both!(flow_pages, flow_pages);

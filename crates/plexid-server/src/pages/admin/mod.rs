@@ -7,6 +7,7 @@
 pub mod applications;
 pub mod connections;
 pub mod events;
+pub mod flows;
 pub mod forms;
 pub mod groups;
 pub mod mappings;
@@ -61,6 +62,10 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/connections/{kind}/", get(connections::list))
         .route("/if/admin/connections/{kind}/{id}/", get(connections::show))
         .route("/if/admin/connections/{kind}/{id}/delete", get(connections::confirm_delete).post(connections::delete))
+        .route("/if/admin/flows/", get(flows::list))
+        .route("/if/admin/flows/{slug}/", get(flows::show))
+        .route("/if/admin/flows/{slug}/edit", get(flows::edit_form).post(flows::update))
+        .route("/if/admin/flows/{slug}/delete", get(flows::confirm_delete).post(flows::delete))
         .route("/if/admin/events/", get(events::list))
         .route("/if/admin/tokens/", get(tokens::list))
         .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
@@ -82,6 +87,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Groups", "/if/admin/groups/", crate::service::groups::VIEW),
     ("Connections", "/if/admin/connections/", crate::service::connections::VIEW_USER),
     ("Sessions", "/if/admin/sessions/", crate::service::users::VIEW),
+    ("Flows", "/if/admin/flows/", crate::service::flows::VIEW),
     ("API tokens", "/if/admin/tokens/", crate::service::tokens::VIEW),
     ("Audit log", "/if/admin/events/", crate::service::events::VIEW),
 ];
