@@ -915,3 +915,36 @@ async fn flow_pages(app: &TestApp) {
     assert_eq!(app.get("/api/v3/sources/plex/plex/").await.1["authentication_flow"], json!(null));
 }
 both!(flow_pages, flow_pages);
+
+/// A user who may only see groups: the navigation offers Groups alone, the group pages offer no
+/// action, and the other sections and the actions' addresses answer 403.
+async fn view_only_pages(app: &TestApp) {
+    setup(app).await;
+    let member = app.sign_in("plex", MEMBER).await;
+    let (_, users) = app.get("/api/v3/core/users/?username=member").await;
+    let path = format!("/api/v3/rbac/permissions/assigned_by_users/{}/assign/", users["results"][0]["pk"]);
+    let (status, body) = app.post(&path, json!({"permissions": ["authentik_core.view_group"]})).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "Watchers"})).await;
+    let group_page = format!("/if/admin/groups/{}/", group["pk"].as_str().unwrap());
+
+    let (status, html, _) = page(app, &member, Method::GET, "/if/admin/groups/", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("href=\"/if/admin/groups/\"") && !html.contains("href=\"/if/admin/users/\""), "{html}");
+    assert!(!html.contains("New group"), "{html}");
+    let (status, html, _) = page(app, &member, Method::GET, &group_page, &[]).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("edit\"") && !html.contains("delete\"") && !html.contains("name=\"username\""), "{html}");
+    let csrf = csrf_of(&html);
+    for path in ["/if/admin/groups/new", "/if/admin/sessions/", "/if/admin/connections/user/", "/if/admin/flows/"] {
+        assert_eq!(page(app, &member, Method::GET, path, &[]).await.0, 403, "{path}");
+    }
+    let (status, _, _) =
+        page(app, &member, Method::POST, "/if/admin/groups/new", &[("csrf", &csrf), ("name", "Mine")]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = page(app, &member, Method::POST, &format!("{group_page}delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 403);
+    assert_eq!(app.count("/api/v3/core/groups/?search=Mine").await, 0);
+    assert_eq!(app.get(&format!("/api/v3/core/groups/{}/", group["pk"].as_str().unwrap())).await.0, 200);
+}
+both!(view_only_pages, view_only_pages);
