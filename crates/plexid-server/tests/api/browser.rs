@@ -335,5 +335,40 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     accessibility_basics(&browser).await;
     assert!(text_of(&browser, "main pre code").await.contains("server_name tautulli.example.com;"));
     loaded_only_from(&browser, &[&app.base, &plex]).await;
+
+    // The application edited: the form comes filled in; the change is saved.
+    browser.goto(&format!("{}/if/admin/applications/tautulli/edit", app.base)).await.unwrap();
+    accessibility_basics(&browser).await;
+    let host = browser.find(Locator::Id("external_host")).await.unwrap();
+    assert_eq!(host.prop("value").await.unwrap().as_deref(), Some("https://tautulli.example.com"));
+    host.clear().await.unwrap();
+    host.send_keys("https://stats.example.com").await.unwrap();
+    browser.find(Locator::Css("#app-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_url(&browser, "/if/admin/applications/tautulli/").await;
+    assert!(text_of(&browser, "main pre code").await.contains("server_name stats.example.com;"));
+
+    // The other sections pass the same checks.
+    for path in ["groups/", "groups/new", "sessions/", "connections/user/", "connections/group/", "flows/"] {
+        browser.goto(&format!("{}/if/admin/{path}", app.base)).await.unwrap();
+        accessibility_basics(&browser).await;
+    }
+    // A group made in the form, and the owner added to it by name from the keyboard.
+    browser.goto(&format!("{}/if/admin/groups/new", app.base)).await.unwrap();
+    browser.find(Locator::Id("name")).await.unwrap().send_keys("Family").await.unwrap();
+    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(&format!("owner{}", fantoccini::key::Key::Enter))
+        .await
+        .unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Id("members")).await.unwrap();
+    screenshot(&browser, "admin-group").await;
+    accessibility_basics(&browser).await;
+    assert!(text_of(&browser, "#members").await.contains("owner"));
+    loaded_only_from(&browser, &[&app.base, &plex]).await;
     browser.close().await.unwrap();
 }
