@@ -527,7 +527,9 @@ async fn user_pages(app: &TestApp) {
     assert_eq!(status, 200);
     assert!(html.contains("member of srv-allowed"), "the Plex relationship: {html}");
     let csrf = csrf_of(&html);
-    let first_end = html.find("/sessions/").map(|i| &html[i + 10..i + 46]).unwrap().to_owned();
+    let sessions = format!("{user_page}sessions/");
+    let first_end =
+        html.find(&sessions).map(|i| &html[i + sessions.len()..i + sessions.len() + 36]).unwrap().to_owned();
     assert_eq!(html.matches("/end\">").count(), 2, "two browsers: {html}");
 
     // End one browser's session: exactly one of the member's two sessions stops working.

@@ -3,7 +3,6 @@
 //! secret is shown once), the page with the nginx, Caddy and Traefik snippets or the OpenID
 //! Connect endpoints to copy, and deletion after a confirmation.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,7 +14,7 @@ use plexid_store::listing::{OrderTerm, Window};
 use serde_json::json;
 
 use super::forms::{checkbox_group, csrf_field, form_errors, input, select, FormData};
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{applications as service, providers, ServiceError};
@@ -317,11 +316,7 @@ fn form_page(state: &AppState, admin: &Admin, target: &FormTarget, values: &AppF
 /// application alone).
 fn may(admin: &Admin, kind: Option<ProviderKind>, action: Action) -> Result<(), PageError> {
     let provider = kind.is_none_or(|kind| can(admin, providers::model(kind), action));
-    if can(admin, Model::Application, action) && provider {
-        Ok(())
-    } else {
-        Err(failure(ServiceError::Forbidden))
-    }
+    permitted(can(admin, Model::Application, action) && provider)
 }
 
 /// A refused form again with the service's errors, or the failure.
@@ -363,9 +358,7 @@ pub async fn new_form(
 
 /// `POST /if/admin/applications/new`: the provider and the application using it, validated
 /// together and written in one transaction, so a refused form leaves nothing behind.
-pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
+pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let mut values = AppForm::submitted(&form);
     if values.kind == "none" {
         values.kind.clear();
@@ -404,12 +397,9 @@ pub async fn edit_form(
 /// in one transaction (the provider keeps its flow and its client secret).
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
     Path(slug): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut values = AppForm::submitted(&form);
     // The provider's kind is the stored one, whatever the form says.
@@ -462,14 +452,11 @@ pub async fn show(
     };
     let page = format!("{BASE}{}/", escape(&shown.app.slug));
     let kind = shown.provider.as_ref().map(|row| row.provider.kind);
-    let mut actions = String::new();
-    if may(&admin, kind, Action::Change).is_ok() {
-        actions.push_str(&format!("<a class=\"button\" href=\"{page}edit\">Edit</a> "));
-    }
-    if can(&admin, Model::Application, Action::Delete) {
-        actions.push_str(&format!("<a class=\"button danger\" href=\"{page}delete\">Delete</a>"));
-    }
-    let delete = if actions.is_empty() { actions } else { format!("<p class=\"actions\">{actions}</p>") };
+    let delete = super::edit_delete(
+        &page,
+        may(&admin, kind, Action::Change).is_ok(),
+        can(&admin, Model::Application, Action::Delete),
+    );
     let body = format!(
         "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1>{delete}\
          <section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Who may use it</h2><p>{rule} ({engine})</p></section>{setup}",
@@ -559,9 +546,7 @@ pub async fn confirm_delete(
     admin: Admin,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    if !can(&admin, Model::Application, Action::Delete) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Model::Application, Action::Delete))?;
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let provider = match &shown.provider {
         Some(row) => format!("<p>Its provider, {}, stays, unassigned.</p>", escape(&row.provider.name)),
@@ -576,11 +561,9 @@ pub async fn confirm_delete(
 /// `POST /if/admin/applications/{slug}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path(slug): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

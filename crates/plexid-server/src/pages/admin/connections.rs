@@ -2,7 +2,6 @@
 //! group identifiers), across every source: list with search, and deletion after a
 //! confirmation saying what it changes.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::model::Source;
@@ -11,12 +10,11 @@ use plexid_core::{FieldErrors, GroupConnectionId, Permission, Timestamp, UserCon
 use plexid_store::connections::ConnectionFilter;
 use plexid_store::listing::OrderTerm;
 
-use super::forms::FormData;
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
-use crate::service::{connections as service, ServiceError};
+use crate::service::connections as service;
 use crate::state::AppState;
 
 const BASE: &str = "/if/admin/connections/";
@@ -133,9 +131,7 @@ pub async fn list(
     Query(q): Query<Paging>,
 ) -> Result<Response, PageError> {
     let kind = Kind::parse(&kind)?;
-    if !can(&admin, kind, Action::View) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, kind, Action::View))?;
     let (rows, total) = rows(&state, &admin, kind, &q).await?;
     let delete = can(&admin, kind, Action::Delete);
     let holder = if kind == Kind::User { "User" } else { "Group" };
@@ -189,9 +185,7 @@ pub async fn confirm_delete(
 ) -> Result<Response, PageError> {
     let kind = Kind::parse(&kind)?;
     let id = id.parse::<i64>().map_err(|_| PageError::not_found())?;
-    if !can(&admin, kind, Action::Delete) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, kind, Action::Delete))?;
     let (name, consequences) = match kind {
         Kind::User => {
             let (c, source) = service::get_user(&state, &admin.actor, UserConnectionId(id)).await.map_err(failure)?;
@@ -229,11 +223,9 @@ pub async fn show(Path((kind, _)): Path<(String, String)>) -> Result<Response, P
 /// `POST /if/admin/connections/{kind}/{id}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path((kind, id)): Path<(String, String)>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     let kind = Kind::parse(&kind)?;
     let id = id.parse::<i64>().map_err(|_| PageError::not_found())?;
     match kind {

@@ -3,7 +3,6 @@
 //! and deletion after a confirmation naming the sources it is cleared from and the providers
 //! deleted with it.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,9 +14,9 @@ use plexid_store::flows::FlowFilter;
 use plexid_store::listing::OrderTerm;
 use serde_json::json;
 
-use super::forms::{csrf_field, form_errors, input, select, FormData};
+use super::forms::{csrf_field, form_errors, input, select};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{flows as service, ServiceError};
@@ -85,14 +84,7 @@ pub async fn show(
     let flow = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let (sources, providers) = usage_items(&state, &admin, &flow.slug).await?;
     let page = flow_page(&flow.slug);
-    let mut actions = String::new();
-    if can(&admin, Action::Change) {
-        actions.push_str(&format!("<a class=\"button\" href=\"{page}edit\">Edit</a> "));
-    }
-    if can(&admin, Action::Delete) {
-        actions.push_str(&format!("<a class=\"button danger\" href=\"{page}delete\">Delete</a>"));
-    }
-    let actions = if actions.is_empty() { actions } else { format!("<p class=\"actions\">{actions}</p>") };
+    let actions = super::edit_delete(&page, can(&admin, Action::Change), can(&admin, Action::Delete));
     let list = |items: String, none: &str| {
         if items.is_empty() {
             format!("<p class=\"muted\">{none}</p>")
@@ -162,21 +154,16 @@ pub async fn edit_form(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let flow = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
-    if !can(&admin, Action::Change) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Change))?;
     Ok(form_page(&state, &admin, &flow.slug, &flow, &FieldErrors::default()))
 }
 
 /// `POST /if/admin/flows/{slug}/edit`: read by the API's reader (its validation and wording).
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
     Path(slug): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let stored = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let text = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
     let sent = json!({"name": text("name"), "slug": text("slug"), "title": text("title"),
@@ -206,9 +193,7 @@ pub async fn confirm_delete(
     admin: Admin,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    if !can(&admin, Action::Delete) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Delete))?;
     let flow = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let (sources, providers) = usage_items(&state, &admin, &flow.slug).await?;
     let mut consequences = String::new();
@@ -230,11 +215,9 @@ pub async fn confirm_delete(
 /// `POST /if/admin/flows/{slug}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path(slug): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

@@ -2,7 +2,6 @@
 //! username, remove), create and edit (name, parent, administrators), and deletion after a
 //! confirmation naming the source connections that go with it.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,7 +14,7 @@ use serde_json::json;
 
 use super::forms::{checkbox, csrf_field, form_errors, input, select, FormData};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{groups as service, users, ServiceError};
@@ -112,14 +111,11 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
     } else {
         String::new()
     };
-    let mut actions = String::new();
-    if change {
-        actions.push_str(&format!("<a class=\"button\" href=\"{page}edit\">Edit</a> "));
-    }
-    if can(&admin, Action::Delete) && (!view.group.is_superuser || admin.actor.is_superuser()) {
-        actions.push_str(&format!("<a class=\"button danger\" href=\"{page}delete\">Delete</a>"));
-    }
-    let actions = if actions.is_empty() { actions } else { format!("<p class=\"actions\">{actions}</p>") };
+    let actions = super::edit_delete(
+        &page,
+        change,
+        can(&admin, Action::Delete) && (!view.group.is_superuser || admin.actor.is_superuser()),
+    );
     let parent = match (&view.group.parent, &view.parent_name) {
         (Some(id), Some(name)) => format!("<a href=\"{}\">{}</a>", group_page(*id), escape(name)),
         _ => "none".into(),
@@ -233,16 +229,12 @@ async fn saved(
 
 /// `GET /if/admin/groups/new`.
 pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
-    if !can(&admin, Action::Add) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Add))?;
     form_page(&state, &admin, None, &GroupForm::default(), &FieldErrors::default()).await
 }
 
 /// `POST /if/admin/groups/new`.
-pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
+pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let values = GroupForm::submitted(&form);
     let (input, errors) = values.input(&admin, false);
     let result = service::create(&state, &admin.actor, input, errors).await;
@@ -256,9 +248,7 @@ pub async fn edit_form(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
-    if !can(&admin, Action::Change) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Change))?;
     let values = GroupForm {
         name: view.group.name.clone(),
         parent: view.group.parent.map(|p| p.0.to_string()).unwrap_or_default(),
@@ -271,12 +261,9 @@ pub async fn edit_form(
 /// flag; the members stay.
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let id = group_id(&id)?;
     let values = GroupForm::submitted(&form);
     let (input, errors) = values.input(&admin, true);
@@ -288,12 +275,9 @@ pub async fn update(
 /// shown as the page's error.
 pub async fn add_member(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let id = group_id(&id)?;
     let username = form.get("username").unwrap_or_default().trim().to_owned();
     let filter = UserFilter { username: Some(username.clone()), ..Default::default() };
@@ -319,11 +303,9 @@ pub async fn add_member(
 /// `POST /if/admin/groups/{id}/members/{user}/remove`.
 pub async fn remove_member(
     State(state): State<AppState>,
-    admin: Admin,
     Path((id, user)): Path<(String, String)>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     let user = user.parse::<i64>().map(UserId).map_err(|_| PageError::not_found())?;
     membership(&state, &admin, group_id(&id)?, user, false).await
 }
@@ -347,9 +329,7 @@ pub async fn confirm_delete(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    if !can(&admin, Action::Delete) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Delete))?;
     let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
     let connections = service::usage(&state, &admin.actor, view.group.id).await.map_err(failure)?;
     let sources = state
@@ -374,11 +354,9 @@ pub async fn confirm_delete(
 /// `POST /if/admin/groups/{id}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     service::delete(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

@@ -3,7 +3,6 @@
 //! Plex user JSON (in the same worker processes and limits as a sign-in), and deletion after a
 //! confirmation naming the sources that use the mapping.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,7 +14,7 @@ use plexid_store::mappings::MappingFilter;
 use serde_json::{Map, Value};
 
 use super::forms::{csrf_field, form_errors, input, textarea, FormData};
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::pages::{escape, PageError};
 use crate::service::{mappings as service, ServiceError};
 use crate::state::AppState;
@@ -111,18 +110,14 @@ fn changes(form: &FormData) -> (MappingChanges, FieldErrors) {
 
 /// `GET /if/admin/mappings/new`.
 pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
-    if !can(&admin, Action::Add) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Add))?;
     let body =
         format!("<h1>New property mapping</h1>{}", form_html(&admin, "", "return {}", None, &FieldErrors::default()));
     Ok(admin_page(&state, &admin, "New property mapping", BASE, &body, &[]))
 }
 
 /// `POST /if/admin/mappings/new`.
-pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
+pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let (changes, errors) = changes(&form);
     match service::create(&state, &admin.actor, changes, errors).await {
         Ok(mapping) => Ok(Redirect::to(&format!("{BASE}{}/", mapping.id.0)).into_response()),
@@ -199,12 +194,9 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
 /// expression and nothing is saved).
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let id = mapping_id(&id)?;
     let (changes, errors) = changes(&form);
     match service::update(&state, &admin.actor, id, changes, errors).await {
@@ -222,12 +214,9 @@ pub async fn update(
 /// sample, like a sign-in would.
 pub async fn test(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let mapping = service::get(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
     let sample = form.get("info").unwrap_or_default();
     let shown = (mapping.name.as_str(), mapping.expression.as_str());
@@ -256,9 +245,7 @@ pub async fn confirm_delete(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    if !can(&admin, Action::Delete) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Delete))?;
     let id = mapping_id(&id)?;
     let mapping = service::get(&state, &admin.actor, id).await.map_err(failure)?;
     let sources = service::usage(&state, &admin.actor, id).await.map_err(failure)?;
@@ -274,11 +261,9 @@ pub async fn confirm_delete(
 /// `POST /if/admin/mappings/{id}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     service::delete(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

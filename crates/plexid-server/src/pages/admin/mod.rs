@@ -17,7 +17,8 @@ pub mod sources;
 pub mod tokens;
 pub mod users;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -125,9 +126,31 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// A form posted to an admin page by an admin: read only once it carries this session's CSRF
+/// token (else a 403 page), so no POST handler can forget the check. Goes last among a
+/// handler's arguments (it reads the body).
+pub struct Posted {
+    pub admin: Admin,
+    pub form: forms::FormData,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let admin = Admin::from_request_parts(&mut parts, state).await?;
+        let request = Request::from_parts(parts, body);
+        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        let form = forms::FormData::parse(&body);
+        admin.check_csrf(&form).map_err(IntoResponse::into_response)?;
+        Ok(Posted { admin, form })
+    }
+}
+
 impl Admin {
     /// Fails with a 403 page unless the form came from a page of this session.
-    pub fn check_csrf(&self, form: &forms::FormData) -> Result<(), PageError> {
+    fn check_csrf(&self, form: &forms::FormData) -> Result<(), PageError> {
         if form.get("csrf") == Some(self.csrf.as_str()) {
             Ok(())
         } else {
@@ -137,6 +160,33 @@ impl Admin {
                 message: "This form did not come from plexid's page. Please open the page again and resend it.".into(),
             })
         }
+    }
+}
+
+/// A 403 page unless `allowed` (for the pages and actions the admin's permissions do not
+/// offer, reached by their address).
+pub fn permitted(allowed: bool) -> Result<(), PageError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(failure(ServiceError::Forbidden))
+    }
+}
+
+/// The Edit and Delete buttons of the object whose page is `page` (a path ending in `/`), each
+/// only when the admin may use it; nothing when neither.
+pub fn edit_delete(page: &str, edit: bool, delete: bool) -> String {
+    let mut buttons = Vec::new();
+    if edit {
+        buttons.push(format!("<a class=\"button\" href=\"{page}edit\">Edit</a>"));
+    }
+    if delete {
+        buttons.push(format!("<a class=\"button danger\" href=\"{page}delete\">Delete</a>"));
+    }
+    if buttons.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"actions\">{}</p>", buttons.join(" "))
     }
 }
 

@@ -1,15 +1,14 @@
 //! `/if/admin/sessions/`: every signed-in browser, most recently seen first, with search; each
 //! can be ended (the user's other sign-ins stay; their page ends them all).
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{Permission, UserId};
 
-use super::forms::{csrf_field, FormData};
+use super::forms::csrf_field;
 use super::paging::Paging;
-use super::{admin_page, failure, Admin};
+use super::{admin_page, failure, Admin, Posted};
 use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
 use crate::service::sessions::{self, Revoke};
@@ -65,11 +64,9 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
 /// `POST /if/admin/sessions/{user}/{session}/end`.
 pub async fn end(
     State(state): State<AppState>,
-    admin: Admin,
     Path((user, session)): Path<(String, String)>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     let user = user.parse::<i64>().map(UserId).map_err(|_| PageError::not_found())?;
     let session = session.parse::<uuid::Uuid>().map_err(|_| PageError::not_found())?;
     sessions::revoke(&state, &admin.actor, user, Revoke::Session(session)).await.map_err(failure)?;

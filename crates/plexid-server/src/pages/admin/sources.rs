@@ -3,7 +3,6 @@
 //! shows what goes with the source. The stored Plex token never reaches the browser (D1): the
 //! form's token field starts empty ("keep the stored token"), and servers are listed by plexid.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, select, FormData};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::api::read_body;
 use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
@@ -473,16 +472,12 @@ async fn form_page(
 
 /// `GET /if/admin/sources/new`.
 pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
-    if !can(&admin, Action::Add) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Add))?;
     form_page(&state, &admin, &SourceForm::new_source(), None, &FieldErrors::default()).await
 }
 
 /// `POST /if/admin/sources/new`: creates the source, or shows the form again with its errors.
-pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
+pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let values = SourceForm::submitted(&form);
     let (changes, errors) = read_body(
         &values.body(form.get("plex_token").unwrap_or_default(), false),
@@ -503,21 +498,16 @@ pub async fn edit_form(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let source = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
-    if !can(&admin, Action::Change) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Change))?;
     form_page(&state, &admin, &SourceForm::of(&source), Some(&slug), &FieldErrors::default()).await
 }
 
 /// `POST /if/admin/sources/{slug}/edit`: saves every field (an empty token field keeps the token).
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
     Path(slug): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
     let values = SourceForm::submitted(&form);
     let (changes, errors) = read_body(
         &values.body(form.get("plex_token").unwrap_or_default(), true),
@@ -537,9 +527,7 @@ pub async fn confirm_delete(
     admin: Admin,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    if !can(&admin, Action::Delete) {
-        return Err(failure(ServiceError::Forbidden));
-    }
+    permitted(can(&admin, Action::Delete))?;
     let (source, usage) = service::usage(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut consequences = Vec::new();
     if !usage.user_connections.is_empty() {
@@ -563,11 +551,9 @@ pub async fn confirm_delete(
 /// `POST /if/admin/sources/{slug}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path(slug): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

@@ -1,7 +1,6 @@
 //! `/if/admin/tokens/`: API tokens: list, create (the key is shown once, on the answer to the
 //! form, never cached), and revoke after a confirmation.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
@@ -13,7 +12,7 @@ use plexid_store::tokens::TokenFilter;
 use serde_json::json;
 
 use super::forms::{checkbox, csrf_field, form_errors, input, FormData};
-use super::{admin_page, confirm_delete_page, failure, Admin};
+use super::{admin_page, confirm_delete_page, failure, Admin, Posted};
 use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
 use crate::service::{tokens as service, ServiceError};
@@ -94,9 +93,7 @@ pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Response {
 }
 
 /// `POST /if/admin/tokens/new`: creates the token and shows its key, this once.
-pub async fn create(State(state): State<AppState>, admin: Admin, body: Bytes) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    admin.check_csrf(&form)?;
+pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let request = json!({
         "identifier": form.get("identifier").unwrap_or_default(), "description": form.get("description").unwrap_or_default(),
         "intent": "api", "expiring": form.ticked("expiring"),
@@ -157,11 +154,9 @@ pub async fn confirm_delete(
 /// `POST /if/admin/tokens/{identifier}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     Path(identifier): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     service::delete(&state, &admin.actor, &identifier).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

@@ -2,7 +2,6 @@
 //! (and relationship), groups (add to one, remove from one: this is how a Plex user becomes an
 //! administrator), and signed-in browsers, each of which can be ended, or all sign-ins at once.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::permission::{Action, Model};
@@ -13,7 +12,7 @@ use plexid_store::users::UserFilter;
 
 use super::forms::{csrf_field, FormData};
 use super::paging::Paging;
-use super::{admin_page, failure, Admin};
+use super::{admin_page, failure, Admin, Posted};
 use crate::clock::iso8601;
 use crate::pages::account::relationship_text;
 use crate::pages::{escape, PageError};
@@ -186,33 +185,29 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
 /// `POST /if/admin/users/{id}/groups`: adds the user to the chosen group.
 pub async fn add_group(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    membership(&state, &admin, &id, &body, None, true).await
+    membership(&state, &admin, &id, &form, None, true).await
 }
 
 /// `POST /if/admin/users/{id}/groups/{group}/remove`.
 pub async fn remove_group(
     State(state): State<AppState>,
-    admin: Admin,
     Path((id, group)): Path<(String, String)>,
-    body: Bytes,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    membership(&state, &admin, &id, &body, Some(&group), false).await
+    membership(&state, &admin, &id, &form, Some(&group), false).await
 }
 
 async fn membership(
     state: &AppState,
     admin: &Admin,
     id: &str,
-    body: &[u8],
+    form: &FormData,
     group: Option<&str>,
     add: bool,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(body);
-    admin.check_csrf(&form)?;
     let user = user_id(id)?;
     let group = group.or(form.get("group")).unwrap_or_default();
     let group = group.parse::<uuid::Uuid>().map(GroupId).map_err(|_| PageError::not_found())?;
@@ -225,11 +220,9 @@ async fn membership(
 /// `POST /if/admin/users/{id}/sessions/{session}/end`.
 pub async fn end_session(
     State(state): State<AppState>,
-    admin: Admin,
     Path((id, session)): Path<(String, String)>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     let user = user_id(&id)?;
     let session = session.parse::<uuid::Uuid>().map_err(|_| PageError::not_found())?;
     sessions::revoke(&state, &admin.actor, user, Revoke::Session(session)).await.map_err(failure)?;
@@ -239,11 +232,9 @@ pub async fn end_session(
 /// `POST /if/admin/users/{id}/sessions/end-all`.
 pub async fn end_all(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    admin.check_csrf(&FormData::parse(&body))?;
     let user = user_id(&id)?;
     sessions::revoke(&state, &admin.actor, user, Revoke::Everywhere).await.map_err(failure)?;
     Ok(Redirect::to(&format!("{BASE}{}/", user.0)).into_response())
