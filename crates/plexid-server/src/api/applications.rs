@@ -283,7 +283,7 @@ pub async fn partial_update(
     responses((status = 204), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
 pub async fn destroy(State(state): State<AppState>, actor: Actor, Path(slug): Path<String>) -> ApiResult<Response> {
     actor.require_authenticated()?;
-    service::delete(&state, &actor, lookup(&slug)?).await?;
+    service::delete(&state, &actor, lookup(&slug)?, false).await?;
     Ok(no_content())
 }
 

@@ -291,13 +291,21 @@ pub async fn update_with_provider(
     Ok((shown, secret))
 }
 
-pub async fn delete(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<()> {
+/// Deletes the application; `with_provider`: the provider it uses too, in the same
+/// transaction (which needs the permission to delete providers of its kind).
+pub async fn delete(app: &AppState, actor: &Actor, slug: &str, with_provider: bool) -> ServiceResult<()> {
     actor.require(VIEW)?;
     actor.require(perm(Action::Delete))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let a = conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
     conn.delete_application(a.id).await?;
+    if let Some(id) = a.provider.filter(|_| with_provider) {
+        if let Some(row) = conn.provider_by_id(id).await? {
+            providers::require(actor, row.provider.kind, Action::Delete)?;
+            conn.delete_provider(id).await?;
+        }
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -443,13 +443,15 @@ async fn application_pages(app: &TestApp) {
         "{edited}"
     );
 
+    // Deleted without its provider (the box unticked): the provider stays, unassigned.
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/tautulli-2/delete", &[]).await;
     assert_eq!(status, 200);
-    assert!(html.contains("stays, unassigned"), "{html}");
+    assert!(html.contains("Delete its provider, Tautulli 2, too") && html.contains("form=\"delete-form\""), "{html}");
     let (status, _, location) =
         page(app, &admin, Method::POST, "/if/admin/applications/tautulli-2/delete", &[("csrf", &csrf)]).await;
     assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/applications/"));
     assert_eq!(app.get("/api/v3/core/applications/tautulli-2/").await.0, 404);
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, providers_before + 1, "the provider stays");
 }
 both!(application_pages, application_pages);
 
@@ -688,6 +690,20 @@ async fn oidc_application_pages(app: &TestApp) {
     assert_eq!(edited["client_id"], stored["client_id"]);
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/rp/", &[]).await;
     assert!(html.contains(&format!("ends in <code>{}</code>", &secret[124..])), "{html}");
+
+    // Deleted with its provider (the box ticked): both go, in one transaction.
+    let oauth2_before = app.count("/api/v3/providers/oauth2/").await;
+    let (status, _, _) = page(
+        app,
+        &admin,
+        Method::POST,
+        "/if/admin/applications/rp/delete",
+        &[("csrf", csrf.as_str()), ("with_provider", "on")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(app.get("/api/v3/core/applications/rp/").await.0, 404);
+    assert_eq!(app.count("/api/v3/providers/oauth2/").await, oauth2_before - 1, "the provider went too");
 
     let fields = form("spa", "public");
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -548,7 +548,14 @@ pub async fn confirm_delete(
 ) -> Result<Response, PageError> {
     permitted(can(&admin, Model::Application, Action::Delete))?;
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
+    // The provider goes too when ticked (the default), if the admin may delete it.
     let provider = match &shown.provider {
+        Some(row) if can(&admin, providers::model(row.provider.kind), Action::Delete) => format!(
+            "<div class=\"field check\"><input type=\"checkbox\" id=\"with_provider\" name=\"with_provider\" value=\"on\" \
+             checked form=\"delete-form\"><label for=\"with_provider\">Delete its provider, {name}, too</label>\
+             <p class=\"hint\">Otherwise it stays, unassigned, and can only be reached through the API.</p></div>",
+            name = escape(&row.provider.name)
+        ),
         Some(row) => format!("<p>Its provider, {}, stays, unassigned.</p>", escape(&row.provider.name)),
         None => String::new(),
     };
@@ -562,8 +569,8 @@ pub async fn confirm_delete(
 pub async fn delete(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Posted { admin, .. }: Posted,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
-    service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
+    service::delete(&state, &admin.actor, &slug, form.ticked("with_provider")).await.map_err(failure)?;
     Ok(Redirect::to(BASE).into_response())
 }

@@ -284,7 +284,7 @@ pub fn confirm_delete_page(
 ) -> Response {
     let body = format!(
         "<p><a href=\"{page}\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">{consequences}\
-         <form method=\"post\" action=\"{page}delete\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
+         <form method=\"post\" action=\"{page}delete\" id=\"delete-form\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
          <a href=\"{page}\">Cancel</a></form></div>",
         page = escape(page),
         name = escape(name),
