@@ -204,6 +204,7 @@ pub async fn test(
     actor.require(service::TEST)?;
     let id = mapping_id(&pm_uuid)?;
     let (input, errors) = read_body(&body, true, |body| TestInput {
+        expression: None,
         user: body.integer("user", false).map(UserId),
         group: body.uuid_ref("group").flatten().map(GroupId),
         context: body.object("context").unwrap_or_default(),

@@ -500,8 +500,21 @@ async fn mapping_pages(app: &TestApp) {
         page(app, &admin, Method::POST, &format!("{location}test"), &[("csrf", &csrf), ("info", "not json")]).await;
     assert_eq!(status, 400);
     assert!(html.contains("Enter a JSON object."), "{html}");
-
+    // An unsaved edit is tested as it stands in the editor, kept there, and not saved.
+    let unsaved = "return {\"name\": info[\"title\"] + \"?\"}";
+    let fields =
+        [("csrf", csrf.as_str()), ("name", "Display name"), ("expression", unsaved), ("info", "{\"title\": \"Jane\"}")];
+    let (status, html, _) = page(app, &admin, Method::POST, &format!("{location}test"), &fields).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("&quot;name&quot;: &quot;Jane?&quot;"), "{html}");
+    assert!(
+        html.contains("info[&quot;title&quot;] + &quot;?&quot;}</textarea>"),
+        "the edit stays in the editor: {html}"
+    );
     let pk = location.trim_start_matches("/if/admin/mappings/").trim_end_matches('/').to_owned();
+    let (_, stored) = app.get(&format!("/api/v3/propertymappings/source/plex/{pk}/")).await;
+    assert!(stored["expression"].as_str().unwrap().contains("+ \"!\""), "not saved: {stored}");
+
     assert_eq!(app.patch("/api/v3/sources/plex/plex/", json!({"user_property_mappings": [pk]})).await.0, 200);
     let (_, html, _) = page(app, &admin, Method::GET, &format!("{location}delete"), &[]).await;
     assert!(html.contains("These sources stop using it:</p><ul id=\"cascade\"><li>Plex plex</li>"), "{html}");

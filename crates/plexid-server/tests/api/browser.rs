@@ -296,6 +296,16 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     browser.wait().at_most(WAIT).for_element(Locator::Id("test")).await.unwrap();
     browser.find(Locator::Css("section[aria-labelledby=test] button")).await.unwrap().click().await.unwrap();
     assert!(text_of(&browser, "#test-result pre").await.contains("\"MEMBER\""));
+    // An unsaved edit in the editor is what Run tests.
+    let expression = browser.find(Locator::Id("expression")).await.unwrap();
+    expression.clear().await.unwrap();
+    expression.send_keys("return {\"name\": info[\"username\"].upper() + \"!\"}").await.unwrap();
+    browser.find(Locator::Css("section[aria-labelledby=test] button")).await.unwrap().click().await.unwrap();
+    let started = Instant::now();
+    while !text_of(&browser, "#test-result pre").await.contains("\"MEMBER!\"") {
+        assert!(started.elapsed() < WAIT, "the unsaved expression was tested");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     browser.execute("document.getElementById('test').scrollIntoView();", vec![]).await.unwrap();
     screenshot(&browser, "admin-mapping").await;
     accessibility_basics(&browser).await;

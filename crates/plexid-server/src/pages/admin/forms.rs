@@ -82,9 +82,23 @@ pub fn input(kind: &str, field: &str, label: &str, value: &str, hint: &str, erro
 
 /// A multi-line text area with its label, hint and errors.
 pub fn textarea(field: &str, label: &str, value: &str, rows: u32, hint: &str, errors: &FieldErrors) -> String {
+    textarea_of(None, field, label, value, rows, hint, errors)
+}
+
+/// A textarea that belongs to the form `form` (its `id`) wherever it stands on the page.
+pub fn textarea_of(
+    form: Option<&str>,
+    field: &str,
+    label: &str,
+    value: &str,
+    rows: u32,
+    hint: &str,
+    errors: &FieldErrors,
+) -> String {
+    let owner = form.map(|id| format!(" form=\"{}\"", escape(id))).unwrap_or_default();
     format!(
         "<div class=\"field\"><label for=\"{field}\">{label}</label>{hint_html}\
-         <textarea id=\"{field}\" name=\"{field}\" rows=\"{rows}\" spellcheck=\"false\"{attrs}>{value}</textarea>{errors_html}</div>",
+         <textarea id=\"{field}\" name=\"{field}\" rows=\"{rows}\" spellcheck=\"false\"{owner}{attrs}>{value}</textarea>{errors_html}</div>",
         label = escape(label),
         hint_html = hint_html(field, hint),
         value = escape(value),

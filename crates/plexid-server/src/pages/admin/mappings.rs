@@ -13,7 +13,7 @@ use plexid_store::listing::{OrderTerm, Window};
 use plexid_store::mappings::MappingFilter;
 use serde_json::{Map, Value};
 
-use super::forms::{csrf_field, form_errors, input, textarea, FormData};
+use super::forms::{csrf_field, form_errors, input, textarea, textarea_of, FormData};
 use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::pages::{escape, PageError};
 use crate::service::{mappings as service, ServiceError};
@@ -73,13 +73,16 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
 }
 
 /// The create or edit form (`id`: the stored mapping's).
+/// The `id` of the mapping form (the test panel's fields belong to it).
+const FORM_ID: &str = "mapping-form";
+
 fn form_html(admin: &Admin, name: &str, expression: &str, id: Option<MappingId>, errors: &FieldErrors) -> String {
     let action = match id {
         Some(id) => format!("{BASE}{}/", id.0),
         None => format!("{BASE}new"),
     };
     format!(
-        "{alert}<form method=\"post\" action=\"{action}\" class=\"card\" novalidate>{csrf}{name}{expression}\
+        "{alert}<form method=\"post\" action=\"{action}\" class=\"card\" id=\"{FORM_ID}\" novalidate>{csrf}{name}{expression}\
          <p><button type=\"submit\">{submit}</button> <a href=\"{BASE}\">Cancel</a></p></form>",
         alert = form_errors(errors),
         csrf = csrf_field(&admin.csrf),
@@ -146,7 +149,8 @@ fn mapping_page(
     errors: &FieldErrors,
     test: (&str, Option<(bool, String)>),
 ) -> Response {
-    let editor = if can(admin, Action::Change) && mapping.managed.is_none() {
+    let editing = can(admin, Action::Change) && mapping.managed.is_none();
+    let editor = if editing {
         form_html(admin, shown.0, shown.1, Some(mapping.id), errors)
     } else {
         format!("<div class=\"card\"><pre><code>{}</code></pre></div>", escape(&mapping.expression))
@@ -160,13 +164,28 @@ fn mapping_page(
         ),
         None => String::new(),
     };
+    // With the editor, the sample and the Run button belong to its form (Run posts it to the
+    // test address), so the expression is tested as it stands in the editor, saved or not.
     let panel = if admin.actor.can(service::TEST) {
+        let test_path = format!("{BASE}{}/test", mapping.id.0);
+        let hint = "JSON, as plex.tv answers for the signing-in user.";
+        let (heading, form) = if editing {
+            let info = textarea_of(Some(FORM_ID), "info", "Sample Plex user (info)", test.0, 9, hint, errors);
+            let run = format!(
+                "<button type=\"submit\" class=\"secondary\" form=\"{FORM_ID}\" formaction=\"{test_path}\">Run</button>"
+            );
+            ("Test the expression in the editor (unsaved changes included)", format!("{info}{run}"))
+        } else {
+            let info = textarea("info", "Sample Plex user (info)", test.0, 9, hint, errors);
+            let form = format!(
+                "<form method=\"post\" action=\"{test_path}\" novalidate>{csrf}{info}\
+                 <button type=\"submit\" class=\"secondary\">Run</button></form>",
+                csrf = csrf_field(&admin.csrf),
+            );
+            ("Test the saved expression", form)
+        };
         format!(
-            "<section class=\"card\" aria-labelledby=\"test\"><h2 id=\"test\">Test the saved expression</h2>\
-             <form method=\"post\" action=\"{BASE}{id}/test\" novalidate>{csrf}{info}<button type=\"submit\" class=\"secondary\">Run</button></form>{result}</section>",
-            id = mapping.id.0,
-            csrf = csrf_field(&admin.csrf),
-            info = textarea("info", "Sample Plex user (info)", test.0, 9, "JSON, as plex.tv answers for the signing-in user.", errors),
+            "<section class=\"card\" aria-labelledby=\"test\"><h2 id=\"test\">{heading}</h2>{form}{result}</section>"
         )
     } else {
         String::new()
@@ -210,8 +229,9 @@ pub async fn update(
     }
 }
 
-/// `POST /if/admin/mappings/{id}/test`: evaluates the stored expression with `info` set to the
-/// sample, like a sign-in would.
+/// `POST /if/admin/mappings/{id}/test`: evaluates the expression with `info` set to the sample,
+/// like a sign-in would: the one in the editor when the form sends it (unsaved edits included,
+/// and kept on the page), else the stored one.
 pub async fn test(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -219,7 +239,8 @@ pub async fn test(
 ) -> Result<Response, PageError> {
     let mapping = service::get(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
     let sample = form.get("info").unwrap_or_default();
-    let shown = (mapping.name.as_str(), mapping.expression.as_str());
+    let edited = form.get("expression");
+    let shown = (form.get("name").unwrap_or(&mapping.name), edited.unwrap_or(&mapping.expression));
     let info: Value = match serde_json::from_str(sample) {
         Ok(value @ Value::Object(_)) => value,
         _ => {
@@ -229,7 +250,7 @@ pub async fn test(
     };
     let mut context = Map::new();
     context.insert("info".into(), info);
-    let input = service::TestInput { context, ..Default::default() };
+    let input = service::TestInput { context, expression: edited.map(str::to_owned), ..Default::default() };
     let outcome =
         service::test(&state, &admin.actor, mapping.id, input, FieldErrors::default()).await.map_err(failure)?;
     let result = match outcome {
