@@ -642,6 +642,36 @@ async fn token_pages(app: &TestApp) {
     assert!(html.contains("<a href=\"/if/admin/tokens/ci-robot/\">ci-robot</a>"), "{html}");
     assert!(!html.contains(&key), "the key is not shown again");
     assert!(html.contains("ci-robot</a></td><td>owner</td><td>api</td>"), "{html}");
+
+    // Edited: a bad date is refused with nothing changed; then the description set and the
+    // expiry removed.
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/ci-robot/edit", &[]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("value=\"for CI\""), "{html}");
+    let bad = [("csrf", csrf.as_str()), ("description", "CI"), ("expiring", "on"), ("expires", "tomorrow")];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/tokens/ci-robot/edit", &bad).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"expires-errors\""), "{html}");
+    assert_eq!(app.get("/api/v3/core/tokens/ci-robot/").await.1["description"], "for CI");
+    let good = [("csrf", csrf.as_str()), ("description", "CI robot"), ("expires", "")];
+    let (status, _, location) = page(app, &admin, Method::POST, "/if/admin/tokens/ci-robot/edit", &good).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/tokens/ci-robot/"));
+    let (_, stored) = app.get("/api/v3/core/tokens/ci-robot/").await;
+    assert_eq!(
+        (stored["description"].clone(), stored["expiring"].clone()),
+        (json!("CI robot"), json!(false)),
+        "{stored}"
+    );
+    assert_eq!(me(key.clone()).await, 200, "the key still works");
+    let dated =
+        [("csrf", csrf.as_str()), ("description", "CI robot"), ("expiring", "on"), ("expires", "2030-01-01T00:00:00Z")];
+    assert_eq!(page(app, &admin, Method::POST, "/if/admin/tokens/ci-robot/edit", &dated).await.0, 303);
+    let (_, stored) = app.get("/api/v3/core/tokens/ci-robot/").await;
+    assert!(
+        stored["expiring"] == json!(true) && stored["expires"].as_str().unwrap().starts_with("2030-01-01T00:00:00"),
+        "{stored}"
+    );
+
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/tokens/ci-robot/delete", &[]).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Every client using this token is refused at once."));

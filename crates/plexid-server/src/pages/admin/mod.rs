@@ -71,6 +71,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/tokens/", get(tokens::list))
         .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
         .route("/if/admin/tokens/{identifier}/", get(tokens::show))
+        .route("/if/admin/tokens/{identifier}/edit", get(tokens::edit_form).post(tokens::update))
         .route("/if/admin/tokens/{identifier}/delete", get(tokens::confirm_delete).post(tokens::delete))
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))

@@ -127,7 +127,8 @@ pub async fn show(
     let token = service::get(&state, &admin.actor, &identifier).await.map_err(failure)?;
     let page = format!("{BASE}{}/", super::encoded(&token.identifier));
     let body = format!(
-        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><p class=\"actions\"><a class=\"button danger\" href=\"{page}delete\">Revoke</a></p>\
+        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><p class=\"actions\"><a class=\"button\" href=\"{page}edit\">Edit</a> \
+         <a class=\"button danger\" href=\"{page}delete\">Revoke</a></p>\
          <div class=\"card\"><dl class=\"facts\"><dt>Intent</dt><dd>{intent}</dd><dt>Expires</dt><dd>{expires}</dd>\
          <dt>Description</dt><dd>{description}</dd></dl></div>",
         identifier = escape(&token.identifier),
@@ -137,6 +138,76 @@ pub async fn show(
         description = escape(&token.description),
     );
     Ok(admin_page(&state, &admin, &token.identifier, BASE, &body, &[]))
+}
+
+/// The edit form of the token `identifier`: its description and expiry (`values`: description,
+/// expires as ISO 8601, expiring).
+fn edit_page(
+    state: &AppState,
+    admin: &Admin,
+    identifier: &str,
+    values: (&str, &str, bool),
+    errors: &FieldErrors,
+) -> Response {
+    let page = escape(&format!("{BASE}{}/", super::encoded(identifier)));
+    let title = format!("Edit {identifier}");
+    let body = format!(
+        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{title_html}</h1>{alert}\
+         <form method=\"post\" action=\"{page}edit\" class=\"card\" novalidate>{csrf}{description}{expiring}{expires}\
+         <p><button type=\"submit\">Save changes</button> <a href=\"{page}\">Cancel</a></p></form>",
+        title_html = escape(&title),
+        alert = form_errors(errors),
+        csrf = csrf_field(&admin.csrf),
+        description = input("text", "description", "Description", values.0, "", errors),
+        expiring = checkbox("expiring", "Expires", values.2, "Unticked, the token works until it is revoked.", errors),
+        expires = input(
+            "text",
+            "expires",
+            "Expires at",
+            values.1,
+            "ISO 8601, such as 2027-01-31T12:00:00Z; empty: 30 minutes from now.",
+            errors
+        ),
+    );
+    let mut response = admin_page(state, admin, &title, BASE, &body, &[]);
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// `GET /if/admin/tokens/{identifier}/edit`.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(identifier): Path<String>,
+) -> Result<Response, PageError> {
+    let token = service::get(&state, &admin.actor, &identifier).await.map_err(failure)?;
+    let expires = token.expires.filter(|_| token.expiring).map(iso8601).unwrap_or_default();
+    let values = (token.description.as_str(), expires.as_str(), token.expiring);
+    Ok(edit_page(&state, &admin, &token.identifier, values, &FieldErrors::default()))
+}
+
+/// `POST /if/admin/tokens/{identifier}/edit`: description and expiry, read by the API's reader.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(identifier): Path<String>,
+    Posted { admin, form }: Posted,
+) -> Result<Response, PageError> {
+    let description = form.get("description").unwrap_or_default().trim();
+    let expires = form.get("expires").unwrap_or_default().trim();
+    let expiring = form.ticked("expiring");
+    // Not expiring: no end; expiring without a date: the default lifetime from now.
+    let end = if expiring && !expires.is_empty() { json!(expires) } else { json!(null) };
+    let request = json!({"description": description, "expiring": expiring, "expires": end});
+    let (changes, errors) = crate::api::read_body(&request, true, crate::api::tokens::read_token);
+    match service::update(&state, &admin.actor, &identifier, changes, errors).await {
+        Ok(token) => Ok(Redirect::to(&format!("{BASE}{}/", super::encoded(&token.identifier))).into_response()),
+        Err(ServiceError::Invalid(errors)) => {
+            Ok(edit_page(&state, &admin, &identifier, (description, expires, expiring), &errors))
+        }
+        Err(other) => Err(failure(other)),
+    }
 }
 
 /// `GET /if/admin/tokens/{identifier}/delete`.
