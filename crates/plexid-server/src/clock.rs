@@ -46,6 +46,11 @@ pub fn iso8601(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// A moment as the pages show it: to the second, in UTC, such as `2026-12-06 23:41:39 UTC`.
+pub fn readable(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// Parses what Django's `DateTimeField` accepts: `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` with an
 /// optional `Z` or `±HH:MM` offset (no offset means UTC, plexid's time zone).
 pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
@@ -69,6 +74,11 @@ mod tests {
     fn formats_like_authentik() {
         assert_eq!(iso8601(at(0)), "1970-01-01T00:00:00.000000Z");
         assert_eq!(iso8601(at(1_795_393_009_560_849)), "2026-11-23T00:16:49.560849Z");
+    }
+
+    #[test]
+    fn pages_show_seconds_in_utc() {
+        assert_eq!(readable(at(1_795_393_009_560_849)), "2026-11-23 00:16:49 UTC");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::login::plex_buttons;
 use super::{escape, page, PageError, SignedIn, LOGIN_PATH};
-use crate::clock::iso8601;
+use crate::clock::readable;
 use crate::service::{login, sessions};
 use crate::state::AppState;
 use crate::web::cookies;
@@ -77,7 +77,7 @@ pub async fn show(State(state): State<AppState>, user: Option<SignedIn>) -> Resu
         .map(|s| {
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&iso8601(s.created)),
+                escape(&readable(s.created)),
                 escape(&s.client_ip),
                 escape(&s.user_agent)
             )

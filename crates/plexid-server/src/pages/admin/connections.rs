@@ -12,7 +12,7 @@ use plexid_store::listing::OrderTerm;
 
 use super::paging::Paging;
 use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
-use crate::clock::iso8601;
+use crate::clock::readable;
 use crate::pages::{escape, PageError};
 use crate::service::connections as service;
 use crate::state::AppState;
@@ -153,7 +153,7 @@ pub async fn list(
                 holder = r.holder,
                 source = escape(&r.source),
                 identifier = escape(&r.identifier),
-                created = escape(&iso8601(r.created)),
+                created = escape(&readable(r.created)),
             )
         })
         .collect();

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::forms::{input, select};
 use super::paging::Paging;
 use super::{admin_page, encoded, failure, Admin};
-use crate::clock::iso8601;
+use crate::clock::readable;
 use crate::pages::{escape, PageError};
 use crate::service::events as service;
 use crate::state::AppState;
@@ -60,7 +60,7 @@ pub async fn list(
             format!(
                 "<tr><td>{created}</td><td>{action}</td><td>{user}</td><td>{ip}</td>\
                  <td><details><summary>Context</summary><pre><code>{context}</code></pre></details></td></tr>",
-                created = escape(&iso8601(e.created)),
+                created = escape(&readable(e.created)),
                 action = e.action.as_str(),
                 user = escape(e.user.as_ref().map_or("—", |u| u.username.as_str())),
                 ip = escape(e.client_ip.as_deref().unwrap_or("—")),

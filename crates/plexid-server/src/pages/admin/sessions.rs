@@ -9,7 +9,7 @@ use plexid_core::{Permission, UserId};
 use super::forms::csrf_field;
 use super::paging::Paging;
 use super::{admin_page, failure, Admin, Posted};
-use crate::clock::iso8601;
+use crate::clock::readable;
 use crate::pages::{escape, PageError};
 use crate::service::sessions::{self, Revoke};
 use crate::state::AppState;
@@ -41,8 +41,8 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
                 "<tr><td><a href=\"/if/admin/users/{uid}/\">{name}</a></td><td>{since}</td><td>{seen}</td><td>{ip}</td><td>{agent}</td><td>{end}</td></tr>",
                 uid = s.user.0,
                 name = escape(username),
-                since = escape(&iso8601(s.created)),
-                seen = escape(&iso8601(s.last_seen)),
+                since = escape(&readable(s.created)),
+                seen = escape(&readable(s.last_seen)),
                 ip = escape(&s.client_ip),
                 agent = escape(&s.user_agent),
             )

@@ -21,7 +21,7 @@ use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, sel
 use super::paging::Paging;
 use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
 use crate::api::read_body;
-use crate::clock::iso8601;
+use crate::clock::readable;
 use crate::pages::{escape, PageError};
 use crate::service::{flows, mappings, sources as service, ServiceError};
 use crate::state::AppState;
@@ -119,7 +119,7 @@ fn token_text(health: &plexid_core::model::SourceState) -> String {
         _ => "not checked yet",
     };
     match health.token_checked {
-        Some(at) => format!("{state} ({})", iso8601(at)),
+        Some(at) => format!("{state} ({})", readable(at)),
         None => state.to_owned(),
     }
 }
@@ -127,7 +127,7 @@ fn token_text(health: &plexid_core::model::SourceState) -> String {
 fn sweep_text(health: &plexid_core::model::SourceState) -> String {
     let Some(at) = health.sweep_finished else { return "not run yet".into() };
     let summary: Vec<String> = health.sweep_summary.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    format!("{} ({})", iso8601(at), summary.join(", "))
+    format!("{} ({})", readable(at), summary.join(", "))
 }
 
 /// `GET /if/admin/sources/{slug}/`: the source, its health and its connections.
@@ -191,7 +191,7 @@ async fn connections_section(state: &AppState, admin: &Admin, source: &Source) -
             "<tr><td>{user}</td><td>{id}</td><td>{created}</td></tr>",
             user = escape(names.get(&c.user).map_or("", String::as_str)),
             id = escape(&c.identifier),
-            created = escape(&iso8601(c.created)),
+            created = escape(&readable(c.created)),
         ));
     }
     Ok(format!(

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::forms::{checkbox, csrf_field, form_errors, input, FormData};
 use super::{admin_page, confirm_delete_page, failure, Admin, Posted};
-use crate::clock::iso8601;
+use crate::clock::{iso8601, readable};
 use crate::pages::{escape, PageError};
 use crate::service::{tokens as service, ServiceError};
 use crate::state::AppState;
@@ -22,7 +22,7 @@ const BASE: &str = "/if/admin/tokens/";
 
 fn expiry(token: &Token) -> String {
     match (token.expiring, token.expires) {
-        (true, Some(at)) => iso8601(at),
+        (true, Some(at)) => readable(at),
         _ => "never".into(),
     }
 }

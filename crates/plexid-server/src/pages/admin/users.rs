@@ -13,7 +13,7 @@ use plexid_store::users::UserFilter;
 use super::forms::{csrf_field, FormData};
 use super::paging::Paging;
 use super::{admin_page, failure, Admin, Posted};
-use crate::clock::iso8601;
+use crate::clock::readable;
 use crate::pages::account::relationship_text;
 use crate::pages::{escape, PageError};
 use crate::service::sessions::{self, Revoke};
@@ -149,8 +149,8 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
             };
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{end}</td></tr>",
-                escape(&iso8601(s.created)),
-                escape(&iso8601(s.last_seen)),
+                escape(&readable(s.created)),
+                escape(&readable(s.last_seen)),
                 escape(&s.client_ip),
                 escape(&s.user_agent),
             )
