@@ -4,7 +4,6 @@
 //! Connect endpoints to copy, and deletion after a confirmation.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::modes::{AppRelationship, PolicyEngineMode, ProviderKind, ProxyMode};
 use plexid_core::permission::{Action, Model};
@@ -14,7 +13,7 @@ use plexid_store::listing::{OrderTerm, Window};
 use serde_json::json;
 
 use super::forms::{checkbox_group, csrf_field, form_errors, input, select, FormData};
-use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
+use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{applications as service, providers, ServiceError};
@@ -305,11 +304,7 @@ fn form_page(state: &AppState, admin: &Admin, target: &FormTarget, values: &AppF
         title = escape(&target.title),
         form = form_html(admin, target, values, errors)
     );
-    let mut response = admin_page(state, admin, &target.title, BASE, &body, &[]);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    with_status(admin_page(state, admin, &target.title, BASE, &body, &[]), errors)
 }
 
 /// Whether the admin may `action` applications and their providers of `kind` (none: the

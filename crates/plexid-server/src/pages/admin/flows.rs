@@ -4,7 +4,6 @@
 //! deleted with it.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::model::Flow;
 use plexid_core::modes::{FlowAuthentication, FlowDesignation};
@@ -16,7 +15,7 @@ use serde_json::json;
 
 use super::forms::{csrf_field, form_errors, input, select};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
+use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{flows as service, ServiceError};
@@ -140,11 +139,7 @@ fn form_page(state: &AppState, admin: &Admin, slug: &str, values: &Flow, errors:
             errors
         ),
     );
-    let mut response = admin_page(state, admin, &title, BASE, &body, &[]);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    with_status(admin_page(state, admin, &title, BASE, &body, &[]), errors)
 }
 
 /// `GET /if/admin/flows/{slug}/edit`.

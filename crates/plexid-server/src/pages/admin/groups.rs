@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::forms::{checkbox, csrf_field, form_errors, input, select, FormData};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
+use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{groups as service, users, ServiceError};
@@ -205,11 +205,7 @@ async fn form_page(
         name = input("text", "name", "Name", &values.name, "", errors),
         parent = select("parent", "Parent group", &parents, &values.parent, errors),
     );
-    let mut response = admin_page(state, admin, &title, BASE, &body, &[]);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    Ok(response)
+    Ok(with_status(admin_page(state, admin, &title, BASE, &body, &[]), errors))
 }
 
 /// The saved group's page, or the form again with the service's errors.

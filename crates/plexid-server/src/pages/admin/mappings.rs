@@ -4,7 +4,6 @@
 //! confirmation naming the sources that use the mapping.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::model::{Mapping, MappingChanges};
 use plexid_core::permission::{Action, Model};
@@ -14,7 +13,7 @@ use plexid_store::mappings::MappingFilter;
 use serde_json::{Map, Value};
 
 use super::forms::{csrf_field, form_errors, input, textarea, textarea_of, FormData};
-use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
+use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
 use crate::pages::{escape, PageError};
 use crate::service::{mappings as service, ServiceError};
 use crate::state::AppState;
@@ -97,13 +96,6 @@ fn form_html(admin: &Admin, name: &str, expression: &str, id: Option<MappingId>,
         ),
         submit = if id.is_some() { "Save" } else { "Create mapping" },
     )
-}
-
-fn with_status(mut response: Response, errors: &FieldErrors) -> Response {
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
 }
 
 fn changes(form: &FormData) -> (MappingChanges, FieldErrors) {

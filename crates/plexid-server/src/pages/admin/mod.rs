@@ -164,6 +164,14 @@ impl Admin {
     }
 }
 
+/// A form's page answered with 400 when it shows `errors` (a refused submission), else 200.
+pub fn with_status(mut response: Response, errors: &plexid_core::FieldErrors) -> Response {
+    if !errors.is_empty() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
 /// A 403 page unless `allowed` (for the pages and actions the admin's permissions do not
 /// offer, reached by their address).
 pub fn permitted(allowed: bool) -> Result<(), PageError> {

@@ -4,7 +4,6 @@
 //! form's token field starts empty ("keep the stored token"), and servers are listed by plexid.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::model::Source;
 use plexid_core::modes::{FlowDesignation, GroupMatchingMode, PolicyEngineMode, UserMatchingMode};
@@ -19,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, select, FormData};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
+use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::clock::readable;
 use crate::pages::{escape, PageError};
@@ -463,11 +462,7 @@ async fn form_page(
         escape(&title),
         form_html(admin, state, values, &choices, editing, errors)
     );
-    let mut response = admin_page(state, admin, &title, BASE, &body, FORM_SCRIPTS);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    Ok(response)
+    Ok(with_status(admin_page(state, admin, &title, BASE, &body, FORM_SCRIPTS), errors))
 }
 
 /// `GET /if/admin/sources/new`.

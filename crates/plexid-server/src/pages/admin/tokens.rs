@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::model::Token;
 use plexid_core::FieldErrors;
@@ -12,7 +12,7 @@ use plexid_store::tokens::TokenFilter;
 use serde_json::json;
 
 use super::forms::{checkbox, csrf_field, form_errors, input, FormData};
-use super::{admin_page, confirm_delete_page, failure, Admin, Posted};
+use super::{admin_page, confirm_delete_page, failure, with_status, Admin, Posted};
 use crate::clock::{iso8601, readable};
 use crate::pages::{escape, PageError};
 use crate::service::{tokens as service, ServiceError};
@@ -80,11 +80,7 @@ fn form_page(state: &AppState, admin: &Admin, form: &FormData, errors: &FieldErr
             errors
         ),
     );
-    let mut response = admin_page(state, admin, "New API token", BASE, &body, &[]);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    with_status(admin_page(state, admin, "New API token", BASE, &body, &[]), errors)
 }
 
 /// `GET /if/admin/tokens/new`.
@@ -169,11 +165,7 @@ fn edit_page(
             errors
         ),
     );
-    let mut response = admin_page(state, admin, &title, BASE, &body, &[]);
-    if !errors.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    with_status(admin_page(state, admin, &title, BASE, &body, &[]), errors)
 }
 
 /// `GET /if/admin/tokens/{identifier}/edit`.
