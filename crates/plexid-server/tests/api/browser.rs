@@ -198,6 +198,25 @@ pub async fn accessibility_basics(browser: &Client) {
     browser.execute("document.activeElement.blur();", vec![]).await.unwrap();
 }
 
+/// The page fits a phone's width (390 CSS pixels): nothing makes the whole page scroll
+/// sideways (wide tables scroll inside their own box). The window is restored afterwards.
+pub async fn fits_a_phone(browser: &Client) {
+    browser.set_window_size(390, 844).await.unwrap();
+    let overflow = browser
+        .execute(
+            r#"var w = document.documentElement.clientWidth, wide = [];
+            document.querySelectorAll("body *").forEach(function (e) {
+              if (e.getBoundingClientRect().right > w + 1 && !e.closest(".table")) wide.push(e.tagName + "." + e.className);
+            });
+            return [document.documentElement.scrollWidth - w, wide.slice(0, 5)];"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.set_window_size(1000, 800).await.unwrap();
+    assert_eq!(overflow[0], json!(0), "the page scrolls sideways on a phone: {overflow}");
+}
+
 /// Saves a screenshot of the page as `docs/screenshots/NAME.png` when `PLEXID_SCREENSHOTS` names
 /// the directory (how the README's pictures are made); otherwise does nothing.
 pub async fn screenshot(browser: &Client, name: &str) {
@@ -369,6 +388,11 @@ async fn an_administrator_creates_a_source_in_the_browser() {
     for path in ["groups/", "groups/new", "sessions/", "connections/user/", "connections/group/", "flows/"] {
         browser.goto(&format!("{}/if/admin/{path}", app.base)).await.unwrap();
         accessibility_basics(&browser).await;
+    }
+    // Usable on a phone: no page scrolls sideways.
+    for path in ["", "sources/", "sources/new", "applications/tautulli/", "users/", "sessions/", "events/", "tokens/"] {
+        browser.goto(&format!("{}/if/admin/{path}", app.base)).await.unwrap();
+        fits_a_phone(&browser).await;
     }
     // A group made in the form, and the owner added to it by name from the keyboard.
     browser.goto(&format!("{}/if/admin/groups/new", app.base)).await.unwrap();
