@@ -129,6 +129,13 @@ pub async fn list(
     Ok(Listed { total: listed.total, rows: with_members(&mut conn, listed.rows).await? })
 }
 
+/// Up to `limit` groups by name, without their members (the pages' group pickers).
+pub async fn by_name(app: &AppState, actor: &Actor, limit: u64) -> ServiceResult<Vec<Group>> {
+    actor.require(perm(Action::View))?;
+    let window = Window::Offset { limit, offset: 0 };
+    Ok(app.store.read().list_groups(&GroupFilter::default(), &[OrderTerm::asc("name")], window).await?.rows)
+}
+
 async fn stored(app: &AppState, actor: &Actor, id: GroupId) -> ServiceResult<Group> {
     actor.require(perm(Action::View))?;
     app.store.read().group_by_id(id).await?.ok_or(ServiceError::NotFound)

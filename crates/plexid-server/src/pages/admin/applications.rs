@@ -91,6 +91,15 @@ fn relationship_label(r: AppRelationship) -> &'static str {
     }
 }
 
+/// The form's `kind` for a provider of `kind` (none: an application without one).
+fn form_kind(kind: Option<ProviderKind>) -> &'static str {
+    match kind {
+        Some(ProviderKind::OAuth2) => "oidc",
+        Some(_) => "proxy",
+        None => "none",
+    }
+}
+
 /// What the form shows (new, or submitted with errors).
 #[derive(Default)]
 struct AppForm {
@@ -127,7 +136,7 @@ impl AppForm {
     fn stored(shown: &service::Shown) -> Self {
         let app = &shown.app;
         let mut values = AppForm {
-            kind: "none".into(),
+            kind: form_kind(None).into(),
             name: app.name.clone(),
             slug: app.slug.clone(),
             relationships: app.access.relationships.iter().map(|r| r.as_str().to_owned()).collect(),
@@ -137,7 +146,7 @@ impl AppForm {
         };
         if let Some(row) = &shown.provider {
             let settings = &row.provider.settings;
-            values.kind = if row.provider.kind == ProviderKind::OAuth2 { "oidc" } else { "proxy" }.into();
+            values.kind = form_kind(Some(row.provider.kind)).into();
             values.external_host = settings.external_host.clone();
             values.mode = settings.mode.as_str().into();
             values.cookie_domain = settings.cookie_domain.clone();
@@ -287,11 +296,7 @@ fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &Fiel
         csrf = csrf_field(&admin.csrf),
         name = input("text", "name", "Name", &values.name, "", errors),
         slug = input("text", "slug", "Slug", &values.slug, "", errors),
-        kind = match values.provider_kind() {
-            Some(ProviderKind::OAuth2) => "oidc",
-            Some(_) => "proxy",
-            None => "none",
-        },
+        kind = form_kind(values.provider_kind()),
         rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "No rule at all admits every signed-in user.", errors),
         servers = input("text", "access_servers", "Servers", &values.servers, "Comma-separated clientIdentifiers, for “members of a server”.", errors),
         engine = select("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, errors),
@@ -398,7 +403,7 @@ pub async fn update(
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut values = AppForm::submitted(&form);
     // The provider's kind is the stored one, whatever the form says.
-    values.kind = AppForm::stored(&shown).kind;
+    values.kind = form_kind(shown.provider.as_ref().map(|row| row.provider.kind)).into();
     let kind = values.provider_kind();
     may(&admin, kind, Action::Change)?;
     let target = FormTarget::edit(&shown.app.slug, &shown.app.name);

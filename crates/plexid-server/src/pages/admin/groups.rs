@@ -53,11 +53,7 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
             )
         })
         .collect();
-    let new = if can(&admin, Action::Add) {
-        format!("<p><a class=\"button\" href=\"{BASE}new\">New group</a></p>")
-    } else {
-        String::new()
-    };
+    let new = super::new_button(can(&admin, Action::Add), &format!("{BASE}new"), "New group");
     let body = format!(
         "<h1>Groups</h1>{new}{search}<p class=\"muted\">{total} group(s).</p>\
          <div class=\"table\"><table><caption class=\"sr-only\">Groups</caption><thead><tr><th scope=\"col\">Name</th>\
@@ -167,22 +163,9 @@ async fn form_page(
     values: &GroupForm,
     errors: &FieldErrors,
 ) -> Result<Response, PageError> {
-    let all = service::list(
-        state,
-        &admin.actor,
-        &GroupFilter::default(),
-        &[OrderTerm::asc("name")],
-        Window::Offset { limit: 1000, offset: 0 },
-    )
-    .await
-    .map_err(failure)?;
+    let all = service::by_name(state, &admin.actor, 1000).await.map_err(failure)?;
     let parents: Vec<(String, String)> = std::iter::once((String::new(), "None".to_owned()))
-        .chain(
-            all.rows
-                .iter()
-                .filter(|g| Some(g.group.id) != editing)
-                .map(|g| (g.group.id.0.to_string(), g.group.name.clone())),
-        )
+        .chain(all.iter().filter(|g| Some(g.id) != editing).map(|g| (g.id.0.to_string(), g.name.clone())))
         .collect();
     let superuser = if admin.actor.is_superuser() {
         checkbox("is_superuser", "Administrators", values.is_superuser, "Members may do everything in plexid.", errors)

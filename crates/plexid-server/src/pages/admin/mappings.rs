@@ -57,11 +57,7 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
             )
         })
         .collect();
-    let new = if can(&admin, Action::Add) {
-        format!("<p><a class=\"button\" href=\"{BASE}new\">New property mapping</a></p>")
-    } else {
-        String::new()
-    };
+    let new = super::new_button(can(&admin, Action::Add), &format!("{BASE}new"), "New property mapping");
     let body = format!(
         "<h1>Property mappings</h1>{new}<p class=\"muted\">{total} mapping(s). A source's mappings run at every sign-in \
          through it, in the order listed on the source.</p><div class=\"table\"><table><thead><tr><th scope=\"col\">Name</th>\

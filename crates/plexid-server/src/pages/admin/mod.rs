@@ -182,6 +182,15 @@ pub fn permitted(allowed: bool) -> Result<(), PageError> {
     }
 }
 
+/// The list's button to `href` making a new object, when the admin may (`allowed`).
+pub fn new_button(allowed: bool, href: &str, label: &str) -> String {
+    if allowed {
+        format!("<p><a class=\"button\" href=\"{href}\">{label}</a></p>")
+    } else {
+        String::new()
+    }
+}
+
 /// The Edit and Delete buttons of the object whose page is `page` (a path ending in `/`), each
 /// only when the admin may use it; nothing when neither.
 pub fn edit_delete(page: &str, edit: bool, delete: bool) -> String {

@@ -53,11 +53,7 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
             )
         })
         .collect();
-    let new = if can(&admin, Action::Add) {
-        format!("<p><a class=\"button\" href=\"{BASE}new\">New Plex source</a></p>")
-    } else {
-        String::new()
-    };
+    let new = super::new_button(can(&admin, Action::Add), &format!("{BASE}new"), "New Plex source");
     let pager = q.pages(listed.total, BASE);
     let body = format!(
         "<h1>Plex sources</h1>{new}{search}<p class=\"muted\">{total} source(s).</p>\

@@ -6,8 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{FieldErrors, GroupId, Permission, UserId};
-use plexid_store::groups::GroupFilter;
-use plexid_store::listing::{OrderTerm, Window};
+use plexid_store::listing::OrderTerm;
 use plexid_store::users::UserFilter;
 
 use super::forms::{csrf_field, FormData};
@@ -104,20 +103,11 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
         })
         .collect();
     let add = if change_groups {
-        let all = groups::list(
-            &state,
-            &admin.actor,
-            &GroupFilter::default(),
-            &[OrderTerm::asc("name")],
-            Window::Offset { limit: 500, offset: 0 },
-        )
-        .await
-        .map_err(failure)?;
+        let all = groups::by_name(&state, &admin.actor, 1000).await.map_err(failure)?;
         let options: String = all
-            .rows
             .iter()
-            .filter(|g| !view.groups.iter().any(|m| m.group.id == g.group.id))
-            .map(|g| format!("<option value=\"{}\">{}</option>", g.group.id.0, escape(&g.group.name)))
+            .filter(|g| !view.groups.iter().any(|m| m.group.id == g.id))
+            .map(|g| format!("<option value=\"{}\">{}</option>", g.id.0, escape(&g.name)))
             .collect();
         format!(
             "<form method=\"post\" action=\"{BASE}{uid}/groups\" class=\"searchbar\">{csrf}<label for=\"group\">Add to a group</label>\
