@@ -275,11 +275,26 @@ pub fn url_host(text: &str) -> Option<String> {
     })
 }
 
-/// Is `host` (maybe with a port) the cookie domain or under it?
+/// The host name in `host` (a `Host` header value, maybe with a port), lowercased, if the whole
+/// value is a host and port: a path, user or query smuggled in (`evil.com/.example.com`) is not.
+pub fn host_name(host: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://{host}/")).ok()?;
+    let only_authority = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    only_authority.then(|| url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase())).flatten()
+}
+
+/// Is `host` (maybe with a port) the cookie domain or under it? Compared label by label, so
+/// `evil.com/.example.com` or `notexample.com` are not under `example.com`.
 pub fn host_in_domain(host: &str, domain: &str) -> bool {
-    let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
-    let domain = domain.trim_start_matches('.').to_ascii_lowercase();
-    !domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}")))
+    let (Some(host), Some(domain)) = (host_name(host), host_name(domain.trim_start_matches('.'))) else {
+        return false;
+    };
+    let (host, domain): (Vec<&str>, Vec<&str>) = (host.rsplit('.').collect(), domain.rsplit('.').collect());
+    host.len() >= domain.len() && host.iter().zip(&domain).all(|(a, b)| a == b)
 }
 
 #[cfg(test)]
@@ -396,5 +411,13 @@ mod tests {
         assert!(host_in_domain("example.com", ".example.com"));
         assert!(!host_in_domain("evilexample.com", "example.com"));
         assert!(!host_in_domain("example.com", ""));
+        for smuggled in
+            ["evil.com/.example.com", "evil.com?.example.com", "evil.com#.example.com", "x@evil.com", "a b.example.com"]
+        {
+            assert!(!host_in_domain(smuggled, "example.com"), "{smuggled}");
+        }
+        assert!(host_in_domain("App.Example.com.", "example.com"));
+        assert_eq!(host_name("App.Example.com:8443").as_deref(), Some("app.example.com"));
+        assert_eq!(host_name("[::1]:80").as_deref(), Some("[::1]"));
     }
 }

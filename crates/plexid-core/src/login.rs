@@ -36,6 +36,9 @@ pub enum DenyReason {
     MappingFailed,
     /// The group matching mode refuses a group of the same name.
     GroupDenied,
+    /// A link mode found a superuser whose email or username matches (D24): administrators are
+    /// never linked to a Plex account by a match.
+    MatchSuperuser,
 }
 
 impl DenyReason {
@@ -52,6 +55,7 @@ impl DenyReason {
             DenyReason::NoAuthenticationFlow => "no_authentication_flow",
             DenyReason::MappingFailed => "mapping_failed",
             DenyReason::GroupDenied => "group_denied",
+            DenyReason::MatchSuperuser => "match_superuser",
         }
     }
 
@@ -75,6 +79,10 @@ impl DenyReason {
                 "Signing in with {source_name} failed because of a configuration error. The administrator has been told."
             ),
             DenyReason::GroupDenied => "Failed to update groups. Please try again later.".to_owned(),
+            DenyReason::MatchSuperuser => format!(
+                "Your Plex account matches an administrator's account, which {source_name} never links by a match. \
+                 If it is yours, sign in as the administrator and connect your Plex account from your account page."
+            ),
         }
     }
 }
@@ -158,6 +166,10 @@ pub fn decide_access(answers: &PlexAnswers<'_>, allowed_servers: &[String], allo
 pub struct Candidate {
     pub user: UserId,
     pub is_active: bool,
+    /// A superuser is never linked by a match (D24).
+    pub is_superuser: bool,
+    /// The user already has a connection to this source (another Plex account: one per user).
+    pub has_connection: bool,
 }
 
 /// What the database holds for one Plex sign-in.
@@ -166,7 +178,7 @@ pub struct UserLookup<'a> {
     /// The user already connected to this Plex account through this source.
     pub connected: Option<Candidate>,
     /// The signed-in user, when someone connects their Plex account from their settings.
-    pub signed_in: Option<UserId>,
+    pub signed_in: Option<Candidate>,
     /// The mapped value the matching mode looks for (`email` or `username`); `None` or empty
     /// when the mapping left it out.
     pub value: Option<&'a str>,
@@ -187,6 +199,8 @@ pub enum UserAction {
     Deny(DenyReason),
     /// The signed-in user asked to connect a Plex account that is connected to another user (D6).
     LinkedElsewhere,
+    /// The signed-in user asked to connect a second Plex account to a source where they have one.
+    AlreadyConnected,
 }
 
 /// The matching decision of spec §4.2 and §4.7, with D6 (one user per Plex account and source)
@@ -194,8 +208,10 @@ pub enum UserAction {
 pub fn decide_user(mode: UserMatchingMode, lookup: &UserLookup<'_>) -> UserAction {
     if let Some(me) = lookup.signed_in {
         return match lookup.connected {
-            Some(existing) if existing.user != me => UserAction::LinkedElsewhere,
-            _ => UserAction::Link(me),
+            Some(existing) if existing.user != me.user => UserAction::LinkedElsewhere,
+            Some(_) => UserAction::Link(me.user),
+            None if me.has_connection => UserAction::AlreadyConnected,
+            None => UserAction::Link(me.user),
         };
     }
     if let Some(existing) = lookup.connected {
@@ -216,6 +232,9 @@ pub fn decide_user(mode: UserMatchingMode, lookup: &UserLookup<'_>) -> UserActio
     match lookup.matches {
         [] => UserAction::Enroll,
         _ if !link => UserAction::Deny(DenyReason::MatchExists),
+        [only] if only.is_superuser => UserAction::Deny(DenyReason::MatchSuperuser),
+        // One Plex account per user and source: a user connected to another account is not linked.
+        [only] if only.has_connection => UserAction::Deny(DenyReason::MatchExists),
         [only] if only.is_active => UserAction::Link(only.user),
         [_] => UserAction::Deny(DenyReason::UserInactive),
         _ => UserAction::Deny(DenyReason::MatchAmbiguous),
@@ -237,14 +256,22 @@ pub enum GroupAction {
     Deny,
 }
 
+/// A group of the name a mapping gave, for `name_link`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamedGroup {
+    pub group: GroupId,
+    pub is_superuser: bool,
+}
+
 /// The group decision of spec §4.6: an existing connection wins; `identifier` creates; `name_*`
 /// look for groups named `name` (empty name: deny; several of the same name: deny rather than
-/// pick one at random).
+/// pick one at random). A superuser group is never linked by its name (D27): a sign-in joins a
+/// superuser group only through a connection a superuser made (only superusers can make one).
 pub fn decide_group(
     mode: GroupMatchingMode,
     connected: Option<GroupId>,
     name: Option<&str>,
-    same_name: &[GroupId],
+    same_name: &[NamedGroup],
 ) -> GroupAction {
     if let Some(group) = connected {
         return GroupAction::Existing(group);
@@ -259,7 +286,7 @@ pub fn decide_group(
     }
     match same_name {
         [] => GroupAction::Create,
-        [only] if link => GroupAction::Link(*only),
+        [only] if link && !only.is_superuser => GroupAction::Link(only.group),
         _ => GroupAction::Deny,
     }
 }
@@ -343,11 +370,43 @@ mod tests {
     }
 
     fn active(id: i64) -> Candidate {
-        Candidate { user: UserId(id), is_active: true }
+        Candidate { user: UserId(id), is_active: true, is_superuser: false, has_connection: false }
     }
 
     fn inactive(id: i64) -> Candidate {
-        Candidate { user: UserId(id), is_active: false }
+        Candidate { user: UserId(id), is_active: false, is_superuser: false, has_connection: false }
+    }
+
+    #[test]
+    fn one_plex_account_per_user_and_source() {
+        let connected = [Candidate { has_connection: true, ..active(4) }];
+        let lookup = UserLookup { value: Some("x"), matches: &connected, ..Default::default() };
+        assert_eq!(decide_user(UserMatchingMode::EmailLink, &lookup), UserAction::Deny(DenyReason::MatchExists));
+        let lookup = UserLookup { signed_in: Some(connected[0]), ..Default::default() };
+        assert_eq!(decide_user(UserMatchingMode::Identifier, &lookup), UserAction::AlreadyConnected);
+        let lookup = UserLookup { signed_in: Some(connected[0]), connected: Some(connected[0]), ..Default::default() };
+        assert_eq!(
+            decide_user(UserMatchingMode::Identifier, &lookup),
+            UserAction::Link(UserId(4)),
+            "the same account again"
+        );
+    }
+
+    #[test]
+    fn link_modes_never_link_a_superuser() {
+        use UserMatchingMode::*;
+        let admin = [Candidate { is_superuser: true, ..active(1) }];
+        let lookup = UserLookup { value: Some("akadmin"), matches: &admin, ..Default::default() };
+        for mode in [EmailLink, UsernameLink] {
+            assert_eq!(decide_user(mode, &lookup), UserAction::Deny(DenyReason::MatchSuperuser), "{mode}");
+        }
+        assert_eq!(decide_user(UsernameDeny, &lookup), UserAction::Deny(DenyReason::MatchExists));
+        assert_eq!(decide_user(Identifier, &lookup), UserAction::Enroll);
+        // The administrator's own connection still signs them in, and they may connect their own.
+        let lookup = UserLookup { connected: Some(admin[0]), ..Default::default() };
+        assert_eq!(decide_user(UsernameLink, &lookup), UserAction::Authenticate(UserId(1)));
+        let lookup = UserLookup { signed_in: Some(admin[0]), ..Default::default() };
+        assert_eq!(decide_user(UsernameLink, &lookup), UserAction::Link(UserId(1)));
     }
 
     /// Spec §4.7, row by row, for every mode.
@@ -407,11 +466,11 @@ mod tests {
 
     #[test]
     fn a_signed_in_user_links_unless_the_account_is_someone_elses() {
-        let lookup = UserLookup { signed_in: Some(UserId(9)), ..Default::default() };
+        let lookup = UserLookup { signed_in: Some(active(9)), ..Default::default() };
         assert_eq!(decide_user(UserMatchingMode::UsernameDeny, &lookup), UserAction::Link(UserId(9)));
-        let lookup = UserLookup { signed_in: Some(UserId(9)), connected: Some(active(9)), ..Default::default() };
+        let lookup = UserLookup { signed_in: Some(active(9)), connected: Some(active(9)), ..Default::default() };
         assert_eq!(decide_user(UserMatchingMode::Identifier, &lookup), UserAction::Link(UserId(9)));
-        let lookup = UserLookup { signed_in: Some(UserId(9)), connected: Some(active(3)), ..Default::default() };
+        let lookup = UserLookup { signed_in: Some(active(9)), connected: Some(active(3)), ..Default::default() };
         assert_eq!(decide_user(UserMatchingMode::Identifier, &lookup), UserAction::LinkedElsewhere);
     }
 
@@ -419,17 +478,22 @@ mod tests {
     fn group_matching() {
         use GroupMatchingMode::*;
         let g = GroupId::new();
-        let other = GroupId::new();
+        let other_id = GroupId::new();
+        let other = NamedGroup { group: other_id, is_superuser: false };
+        let admins = NamedGroup { group: GroupId::new(), is_superuser: true };
         for mode in [Identifier, NameLink, NameDeny] {
             assert_eq!(decide_group(mode, Some(g), Some("n"), &[other]), GroupAction::Existing(g));
         }
         assert_eq!(decide_group(Identifier, None, Some("n"), &[other]), GroupAction::Create);
         assert_eq!(decide_group(NameLink, None, Some("n"), &[]), GroupAction::Create);
         assert_eq!(decide_group(NameDeny, None, Some("n"), &[]), GroupAction::Create);
-        assert_eq!(decide_group(NameLink, None, Some("n"), &[other]), GroupAction::Link(other));
+        assert_eq!(decide_group(NameLink, None, Some("n"), &[other]), GroupAction::Link(other_id));
+        assert_eq!(decide_group(NameLink, None, Some("authentik Admins"), &[admins]), GroupAction::Deny);
+        assert_eq!(decide_group(Identifier, None, Some("authentik Admins"), &[admins]), GroupAction::Create);
         assert_eq!(decide_group(NameDeny, None, Some("n"), &[other]), GroupAction::Deny);
         assert_eq!(decide_group(NameLink, None, Some(""), &[]), GroupAction::Deny);
-        assert_eq!(decide_group(NameLink, None, Some("n"), &[g, other]), GroupAction::Deny);
+        let g_named = NamedGroup { group: g, is_superuser: false };
+        assert_eq!(decide_group(NameLink, None, Some("n"), &[g_named, other]), GroupAction::Deny);
     }
 
     #[test]
@@ -447,6 +511,7 @@ mod tests {
             DenyReason::NoAuthenticationFlow,
             DenyReason::MappingFailed,
             DenyReason::GroupDenied,
+            DenyReason::MatchSuperuser,
         ];
         assert_eq!(all.iter().map(|r| r.code()).collect::<HashSet<_>>().len(), all.len());
     }

@@ -60,6 +60,29 @@ pub fn may_edit_user(actor_is_superuser: bool, target_is_superuser: bool) -> boo
     actor_is_superuser || !target_is_superuser
 }
 
+/// May the actor create, re-point, re-token or delete a Plex connection that signs `target` in
+/// (D27)? Their own connection, or with the rights to edit that user (`change_user`, and a
+/// superuser's only as a superuser): whoever controls a connection can sign in as its user.
+pub fn may_touch_user_connection(
+    actor_is_target: bool,
+    actor_may_change_users: bool,
+    actor_is_superuser: bool,
+    target_is_superuser: bool,
+) -> bool {
+    actor_is_target || (actor_may_change_users && may_edit_user(actor_is_superuser, target_is_superuser))
+}
+
+/// May the actor create, re-point or delete a group source connection to this group (D27)? With
+/// the rights to change the group (`change_group`, and a superuser group only as a superuser):
+/// a connection decides who joins the group at every sign-in.
+pub fn may_touch_group_connection(
+    actor_may_change_groups: bool,
+    actor_is_superuser: bool,
+    group_is_superuser: bool,
+) -> bool {
+    actor_may_change_groups && (actor_is_superuser || !group_is_superuser)
+}
+
 /// Only a superuser may add anyone to, or remove anyone from, a superuser group: `touched` says,
 /// for each group whose membership changes, whether it is a superuser group.
 pub fn may_change_memberships(actor_is_superuser: bool, touched: impl IntoIterator<Item = bool>) -> bool {
@@ -105,6 +128,21 @@ mod tests {
         assert!(user_path_error("/users").is_some());
         assert!(user_path_error("users/").is_some());
         assert!(user_path_error("a//b").is_some());
+    }
+
+    #[test]
+    fn connection_guards() {
+        // Their own connection: always.
+        assert!(may_touch_user_connection(true, false, false, true));
+        // Someone else's: only with the rights to edit them.
+        assert!(!may_touch_user_connection(false, false, false, false));
+        assert!(may_touch_user_connection(false, true, false, false));
+        assert!(!may_touch_user_connection(false, true, false, true), "a superuser's only by a superuser");
+        assert!(may_touch_user_connection(false, true, true, true));
+        assert!(!may_touch_group_connection(false, true, false));
+        assert!(may_touch_group_connection(true, false, false));
+        assert!(!may_touch_group_connection(true, false, true), "a superuser group only by a superuser");
+        assert!(may_touch_group_connection(true, true, true));
     }
 
     #[test]

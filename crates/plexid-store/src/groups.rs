@@ -138,10 +138,19 @@ impl<A: Access> Conn<'_, A> {
         row.int("height")
     }
 
-    /// Every group called `name` (any parent).
-    pub async fn groups_named(&mut self, name: &str) -> StoreResult<Vec<GroupId>> {
-        let rows = self.fetch_all("SELECT uuid FROM app_group WHERE name = $1 ORDER BY uuid", params![name]).await?;
-        rows.iter().map(|r| Ok(GroupId(r.uuid("uuid")?))).collect()
+    /// Every group called `name` (any parent), with whether it is a superuser group.
+    pub async fn groups_named(&mut self, name: &str) -> StoreResult<Vec<plexid_core::login::NamedGroup>> {
+        let rows = self
+            .fetch_all("SELECT uuid, is_superuser FROM app_group WHERE name = $1 ORDER BY uuid", params![name])
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(plexid_core::login::NamedGroup {
+                    group: GroupId(r.uuid("uuid")?),
+                    is_superuser: r.boolean("is_superuser")?,
+                })
+            })
+            .collect()
     }
 
     /// Is the user a member of a superuser group?

@@ -3,7 +3,7 @@
 use plexid_core::login::Candidate;
 use plexid_core::model::User;
 use plexid_core::modes::UserType;
-use plexid_core::UserId;
+use plexid_core::{SourceId, UserId};
 use serde_json::{Map, Value};
 
 use crate::engine::{Access, Conn, ReadWrite};
@@ -68,18 +68,46 @@ impl<A: Access> Conn<'_, A> {
 
     /// The users with these ids (missing ones are left out).
     /// Users whose email equals `email` ignoring case (D18), as matching candidates.
-    pub async fn users_with_email(&mut self, email: &str) -> StoreResult<Vec<Candidate>> {
-        self.candidates("SELECT id, is_active FROM app_user WHERE lower(email) = lower($1) ORDER BY id", email).await
+    pub async fn users_with_email(&mut self, email: &str, source: SourceId) -> StoreResult<Vec<Candidate>> {
+        self.candidates("WHERE lower(u.email) = lower($1) ORDER BY u.id", Param::from(email), source).await
     }
 
     /// The user called `username`, as a matching candidate.
-    pub async fn users_with_username(&mut self, username: &str) -> StoreResult<Vec<Candidate>> {
-        self.candidates("SELECT id, is_active FROM app_user WHERE username = $1", username).await
+    pub async fn users_with_username(&mut self, username: &str, source: SourceId) -> StoreResult<Vec<Candidate>> {
+        self.candidates("WHERE u.username = $1", Param::from(username), source).await
     }
 
-    async fn candidates(&mut self, sql: &str, value: &str) -> StoreResult<Vec<Candidate>> {
-        let rows = self.fetch_all(sql, params![value]).await?;
-        rows.iter().map(|r| Ok(Candidate { user: UserId(r.int("id")?), is_active: r.boolean("is_active")? })).collect()
+    /// The user `id`, as a candidate (the signed-in user connecting a Plex account).
+    pub async fn candidate(&mut self, id: UserId, source: SourceId) -> StoreResult<Option<Candidate>> {
+        Ok(self.candidates("WHERE u.id = $1", Param::from(id), source).await?.pop())
+    }
+
+    /// Is `username` taken?
+    pub async fn username_taken(&mut self, username: &str) -> StoreResult<bool> {
+        Ok(self.fetch_optional("SELECT id FROM app_user WHERE username = $1", params![username]).await?.is_some())
+    }
+
+    /// The users `condition` selects, with whether each is a superuser (D24).
+    /// The users `condition` selects (on `value`, `$1`), with whether each is a superuser (D24) and
+    /// has a connection to `source`.
+    async fn candidates(&mut self, condition: &str, value: Param, source: SourceId) -> StoreResult<Vec<Candidate>> {
+        let sql = format!(
+            "SELECT u.id, u.is_active, EXISTS (SELECT 1 FROM group_member gm JOIN app_group g ON g.uuid = gm.group_uuid \
+             WHERE gm.user_id = u.id AND g.is_superuser) AS is_superuser, \
+             EXISTS (SELECT 1 FROM user_source_connection c WHERE c.user_id = u.id AND c.source_uuid = $2) AS has_connection \
+             FROM app_user u {condition}"
+        );
+        let rows = self.fetch_all(&sql, vec![value, Param::from(source)]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Candidate {
+                    user: UserId(r.int("id")?),
+                    is_active: r.boolean("is_active")?,
+                    is_superuser: r.boolean("is_superuser")?,
+                    has_connection: r.boolean("has_connection")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn users_by_ids(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {

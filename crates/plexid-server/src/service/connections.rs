@@ -1,13 +1,18 @@
 //! User and group Plex source connections. Users see and delete their own user connections;
 //! everything else follows RBAC (D7). A Plex account is linked to one user per source, and only
 //! administrators may change which account a connection holds (D6).
+//!
+//! A connection signs someone in, so touching one is as strong as editing its user or group
+//! (D27, [`rules::may_touch_user_connection`], [`rules::may_touch_group_connection`]): the
+//! connection permissions alone reach only ordinary users and groups, with `change_user` /
+//! `change_group`; a superuser's connections and a superuser group's only a superuser's.
 
 use plexid_core::model::{GroupConnection, Source, UserConnection, UserConnectionChanges};
 use plexid_core::permission::{Action, Model};
-use plexid_core::{FieldErrors, GroupConnectionId, GroupId, Permission, SourceId, UserConnectionId, UserId};
+use plexid_core::{rules, FieldErrors, GroupConnectionId, GroupId, Permission, SourceId, UserConnectionId, UserId};
 use plexid_store::connections::ConnectionFilter;
 use plexid_store::listing::{Listed, OrderTerm, Window};
-use plexid_store::{Access, Conn};
+use plexid_store::{Access, Conn, ReadWrite};
 
 use super::{check, sources, Actor, AppState, ServiceError, ServiceResult, UNKNOWN_CHOICE};
 
@@ -23,6 +28,35 @@ pub const VIEW_USER: Permission = user_perm(Action::View);
 
 /// Seeing group connections.
 pub const VIEW_GROUP: Permission = group_perm(Action::View);
+
+/// Fails unless the actor may touch a connection that signs `user` in (D27). Read in the
+/// caller's transaction, so the superuser flag cannot change between the check and the write.
+async fn guard_user(conn: &mut Conn<'_, ReadWrite>, actor: &Actor, user: UserId) -> ServiceResult<()> {
+    let target_is_superuser = conn.is_superuser(user).await?;
+    let may_change_users = actor.can(Permission::new(Action::Change, Model::User));
+    if rules::may_touch_user_connection(
+        actor.is_user(user),
+        may_change_users,
+        actor.is_superuser(),
+        target_is_superuser,
+    ) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+/// Fails unless the actor may touch a connection to `group` (D27), read in the caller's
+/// transaction. A missing group is left to the caller's validation.
+async fn guard_group(conn: &mut Conn<'_, ReadWrite>, actor: &Actor, group: GroupId) -> ServiceResult<()> {
+    let Some(group) = conn.group_by_id(group).await? else { return Ok(()) };
+    let may_change_groups = actor.can(Permission::new(Action::Change, Model::Group));
+    if rules::may_touch_group_connection(may_change_groups, actor.is_superuser(), group.is_superuser) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
 
 /// The sources of a page of connections, each fetched once.
 pub async fn sources_of<A: Access>(
@@ -110,6 +144,8 @@ pub async fn create_user(
     if let Some(id) = new.user {
         if conn.existing_users(&[id]).await?.is_empty() {
             errors.add("user", plexid_core::errors::does_not_exist(id));
+        } else {
+            guard_user(&mut conn, actor, id).await?;
         }
     }
     let source = match &new.source {
@@ -152,6 +188,7 @@ pub async fn update_user(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let mut connection = conn.user_connection_for_update(id).await?.ok_or(ServiceError::NotFound)?;
+    guard_user(&mut conn, actor, connection.user).await?;
     if let Some(identifier) = changes.identifier {
         if identifier != connection.identifier && !is_admin {
             errors.add("identifier", "Only an administrator can change the Plex account of a connection.");
@@ -175,7 +212,9 @@ pub async fn delete_user(app: &AppState, actor: &Actor, id: UserConnectionId) ->
         return Err(ServiceError::Forbidden);
     }
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_user_connection(connection.id).await?;
+    let mut conn = tx.conn();
+    guard_user(&mut conn, actor, connection.user).await?;
+    conn.delete_user_connection(connection.id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -231,6 +270,8 @@ pub async fn create_group(
     if let Some(id) = new.group {
         if conn.existing_groups(&[id]).await?.is_empty() {
             errors.add("group", plexid_core::errors::does_not_exist(id));
+        } else {
+            guard_group(&mut conn, actor, id).await?;
         }
     }
     let source = match &new.source {
@@ -268,6 +309,7 @@ pub async fn update_group(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let mut connection = conn.group_connection_for_update(id).await?.ok_or(ServiceError::NotFound)?;
+    guard_group(&mut conn, actor, connection.group).await?;
     if let Some(identifier) = identifier {
         connection.identifier = identifier;
     }
@@ -281,7 +323,9 @@ pub async fn delete_group(app: &AppState, actor: &Actor, id: GroupConnectionId) 
     let (connection, _) = get_group(app, actor, id).await?;
     actor.require(group_perm(Action::Delete))?;
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_group_connection(connection.id).await?;
+    let mut conn = tx.conn();
+    guard_group(&mut conn, actor, connection.group).await?;
+    conn.delete_group_connection(connection.id).await?;
     tx.commit().await?;
     Ok(())
 }

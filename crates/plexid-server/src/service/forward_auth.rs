@@ -63,7 +63,11 @@ pub fn cookie_name(provider: &Provider) -> String {
 /// Is `rd` a place this provider may send a browser back to? Relative paths are (they stay on
 /// the application's host); absolute URLs only to the provider's own host, or, in domain mode,
 /// a host under its cookie domain. Anything else would be an open redirect.
+/// Control characters are refused outright (they cannot be sent back in a `Location` header).
 pub fn allowed_return(provider: &Provider, request_host: &str, rd: &str) -> Option<String> {
+    if rd.chars().any(char::is_control) {
+        return None;
+    }
     if rd.starts_with('/') && !rd.starts_with("//") && !rd.starts_with("/\\") {
         let s = &provider.settings;
         return Some(match s.mode {
@@ -71,7 +75,16 @@ pub fn allowed_return(provider: &Provider, request_host: &str, rd: &str) -> Opti
             ProxyMode::ForwardSingle | ProxyMode::Proxy => format!("{}{rd}", s.external_host.trim_end_matches('/')),
             ProxyMode::ForwardDomain => {
                 let scheme = if s.external_host.starts_with("https://") { "https" } else { "http" };
-                format!("{scheme}://{request_host}{rd}")
+                let host = plexid_core::apps::host_name(request_host)?;
+                if !host_in_domain(&host, &s.cookie_domain) {
+                    return None;
+                }
+                let port = request_host
+                    .rsplit_once(':')
+                    .map(|(_, p)| format!(":{p}"))
+                    .filter(|p| p[1..].bytes().all(|b| b.is_ascii_digit()))
+                    .unwrap_or_default();
+                format!("{scheme}://{host}{port}{rd}")
             }
         });
     }
@@ -181,12 +194,20 @@ mod tests {
             "/\\evil.example.net",
             "javascript:alert(1)",
             "https://app.example.com.evil.net/",
+            "/x\r\nSet-Cookie: a=b",
+            "/x\ty",
         ] {
             assert_eq!(allowed_return(&single, "app.example.com", evil), None, "{evil}");
         }
         let domain = provider(ProxyMode::ForwardDomain, "https://auth.example.com", "example.com");
         assert!(allowed_return(&domain, "auth.example.com", "https://wiki.example.com/page").is_some());
         assert_eq!(allowed_return(&domain, "auth.example.com", "https://example.net/"), None);
+        assert_eq!(allowed_return(&domain, "evil.net/.example.com", "/x"), None, "a host smuggling a path");
+        assert_eq!(allowed_return(&domain, "evil.net", "/x"), None, "a host outside the domain");
+        assert_eq!(
+            allowed_return(&domain, "wiki.example.com:8443", "/x").as_deref(),
+            Some("https://wiki.example.com:8443/x")
+        );
     }
 
     #[test]

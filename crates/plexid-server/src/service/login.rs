@@ -475,10 +475,7 @@ impl Attempt<'_> {
         let mut conn = tx.conn();
         let existing = conn.user_connection_by_identifier(self.source.id, &self.admitted.identifier).await?;
         let connected = match &existing {
-            Some(c) => conn
-                .user_by_id(c.user)
-                .await?
-                .map(|u| plexid_core::login::Candidate { user: u.id, is_active: u.is_active }),
+            Some(c) => conn.candidate(c.user, self.source.id).await?,
             None => None,
         };
         let mode = self.source.user_matching_mode;
@@ -489,12 +486,18 @@ impl Attempt<'_> {
         };
         let matches = match (mode, value, &existing, signed_in) {
             (_, Some(value), None, None) => match mode {
-                UserMatchingMode::EmailLink | UserMatchingMode::EmailDeny => conn.users_with_email(value).await?,
-                _ => conn.users_with_username(value).await?,
+                UserMatchingMode::EmailLink | UserMatchingMode::EmailDeny => {
+                    conn.users_with_email(value, self.source.id).await?
+                }
+                _ => conn.users_with_username(value, self.source.id).await?,
             },
             _ => Vec::new(),
         };
-        let lookup = UserLookup { connected, signed_in, value, matches: &matches };
+        let me = match signed_in {
+            Some(id) => conn.candidate(id, self.source.id).await?,
+            None => None,
+        };
+        let lookup = UserLookup { connected, signed_in: me, value, matches: &matches };
         let action = decide_user(mode, &lookup);
         let outcome = match action {
             UserAction::Deny(reason) => return Err(Failure::Refuse(reason)),
@@ -507,6 +510,13 @@ impl Attempt<'_> {
                     .into(),
                 ))
             }
+            UserAction::AlreadyConnected => return Err(Failure::Fail(
+                FieldErrors::single(
+                    "plex_token",
+                    "You already have a Plex account connected to this source: disconnect it first to connect another.",
+                )
+                .into(),
+            )),
             UserAction::Link(user) if signed_in.is_some() => {
                 let mut conn = tx.conn();
                 let user = conn.user_by_id(user).await?.ok_or(ServiceError::NotAuthenticated)?;
@@ -536,7 +546,7 @@ impl Attempt<'_> {
                 let mut conn = tx.conn();
                 let wanted = text(&self.properties.user, "username").filter(|name| rules::is_username(name));
                 let free = match wanted {
-                    Some(name) => conn.users_with_username(name).await?.is_empty(),
+                    Some(name) => !conn.username_taken(name).await?,
                     None => false,
                 };
                 match wanted.filter(|_| free) {
@@ -766,7 +776,7 @@ pub async fn complete_enrollment(
     let result: Result<Started, Failure> = async {
         let mut tx = app.store.begin().await?;
         let mut conn = tx.conn();
-        if !conn.users_with_username(username).await?.is_empty() {
+        if conn.username_taken(username).await? {
             return Err(Failure::Fail(taken()));
         }
         if conn.user_connection_by_identifier(source.id, &pending.admitted.identifier).await?.is_some() {

@@ -5,6 +5,7 @@ pub mod client;
 pub mod cookies;
 pub mod oidc;
 pub mod outpost;
+pub mod snippets;
 
 use axum::http::header::HOST;
 use axum::http::HeaderMap;

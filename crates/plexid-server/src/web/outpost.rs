@@ -41,12 +41,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The URL the proxied request was for: nginx sends `X-Original-URL`; Traefik and Caddy send
-/// `X-Forwarded-Proto`, `-Host` and `-Uri`.
-fn original_url(headers: &HeaderMap) -> Option<String> {
-    if let Some(url) = header(headers, "x-original-url") {
-        return Some(url.to_owned());
-    }
+/// The URL an nginx `auth_request` is about: `X-Original-URL`, which plexid's snippet sets to
+/// the application's own fixed address (and nginx overwrites whatever a client sent).
+fn nginx_url(headers: &HeaderMap) -> Option<String> {
+    header(headers, "x-original-url").map(str::to_owned)
+}
+
+/// The URL a Traefik or Caddy forward-auth request is about: `X-Forwarded-Proto`, `-Host` and
+/// `-Uri`, which those proxies set from the request they are handling. `X-Original-URL` is
+/// never read here: it is not theirs, so a client could have set it.
+fn forwarded_url(headers: &HeaderMap) -> Option<String> {
     let host = header(headers, "x-forwarded-host").or_else(|| header(headers, HOST.as_str()))?;
     let proto = header(headers, "x-forwarded-proto").unwrap_or("http");
     let uri = header(headers, "x-forwarded-uri").unwrap_or("/");
@@ -54,9 +58,10 @@ fn original_url(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The host a request to `start`, `callback` or `sign_out` arrived at (the application's, when
-/// the proxy passes `/outpost.goauthentik.io/` through to plexid).
-/// nginx's documented snippet passes `Host $host` (no port) but `X-Original-URL` with it, so
-/// that is preferred; Traefik and Caddy pass `X-Forwarded-Host`.
+/// the proxy passes `/outpost.goauthentik.io/` through to plexid): Traefik and Caddy pass
+/// `X-Forwarded-Host`; plexid's nginx snippet the fixed `X-Original-URL` (its `Host $host` has
+/// no port). Whichever wins only picks whose round trip runs: the cookies it sets stay on the
+/// host the browser is really on, and the callback checks them there.
 fn request_host(headers: &HeaderMap) -> Option<String> {
     if let Some(host) = header(headers, "x-forwarded-host") {
         return Some(host.to_ascii_lowercase());
@@ -90,13 +95,9 @@ fn add_header(response: &mut Response, name: &'static str, value: &str) {
 /// 200 with the identity headers authentik's outpost sends (and plexid's Plex ones), or `None`
 /// when the request has no live session that the application's rule admits. `Err` is the
 /// answer when there is nothing to check (no application at this address, a failure).
-async fn check(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Option<Response>, Response> {
-    let host = plexid_core::apps::url_host(url);
-    let Some(client) = client_for(state, host.as_deref()).await.map_err(IntoResponse::into_response)? else {
-        return Err(no_application());
-    };
+async fn check(state: &AppState, client: &Client, headers: &HeaderMap) -> Result<Option<Response>, Response> {
     let Some(key) = cookies::read(headers, &cookie_name(&client.provider)) else { return Ok(None) };
-    let who = forward_auth::check(state, &client, &key).await.map_err(|e| PageError::internal(&e).into_response())?;
+    let who = forward_auth::check(state, client, &key).await.map_err(|e| PageError::internal(&e).into_response())?;
     let Some(who) = who else { return Ok(None) };
     let mut response = StatusCode::OK.into_response();
     add_header(&mut response, "x-authentik-username", &who.user.username);
@@ -112,10 +113,35 @@ async fn check(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Optio
     Ok(Some(response))
 }
 
+/// The application a forward-auth request is about, from the URL the proxy named.
+async fn application_of(state: &AppState, url: &str) -> Result<Client, Response> {
+    let host = plexid_core::apps::url_host(url);
+    match client_for(state, host.as_deref()).await {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => Err(no_application()),
+        Err(error) => Err(error.into_response()),
+    }
+}
+
 /// `GET /outpost.goauthentik.io/auth/nginx`: 200 or 401.
+///
+/// nginx passes the request's `Host` too (`Host $host`). When that names another protected
+/// application than `X-Original-URL` does, the request reached this application's server block
+/// under another application's name (nginx's default server): refused, whatever the cookies.
 async fn auth_nginx(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(url) = original_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
-    match check(&state, &headers, &url).await {
+    let Some(url) = nginx_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    let client = match application_of(&state, &url).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    if let Ok(Some(other)) = client_for(&state, header(&headers, HOST.as_str())).await {
+        if other.provider.id != client.provider.id {
+            tracing::warn!(app = %client.application.slug, host_app = %other.application.slug,
+                "forward-auth request for one application arrived with another application's Host; refused");
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    match check(&state, &client, &headers).await {
         Ok(Some(response)) => response,
         Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
         Err(response) => response,
@@ -124,16 +150,18 @@ async fn auth_nginx(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// `GET /outpost.goauthentik.io/auth/traefik` (and `/auth/caddy`): 200 or a redirect to sign in.
 async fn auth_redirecting(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(url) = original_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
-    match check(&state, &headers, &url).await {
+    let Some(url) = forwarded_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    let client = match application_of(&state, &url).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    match check(&state, &client, &headers).await {
         Ok(Some(response)) => response,
         Ok(None) => {
-            let host = plexid_core::apps::url_host(&url);
-            let start_base = match client_for(&state, host.as_deref()).await {
-                Ok(Some(client)) if client.provider.settings.mode == ProxyMode::ForwardDomain => {
-                    client.provider.settings.external_host.clone()
-                }
-                _ => url.split('/').take(3).collect::<Vec<_>>().join("/"),
+            let start_base = if client.provider.settings.mode == ProxyMode::ForwardDomain {
+                client.provider.settings.external_host.clone()
+            } else {
+                url.split('/').take(3).collect::<Vec<_>>().join("/")
             };
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             q.append_pair("rd", &url);
@@ -206,7 +234,14 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, query: Quer
     };
     let saved = cookies::read(&headers, &state_cookie_name(&client)).map(|v| QueryParams::parse(&v));
     let expected = saved.as_ref().and_then(|q| q.get("s").map(str::to_owned));
-    let rd = saved.as_ref().and_then(|q| q.get("rd").map(str::to_owned)).unwrap_or_else(|| "/".into());
+    // The return address was checked at `start`; it is checked again here, since the state
+    // cookie could have been planted (from a sibling host, say) rather than set by `start`.
+    let host = request_host(&headers).unwrap_or_default();
+    let rd = saved
+        .as_ref()
+        .and_then(|q| q.get("rd"))
+        .and_then(|rd| allowed_return(&client.provider, &host, rd))
+        .unwrap_or_else(|| allowed_return(&client.provider, &host, "/").unwrap_or_else(|| "/".into()));
     let (Some(code), Some(expected)) = (query.get("code"), expected) else {
         return bad_callback("The sign-in round trip was not started here, or took too long. Please try again.");
     };

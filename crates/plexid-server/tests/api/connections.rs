@@ -218,6 +218,8 @@ async fn owners_and_permissions(app: &TestApp) {
                 "authentik_sources_plex.add_groupplexsourceconnection",
                 "authentik_sources_plex.change_groupplexsourceconnection",
                 "authentik_sources_plex.delete_groupplexsourceconnection",
+                // A connection decides who joins the group: the rights to change it too (D27).
+                "authentik_core.change_group",
             ],
         )
         .await;

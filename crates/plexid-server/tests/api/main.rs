@@ -20,5 +20,6 @@ mod oidc;
 mod protocol;
 mod proxies;
 mod rbac;
+mod security;
 mod shape;
 mod sources;

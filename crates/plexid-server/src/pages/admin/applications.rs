@@ -18,6 +18,7 @@ use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::{applications as service, providers, ServiceError};
 use crate::state::AppState;
+use crate::web::snippets;
 
 const BASE: &str = "/if/admin/applications/";
 /// The flow a provider created here authorizes with (created at first start).
@@ -433,18 +434,26 @@ pub async fn show(
     let plexid = plexid.trim_end_matches('/');
     let setup = match &shown.provider {
         Some(row) if row.provider.kind == ProviderKind::Proxy => {
-            let host = row.provider.settings.external_host.clone();
-            let server_name = plexid_core::apps::url_host(&host).unwrap_or_default();
+            let s = &row.provider.settings;
+            let scheme = if s.external_host.starts_with("https://") { "https" } else { "http" };
+            let example = format!("{scheme}://app.{}", s.cookie_domain.trim_start_matches('.'));
+            let target = snippets::Target::of(&row.provider, plexid, &example);
+            let domain_note = if s.mode == ProxyMode::ForwardDomain {
+                "<p>Each application under the domain gets its own server block or site, with its own address \
+                 where these say <code>app.</code>.</p>"
+            } else {
+                ""
+            };
             format!(
                 "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">Reverse proxy</h2>\
-                 <p>External address: <code>{host}</code> ({mode}).</p>\
+                 <p>External address: <code>{host}</code> ({mode}).</p>{domain_note}\
                  <h3>nginx</h3><pre><code>{nginx}</code></pre><h3>Caddy</h3><pre><code>{caddy}</code></pre>\
                  <h3>Traefik</h3><pre><code>{traefik}</code></pre></section>",
-                host = escape(&host),
-                mode = row.provider.settings.mode.as_str(),
-                nginx = escape(&nginx_snippet(plexid, &server_name)),
-                caddy = escape(&caddy_snippet(plexid, &server_name)),
-                traefik = escape(&format!("forwardAuth:\n  address: {plexid}/outpost.goauthentik.io/auth/traefik\n  trustForwardHeader: true\n  authResponseHeaders: [X-authentik-username, X-authentik-groups, X-authentik-email, X-plexid-plex-relationship]")),
+                host = escape(&s.external_host),
+                mode = s.mode.as_str(),
+                nginx = escape(&snippets::nginx(&target)),
+                caddy = escape(&snippets::caddy(&target)),
+                traefik = escape(&snippets::traefik(&target)),
             )
         }
         Some(row) => oidc_section(&state, &row.provider, &shown.app),
@@ -516,28 +525,6 @@ fn secret_page(state: &AppState, admin: &Admin, shown: &service::Shown, secret: 
     let mut response = admin_page(state, admin, &shown.app.name, BASE, &body, &[]);
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     response
-}
-
-fn nginx_snippet(plexid: &str, server_name: &str) -> String {
-    format!(
-        "server {{\n    server_name {server_name};\n    location / {{\n        proxy_pass http://your-app;\n\
-         \x20       auth_request /outpost.goauthentik.io/auth/nginx;\n        error_page 401 = @goauthentik_proxy_signin;\n\
-         \x20       auth_request_set $auth_cookie $upstream_http_set_cookie;\n        add_header Set-Cookie $auth_cookie;\n    }}\n\
-         \x20   location /outpost.goauthentik.io {{\n        proxy_pass {plexid}/outpost.goauthentik.io;\n\
-         \x20       proxy_set_header Host $host;\n        proxy_set_header X-Original-URL $scheme://$http_host$request_uri;\n\
-         \x20       proxy_pass_request_body off;\n        proxy_set_header Content-Length \"\";\n    }}\n\
-         \x20   location @goauthentik_proxy_signin {{\n        internal;\n        add_header Set-Cookie $auth_cookie;\n\
-         \x20       return 302 /outpost.goauthentik.io/start?rd=$request_uri;\n    }}\n}}"
-    )
-}
-
-fn caddy_snippet(plexid: &str, server_name: &str) -> String {
-    format!(
-        "{server_name} {{\n    route {{\n        reverse_proxy /outpost.goauthentik.io/* {plexid}\n\
-         \x20       forward_auth {plexid} {{\n            uri /outpost.goauthentik.io/auth/caddy\n\
-         \x20           copy_headers X-Authentik-Username X-Authentik-Groups X-Authentik-Email X-Plexid-Plex-Relationship\n\
-         \x20           trusted_proxies private_ranges\n        }}\n        reverse_proxy your-app:8080\n    }}\n}}"
-    )
 }
 
 /// `GET /if/admin/applications/{slug}/delete`.

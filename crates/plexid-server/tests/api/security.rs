@@ -1,0 +1,340 @@
+//! The adversarial findings of issue 17, one regression test each (F1…F20), tried the way an
+//! attacker would: client-set headers, a user holding one narrow permission, a second source,
+//! a Plex account named like an administrator. Each test failed on the code before the fix.
+//! docs/security.md maps the threat model to these tests.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::forward_auth::proxied;
+use crate::helpers::TestApp;
+use crate::login::{Cookies, FRIEND, MEMBER, OWNER};
+
+const CONNECTIONS: &str = "/api/v3/sources/user_connections/plex/";
+const GROUP_CONNECTIONS: &str = "/api/v3/sources/group_connections/plex/";
+
+impl TestApp {
+    /// The pk of the user `username`.
+    pub async fn user_pk(&self, username: &str) -> i64 {
+        let (_, users) = self.get(&format!("/api/v3/core/users/?username={username}")).await;
+        users["results"][0]["pk"].as_i64().unwrap_or_else(|| panic!("no user {username}: {users}"))
+    }
+
+    /// The pk of the group `name`.
+    pub async fn group_pk(&self, name: &str) -> String {
+        let (_, groups) = self.get(&format!("/api/v3/core/groups/?name={}", crate::oidc::urlencode(name))).await;
+        groups["results"][0]["pk"].as_str().unwrap_or_else(|| panic!("no group {name}: {groups}")).to_owned()
+    }
+
+    /// Grants global permissions to the user `username` (as the bootstrap superuser).
+    pub async fn grant(&self, username: &str, permissions: &[&str]) {
+        let pk = self.user_pk(username).await;
+        let path = format!("/api/v3/rbac/permissions/assigned_by_users/{pk}/assign/");
+        let (status, body) = self.post(&path, json!({"permissions": permissions})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// A cookie-authenticated API call with the CSRF token, as plexid's own pages make it.
+    pub async fn as_browser(
+        &self,
+        cookies: &mut Cookies,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let answer = self.browser(cookies, method, path, body, true).await;
+        (answer.status, answer.body)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// F1: the proxy, not the client, says which application a forward-auth request is for.
+
+async fn f1_a_cookie_for_one_app_never_admits_to_another(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    // A admits every signed-in user; B only the owner.
+    let a = app.forward_auth_app("open", json!({"external_host": "http://open.test"}), json!([])).await;
+    app.forward_auth_app("secret", json!({"external_host": "http://secret.test"}), json!(["owner"])).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let (_, _, cookies) = app.forward_sign_in(&mut friend, "open.test", "/").await;
+    let cookie_a = format!("authentik_proxy_{}", a["pk"]);
+    assert!(cookies.get(&cookie_a).is_some(), "the friend has A's cookie");
+
+    // The friend uses A legitimately (control).
+    let (status, headers) = proxied(
+        app,
+        "x",
+        "/outpost.goauthentik.io/auth/traefik",
+        &cookies,
+        &[("X-Forwarded-Host", "open.test"), ("X-Forwarded-Proto", "http"), ("X-Forwarded-Uri", "/")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-authentik-meta-app"], "open");
+
+    // Traefik and Caddy: B's address from the proxy, A's in a client-set X-Original-URL.
+    for endpoint in ["traefik", "caddy"] {
+        let (status, headers) = proxied(
+            app,
+            "secret.test",
+            &format!("/outpost.goauthentik.io/auth/{endpoint}"),
+            &cookies,
+            &[
+                ("X-Forwarded-Host", "secret.test"),
+                ("X-Forwarded-Proto", "http"),
+                ("X-Forwarded-Uri", "/admin"),
+                ("X-Original-URL", "http://open.test/"),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{endpoint}: sent to sign in to B, not admitted");
+        assert!(headers.get("x-authentik-username").is_none(), "{endpoint}");
+        assert!(headers["location"].to_str().unwrap().starts_with("http://secret.test/outpost.goauthentik.io/start"));
+    }
+
+    // nginx: B's server block is the default server, the request names A's host. The snippet
+    // fixes B's own address in X-Original-URL; the Host naming another application is refused.
+    let (status, headers) = proxied(
+        app,
+        "open.test",
+        "/outpost.goauthentik.io/auth/nginx",
+        &cookies,
+        &[("X-Original-URL", "http://secret.test/admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(headers.get("x-authentik-username").is_none());
+    // Even without the Host (a proxy that sends plexid's own), A's cookie is not B's.
+    let (status, _) = proxied(
+        app,
+        "plexid.internal",
+        "/outpost.goauthentik.io/auth/nginx",
+        &cookies,
+        &[("X-Original-URL", "http://secret.test/admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A's cookie value under B's cookie name is someone else's session: refused.
+    let b_cookie = Cookies(
+        [(format!("authentik_proxy_{}", a["pk"].as_i64().unwrap() + 1), cookies.get(&cookie_a).unwrap().to_owned())]
+            .into(),
+    );
+    let (status, _) = proxied(
+        app,
+        "secret.test",
+        "/outpost.goauthentik.io/auth/nginx",
+        &b_cookie,
+        &[("X-Original-URL", "http://secret.test/admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // And nginx's request for A itself still passes (control).
+    let (status, _) = proxied(
+        app,
+        "open.test",
+        "/outpost.goauthentik.io/auth/nginx",
+        &cookies,
+        &[("X-Original-URL", "http://open.test/")],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+both!(f1_a_cookie_for_one_app_never_admits_to_another, f1_a_cookie_for_one_app_never_admits_to_another);
+
+// ------------------------------------------------------------------------------------------
+// F2: a narrow permission on connections never signs anyone in as someone else.
+
+async fn f2_connection_permissions_cannot_reach_a_superuser(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    app.grant("friend", &["authentik_sources_plex.add_userplexsourceconnection"]).await;
+    let admin = app.user_pk("akadmin").await;
+
+    // The friend drops their own connection (allowed: it is theirs) and points one at akadmin.
+    let (_, mine) = app.as_browser(&mut friend, Method::GET, CONNECTIONS, None).await;
+    let own = mine["results"][0]["pk"].clone();
+    let (status, _) = app.as_browser(&mut friend, Method::DELETE, &format!("{CONNECTIONS}{own}/"), None).await;
+    assert_eq!(status, 204);
+    let hijack = json!({"user": admin, "source": "plex", "identifier": FRIEND.to_string(), "plex_token": "x"});
+    let (status, body) = app.as_browser(&mut friend, Method::POST, CONNECTIONS, Some(hijack.clone())).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(app.count(&format!("{CONNECTIONS}?user={admin}")).await, 0, "nothing was written");
+    // Signing in with Plex again does not make the friend akadmin (their own account lost its
+    // connection, so plexid asks for a username for a new one).
+    let mut again = Cookies::default();
+    let a = app.redeem(&mut again, "plex", FRIEND).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(again.get("plexid_session").is_none(), "no session: {}", a.body);
+    assert!(a.body["to"].as_str().unwrap().starts_with("/if/flow/default-source-enrollment/"), "{}", a.body);
+
+    // view + change on connections: re-pointing akadmin's connection is refused.
+    let (status, theirs) = app
+        .post(CONNECTIONS, json!({"user": admin, "source": "plex", "identifier": "424242", "plex_token": "t"}))
+        .await;
+    assert_eq!(status, 201, "a superuser may connect akadmin: {theirs}");
+    let mallory = app
+        .user_with_permissions(
+            "mallory",
+            &[
+                "authentik_sources_plex.view_userplexsourceconnection",
+                "authentik_sources_plex.change_userplexsourceconnection",
+            ],
+        )
+        .await;
+    let path = format!("{CONNECTIONS}{}/", theirs["pk"]);
+    let body = json!({"identifier": MEMBER.to_string()}).to_string();
+    let (status, _) = app.send(Method::PATCH, &path, Some(&mallory), Some(&body)).await;
+    assert_eq!(status, 403);
+    let (status, _) = app.send(Method::DELETE, &path, Some(&mallory), None).await;
+    assert_eq!(status, 403, "nor deleted (which would lock akadmin out of Plex sign-in)");
+    assert_eq!(app.get(&path).await.1["identifier"], "424242");
+
+    // The rights to edit a user reach ordinary users, not superusers.
+    let editor = app
+        .user_with_permissions(
+            "editor",
+            &[
+                "authentik_sources_plex.add_userplexsourceconnection",
+                "authentik_sources_plex.view_userplexsourceconnection",
+                "authentik_sources_plex.change_userplexsourceconnection",
+                "authentik_core.change_user",
+            ],
+        )
+        .await;
+    let member_pk = app.user_pk("mallory").await;
+    let body = json!({"user": member_pk, "source": "plex", "identifier": "515151", "plex_token": "t"}).to_string();
+    assert_eq!(app.send(Method::POST, CONNECTIONS, Some(&editor), Some(&body)).await.0, 201);
+    let body = json!({"identifier": "525252"}).to_string();
+    assert_eq!(app.send(Method::PATCH, &path, Some(&editor), Some(&body)).await.0, 403, "akadmin's: superusers only");
+}
+both!(f2_connection_permissions_cannot_reach_a_superuser, f2_connection_permissions_cannot_reach_a_superuser);
+
+// ------------------------------------------------------------------------------------------
+// F3: group connections and group sync never reach a superuser group without a superuser.
+
+async fn f3_group_connections_cannot_reach_admin_groups(app: &TestApp) {
+    app.plex_accounts();
+    let mapping = json!({"name": "groups", "expression": "return {\"groups\": [\"plex-\" + info[\"username\"]]}"});
+    let (_, mapping) = app.post("/api/v3/propertymappings/source/plex/", mapping).await;
+    app.plex_source("plex", json!({"user_property_mappings": [mapping["pk"]]})).await;
+    app.sign_in("plex", MEMBER).await; // a real administrator's sign-in through the source, later
+    let admins = app.group_pk("authentik Admins").await;
+    let key = app
+        .user_with_permissions(
+            "mallory",
+            &[
+                "authentik_sources_plex.view_groupplexsourceconnection",
+                "authentik_sources_plex.add_groupplexsourceconnection",
+                "authentik_sources_plex.delete_groupplexsourceconnection",
+                "authentik_sources_plex.change_groupplexsourceconnection",
+            ],
+        )
+        .await;
+    // Re-point the friend's mapped group identifier at authentik Admins: refused.
+    let body = json!({"group": admins, "source": "plex", "identifier": "plex-friend"}).to_string();
+    let (status, answer) = app.send(Method::POST, GROUP_CONNECTIONS, Some(&key), Some(&body)).await;
+    assert_eq!(status, 403, "{answer}");
+    // Nor may an existing connection of an ordinary group be re-pointed or deleted without
+    // the rights to change that group.
+    let (_, list) = app.get(GROUP_CONNECTIONS).await;
+    let member_group = list["results"][0]["pk"].clone();
+    let path = format!("{GROUP_CONNECTIONS}{member_group}/");
+    let body = json!({"identifier": "plex-friend"}).to_string();
+    assert_eq!(app.send(Method::PATCH, &path, Some(&key), Some(&body)).await.0, 403);
+    assert_eq!(app.send(Method::DELETE, &path, Some(&key), None).await.0, 403);
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let me = app.me(&mut friend).await.unwrap();
+    assert_eq!(me["is_superuser"], false);
+    let (_, group) = app.get(&format!("/api/v3/core/groups/{admins}/")).await;
+    assert_eq!(group["name"], "authentik Admins", "not renamed by a sign-in");
+
+    // With the rights to change ordinary groups, ordinary groups can be connected.
+    let editor = app
+        .user_with_permissions(
+            "editor",
+            &["authentik_sources_plex.add_groupplexsourceconnection", "authentik_core.change_group"],
+        )
+        .await;
+    let (_, viewers) = app.post("/api/v3/core/groups/", json!({"name": "viewers"})).await;
+    let body = json!({"group": viewers["pk"], "source": "plex", "identifier": "viewers"}).to_string();
+    assert_eq!(app.send(Method::POST, GROUP_CONNECTIONS, Some(&editor), Some(&body)).await.0, 201);
+    let body = json!({"group": admins, "source": "plex", "identifier": "admins"}).to_string();
+    assert_eq!(app.send(Method::POST, GROUP_CONNECTIONS, Some(&editor), Some(&body)).await.0, 403);
+}
+both!(f3_group_connections_cannot_reach_admin_groups, f3_group_connections_cannot_reach_admin_groups);
+
+/// A mapping that names a superuser group never links to it by name (name_link).
+async fn f3_group_sync_never_links_a_superuser_group_by_name(app: &TestApp) {
+    app.plex_accounts();
+    let mapping = json!({"name": "groups", "expression": "return {\"groups\": [\"authentik Admins\"]}"});
+    let (_, mapping) = app.post("/api/v3/propertymappings/source/plex/", mapping).await;
+    app.plex_source("plex", json!({"user_property_mappings": [mapping["pk"]], "group_matching_mode": "name_link"}))
+        .await;
+    let a = app.redeem(&mut Cookies::default(), "plex", FRIEND).await;
+    assert_eq!((a.status, a.body["code"].clone()), (StatusCode::FORBIDDEN, json!("group_denied")), "{}", a.body);
+    assert_eq!(app.count(GROUP_CONNECTIONS).await, 0);
+    // A superuser may connect it deliberately; then the sign-in joins it.
+    let admins = app.group_pk("authentik Admins").await;
+    let (status, _) =
+        app.post(GROUP_CONNECTIONS, json!({"group": admins, "source": "plex", "identifier": "authentik Admins"})).await;
+    assert_eq!(status, 201);
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    assert_eq!(app.me(&mut friend).await.unwrap()["is_superuser"], true);
+}
+both!(f3_group_sync_never_links_a_superuser_group_by_name, f3_group_sync_never_links_a_superuser_group_by_name);
+
+// ------------------------------------------------------------------------------------------
+// F10: link modes never link a Plex account to a superuser.
+
+async fn f10_a_plex_account_named_akadmin_is_not_akadmin(app: &TestApp) {
+    app.plex_accounts();
+    app.plex.add_account(fake_plex::Account::new(2001, "akadmin"));
+    app.plex.add_friend(OWNER, 2001);
+    app.sql("UPDATE app_user SET email = 'root@example.com' WHERE username = 'akadmin'").await;
+    let mut mail = fake_plex::Account::new(2002, "someone");
+    mail.email = "ROOT@example.com".into();
+    app.plex.add_account(mail);
+    app.plex.add_friend(OWNER, 2002);
+    for (mode, who) in [("username_link", 2001), ("email_link", 2002)] {
+        app.sql("DELETE FROM plex_source").await;
+        app.plex_source("plex", json!({"user_matching_mode": mode})).await;
+        let a = app.redeem(&mut Cookies::default(), "plex", who).await;
+        assert_eq!(
+            (a.status, a.body["code"].clone()),
+            (StatusCode::FORBIDDEN, json!("match_superuser")),
+            "{mode}: {}",
+            a.body
+        );
+        assert!(a.body["detail"].as_str().unwrap().contains("administrator"));
+    }
+    assert_eq!(app.count(CONNECTIONS).await, 0, "nothing linked");
+    let refusals = app.events("action=login_failed").await;
+    assert!(refusals.iter().all(|e| e["context"]["reason"] == "match_superuser"));
+}
+both!(f10_a_plex_account_named_akadmin_is_not_akadmin, f10_a_plex_account_named_akadmin_is_not_akadmin);
+
+// ------------------------------------------------------------------------------------------
+// F12: client mistakes are 400s, not 500s.
+
+async fn f12_a_second_plex_account_is_a_clear_400(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    let path = "/api/v3/sources/plex/redeem_token_authenticated/?slug=plex";
+    let body = json!({"plex_token": app.plex.token_of(FRIEND).unwrap()});
+    let (status, answer) = app.as_browser(&mut member, Method::POST, path, Some(body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["plex_token"][0].as_str().unwrap().contains("disconnect it first"), "{answer}");
+    // Linked by email to a user who already has another Plex account: refused, not a 500.
+    app.patch("/api/v3/sources/plex/plex/", json!({"user_matching_mode": "email_link"})).await;
+    app.sql("UPDATE app_user SET email = 'friend@plex.test' WHERE username = 'member'").await;
+    let mut friend_account = fake_plex::Account::new(FRIEND, "friend");
+    friend_account.email = "friend@plex.test".into();
+    app.plex.add_account(friend_account);
+    let a = app.redeem(&mut Cookies::default(), "plex", FRIEND).await;
+    assert_eq!((a.status, a.body["code"].clone()), (StatusCode::FORBIDDEN, json!("match_exists")), "{}", a.body);
+}
+both!(f12_a_second_plex_account_is_a_clear_400, f12_a_second_plex_account_is_a_clear_400);
