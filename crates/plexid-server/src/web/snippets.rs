@@ -166,3 +166,26 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::*;
+
+    /// docs/apps.md shows exactly what plexid generates (for its Tautulli example).
+    #[test]
+    fn the_documented_snippets_are_the_generated_ones() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/apps.md")).unwrap();
+        let target = Target {
+            plexid: "http://127.0.0.1:9000",
+            app_url: "https://tautulli.example.com",
+            upstream: "tautulli:8181",
+        };
+        let missing: Vec<String> =
+            [("nginx", nginx(&target)), ("caddy", caddy(&target)), ("traefik", traefik(&target))]
+                .into_iter()
+                .filter(|(_, text)| !docs.contains(text))
+                .map(|(name, text)| format!("----- {name}\n{text}"))
+                .collect();
+        assert!(missing.is_empty(), "docs/apps.md lacks the generated snippets:\n{}", missing.join("\n"));
+    }
+}

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::browser::{approve_in_plex_window, text_of, wait_for_url, Driver, WAIT};
 use crate::helpers::{Backend, TestApp};
+use plexid_server::web::snippets::{self, Target};
 
 /// Waits until the element `css` reads `expected` (the page may still be navigating).
 async fn wait_for_text(browser: &fantoccini::Client, css: &str, expected: &str) {
@@ -73,11 +74,25 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// nginx: plexid at `id.localhost`, the application at `app.localhost` protected with authentik's
-/// documented snippet (only the outpost's address changed), and the echoing upstream.
+/// The echoing upstream: what the application behind the proxy receives.
+const ECHO: &str = r#"<h1 id=upstream>host=$http_host user=$http_x_authentik_username groups=$http_x_authentik_groups plex=$http_x_plexid_plex_relationship</h1>"#;
+
+/// A snippet plexid gives (`web::snippets`), listening where the test's proxy does.
+fn snippet_target<'a>(plexid: &'a str, app_url: &'a str, upstream: &'a str) -> Target<'a> {
+    Target { plexid, app_url, upstream }
+}
+
+/// nginx: plexid at `id.localhost`, the application at `app.localhost` protected with the
+/// server block plexid's admin page gives (only `listen` adapted to the test's port), as nginx's
+/// **default server** (the case where a request naming another host still reaches it), and the
+/// echoing upstream.
 fn nginx(port: u16, upstream: u16, plexid: &str) -> Proxy {
     let dir = temp_dir("nginx");
     let d = dir.display();
+    let app_url = format!("http://app.localhost:{port}");
+    let upstream_address = format!("127.0.0.1:{upstream}");
+    let app_block = snippets::nginx(&snippet_target(plexid, &app_url, &upstream_address))
+        .replace("listen 80;", &format!("listen 127.0.0.1:{port} default_server;"));
     let config = format!(
         r#"
 daemon off;
@@ -97,7 +112,7 @@ http {{
         listen 127.0.0.1:{upstream};
         location / {{
             default_type text/html;
-            return 200 "<h1 id=upstream>user=$http_x_authentik_username groups=$http_x_authentik_groups plex=$http_x_plexid_plex_relationship</h1>";
+            return 200 "{ECHO}";
         }}
     }}
 
@@ -110,42 +125,7 @@ http {{
         }}
     }}
 
-    server {{
-        listen 127.0.0.1:{port};
-        server_name app.localhost;
-        proxy_buffers 8 16k;
-        proxy_buffer_size 32k;
-
-        location / {{
-            proxy_pass http://127.0.0.1:{upstream};
-            auth_request /outpost.goauthentik.io/auth/nginx;
-            error_page 401 = @goauthentik_proxy_signin;
-            auth_request_set $auth_cookie $upstream_http_set_cookie;
-            add_header Set-Cookie $auth_cookie;
-            auth_request_set $authentik_username $upstream_http_x_authentik_username;
-            auth_request_set $authentik_groups $upstream_http_x_authentik_groups;
-            auth_request_set $plexid_relationship $upstream_http_x_plexid_plex_relationship;
-            proxy_set_header X-authentik-username $authentik_username;
-            proxy_set_header X-authentik-groups $authentik_groups;
-            proxy_set_header X-plexid-plex-relationship $plexid_relationship;
-        }}
-
-        location /outpost.goauthentik.io {{
-            proxy_pass {plexid}/outpost.goauthentik.io;
-            proxy_set_header Host $host;
-            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-            add_header Set-Cookie $auth_cookie;
-            auth_request_set $auth_cookie $upstream_http_set_cookie;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }}
-
-        location @goauthentik_proxy_signin {{
-            internal;
-            add_header Set-Cookie $auth_cookie;
-            return 302 /outpost.goauthentik.io/start?rd=$request_uri;
-        }}
-    }}
+{app_block}
 }}
 "#
     );
@@ -156,33 +136,48 @@ http {{
     Proxy::start("/usr/sbin/nginx", &["-p", &prefix, "-c", &conf], dir, port, &[])
 }
 
-/// Caddy with authentik's documented `forward_auth` snippet in front of a `respond` upstream.
-fn caddy(port: u16, plexid_address: &str) -> Proxy {
+/// Caddy with the sites plexid's admin page gives for `shop.localhost` and `vault.localhost`,
+/// both in front of the echoing upstream.
+fn caddy(port: u16, plexid: &str, upstream: u16) -> Proxy {
     let dir = temp_dir("caddy");
-    let config = format!(
-        r#"{{
-    admin off
-    auto_https off
-}}
-http://shop.localhost:{port} {{
-    route {{
-        reverse_proxy /outpost.goauthentik.io/* {plexid_address}
-        forward_auth {plexid_address} {{
-            uri /outpost.goauthentik.io/auth/caddy
-            copy_headers X-Authentik-Username X-Authentik-Groups X-Plexid-Plex-Relationship
-            trusted_proxies private_ranges
-        }}
-        header Content-Type text/html
-        respond "<h1 id=upstream>user={{http.request.header.X-Authentik-Username}} plex={{http.request.header.X-Plexid-Plex-Relationship}}</h1>"
-    }}
-}}
-"#
-    );
+    let upstream_address = format!("127.0.0.1:{upstream}");
+    let sites: String = ["shop", "vault"]
+        .iter()
+        .map(|name| {
+            let app_url = format!("http://{name}.localhost:{port}");
+            snippets::caddy(&snippet_target(plexid, &app_url, &upstream_address))
+        })
+        .collect();
+    let config = format!("{{\n    admin off\n    auto_https off\n}}\n{sites}");
     let file = dir.join("Caddyfile");
     std::fs::write(&file, config).unwrap();
     let conf = file.display().to_string();
     let env = [("HOME", dir.as_path()), ("XDG_DATA_HOME", dir.as_path()), ("XDG_CONFIG_HOME", dir.as_path())];
     Proxy::start("/usr/bin/caddy", &["run", "--config", &conf, "--adapter", "caddyfile"], dir.clone(), port, &env)
+}
+
+/// A request straight to a proxy, with the headers an attacker chooses.
+async fn attack(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut request = client.get(format!("http://127.0.0.1:{port}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The browser, back on the nginx application's host (to read its cookies there).
+async fn browser_on_app(browser: &fantoccini::Client, port: u16) -> fantoccini::Client {
+    browser.goto(&format!("http://app.localhost:{port}/private?x=1")).await.unwrap();
+    wait_for_url(browser, "/private?x=1").await;
+    browser.clone()
+}
+
+/// The value of the cookie `name` in the browser (on its current page's host).
+async fn cookie(browser: &fantoccini::Client, name: &str) -> String {
+    let all = browser.get_all_cookies().await.unwrap();
+    all.iter().find(|c| c.name() == name).map(|c| c.value().to_owned()).unwrap_or_else(|| panic!("no cookie {name}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,21 +187,28 @@ async fn nginx_and_caddy_in_front_of_an_app() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.public_url = Some(public_url.clone())).await;
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
+    let member_app = app
+        .forward_auth_app(
+            "app",
+            json!({"external_host": format!("http://app.localhost:{nginx_port}")}),
+            json!(["server_member"]),
+        )
+        .await;
+    let shop = app
+        .forward_auth_app(
+            "shop",
+            json!({"external_host": format!("http://shop.localhost:{caddy_port}")}),
+            json!(["friend"]),
+        )
+        .await;
     app.forward_auth_app(
-        "app",
-        json!({"external_host": format!("http://app.localhost:{nginx_port}")}),
-        json!(["server_member"]),
+        "vault",
+        json!({"external_host": format!("http://vault.localhost:{caddy_port}")}),
+        json!(["owner"]),
     )
     .await;
-    app.forward_auth_app(
-        "shop",
-        json!({"external_host": format!("http://shop.localhost:{caddy_port}")}),
-        json!(["friend"]),
-    )
-    .await;
-    let plexid_address = app.base.trim_start_matches("http://").to_owned();
     let _nginx = nginx(nginx_port, upstream_port, &app.base);
-    let _caddy = caddy(caddy_port, &plexid_address);
+    let _caddy = caddy(caddy_port, &app.base, upstream_port);
     let driver = Driver::start();
 
     // nginx: the application sends the browser through plexid's login and back.
@@ -219,7 +221,7 @@ async fn nginx_and_caddy_in_front_of_an_app() {
     approve_in_plex_window(&browser, "plex", "member").await;
     wait_for_url(&browser, "/private?x=1").await;
     let text = text_of(&browser, "#upstream").await;
-    assert!(text.starts_with("user=member") && text.ends_with("plex=server_member"), "{text}");
+    assert!(text.contains("user=member") && text.ends_with("plex=server_member"), "{text}");
     // The friend is signed in to plexid too, but the application admits server members only.
     let friend = driver.browser().await;
     friend.goto(&private).await.unwrap();
@@ -228,10 +230,70 @@ async fn nginx_and_caddy_in_front_of_an_app() {
 
     // Caddy: the friend (already signed in to plexid) passes straight through the round trip.
     friend.goto(&format!("http://shop.localhost:{caddy_port}/")).await.unwrap();
-    wait_for_text(&friend, "#upstream", "user=friend plex=friend").await;
+    wait_for_text(&friend, "#upstream", &format!("host=shop.localhost:{caddy_port} user=friend groups= plex=friend"))
+        .await;
     // The member may not use the shop.
     browser.goto(&format!("http://shop.localhost:{caddy_port}/")).await.unwrap();
     wait_for_text(&browser, "h1", "Access denied").await;
+
+    // F1: the friend's cookie for the shop, sent to other applications through the real proxies
+    // with every header a client can add, never opens them.
+    let shop_cookie = format!("authentik_proxy_{}", shop["pk"]);
+    let cookie_header = format!("{shop_cookie}={}", cookie(&friend, &shop_cookie).await);
+    let shop_host = format!("shop.localhost:{caddy_port}");
+    let shop_url = format!("http://{shop_host}/");
+    let vault_host = format!("vault.localhost:{caddy_port}");
+    for headers in [
+        vec![("X-Original-URL", shop_url.as_str())],
+        vec![("X-Forwarded-Host", shop_host.as_str())],
+        vec![("X-Original-URL", shop_url.as_str()), ("X-Forwarded-Host", shop_host.as_str()), ("X-Forwarded-Uri", "/")],
+    ] {
+        let mut all = vec![("Host", vault_host.as_str()), ("Cookie", cookie_header.as_str())];
+        all.extend(headers.iter().copied());
+        let (status, body) = attack(caddy_port, "/secret", &all).await;
+        assert!(!body.contains("user=friend"), "Caddy let the friend into the vault with {headers:?}: {status} {body}");
+        assert!(status == 302 || status == 303, "{headers:?}: {status} {body}");
+    }
+    // Through Caddy, the friend's own identity headers are replaced by plexid's answer.
+    let (status, body) = attack(
+        caddy_port,
+        "/",
+        &[
+            ("Host", shop_host.as_str()),
+            ("Cookie", cookie_header.as_str()),
+            ("X-authentik-username", "akadmin"),
+            ("X-authentik-groups", "authentik Admins"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("user=friend groups= "), "{body}");
+    // nginx's default server is the member-only application: a request naming the shop's host
+    // (served elsewhere) with the shop's cookie reaches it, and is refused there.
+    for host in [shop_host.as_str(), "shop.localhost"] {
+        let all = [("Host", host), ("Cookie", cookie_header.as_str()), ("X-Original-URL", shop_url.as_str())];
+        let (status, body) = attack(nginx_port, "/private", &all).await;
+        assert!(!body.contains("user=friend"), "nginx let the friend in as {host}: {status} {body}");
+        assert!(status == 403 || status == 302, "{host}: {status} {body}");
+    }
+    // A client's own identity headers never reach the application: the proxy sets them from
+    // plexid's answer.
+    let app_cookie = format!("authentik_proxy_{}", member_app["pk"]);
+    let member_cookie =
+        format!("{app_cookie}={}", cookie(&browser_on_app(&browser, nginx_port).await, &app_cookie).await);
+    let (status, body) = attack(
+        nginx_port,
+        "/",
+        &[
+            ("Host", "app.localhost"),
+            ("Cookie", member_cookie.as_str()),
+            ("X-authentik-username", "akadmin"),
+            ("X-authentik-groups", "authentik Admins"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("user=member groups= "), "{body}");
     browser.close().await.unwrap();
     friend.close().await.unwrap();
 }
