@@ -8,7 +8,7 @@ use crate::login::Relationship;
 use crate::modes::{
     AppRelationship, ClientType, IssuerMode, PolicyEngineMode, ProviderKind, ProxyMode, SigningAlg, SubMode,
 };
-use crate::{ApplicationId, FlowId, GroupId, ProviderId};
+use crate::{ApplicationId, FlowId, GroupId, ProviderId, SourceId};
 
 /// A provider: how an application's users sign in to it.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,6 +155,12 @@ pub struct AccessRules {
     /// For `server_member`: the servers that count (client identifiers); empty: any allowed
     /// server of the source.
     pub servers: Vec<String>,
+    /// The Plex source whose relationships count (D26): a relationship through any other source
+    /// (one anybody holding `add_plexsource` could create with their own Plex account) grants
+    /// nothing. Stored in its own column (`application.access_source_uuid`), so deleting the
+    /// source clears it and the relationship rules then admit nobody.
+    #[serde(skip)]
+    pub source: Option<SourceId>,
 }
 
 /// What is known about a user when an application decides.
@@ -163,8 +169,8 @@ pub struct UserFacts<'a> {
     pub active: bool,
     /// Every group the user is in, with the groups those are children of.
     pub groups: &'a [GroupId],
-    /// The relationships of the user's connections whose access is not revoked.
-    pub relationships: &'a [Relationship],
+    /// The relationships of the user's connections whose access is not revoked, by source.
+    pub relationships: &'a [(SourceId, Relationship)],
 }
 
 /// Why an application refused someone.
@@ -173,6 +179,8 @@ pub enum AppDenial {
     Inactive,
     NotInGroup,
     NoRelationship,
+    /// The application has relationship rules but names no source whose relationships count.
+    NoSourceChosen,
 }
 
 impl AppDenial {
@@ -182,6 +190,9 @@ impl AppDenial {
             AppDenial::NotInGroup => "You are not in a group this application admits.",
             AppDenial::NoRelationship => {
                 "Your Plex account is not one this application admits (owner, home, friend or server member)."
+            }
+            AppDenial::NoSourceChosen => {
+                "This application's administrator has not chosen whose Plex server and friends it admits."
             }
         }
     }
@@ -197,6 +208,11 @@ fn has_relationship(rules: &AccessRules, r: &Relationship) -> bool {
     })
 }
 
+/// The user's relationships through `source`.
+pub fn relationships_through<'a>(user: &'a UserFacts<'_>, source: SourceId) -> impl Iterator<Item = &'a Relationship> {
+    user.relationships.iter().filter(move |(s, _)| *s == source).map(|(_, r)| r)
+}
+
 /// The application's rule for this user.
 pub fn decide_app_access(app: &Application, user: &UserFacts<'_>) -> Result<(), AppDenial> {
     if !user.active {
@@ -209,8 +225,11 @@ pub fn decide_app_access(app: &Application, user: &UserFacts<'_>) -> Result<(), 
         verdicts.push(if ok { Ok(()) } else { Err(AppDenial::NotInGroup) });
     }
     if !rules.relationships.is_empty() {
-        let ok = user.relationships.iter().any(|r| has_relationship(rules, r));
-        verdicts.push(if ok { Ok(()) } else { Err(AppDenial::NoRelationship) });
+        verdicts.push(match rules.source {
+            None => Err(AppDenial::NoSourceChosen),
+            Some(source) if relationships_through(user, source).any(|r| has_relationship(rules, r)) => Ok(()),
+            Some(_) => Err(AppDenial::NoRelationship),
+        });
     }
     match app.policy_engine_mode {
         _ if verdicts.is_empty() => Ok(()),
@@ -305,6 +324,15 @@ mod tests {
         Relationship { owner, home, friend, servers: servers.iter().map(|s| s.to_string()).collect() }
     }
 
+    /// The source the test applications name.
+    fn source() -> SourceId {
+        SourceId(uuid::Uuid::from_u128(1))
+    }
+
+    fn through(r: Relationship) -> (SourceId, Relationship) {
+        (source(), r)
+    }
+
     fn app(
         groups: Vec<GroupId>,
         relationships: Vec<AppRelationship>,
@@ -313,9 +341,33 @@ mod tests {
     ) -> Application {
         Application {
             policy_engine_mode: mode,
-            access: AccessRules { groups, relationships, servers: servers.iter().map(|s| s.to_string()).collect() },
+            access: AccessRules {
+                groups,
+                relationships,
+                servers: servers.iter().map(|s| s.to_string()).collect(),
+                source: Some(source()),
+            },
             ..Application::new("a", "A")
         }
+    }
+
+    #[test]
+    fn relationships_count_only_through_the_applications_source() {
+        let owner_app = app(vec![], vec![AppRelationship::Owner], &[], PolicyEngineMode::Any);
+        // The owner of another source (someone with add_plexsource and their own Plex account).
+        let elsewhere = [(SourceId(uuid::Uuid::from_u128(2)), rel(true, true, true, &["s1"]))];
+        let facts = UserFacts { active: true, groups: &[], relationships: &elsewhere };
+        assert_eq!(decide_app_access(&owner_app, &facts), Err(AppDenial::NoRelationship));
+        let here = [through(rel(true, false, false, &[]))];
+        assert_eq!(
+            decide_app_access(&owner_app, &UserFacts { active: true, groups: &[], relationships: &here }),
+            Ok(())
+        );
+        // No source chosen: the relationship rules admit nobody.
+        let mut unsourced = owner_app.clone();
+        unsourced.access.source = None;
+        let facts = UserFacts { active: true, groups: &[], relationships: &here };
+        assert_eq!(decide_app_access(&unsourced, &facts), Err(AppDenial::NoSourceChosen));
     }
 
     #[test]
@@ -328,10 +380,10 @@ mod tests {
     #[test]
     fn each_relationship_admits_only_its_people() {
         let cases = [
-            (AppRelationship::Owner, rel(true, false, false, &[])),
-            (AppRelationship::Home, rel(false, true, false, &[])),
-            (AppRelationship::Friend, rel(false, false, true, &[])),
-            (AppRelationship::ServerMember, rel(false, false, false, &["s1"])),
+            (AppRelationship::Owner, through(rel(true, false, false, &[]))),
+            (AppRelationship::Home, through(rel(false, true, false, &[]))),
+            (AppRelationship::Friend, through(rel(false, false, true, &[]))),
+            (AppRelationship::ServerMember, through(rel(false, false, false, &["s1"]))),
         ];
         for (wanted, matching) in &cases {
             let a = app(vec![], vec![*wanted], &[], PolicyEngineMode::Any);
@@ -347,8 +399,8 @@ mod tests {
     #[test]
     fn named_servers_narrow_server_members() {
         let a = app(vec![], vec![AppRelationship::ServerMember], &["s2"], PolicyEngineMode::Any);
-        let s1 = [rel(false, false, false, &["s1"])];
-        let s2 = [rel(false, false, false, &["s1", "s2"])];
+        let s1 = [through(rel(false, false, false, &["s1"]))];
+        let s2 = [through(rel(false, false, false, &["s1", "s2"]))];
         assert!(decide_app_access(&a, &UserFacts { active: true, groups: &[], relationships: &s1 }).is_err());
         assert!(decide_app_access(&a, &UserFacts { active: true, groups: &[], relationships: &s2 }).is_ok());
     }
@@ -356,7 +408,7 @@ mod tests {
     #[test]
     fn any_and_all_combine_groups_and_relationships() {
         let g = GroupId::new();
-        let friend = [rel(false, false, true, &[])];
+        let friend = [through(rel(false, false, true, &[]))];
         let in_group = [g];
         let any = app(vec![g], vec![AppRelationship::Friend], &[], PolicyEngineMode::Any);
         let all = app(vec![g], vec![AppRelationship::Friend], &[], PolicyEngineMode::All);

@@ -1,8 +1,8 @@
 //! Applications and their providers.
 
-use plexid_core::apps::{Application, Provider};
+use plexid_core::apps::{AccessRules, Application, Provider};
 use plexid_core::modes::{PolicyEngineMode, ProviderKind};
-use plexid_core::{ApplicationId, FlowId, ProviderId};
+use plexid_core::{ApplicationId, FlowId, ProviderId, SourceId};
 
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
@@ -70,7 +70,8 @@ pub const APPLICATION_ORDERING: &[&str] = &["name", "slug", "group"];
 const APPLICATION_ORDER_COLUMNS: &[(&str, &str)] = &[("group", "group_name")];
 
 const APPLICATION_SELECT: &str = "SELECT a.uuid, a.slug, a.name, a.provider_id, a.open_in_new_tab, a.meta_launch_url, \
-     a.meta_description, a.meta_publisher, a.policy_engine_mode, a.group_name, a.access FROM application a";
+     a.meta_description, a.meta_publisher, a.policy_engine_mode, a.group_name, a.access, a.access_source_uuid \
+     FROM application a";
 
 fn application_from_row(row: &Row) -> StoreResult<Application> {
     Ok(Application {
@@ -84,7 +85,7 @@ fn application_from_row(row: &Row) -> StoreResult<Application> {
         meta_publisher: row.text("meta_publisher")?,
         policy_engine_mode: row.choice("policy_engine_mode", PolicyEngineMode::parse)?,
         group: row.text("group_name")?,
-        access: row.json("access")?,
+        access: AccessRules { source: row.opt_uuid("access_source_uuid")?.map(SourceId), ..row.json("access")? },
     })
 }
 
@@ -199,19 +200,21 @@ impl<A: Access> Conn<'_, A> {
         rows.iter().map(|r| Ok(plexid_core::GroupId(r.uuid("uuid")?))).collect()
     }
 
-    /// A user's connections whose access has not been revoked: (Plex id, relationship).
+    /// A user's connections whose access has not been revoked: (source, Plex id, relationship).
     pub async fn live_connections(
         &mut self,
         user: plexid_core::UserId,
-    ) -> StoreResult<Vec<(String, plexid_core::login::Relationship)>> {
+    ) -> StoreResult<Vec<(SourceId, String, plexid_core::login::Relationship)>> {
         let rows = self
             .fetch_all(
-                "SELECT identifier, relationship FROM user_source_connection \
+                "SELECT source_uuid, identifier, relationship FROM user_source_connection \
                  WHERE user_id = $1 AND access_revoked IS NULL ORDER BY id",
                 params![user],
             )
             .await?;
-        rows.iter().map(|r| Ok((r.text("identifier")?, r.json("relationship")?))).collect()
+        rows.iter()
+            .map(|r| Ok((SourceId(r.uuid("source_uuid")?), r.text("identifier")?, r.json("relationship")?)))
+            .collect()
     }
 
     pub async fn application_of_provider(&mut self, provider: ProviderId) -> StoreResult<Option<Application>> {
@@ -249,6 +252,7 @@ fn application_params(a: &Application) -> Vec<Param> {
         a.policy_engine_mode.as_str(),
         &a.group,
         json(&a.access),
+        a.access.source,
     ]
 }
 
@@ -288,7 +292,8 @@ impl Conn<'_, ReadWrite> {
     pub async fn insert_application(&mut self, a: &Application) -> StoreResult<()> {
         self.execute(
             "INSERT INTO application (uuid, slug, name, provider_id, open_in_new_tab, meta_launch_url, meta_description, \
-             meta_publisher, policy_engine_mode, group_name, access) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             meta_publisher, policy_engine_mode, group_name, access, access_source_uuid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             application_params(a),
         )
         .await
@@ -298,7 +303,8 @@ impl Conn<'_, ReadWrite> {
     pub async fn update_application(&mut self, a: &Application) -> StoreResult<()> {
         self.execute(
             "UPDATE application SET slug = $2, name = $3, provider_id = $4, open_in_new_tab = $5, meta_launch_url = $6, \
-             meta_description = $7, meta_publisher = $8, policy_engine_mode = $9, group_name = $10, access = $11 WHERE uuid = $1",
+             meta_description = $7, meta_publisher = $8, policy_engine_mode = $9, group_name = $10, access = $11, \
+             access_source_uuid = $12 WHERE uuid = $1",
             application_params(a),
         )
         .await

@@ -30,4 +30,5 @@ pub use constraint::Constraint;
 pub use engine::{redact_url, Access, Conn, Dialect, ReadOnly, ReadWrite, Store, Tx};
 pub use error::{StoreError, StoreResult};
 pub use listing::{Listed, OrderTerm, Window};
+pub use migrate::MIGRATION_COUNT;
 pub use row::{Param, Row};

@@ -12,6 +12,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "apps", include_str!("../migrations/sqlite/0004_apps.sql")),
     (5, "read_cache", include_str!("../migrations/sqlite/0005_read_cache.sql")),
     (6, "connection_counts", include_str!("../migrations/sqlite/0006_connection_counts.sql")),
+    (7, "security", include_str!("../migrations/sqlite/0007_security.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -20,7 +21,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "apps", include_str!("../migrations/postgres/0004_apps.sql")),
     (5, "read_cache", include_str!("../migrations/postgres/0005_read_cache.sql")),
     (6, "connection_counts", include_str!("../migrations/postgres/0006_connection_counts.sql")),
+    (7, "security", include_str!("../migrations/postgres/0007_security.sql")),
 ];
+
+/// How many migrations there are (the same on both engines).
+pub const MIGRATION_COUNT: usize = SQLITE.len();
+const _: () = assert!(SQLITE.len() == POSTGRES.len(), "both engines have the same migrations");
 
 /// Attaches the change feed of cached reads (`plexid_notify_data`, migration 5) to every table of
 /// the schema that lacks it, so a table added by a later migration cannot be forgotten: run after

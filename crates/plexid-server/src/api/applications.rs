@@ -51,6 +51,9 @@ pub struct Application {
     pub access_relationships: Vec<String>,
     /// plexid: the servers that count for `server_member` (empty: any allowed server).
     pub access_servers: Vec<String>,
+    /// plexid: the pk of the Plex source whose relationships count (D26); relationship rules
+    /// without one admit nobody.
+    pub access_source: Option<Uuid>,
 }
 
 /// Where the application's launch link goes: its own launch URL, else its provider's (the
@@ -92,6 +95,7 @@ impl From<Shown> for Application {
             access_groups: a.access.groups.iter().map(|g| g.0).collect(),
             access_relationships: a.access.relationships.iter().map(|r| r.to_string()).collect(),
             access_servers: a.access.servers,
+            access_source: a.access.source.map(|s| s.0),
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct ApplicationRequest {
     /// `owner`, `home`, `friend`, `server_member`
     access_relationships: Option<Vec<String>>,
     access_servers: Option<Vec<String>>,
+    /// The pk or slug of the Plex source whose relationships count; defaults to the only source
+    /// when there is one (several: required with `access_relationships`).
+    access_source: Option<String>,
 }
 
 /// authentik's `PolicyTestResult`.
@@ -165,6 +172,7 @@ pub(crate) fn read_application(body: &mut Body<'_>) -> ApplicationChanges {
         group: body.text("group", Text::OPTIONAL_BLANK),
         access: access
             .map(|(groups, relationships, servers)| AccessRulesPatch { groups, relationships, servers }.into()),
+        access_source: body.nullable_text("access_source", Text::OPTIONAL),
     }
 }
 
@@ -183,6 +191,7 @@ impl From<AccessRulesPatch> for AccessRules {
             groups: p.groups.unwrap_or_default().into_iter().map(GroupId).collect(),
             relationships: p.relationships.unwrap_or_default(),
             servers: p.servers.unwrap_or_default(),
+            source: None,
         }
     }
 }

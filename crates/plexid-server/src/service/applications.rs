@@ -7,7 +7,7 @@ use plexid_core::login::Relationship;
 use plexid_core::model::User;
 use plexid_core::modes::{PolicyEngineMode, ProviderKind};
 use plexid_core::permission::{Action, Model};
-use plexid_core::{rules, FieldErrors, GroupId, Permission, ProviderId, UserId};
+use plexid_core::{rules, FieldErrors, GroupId, Permission, ProviderId, SourceId, UserId};
 use plexid_store::apps::{ApplicationFilter, ProviderRow};
 use plexid_store::listing::{Listed, OrderTerm, Window};
 use plexid_store::{Access, Conn, ReadWrite};
@@ -34,6 +34,8 @@ pub struct ApplicationChanges {
     pub policy_engine_mode: Option<PolicyEngineMode>,
     pub group: Option<String>,
     pub access: Option<AccessRules>,
+    /// `access_source` as sent: a source's pk or slug, or null (`Some(None)`); unsent: `None`.
+    pub access_source: Option<Option<String>>,
 }
 
 pub const FIELD_ORDER: &[&str] = &[
@@ -50,7 +52,14 @@ pub const FIELD_ORDER: &[&str] = &[
     "access_groups",
     "access_relationships",
     "access_servers",
+    "access_source",
 ];
+
+/// The field error of relationship rules that name no source while several exist (D26).
+pub const CHOOSE_SOURCE: &str =
+    "Choose the Plex source whose relationships count: there are several, and another's owner or friends must not get in.";
+/// The field error of relationship rules while no source exists.
+pub const NO_SOURCE: &str = "Relationship rules need a Plex source: create one first.";
 
 /// An application with its provider (for `provider_obj`).
 pub struct Shown {
@@ -58,7 +67,11 @@ pub struct Shown {
     pub provider: Option<ProviderRow>,
 }
 
-fn apply(mut a: Application, c: ApplicationChanges) -> Application {
+fn apply(mut a: Application, mut c: ApplicationChanges) -> Application {
+    // The source is written apart from the other rules (it is resolved in `validate`).
+    if let Some(access) = c.access.as_mut() {
+        access.source = a.access.source;
+    }
     macro_rules! take {
         ($($field:ident),*) => {$( if let Some(v) = c.$field { a.$field = v; } )*};
     }
@@ -75,6 +88,36 @@ fn apply(mut a: Application, c: ApplicationChanges) -> Application {
         access
     );
     a
+}
+
+/// The source the relationship rules count through (D26), and whose Plex id and relationships
+/// the application is told: the one named, else the only source there is. Several and none
+/// named is a field error when there are relationship rules, since picking one for the admin
+/// could hand an owner-only application to another source's owner.
+async fn access_source<A: Access>(
+    conn: &mut Conn<'_, A>,
+    a: &mut Application,
+    named: Option<Option<String>>,
+    errors: &mut FieldErrors,
+) -> ServiceResult<()> {
+    match named {
+        Some(Some(value)) => {
+            a.access.source = super::sources::resolve(conn, &value, "access_source", errors).await?.map(|s| s.id);
+        }
+        Some(None) => a.access.source = None,
+        None => {}
+    }
+    if a.access.source.is_some() || errors.has("access_source") {
+        return Ok(());
+    }
+    let rules = !a.access.relationships.is_empty();
+    match conn.source_ids().await?.as_slice() {
+        [only] => a.access.source = Some(*only),
+        [] if rules => errors.add("access_source", NO_SOURCE),
+        _ if rules => errors.add("access_source", CHOOSE_SOURCE),
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn validate(app: &AppState, a: &Application, errors: &mut FieldErrors) -> ServiceResult<()> {
@@ -171,11 +214,13 @@ pub async fn create(
     mut errors: FieldErrors,
 ) -> ServiceResult<Shown> {
     actor.require(perm(Action::Add))?;
-    let a = apply(Application::new("", ""), changes);
+    let named = changes.access_source.clone();
+    let mut a = apply(Application::new("", ""), changes);
     validate(app, &a, &mut errors).await?;
-    check(errors, FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
+    access_source(&mut conn, &mut a, named, &mut errors).await?;
+    check(errors, FIELD_ORDER)?;
     conn.insert_application(&a).await?;
     let shown = shown(&mut conn, a).await?;
     tx.commit().await?;
@@ -191,8 +236,10 @@ async fn prepare_change(
     changes: ApplicationChanges,
     errors: &mut FieldErrors,
 ) -> ServiceResult<Application> {
-    let a = apply(conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
+    let named = changes.access_source.clone();
+    let mut a = apply(conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
     validate(app, &a, errors).await?;
+    access_source(conn, &mut a, named, errors).await?;
     Ok(a)
 }
 
@@ -246,14 +293,16 @@ pub async fn create_with_provider(
     providers::require(actor, input.kind, Action::Add)?;
     // The application is checked without its provider (which does not exist yet).
     input.application.provider = Some(None);
+    let named = input.application.access_source.take();
     let mut a = apply(Application::new("", ""), std::mem::take(&mut input.application));
     validate(app, &a, &mut input.application_errors).await?;
     let (provider, secret) =
         providers::prepare_new(app, input.kind, std::mem::take(&mut input.provider), &mut input.provider_errors)
             .await?;
-    check(input.errors(), FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
+    access_source(&mut conn, &mut a, named, &mut input.application_errors).await?;
+    check(input.errors(), FIELD_ORDER)?;
     a.provider = Some(conn.insert_provider(&provider).await?);
     conn.insert_application(&a).await?;
     let shown = shown(&mut conn, a).await?;
@@ -336,9 +385,10 @@ pub async fn check_access(
 pub struct Subject {
     pub user: User,
     pub groups: Vec<GroupId>,
-    /// The Plex id of the user's first live connection.
-    pub plex_id: Option<String>,
-    pub relationships: Vec<Relationship>,
+    /// The user's live connections: (source, Plex id, relationship).
+    pub connections: Vec<(SourceId, String, Relationship)>,
+    /// The same relationships by source, as the access rule reads them.
+    pub relationships: Vec<(SourceId, Relationship)>,
 }
 
 impl Subject {
@@ -349,10 +399,23 @@ impl Subject {
     ) -> ServiceResult<Option<Subject>> {
         let Some(user) = conn.user_by_id(user).await? else { return Ok(None) };
         let groups = if with_groups { conn.user_group_closure(user.id).await? } else { Vec::new() };
-        let live = conn.live_connections(user.id).await?;
-        let plex_id = live.first().map(|(id, _)| id.clone());
-        let relationships = live.into_iter().map(|(_, r)| r).collect();
-        Ok(Some(Subject { user, groups, plex_id, relationships }))
+        let connections = conn.live_connections(user.id).await?;
+        let relationships = connections.iter().map(|(source, _, r)| (*source, r.clone())).collect();
+        Ok(Some(Subject { user, groups, connections, relationships }))
+    }
+
+    /// What an application is told about the user's Plex account: the Plex id and relationships
+    /// through the application's source (D26); with no source chosen, the Plex id of the first
+    /// connection and no relationships.
+    pub fn plex_for(&self, a: Option<&Application>) -> (Option<String>, Vec<&Relationship>) {
+        match a.and_then(|a| a.access.source) {
+            Some(source) => {
+                let through: Vec<&(SourceId, String, Relationship)> =
+                    self.connections.iter().filter(|(s, ..)| *s == source).collect();
+                (through.first().map(|(_, id, _)| id.clone()), through.iter().map(|(.., r)| r).collect())
+            }
+            None => (self.connections.first().map(|(_, id, _)| id.clone()), Vec::new()),
+        }
     }
 
     /// The application's rule for this user.

@@ -147,7 +147,7 @@ pub async fn check(app: &AppState, client: &Client, key: &str) -> ServiceResult<
     if session.provider != client.provider.id || session.expires <= now {
         return Ok(None);
     }
-    let who = oidc::identity_if_admitted(app, session.user, Some(&client.application)).await?;
+    let who = oidc::identity_if_admitted(app, session.user, &client.application).await?;
     if let Some(who) = &who {
         app.auth_cache.proxy_sessions.put(&key_hash, generation, (session.provider, session.expires, who.clone()));
     }

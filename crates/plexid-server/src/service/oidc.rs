@@ -468,7 +468,7 @@ async fn id_token(
     if let Some(nonce) = &grant.nonce {
         claims.insert("nonce".into(), nonce.clone().into());
     }
-    let user_claims = user_claims(app, &client.provider, grant.user, &grant.scope).await?;
+    let user_claims = user_claims(app, client, grant.user, &grant.scope).await?;
     if client.provider.settings.include_claims_in_id_token {
         for (k, v) in user_claims {
             claims.entry(k).or_insert(v);
@@ -497,9 +497,9 @@ pub fn subject(app: &AppState, provider: &Provider, user: &User) -> String {
 }
 
 /// The Plex relationships, as claim and header values: `owner`, `home`, `friend`, `server_member`.
-pub fn relationship_names(relationships: &[Relationship]) -> Vec<&'static str> {
+pub fn relationship_names(relationships: &[&Relationship]) -> Vec<&'static str> {
     let mut names = Vec::new();
-    let any = |f: fn(&Relationship) -> bool| relationships.iter().any(f);
+    let any = |f: fn(&Relationship) -> bool| relationships.iter().any(|r| f(r));
     if any(|r| r.owner) {
         names.push("owner");
     }
@@ -524,38 +524,49 @@ pub struct Identity {
     pub relationships: Vec<&'static str>,
 }
 
-pub async fn identity(app: &AppState, user: UserId) -> Result<Option<Identity>, ServiceError> {
-    identity_if_admitted(app, user, None).await
+/// Who a user is, as `application` is told (its source's Plex id and relationships, D26).
+pub async fn identity(
+    app: &AppState,
+    user: UserId,
+    application: &Application,
+) -> Result<Option<Identity>, ServiceError> {
+    identity_with(app, user, application, false).await
 }
 
-/// Who a user is, if `application` (when given) admits them now: the forward-auth check's one
-/// pass over the user's rows (the user, their live connections, their groups).
+/// Who a user is, if `application` admits them now: the forward-auth check's one pass over the
+/// user's rows (the user, their live connections, their groups).
 pub async fn identity_if_admitted(
     app: &AppState,
     user: UserId,
-    application: Option<&Application>,
+    application: &Application,
+) -> Result<Option<Identity>, ServiceError> {
+    identity_with(app, user, application, true).await
+}
+
+async fn identity_with(
+    app: &AppState,
+    user: UserId,
+    application: &Application,
+    admitted_only: bool,
 ) -> Result<Option<Identity>, ServiceError> {
     let mut conn = app.store.read();
-    let with_groups = application.is_some_and(|a| !a.access.groups.is_empty());
+    let with_groups = admitted_only && !application.access.groups.is_empty();
     let Some(subject) = applications::Subject::load(&mut conn, user, with_groups).await? else { return Ok(None) };
-    if application.is_some_and(|a| subject.decide(a).is_err()) {
+    if admitted_only && subject.decide(application).is_err() {
         return Ok(None);
     }
     let groups = conn.memberships_of_users(&[subject.user.id]).await?.into_iter().map(|m| m.group.name).collect();
-    let relationships = relationship_names(&subject.relationships);
-    Ok(Some(Identity { user: subject.user, groups, plex_id: subject.plex_id, relationships }))
+    let (plex_id, relationships) = subject.plex_for(Some(application));
+    let relationships = relationship_names(&relationships);
+    Ok(Some(Identity { user: subject.user, groups, plex_id, relationships }))
 }
 
 /// The claims about a user that the scope allows (authentik's default scope mappings: `email`
 /// gives the address, `profile` the names and groups; plexid adds the Plex id and relationship
 /// to `profile`).
-async fn user_claims(
-    app: &AppState,
-    provider: &Provider,
-    user: UserId,
-    scope: &str,
-) -> OAuthResult<Map<String, Value>> {
-    let Some(who) = identity(app, user).await? else {
+async fn user_claims(app: &AppState, client: &Client, user: UserId, scope: &str) -> OAuthResult<Map<String, Value>> {
+    let provider = &client.provider;
+    let Some(who) = identity(app, user, &client.application).await? else {
         return Err(OAuthError::invalid_grant("The user no longer exists."));
     };
     let mut claims = Map::new();
@@ -598,7 +609,7 @@ pub async fn userinfo(app: &AppState, presented: &str) -> OAuthResult<Option<Map
     if token.kind != "access" {
         return Ok(None);
     }
-    Ok(Some(user_claims(app, &client.provider, token.user, &token.scope).await?))
+    Ok(Some(user_claims(app, &client, token.user, &token.scope).await?))
 }
 
 /// RFC 7662 introspection, for the client the token was issued to.
@@ -664,7 +675,7 @@ mod tests {
             friend,
             servers: servers.iter().map(|s| s.to_string()).collect(),
         };
-        assert_eq!(relationship_names(&[r(false, true, &[]), r(false, true, &["s"])]), ["friend", "server_member"]);
+        assert_eq!(relationship_names(&[&r(false, true, &[]), &r(false, true, &["s"])]), ["friend", "server_member"]);
         assert!(relationship_names(&[]).is_empty());
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::helpers::{fresh_database, Backend};
 
 /// How many migrations plexid has (crates/plexid-store/migrations).
-const MIGRATIONS: i64 = 6;
+const MIGRATIONS: i64 = plexid_store::MIGRATION_COUNT as i64;
 
 const PLEXID: &str = env!("CARGO_BIN_EXE_plexid");
 

@@ -338,3 +338,84 @@ async fn f12_a_second_plex_account_is_a_clear_400(app: &TestApp) {
     assert_eq!((a.status, a.body["code"].clone()), (StatusCode::FORBIDDEN, json!("match_exists")), "{}", a.body);
 }
 both!(f12_a_second_plex_account_is_a_clear_400, f12_a_second_plex_account_is_a_clear_400);
+
+// ------------------------------------------------------------------------------------------
+// F4: relationships belong to a source; a second source grants nothing.
+
+async fn f4_another_sources_owner_is_not_the_owner(app: &TestApp) {
+    app.plex_accounts();
+    let source = app.plex_source("plex", json!({})).await;
+    // An owner-only application, made while "plex" is the only source: that source counts.
+    let provider =
+        app.forward_auth_app("vault", json!({"external_host": "http://vault.test"}), json!(["owner", "friend"])).await;
+    let (_, vault) = app.get("/api/v3/core/applications/vault/").await;
+    assert_eq!(vault["access_source"], source["pk"], "the only source is the one that counts");
+    // Someone trusted with add_plexsource makes a source with their own Plex account and signs
+    // in through it: they are the owner of *that* source.
+    let key = app.user_with_permissions("mallory", &["authentik_sources_plex.add_plexsource"]).await;
+    let flows = app.get("/api/v3/flows/instances/?ordering=slug").await.1;
+    let flow =
+        |slug: &str| flows["results"].as_array().unwrap().iter().find(|f| f["slug"] == slug).unwrap()["pk"].clone();
+    let body = json!({"name": "Evil", "slug": "evil", "plex_token": app.plex.token_of(crate::login::STRANGER).unwrap(),
+        "allowed_servers": ["srv-other"], "allow_friends": true,
+        "authentication_flow": flow("default-source-authentication"), "enrollment_flow": flow("default-source-enrollment")});
+    let (status, answer) = app.send(Method::POST, "/api/v3/sources/plex/", Some(&key), Some(&body.to_string())).await;
+    assert_eq!(status, 201, "{answer}");
+    let mut stranger = app.sign_in("evil", crate::login::STRANGER).await;
+    let (status, _, _) = app.forward_sign_in(&mut stranger, "vault.test", "/").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the vault's owner rule is about the plex source");
+    let stranger_pk = app.user_pk("stranger").await;
+    let (_, verdict) = app.get(&format!("/api/v3/core/applications/vault/check_access/?for_user={stranger_pk}")).await;
+    assert_eq!(verdict["passing"], false, "{verdict}");
+    // The real owner still gets in, and is told only the vault's source's relationships.
+    let mut owner = app.sign_in("plex", OWNER).await;
+    let (_, _, cookies) = app.forward_sign_in(&mut owner, "vault.test", "/").await;
+    let (status, headers) = proxied(
+        app,
+        "vault.test",
+        "/outpost.goauthentik.io/auth/nginx",
+        &cookies,
+        &[("X-Original-URL", "http://vault.test/")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-plexid-plex-relationship"], "owner,server_member", "through the vault's source only");
+    let _ = provider;
+    // An application without rules admits the stranger, but does not tell it "owner".
+    app.forward_auth_app("open", json!({"external_host": "http://open.test"}), json!([])).await;
+    let (_, _, cookies) = app.forward_sign_in(&mut stranger, "open.test", "/").await;
+    let (status, headers) = proxied(
+        app,
+        "open.test",
+        "/outpost.goauthentik.io/auth/nginx",
+        &cookies,
+        &[("X-Original-URL", "http://open.test/")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-plexid-plex-relationship"], "", "no relationship through another source");
+
+    // With two sources, relationship rules must name theirs.
+    let (status, body) = app
+        .post("/api/v3/core/applications/", json!({"name": "New", "slug": "new", "access_relationships": ["owner"]}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["access_source"][0].as_str().unwrap().split(':').next().unwrap(),
+        "Choose the Plex source whose relationships count"
+    );
+    let (status, body) = app
+        .post(
+            "/api/v3/core/applications/",
+            json!({"name": "New", "slug": "new", "access_relationships": ["owner"], "access_source": "evil"}),
+        )
+        .await;
+    assert_eq!((status.as_u16(), body["access_source"].clone()), (201, answer["pk"].clone()), "named by slug");
+    let (status, body) = app.patch("/api/v3/core/applications/new/", json!({"access_source": "nope"})).await;
+    assert_eq!((status.as_u16(), body), (400, json!({"access_source": ["Object with slug=nope does not exist."]})));
+    // Deleting the source leaves the rule admitting nobody rather than someone else.
+    app.send(Method::DELETE, "/api/v3/sources/plex/evil/", Some(&app.token), None).await;
+    let (_, new) = app.get("/api/v3/core/applications/new/").await;
+    assert_eq!(new["access_source"], Value::Null);
+}
+both!(f4_another_sources_owner_is_not_the_owner, f4_another_sources_owner_is_not_the_owner);

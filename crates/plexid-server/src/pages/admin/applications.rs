@@ -78,6 +78,8 @@ fn rule_text(rules: &plexid_core::apps::AccessRules) -> String {
     }
     if parts.is_empty() {
         "every signed-in user".into()
+    } else if !rules.relationships.is_empty() && rules.source.is_none() {
+        format!("{}; no Plex source chosen, so the relationships admit nobody", parts.join(", "))
     } else {
         parts.join(", ")
     }
@@ -113,6 +115,10 @@ struct AppForm {
     cookie_domain: String,
     relationships: Vec<String>,
     servers: String,
+    /// The pk of the source whose relationships count (empty: none chosen).
+    access_source: String,
+    /// The sources to choose from: (pk, name).
+    sources: Vec<(String, String)>,
     policy_engine_mode: String,
     client_type: String,
     redirect_uris: String,
@@ -142,6 +148,7 @@ impl AppForm {
             slug: app.slug.clone(),
             relationships: app.access.relationships.iter().map(|r| r.as_str().to_owned()).collect(),
             servers: app.access.servers.join(", "),
+            access_source: app.access.source.map(|s| s.0.to_string()).unwrap_or_default(),
             policy_engine_mode: app.policy_engine_mode.as_str().into(),
             ..Default::default()
         };
@@ -167,6 +174,8 @@ impl AppForm {
             cookie_domain: text("cookie_domain"),
             relationships: form.all("access_relationships"),
             servers: text("access_servers"),
+            access_source: text("access_source"),
+            sources: Vec::new(),
             policy_engine_mode: text("policy_engine_mode"),
             kind: text("kind"),
             client_type: text("client_type"),
@@ -195,8 +204,10 @@ impl AppForm {
     fn application_changes(&self, new: bool) -> (service::ApplicationChanges, FieldErrors) {
         let servers: Vec<&str> =
             self.servers.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
+        let source = Some(self.access_source.as_str()).filter(|s| !s.is_empty());
         let mut body = json!({"name": self.name, "slug": self.slug, "policy_engine_mode": self.policy_engine_mode,
-                              "access_relationships": self.relationships, "access_servers": servers});
+                              "access_relationships": self.relationships, "access_servers": servers,
+                              "access_source": source});
         if new {
             body["access_groups"] = json!([]);
         }
@@ -288,7 +299,7 @@ fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &Fiel
         "{alert}<form method=\"post\" action=\"{action}\" id=\"app-form\" novalidate>{csrf}\
          <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
          <section class=\"card\" aria-labelledby=\"app\"><h2 id=\"app\">Application</h2>{name}{slug}</section>{provider}\
-         <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>{rels}{servers}{engine}</section>\
+         <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>{rels}{source}{servers}{engine}</section>\
          <p><button type=\"submit\">{submit}</button> <a href=\"{cancel}\">Cancel</a></p></form>",
         alert = form_errors(errors),
         action = target.action,
@@ -299,9 +310,25 @@ fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &Fiel
         slug = input("text", "slug", "Slug", &values.slug, "", errors),
         kind = form_kind(values.provider_kind()),
         rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "No rule at all admits every signed-in user.", errors),
+        source = select("access_source", "Whose relationships (Plex source)", &source_options(values), &values.access_source, errors),
         servers = input("text", "access_servers", "Servers", &values.servers, "Comma-separated clientIdentifiers, for “members of a server”.", errors),
         engine = select("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, errors),
     )
+}
+
+/// The sources to choose from, after "none" (relationship rules then admit nobody).
+fn source_options(values: &AppForm) -> Vec<(String, String)> {
+    let mut options = vec![(String::new(), "None chosen (relationship rules admit nobody)".to_owned())];
+    options.extend(values.sources.iter().cloned());
+    options
+}
+
+/// Every source, as (pk, name), for the form's choice.
+async fn source_choices(state: &AppState) -> Result<Vec<(String, String)>, PageError> {
+    let mut conn = state.store.read();
+    let ids = conn.source_ids().await.map_err(|e| PageError::internal(&e))?;
+    let sources = conn.sources_by_ids(&ids).await.map_err(|e| PageError::internal(&e))?;
+    Ok(sources.into_iter().map(|s| (s.id.0.to_string(), s.name)).collect())
 }
 
 fn form_page(state: &AppState, admin: &Admin, target: &FormTarget, values: &AppForm, errors: &FieldErrors) -> Response {
@@ -346,11 +373,18 @@ pub async fn new_form(
     admin: Admin,
     axum::extract::Query(q): axum::extract::Query<KindQuery>,
 ) -> Result<Response, PageError> {
+    let sources = source_choices(&state).await?;
     let values = AppForm {
         kind: q.kind,
         mode: ProxyMode::ForwardSingle.as_str().into(),
         policy_engine_mode: PolicyEngineMode::Any.as_str().into(),
         client_type: "confidential".into(),
+        // With one source there is nothing to choose.
+        access_source: match sources.as_slice() {
+            [(only, _)] => only.clone(),
+            _ => String::new(),
+        },
+        sources,
         ..Default::default()
     };
     may(&admin, values.provider_kind(), Action::Add)?;
@@ -361,6 +395,7 @@ pub async fn new_form(
 /// together and written in one transaction, so a refused form leaves nothing behind.
 pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let mut values = AppForm::submitted(&form);
+    values.sources = source_choices(&state).await?;
     if values.kind == "none" {
         values.kind.clear();
     }
@@ -388,7 +423,8 @@ pub async fn edit_form(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
-    let values = AppForm::stored(&shown);
+    let mut values = AppForm::stored(&shown);
+    values.sources = source_choices(&state).await?;
     may(&admin, values.provider_kind(), Action::Change)?;
     let target = FormTarget::edit(&shown.app.slug, &shown.app.name);
     Ok(form_page(&state, &admin, &target, &values, &FieldErrors::default()))
@@ -403,6 +439,7 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut values = AppForm::submitted(&form);
+    values.sources = source_choices(&state).await?;
     // The provider's kind is the stored one, whatever the form says.
     values.kind = form_kind(shown.provider.as_ref().map(|row| row.provider.kind)).into();
     let kind = values.provider_kind();
@@ -470,7 +507,13 @@ pub async fn show(
         "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1>{delete}\
          <section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Who may use it</h2><p>{rule} ({engine})</p></section>{setup}",
         name = escape(&shown.app.name),
-        rule = escape(&rule_text(&shown.app.access)),
+        rule = escape(&match shown.app.access.source.filter(|_| !shown.app.access.relationships.is_empty()) {
+            Some(id) => {
+                let source = state.store.read().source_by_id(id).await.map_err(|e| PageError::internal(&e))?;
+                format!("{} (through {})", rule_text(&shown.app.access), source.map(|s| s.name).unwrap_or_default())
+            }
+            None => rule_text(&shown.app.access),
+        }),
         engine = shown.app.policy_engine_mode.as_str(),
     );
     Ok(admin_page(&state, &admin, &shown.app.name, BASE, &body, &[]))
