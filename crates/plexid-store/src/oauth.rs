@@ -6,7 +6,7 @@ use plexid_core::{ProviderId, Timestamp, UserId};
 use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
 use crate::params;
-use crate::row::Row;
+use crate::row::{Param, Row};
 
 /// An authorization code, waiting to be exchanged once.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,10 +21,13 @@ pub struct OAuthCode {
     pub auth_time: Timestamp,
     pub expires: Timestamp,
     pub used: bool,
+    /// The plexid session (browser) that authorized it: signing that session out ends it.
+    pub session: Option<uuid::Uuid>,
 }
 
-/// An access or refresh token. `code_hash` ties it to the code it came from, so a replayed
-/// code can revoke everything that code issued.
+/// An access or refresh token. `code_hash` ties it to the code it came from (its family: the
+/// tokens refreshed from them keep it), so a replayed code or refresh token can revoke
+/// everything that code issued.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OAuthToken {
     pub token_hash: String,
@@ -37,6 +40,10 @@ pub struct OAuthToken {
     pub auth_time: Timestamp,
     pub created: Timestamp,
     pub expires: Timestamp,
+    /// A refresh token already exchanged (kept until it expires, so a second use is recognised).
+    pub spent: bool,
+    /// The plexid session (browser) the grant was born in.
+    pub session: Option<uuid::Uuid>,
 }
 
 /// A key ID tokens are signed with; the private key is encrypted with plexid's secret key.
@@ -59,6 +66,8 @@ pub struct ProxySession {
     pub user: UserId,
     pub created: Timestamp,
     pub expires: Timestamp,
+    /// The plexid session (browser) it was signed in from.
+    pub session: Option<uuid::Uuid>,
 }
 
 fn code_from_row(r: &Row) -> StoreResult<OAuthCode> {
@@ -73,6 +82,7 @@ fn code_from_row(r: &Row) -> StoreResult<OAuthCode> {
         auth_time: r.timestamp("auth_time")?,
         expires: r.timestamp("expires")?,
         used: r.boolean("used")?,
+        session: r.opt_uuid("session_uuid")?,
     })
 }
 
@@ -87,6 +97,8 @@ fn token_from_row(r: &Row) -> StoreResult<OAuthToken> {
         auth_time: r.timestamp("auth_time")?,
         created: r.timestamp("created")?,
         expires: r.timestamp("expires")?,
+        spent: r.boolean("spent")?,
+        session: r.opt_uuid("session_uuid")?,
     })
 }
 
@@ -102,8 +114,9 @@ fn key_from_row(r: &Row) -> StoreResult<SigningKey> {
 }
 
 const CODE_COLUMNS: &str =
-    "code_hash, provider_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires, used";
-const TOKEN_COLUMNS: &str = "token_hash, kind, provider_id, user_id, code_hash, scope, auth_time, created, expires";
+    "code_hash, provider_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires, used, session_uuid";
+const TOKEN_COLUMNS: &str =
+    "token_hash, kind, provider_id, user_id, code_hash, scope, auth_time, created, expires, spent, session_uuid";
 
 impl<A: Access> Conn<'_, A> {
     pub async fn oauth_token(&mut self, token_hash: &str) -> StoreResult<Option<OAuthToken>> {
@@ -125,7 +138,7 @@ impl<A: Access> Conn<'_, A> {
     pub async fn proxy_session(&mut self, key_hash: &str) -> StoreResult<Option<ProxySession>> {
         let row = self
             .fetch_optional(
-                "SELECT key_hash, provider_id, user_id, created, expires FROM proxy_session WHERE key_hash = $1",
+                "SELECT key_hash, provider_id, user_id, created, expires, session_uuid FROM proxy_session WHERE key_hash = $1",
                 params![key_hash],
             )
             .await?;
@@ -136,6 +149,7 @@ impl<A: Access> Conn<'_, A> {
                 user: UserId(r.int("user_id")?),
                 created: r.timestamp("created")?,
                 expires: r.timestamp("expires")?,
+                session: r.opt_uuid("session_uuid")?,
             })
         })
         .transpose()
@@ -144,7 +158,8 @@ impl<A: Access> Conn<'_, A> {
 
 impl Conn<'_, ReadWrite> {
     pub async fn insert_oauth_code(&mut self, c: &OAuthCode) -> StoreResult<()> {
-        let sql = format!("INSERT INTO oauth_code ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let sql =
+            format!("INSERT INTO oauth_code ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
         let values = params![
             &c.code_hash,
             c.provider,
@@ -155,7 +170,8 @@ impl Conn<'_, ReadWrite> {
             &c.code_challenge,
             c.auth_time,
             c.expires,
-            c.used
+            c.used,
+            c.session
         ];
         self.execute(&sql, values).await.map(drop)
     }
@@ -171,7 +187,8 @@ impl Conn<'_, ReadWrite> {
     }
 
     pub async fn insert_oauth_token(&mut self, t: &OAuthToken) -> StoreResult<()> {
-        let sql = format!("INSERT INTO oauth_token ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        let sql =
+            format!("INSERT INTO oauth_token ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
         let values = params![
             &t.token_hash,
             &t.kind,
@@ -181,7 +198,9 @@ impl Conn<'_, ReadWrite> {
             &t.scope,
             t.auth_time,
             t.created,
-            t.expires
+            t.expires,
+            t.spent,
+            t.session
         ];
         self.execute(&sql, values).await.map(drop)
     }
@@ -192,13 +211,31 @@ impl Conn<'_, ReadWrite> {
         self.fetch_optional(&sql, params![token_hash]).await?.as_ref().map(token_from_row).transpose()
     }
 
+    /// Marks a refresh token exchanged: it stays, so a second use is recognised as a replay.
+    pub async fn mark_oauth_token_spent(&mut self, token_hash: &str) -> StoreResult<()> {
+        self.execute("UPDATE oauth_token SET spent = TRUE WHERE token_hash = $1", params![token_hash]).await.map(drop)
+    }
+
     pub async fn delete_oauth_token(&mut self, token_hash: &str) -> StoreResult<bool> {
         Ok(self.execute("DELETE FROM oauth_token WHERE token_hash = $1", params![token_hash]).await? > 0)
     }
 
-    /// Revokes every token a code issued (and those refreshed from them).
+    /// Revokes every token a code issued (and those refreshed from them): the token family.
     pub async fn delete_oauth_tokens_of_code(&mut self, code_hash: &str) -> StoreResult<u64> {
         self.execute("DELETE FROM oauth_token WHERE code_hash = $1", params![code_hash]).await
+    }
+
+    /// Ends the grants born in the plexid sessions `condition` selects (a condition on
+    /// `user_session`, with `values` for its placeholders): their codes, OpenID Connect tokens
+    /// and forward-auth sessions. Called before those sessions are deleted as a sign-out.
+    pub(crate) async fn end_grants_of_sessions(&mut self, condition: &str, values: Vec<Param>) -> StoreResult<u64> {
+        let mut ended = 0;
+        for table in ["oauth_code", "oauth_token", "proxy_session"] {
+            let sql =
+                format!("DELETE FROM {table} WHERE session_uuid IN (SELECT uuid FROM user_session WHERE {condition})");
+            ended += self.execute(&sql, values.clone()).await?;
+        }
+        Ok(ended)
     }
 
     /// Ends a user's tokens and forward-auth sessions at one provider (access lost).
@@ -256,8 +293,9 @@ impl Conn<'_, ReadWrite> {
 
     pub async fn insert_proxy_session(&mut self, s: &ProxySession) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO proxy_session (key_hash, provider_id, user_id, created, expires) VALUES ($1, $2, $3, $4, $5)",
-            params![&s.key_hash, s.provider, s.user, s.created, s.expires],
+            "INSERT INTO proxy_session (key_hash, provider_id, user_id, created, expires, session_uuid) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            params![&s.key_hash, s.provider, s.user, s.created, s.expires, s.session],
         )
         .await
         .map(drop)

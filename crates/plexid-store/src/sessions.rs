@@ -7,7 +7,7 @@ use crate::engine::{Access, Conn, ReadWrite};
 use crate::error::StoreResult;
 use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
-use crate::row::Row;
+use crate::row::{Param, Row};
 
 const SELECT: &str = "SELECT key_hash, uuid, user_id, source_uuid, created, last_seen, expires, client_ip, user_agent \
                       FROM user_session";
@@ -89,25 +89,30 @@ impl Conn<'_, ReadWrite> {
             .map(drop)
     }
 
+    /// Signs out the sessions `condition` selects: their grants (the OpenID Connect codes and
+    /// tokens and the forward-auth sessions signed in from them) end with them. Returns how many
+    /// sessions ended.
+    async fn sign_out(&mut self, condition: &str, values: Vec<Param>) -> StoreResult<u64> {
+        self.end_grants_of_sessions(condition, values.clone()).await?;
+        self.execute(&format!("DELETE FROM user_session WHERE {condition}"), values).await
+    }
+
+    /// Signs out the session with this key (and its grants).
     pub async fn delete_session(&mut self, key_hash: &str) -> StoreResult<bool> {
-        Ok(self.execute("DELETE FROM user_session WHERE key_hash = $1", params![key_hash]).await? > 0)
+        Ok(self.sign_out("key_hash = $1", params![key_hash]).await? > 0)
     }
 
-    /// Ends one session of a user, by its id; returns whether it existed.
+    /// Signs out one session of a user, by its id (and its grants); returns whether it existed.
     pub async fn delete_session_of_user(&mut self, user: UserId, id: uuid::Uuid) -> StoreResult<bool> {
-        let sql = "DELETE FROM user_session WHERE user_id = $1 AND uuid = $2";
-        Ok(self.execute(sql, params![user, id]).await? > 0)
+        Ok(self.sign_out("user_id = $1 AND uuid = $2", params![user, id]).await? > 0)
     }
 
-    /// Ends every session of a user (all of them, or those signed in through `source`); returns
-    /// how many ended.
+    /// Signs out every session of a user (all of them, or those signed in through `source`), with
+    /// their grants; returns how many sessions ended.
     pub async fn delete_sessions_of_user(&mut self, user: UserId, source: Option<SourceId>) -> StoreResult<u64> {
         match source {
-            None => self.execute("DELETE FROM user_session WHERE user_id = $1", params![user]).await,
-            Some(source) => {
-                self.execute("DELETE FROM user_session WHERE user_id = $1 AND source_uuid = $2", params![user, source])
-                    .await
-            }
+            None => self.sign_out("user_id = $1", params![user]).await,
+            Some(source) => self.sign_out("user_id = $1 AND source_uuid = $2", params![user, source]).await,
         }
     }
 

@@ -87,7 +87,10 @@ pub async fn show(State(state): State<AppState>, user: Option<SignedIn>) -> Resu
     let body = format!(
         "<div class=\"card\"><h1>{username}</h1><p class=\"muted\">{name} {email}</p>\
          <form class=\"inline\" method=\"post\" action=\"/if/logout/\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <button type=\"submit\" class=\"secondary\">Sign out</button></form></div>\
+         <button type=\"submit\" class=\"secondary\">Sign out</button> \
+         <button type=\"submit\" class=\"secondary\" name=\"everywhere\" value=\"on\">Sign out everywhere</button></form>\
+         <p class=\"muted\">Signing out ends the applications you opened from this browser too; \
+         “everywhere” ends every browser and application you are signed in to.</p></div>\
          <div class=\"card\"><h2>Plex connections</h2>\
          <table><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Plex id</th><th scope=\"col\">Access</th>\
          <th scope=\"col\">Status</th><th scope=\"col\"><span class=\"muted\">Action</span></th></tr></thead>\
@@ -106,9 +109,13 @@ pub async fn show(State(state): State<AppState>, user: Option<SignedIn>) -> Resu
 pub struct LogoutForm {
     #[serde(default)]
     csrf: String,
+    /// `on`: every session and application grant of the user, not just this browser's.
+    #[serde(default)]
+    everywhere: String,
 }
 
-/// `POST /if/logout/`: ends the session (the form carries its CSRF token).
+/// `POST /if/logout/`: ends the session and what was signed in from it (the form carries its
+/// CSRF token); with `everywhere=on`, every session and grant of the user.
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -122,7 +129,12 @@ pub async fn logout(
                 message: "This sign-out did not come from plexid's page. Please use the Sign out button.".into(),
             });
         }
-        sessions::end(&state, &key).await.map_err(|e| PageError::internal(&e))?;
+        let ended = if form.everywhere == "on" {
+            sessions::end_everywhere(&state, &key).await.map(drop)
+        } else {
+            sessions::end(&state, &key).await
+        };
+        ended.map_err(|e| PageError::internal(&e))?;
     }
     let mut response = Redirect::to(LOGIN_PATH).into_response();
     cookies::clear(&mut response, &state.settings, cookies::SESSION);

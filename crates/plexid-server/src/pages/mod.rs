@@ -46,6 +46,8 @@ async fn home(user: Option<SignedIn>) -> Redirect {
 pub struct SignedIn {
     pub principal: Principal,
     pub key: String,
+    /// The session's id (what grants signed in from it remember).
+    pub session: uuid::Uuid,
 }
 
 impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
@@ -54,7 +56,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         let Some(key) = cookies::read(&parts.headers, cookies::SESSION) else { return Ok(None) };
         match sessions::authenticate(state, &key).await {
-            Ok(found) => Ok(found.map(|(principal, _)| SignedIn { principal, key })),
+            Ok(found) => Ok(found.map(|(principal, session)| SignedIn { principal, key, session: session.id })),
             Err(error) => Err(PageError::internal(&error)),
         }
     }

@@ -125,6 +125,7 @@ pub async fn finish(app: &AppState, client: &Client, code: &str) -> Result<(Stri
         user: record.user,
         created: now,
         expires: now + life,
+        session: record.session,
     };
     let mut tx = app.store.begin().await?;
     tx.conn().insert_proxy_session(&session).await?;

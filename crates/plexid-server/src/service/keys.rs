@@ -162,3 +162,39 @@ pub fn key_algorithm(alg: SigningAlg) -> KeyAlgorithm {
         SigningAlg::Es256 => KeyAlgorithm::ES256,
     }
 }
+
+/// The claims of an ID token plexid itself signed (RS256 or ES256, with a key it publishes) for
+/// `audience`, issued by `issuer`; `None` for anything else. Expiry is not checked: this is for
+/// `id_token_hint`, which names who signed in, often after the token expired.
+pub async fn verify_own_id_token(
+    app: &AppState,
+    token: &str,
+    issuer: &str,
+    audience: &str,
+) -> ServiceResult<Option<serde_json::Map<String, serde_json::Value>>> {
+    let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(None) };
+    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+        return Ok(None);
+    }
+    let now = app.clock.now();
+    let keys = all(app).await?;
+    let published = keys
+        .iter()
+        .filter(|k| k.retired.is_none_or(|at| at + RETIRED_KEPT > now))
+        .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && algorithm_of(&k.alg) == Some(header.alg));
+    let Some(key) = published else { return Ok(None) };
+    let Ok(jwk) = serde_json::from_str::<Jwk>(&key.public_jwk) else { return Ok(None) };
+    let Ok(decoding) = jsonwebtoken::DecodingKey::from_jwk(&jwk) else { return Ok(None) };
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    Ok(jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &decoding, &validation)
+        .ok()
+        .map(|data| data.claims))
+}
+
+fn algorithm_of(alg: &str) -> Option<Algorithm> {
+    SigningAlg::parse(alg).map(algorithm)
+}

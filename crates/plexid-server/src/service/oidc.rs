@@ -163,9 +163,10 @@ fn is_valid_verifier(verifier: &str) -> bool {
 }
 
 /// The authorization endpoint's decision.
+/// `signed_in`: the browser's user and plexid session, whose sign-out ends what this grants.
 pub async fn authorize(
     app: &AppState,
-    principal: Option<&Principal>,
+    signed_in: Option<(&Principal, uuid::Uuid)>,
     req: &AuthorizeRequest,
     client_ip: &str,
 ) -> Result<Authorized, ServiceError> {
@@ -196,7 +197,7 @@ pub async fn authorize(
         }
         (None, _) => {}
     }
-    let Some(principal) = principal else {
+    let Some((principal, session)) = signed_in else {
         let flow = match client.provider.authentication_flow {
             Some(id) => app.store.read().flow_by_id(id).await?.map(|f| f.slug),
             None => None,
@@ -221,6 +222,7 @@ pub async fn authorize(
         auth_time: now,
         expires: now + validity,
         used: false,
+        session: Some(session),
     };
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
@@ -336,6 +338,7 @@ pub async fn token(app: &AppState, base: &str, auth: &ClientAuth, req: &TokenReq
                 nonce: record.nonce,
                 auth_time: record.auth_time,
                 code_hash: record.code_hash,
+                session: record.session,
             };
             issue(app, base, &client, &grant).await
         }
@@ -357,11 +360,14 @@ struct Grant {
     scope: String,
     nonce: Option<String>,
     auth_time: Timestamp,
+    /// The token family: every token issued from one code shares it.
     code_hash: String,
+    session: Option<uuid::Uuid>,
 }
 
 /// Takes a refresh token (it can be used once: the answer carries its successor). A refresh
-/// token used a second time revokes its whole family, as a stolen one would be.
+/// token used a second time revokes its whole family (every token issued from the same code,
+/// the successors included), as a stolen one would be (RFC 9700 §4.14.2).
 async fn rotate_refresh(app: &AppState, client: &Client, presented: &str) -> OAuthResult<Grant> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
@@ -370,7 +376,13 @@ async fn rotate_refresh(app: &AppState, client: &Client, presented: &str) -> OAu
     let Some(token) = token.filter(|t| t.kind == "refresh" && t.provider == client.provider.id) else {
         return Err(OAuthError::invalid_grant("The refresh token is invalid."));
     };
-    conn.delete_oauth_token(&token.token_hash).await?;
+    if token.spent {
+        let revoked = conn.delete_oauth_tokens_of_code(&token.code_hash).await?;
+        tx.commit().await?;
+        tracing::warn!(revoked, "a refresh token was used twice; its whole family is revoked");
+        return Err(OAuthError::invalid_grant("The refresh token was already used."));
+    }
+    conn.mark_oauth_token_spent(&token.token_hash).await?;
     if token.expires <= now {
         tx.commit().await?;
         return Err(OAuthError::invalid_grant("The refresh token has expired."));
@@ -388,6 +400,7 @@ async fn rotate_refresh(app: &AppState, client: &Client, presented: &str) -> OAu
         nonce: None,
         auth_time: token.auth_time,
         code_hash: token.code_hash,
+        session: token.session,
     })
 }
 
@@ -413,6 +426,8 @@ async fn issue(app: &AppState, base: &str, client: &Client, grant: &Grant) -> OA
         auth_time: grant.auth_time,
         created: now,
         expires: now + life,
+        spent: false,
+        session: grant.session,
     };
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
@@ -480,6 +495,23 @@ async fn id_token(
     header.kid = Some(key.kid);
     jsonwebtoken::encode(&header, &claims, &key.key)
         .map_err(|e| ServiceError::Internal(format!("signing an ID token: {e}")).into())
+}
+
+/// Does `hint` (an `id_token_hint`) name `user` at this application: an ID token plexid signed
+/// for it, whose subject is that user's?
+pub async fn hint_names(
+    app: &AppState,
+    base: &str,
+    client: &Client,
+    hint: &str,
+    user: UserId,
+) -> Result<bool, ServiceError> {
+    let issuer = issuer(base, &client.provider, &client.application);
+    let Some(claims) = keys::verify_own_id_token(app, hint, &issuer, &client.provider.client_id).await? else {
+        return Ok(false);
+    };
+    let Some(user) = app.store.read().user_by_id(user).await? else { return Ok(false) };
+    Ok(claims.get("sub").and_then(Value::as_str) == Some(subject(app, &client.provider, &user).as_str()))
 }
 
 /// The subject identifier of a user at a provider.
@@ -591,7 +623,7 @@ async fn user_claims(app: &AppState, client: &Client, user: UserId, scope: &str)
 async fn live_access_token(app: &AppState, presented: &str) -> OAuthResult<Option<(OAuthToken, Client)>> {
     let now = app.clock.now();
     let Some(token) = app.store.read().oauth_token(&hash_token(presented)).await? else { return Ok(None) };
-    if token.expires <= now {
+    if token.expires <= now || token.spent {
         return Ok(None);
     }
     let row = app.store.read().provider_by_id(token.provider).await?;
@@ -632,14 +664,21 @@ pub async fn introspect(app: &AppState, auth: &ClientAuth, presented: &str) -> O
 }
 
 /// RFC 7009 revocation: the token ends if it belongs to this client; the answer is the same
-/// either way.
+/// either way. A refresh token takes its family with it, the access tokens issued from the same
+/// grant included (RFC 7009 §2.1).
 pub async fn revoke(app: &AppState, auth: &ClientAuth, presented: &str) -> OAuthResult<()> {
     let client = authenticate_client(app, auth).await?;
     let hash = hash_token(presented);
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    if conn.oauth_token_for_update(&hash).await?.is_some_and(|t| t.provider == client.provider.id) {
-        conn.delete_oauth_token(&hash).await?;
+    match conn.oauth_token_for_update(&hash).await?.filter(|t| t.provider == client.provider.id) {
+        Some(token) if token.kind == "refresh" => {
+            conn.delete_oauth_tokens_of_code(&token.code_hash).await?;
+        }
+        Some(_) => {
+            conn.delete_oauth_token(&hash).await?;
+        }
+        None => {}
     }
     tx.commit().await?;
     Ok(())

@@ -103,6 +103,17 @@ pub async fn end(app: &AppState, key: &str) -> ServiceResult<()> {
     Ok(tx.commit().await?)
 }
 
+/// Signs the user of this session out everywhere: every session of theirs, and every OpenID
+/// Connect grant and forward-auth session of theirs (the account page's "Sign out everywhere").
+pub async fn end_everywhere(app: &AppState, key: &str) -> ServiceResult<u64> {
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    let Some(session) = conn.session_by_key(&hash_token(key)).await? else { return Ok(0) };
+    let ended = conn.delete_sessions_of_user(session.user, None).await? + conn.revoke_all_grants(session.user).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
 /// A user's live sessions, newest first.
 pub async fn of_user(app: &AppState, user: UserId) -> ServiceResult<Vec<Session>> {
     let now = app.clock.now();

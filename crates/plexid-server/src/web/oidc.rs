@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/application/o/revoke/", post(revoke))
         .route("/application/o/{slug}/.well-known/openid-configuration", get(discovery))
         .route("/application/o/{slug}/jwks/", get(jwks))
-        .route("/application/o/{slug}/end-session/", get(end_session))
+        .route("/application/o/{slug}/end-session/", get(end_session).post(end_session_confirmed))
 }
 
 fn json_answer(status: StatusCode, body: &Value) -> Response {
@@ -86,8 +86,8 @@ async fn authorize(
         code_challenge: owned(&q, "code_challenge"),
         code_challenge_method: owned(&q, "code_challenge_method"),
     };
-    let principal = user.as_ref().map(|u| &u.principal);
-    match oidc::authorize(&state, principal, &req, &client.ip).await {
+    let signed_in = user.as_ref().map(|u| (&u.principal, u.session));
+    match oidc::authorize(&state, signed_in, &req, &client.ip).await {
         Ok(Authorized::Redirect(to)) => Redirect::to(&to).into_response(),
         Ok(Authorized::SignIn { flow_slug }) => {
             let back = format!("/application/o/authorize/?{}", encode_params(&q));
@@ -274,21 +274,11 @@ async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Respon
     }
 }
 
-/// `GET /application/o/{slug}/end-session/`: signs the browser out of plexid, then goes to
-/// `post_logout_redirect_uri` when it is one of the provider's registered redirect URIs.
-async fn end_session(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    query: QueryParams,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(key) = cookies::read(&headers, cookies::SESSION) {
-        if let Err(error) = crate::service::sessions::end(&state, &key).await {
-            return PageError::internal(&error).into_response();
-        }
-    }
-    let back = match (oidc::client_by_slug(&state, &slug).await, query.get("post_logout_redirect_uri")) {
-        (Ok(Some(client)), Some(uri)) if client.provider.redirect_uris().iter().any(|r| r == uri) => {
+/// Where end-session sends the browser afterwards: `post_logout_redirect_uri` when it is one of
+/// the provider's registered redirect URIs (with `state`), else plexid's sign-in page.
+fn after_sign_out(client: Option<&oidc::Client>, query: &QueryParams) -> String {
+    match (client, query.get("post_logout_redirect_uri")) {
+        (Some(client), Some(uri)) if client.provider.redirect_uris().iter().any(|r| r == uri) => {
             let mut url = uri.to_owned();
             if let Some(st) = query.get("state") {
                 let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -299,9 +289,102 @@ async fn end_session(
             url
         }
         _ => crate::pages::LOGIN_PATH.to_owned(),
-    };
-    let mut response = Redirect::to(&back).into_response();
+    }
+}
+
+/// Ends the browser's plexid session (and the grants born in it) and sends it on.
+async fn sign_out_to(state: &AppState, key: &str, to: &str) -> Response {
+    if let Err(error) = crate::service::sessions::end(state, key).await {
+        return PageError::internal(&error).into_response();
+    }
+    let mut response = Redirect::to(to).into_response();
     cookies::clear(&mut response, &state.settings, cookies::SESSION);
     cookies::clear(&mut response, &state.settings, cookies::CSRF);
     response
+}
+
+/// `GET /application/o/{slug}/end-session/`: RP-initiated logout. With an `id_token_hint` that
+/// plexid signed for this application and the signed-in user, the browser is signed out at
+/// once; otherwise (a link from anywhere could sign people out) plexid asks first, and only the
+/// confirmation's POST, carrying the session's CSRF token, signs out.
+async fn end_session(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    query: QueryParams,
+    headers: HeaderMap,
+    user: Option<SignedIn>,
+) -> Response {
+    let client = match oidc::client_by_slug(&state, &slug).await {
+        Ok(client) => client,
+        Err(error) => return PageError::internal(&error).into_response(),
+    };
+    let back = after_sign_out(client.as_ref(), &query);
+    let Some(user) = user else { return Redirect::to(&back).into_response() };
+    let base = base_url(&state.settings, &headers);
+    let hinted = match (&client, query.get("id_token_hint")) {
+        (Some(client), Some(hint)) => oidc::hint_names(&state, &base, client, hint, user.principal.user).await,
+        _ => Ok(false),
+    };
+    match hinted {
+        Ok(true) => sign_out_to(&state, &user.key, &back).await,
+        Ok(false) => confirm_sign_out(&state, &slug, client.as_ref(), &query, &user),
+        Err(error) => PageError::internal(&error).into_response(),
+    }
+}
+
+/// The question end-session asks when it cannot tell the request came from the application.
+fn confirm_sign_out(
+    state: &AppState,
+    slug: &str,
+    client: Option<&oidc::Client>,
+    query: &QueryParams,
+    user: &SignedIn,
+) -> Response {
+    use crate::pages::escape;
+    let hidden: String = ["post_logout_redirect_uri", "state"]
+        .iter()
+        .filter_map(|name| query.get(name).map(|v| (name, v)))
+        .map(|(name, value)| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value)))
+        .collect();
+    let asker = client.map_or_else(|| "An application".to_owned(), |c| escape(&c.application.name));
+    let body = format!(
+        "<div class=\"card\"><h1>Sign out?</h1><p>{asker} asks to sign you out of plexid, {username}. \
+         Signing out also ends the applications you opened from this browser.</p>\
+         <form method=\"post\" action=\"/application/o/{slug}/end-session/\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{hidden}\
+         <button type=\"submit\">Sign out</button> <a href=\"/if/user/\">Stay signed in</a></form></div>",
+        username = escape(&user.principal.username),
+        slug = escape(slug),
+        csrf = escape(&crate::service::sessions::csrf_token(&user.key)),
+    );
+    crate::pages::page(state, "Sign out?", &body, &[])
+}
+
+/// `POST /application/o/{slug}/end-session/`: the confirmation (or a relying party's form POST,
+/// which carries no CSRF token and is asked again).
+async fn end_session_confirmed(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    user: Option<SignedIn>,
+    body: Bytes,
+) -> Response {
+    let form = QueryParams::parse(&String::from_utf8_lossy(&body));
+    let client = match oidc::client_by_slug(&state, &slug).await {
+        Ok(client) => client,
+        Err(error) => return PageError::internal(&error).into_response(),
+    };
+    let back = after_sign_out(client.as_ref(), &form);
+    let Some(user) = user else { return Redirect::to(&back).into_response() };
+    let confirmed = form.get("csrf").is_some_and(|t| t == crate::service::sessions::csrf_token(&user.key));
+    let base = base_url(&state.settings, &headers);
+    let hinted = match (&client, form.get("id_token_hint")) {
+        (Some(client), Some(hint)) => oidc::hint_names(&state, &base, client, hint, user.principal.user).await,
+        _ => Ok(false),
+    };
+    match hinted {
+        Ok(hinted) if confirmed || hinted => sign_out_to(&state, &user.key, &back).await,
+        Ok(_) => confirm_sign_out(&state, &slug, client.as_ref(), &form, &user),
+        Err(error) => PageError::internal(&error).into_response(),
+    }
 }

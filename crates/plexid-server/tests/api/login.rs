@@ -30,7 +30,7 @@ impl Cookies {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
-    fn absorb(&mut self, response: &reqwest::Response) {
+    pub fn absorb(&mut self, response: &reqwest::Response) {
         for value in response.headers().get_all("set-cookie") {
             let text = value.to_str().unwrap();
             let pair = text.split(';').next().unwrap();

@@ -81,7 +81,7 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-async fn code_for(app: &TestApp, cookies: &mut Cookies, rp: &Rp) -> String {
+pub async fn code_for(app: &TestApp, cookies: &mut Cookies, rp: &Rp) -> String {
     let pkce = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
     let (status, location) = app.authorize(cookies, rp, &pkce).await;
     assert!(status.is_redirection(), "{status} {location}");
@@ -90,7 +90,7 @@ async fn code_for(app: &TestApp, cookies: &mut Cookies, rp: &Rp) -> String {
     query_param(&location, "code").expect("a code")
 }
 
-async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> (StatusCode, Value) {
+pub async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> (StatusCode, Value) {
     app.oauth_post(
         "/application/o/token/",
         Some((&rp.client_id, &rp.secret)),
@@ -227,13 +227,20 @@ async fn code_flow(app: &TestApp) {
     // authorize_application is in the audit log.
     assert!(app.count("/api/v3/events/events/?action=authorize_application").await >= 2);
 
-    // End session: an unregistered return address goes to plexid's login; a registered one is
-    // followed (with the state); either way the plexid session is over.
-    let path =
-        format!("/application/o/rp/end-session/?post_logout_redirect_uri={}", urlencode("https://evil.example.net/"));
+    // End session with the ID token plexid issued as the hint: an unregistered return address
+    // goes to plexid's login; a registered one is followed (with the state); either way the
+    // plexid session is over. (Without a valid hint plexid asks first: security.rs, F8.)
+    let hint = urlencode(tokens["id_token"].as_str().unwrap());
+    let path = format!(
+        "/application/o/rp/end-session/?id_token_hint={hint}&post_logout_redirect_uri={}",
+        urlencode("https://evil.example.net/")
+    );
     let answer = app.browser(&mut cookies.clone(), Method::GET, &path, None, false).await;
     assert_eq!(answer.headers.get("location").unwrap(), "/if/flow/default-source-authentication/");
-    let path = format!("/application/o/rp/end-session/?post_logout_redirect_uri={}&state=bye", urlencode(CALLBACK));
+    let path = format!(
+        "/application/o/rp/end-session/?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
+        urlencode(CALLBACK)
+    );
     let answer = app.browser(&mut cookies, Method::GET, &path, None, false).await;
     assert_eq!(answer.headers.get("location").unwrap().to_str().unwrap(), format!("{CALLBACK}?state=bye"));
     assert!(app.me(&mut cookies).await.is_none(), "signed out of plexid");

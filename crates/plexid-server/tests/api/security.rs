@@ -419,3 +419,172 @@ async fn f4_another_sources_owner_is_not_the_owner(app: &TestApp) {
     assert_eq!(new["access_source"], Value::Null);
 }
 both!(f4_another_sources_owner_is_not_the_owner, f4_another_sources_owner_is_not_the_owner);
+
+// ------------------------------------------------------------------------------------------
+// F6: OIDC grants form families and die with the browser session they were born in.
+
+/// `userinfo` with an access token: its status.
+async fn userinfo_status(app: &TestApp, token: &Value) -> u16 {
+    let response = reqwest::Client::new()
+        .get(format!("{}/application/o/userinfo/", app.base))
+        .bearer_auth(token.as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+async fn refresh(app: &TestApp, rp: &crate::oidc::Rp, token: &Value) -> (StatusCode, Value) {
+    let token = token.as_str().unwrap();
+    app.oauth_post(
+        "/application/o/token/",
+        Some((&rp.client_id, &rp.secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
+async fn f6_token_families_and_sign_out(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let rp = app.relying_party("rp", json!({})).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+
+    // A spent refresh token used again (a thief, or the client after the thief) revokes every
+    // token issued from the same grant, the successors included.
+    let code = crate::oidc::code_for(app, &mut friend, &rp).await;
+    let (_, first) = crate::oidc::exchange(app, &rp, &code).await;
+    let (status, second) = refresh(app, &rp, &first["refresh_token"]).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(userinfo_status(app, &second["access_token"]).await, 200);
+    let (status, error) = refresh(app, &rp, &first["refresh_token"]).await;
+    assert_eq!((status.as_u16(), &error["error"]), (400, &json!("invalid_grant")));
+    assert_eq!(userinfo_status(app, &second["access_token"]).await, 401, "the successor's access token");
+    assert_eq!(refresh(app, &rp, &second["refresh_token"]).await.0, 400, "the successor's refresh token");
+    assert_eq!(userinfo_status(app, &first["access_token"]).await, 401);
+
+    // Revoking a refresh token revokes the access tokens of its grant.
+    let code = crate::oidc::code_for(app, &mut friend, &rp).await;
+    let (_, tokens) = crate::oidc::exchange(app, &rp, &code).await;
+    let (status, _) = app
+        .oauth_post(
+            "/application/o/revoke/",
+            Some((&rp.client_id, &rp.secret)),
+            &[("token", tokens["refresh_token"].as_str().unwrap()), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(userinfo_status(app, &tokens["access_token"]).await, 401);
+
+    // Signing out of plexid ends the OpenID Connect grants and forward-auth sessions born in that
+    // browser, not those of another browser.
+    app.forward_auth_app("fa", json!({"external_host": "http://fa.test"}), json!([])).await;
+    let mut other_browser = app.sign_in("plex", FRIEND).await;
+    let code = crate::oidc::code_for(app, &mut other_browser, &rp).await;
+    let (_, elsewhere) = crate::oidc::exchange(app, &rp, &code).await;
+    let code = crate::oidc::code_for(app, &mut friend, &rp).await;
+    let (_, here) = crate::oidc::exchange(app, &rp, &code).await;
+    let (_, _, fa_cookies) = app.forward_sign_in(&mut friend, "fa.test", "/").await;
+    let check = |cookies: Cookies| async move {
+        proxied(
+            app,
+            "fa.test",
+            "/outpost.goauthentik.io/auth/nginx",
+            &cookies,
+            &[("X-Original-URL", "http://fa.test/")],
+        )
+        .await
+        .0
+    };
+    assert_eq!(check(fa_cookies.clone()).await, 200);
+    let csrf = friend.get("plexid_csrf").unwrap().to_owned();
+    let status = app.form_post(&mut friend, "/if/logout/", &[("csrf", &csrf)]).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(userinfo_status(app, &here["access_token"]).await, 401, "this browser's grant ended");
+    assert_eq!(refresh(app, &rp, &here["refresh_token"]).await.0, 400);
+    assert_eq!(check(fa_cookies).await, 401, "this browser's forward-auth session ended");
+    assert_eq!(userinfo_status(app, &elsewhere["access_token"]).await, 200, "another browser's grant lives on");
+
+    // "Sign out everywhere" from the account page ends every browser's.
+    let csrf = other_browser.get("plexid_csrf").unwrap().to_owned();
+    app.form_post(&mut other_browser, "/if/logout/", &[("csrf", &csrf), ("everywhere", "on")]).await;
+    assert_eq!(userinfo_status(app, &elsewhere["access_token"]).await, 401);
+    assert!(app.me(&mut other_browser).await.is_none());
+}
+both!(f6_token_families_and_sign_out, f6_token_families_and_sign_out);
+
+// ------------------------------------------------------------------------------------------
+// F8: a cross-site link cannot sign anyone out.
+
+async fn f8_end_session_without_a_valid_hint_asks_first(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let rp = app.relying_party("rp", json!({})).await;
+    let other = app.relying_party("other", json!({})).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    let code = crate::oidc::code_for(app, &mut member, &rp).await;
+    let (_, member_tokens) = crate::oidc::exchange(app, &rp, &code).await;
+    let code = crate::oidc::code_for(app, &mut friend, &other).await;
+    let (_, other_tokens) = crate::oidc::exchange(app, &other, &code).await;
+    let forged = {
+        // A token of the right shape signed with a key plexid never published.
+        let key = jsonwebtoken::EncodingKey::from_secret(b"not plexid's");
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &json!({"sub": "x", "aud": rp.client_id}), &key).unwrap()
+    };
+    for hint in [
+        None,
+        Some(forged.as_str()),
+        Some(member_tokens["id_token"].as_str().unwrap()), // someone else's
+        Some(other_tokens["id_token"].as_str().unwrap()),  // the friend's, for another application
+        Some("garbage"),
+    ] {
+        let mut path =
+            "/application/o/rp/end-session/?post_logout_redirect_uri=https%3A%2F%2Frp.example.com%2Fcallback"
+                .to_owned();
+        if let Some(hint) = hint {
+            path.push_str(&format!("&id_token_hint={}", crate::oidc::urlencode(hint)));
+        }
+        let answer = app.browser(&mut friend, Method::GET, &path, None, false).await;
+        assert_eq!(answer.status, 200, "{hint:?}: a question, not a sign-out");
+        assert!(answer.body.as_str().unwrap().contains("Sign out?"));
+        assert!(app.me(&mut friend).await.is_some(), "{hint:?}: still signed in");
+    }
+    // A POST without the session's CSRF token (a cross-site form) is asked again.
+    let path = "/application/o/rp/end-session/";
+    assert_eq!(app.form_post(&mut friend, path, &[("csrf", "wrong")]).await, 200);
+    assert!(app.me(&mut friend).await.is_some());
+    // The confirmation signs out and follows the registered return address.
+    let csrf = crate::security::csrf_of(&friend);
+    let status = app
+        .form_post(
+            &mut friend,
+            path,
+            &[("csrf", &csrf), ("post_logout_redirect_uri", crate::oidc::CALLBACK), ("state", "s")],
+        )
+        .await;
+    assert!(status.is_redirection());
+    assert!(app.me(&mut friend).await.is_none());
+}
+both!(f8_end_session_without_a_valid_hint_asks_first, f8_end_session_without_a_valid_hint_asks_first);
+
+/// The CSRF token of a signed-in browser (its `plexid_csrf` cookie).
+pub fn csrf_of(cookies: &Cookies) -> String {
+    cookies.get("plexid_csrf").expect("a signed-in browser").to_owned()
+}
+
+impl TestApp {
+    /// A form POST as a browser (`application/x-www-form-urlencoded`); returns the status.
+    pub async fn form_post(&self, cookies: &mut Cookies, path: &str, form: &[(&str, &str)]) -> StatusCode {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", cookies.header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        cookies.absorb(&response);
+        response.status()
+    }
+}
