@@ -55,6 +55,12 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_TRUST_PROXY_HEADERS", default_value_t = false)]
     pub trust_proxy_headers: bool,
 
+    /// How many reverse proxies in front of plexid append to `X-Forwarded-For`: the client is
+    /// the entry this many places from the right (entries further left are the client's own
+    /// claims). Only with `PLEXID_TRUST_PROXY_HEADERS`.
+    #[arg(long, env = "PLEXID_TRUSTED_PROXY_HOPS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub trusted_proxy_hops: u8,
+
     /// A session ends after this long without use (`30m`, `12h`, or seconds).
     #[arg(long, env = "PLEXID_SESSION_IDLE", default_value = "24h")]
     pub session_idle: Period,
@@ -178,6 +184,7 @@ impl Settings {
             login_rate_limit: 30,
             login_source_rate_limit: 600,
             trust_proxy_headers: false,
+            trusted_proxy_hops: 1,
             session_idle: Period::hours(24),
             session_lifetime: Period::hours(336),
             access_check_interval: Period::minutes(15),

@@ -7,6 +7,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -26,6 +27,8 @@ pub struct Secrets {
     /// Keys the pairwise subject identifiers of OpenID Connect (so they cannot be computed from
     /// a user's UUID without the secret key).
     subject_key: [u8; 32],
+    /// Keys the HMAC of device cookies (a browser someone signed in from before).
+    device_key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,15 +42,44 @@ impl Secrets {
             .expand(b"plexid:encryption:v2", &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         let legacy = Sha256::new().chain_update(b"plexid:encryption:").chain_update(secret_key.as_bytes()).finalize();
-        let mut subject_key = [0u8; 32];
-        hkdf::Hkdf::<Sha256>::new(Some(b"plexid"), secret_key.as_bytes())
-            .expand(b"plexid:oidc-subject:v1", &mut subject_key)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let derive = |info: &[u8]| {
+            let mut out = [0u8; 32];
+            hkdf::Hkdf::<Sha256>::new(Some(b"plexid"), secret_key.as_bytes())
+                .expand(info, &mut out)
+                .expect("32 bytes is a valid HKDF-SHA256 output length");
+            out
+        };
         Secrets {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
             legacy: ChaCha20Poly1305::new(Key::from_slice(&legacy)),
-            subject_key,
+            subject_key: derive(b"plexid:oidc-subject:v1"),
+            device_key: derive(b"plexid:device-cookie:v1"),
         }
+    }
+
+    /// A device cookie's value: this browser signed in as `user` at `issued` (Unix seconds),
+    /// with an HMAC-SHA256 tag, so it cannot be made without the secret key.
+    pub fn sign_device(&self, user: i64, issued: i64) -> String {
+        use hmac::Mac;
+        let payload = format!("{user}.{issued}");
+        format!("{payload}.{}", B64URL.encode(self.device_mac(&payload).finalize().into_bytes()))
+    }
+
+    /// The (user, issued) a device cookie vouches for, if its tag is right.
+    pub fn verify_device(&self, value: &str) -> Option<(i64, i64)> {
+        use hmac::Mac;
+        let (payload, tag) = value.rsplit_once('.')?;
+        let tag = B64URL.decode(tag).ok()?;
+        self.device_mac(payload).verify_slice(&tag).ok()?;
+        let (user, issued) = payload.split_once('.')?;
+        Some((user.parse().ok()?, issued.parse().ok()?))
+    }
+
+    fn device_mac(&self, payload: &str) -> hmac::Hmac<Sha256> {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.device_key).expect("HMAC takes any key length");
+        mac.update(payload.as_bytes());
+        mac
     }
 
     /// A stable subject identifier for one user at one provider (`sub_mode` `hashed_user_id`).
@@ -113,6 +145,17 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_cookies_cannot_be_forged() {
+        let secrets = Secrets::new("key");
+        let value = secrets.sign_device(42, 1_700_000_000);
+        assert_eq!(secrets.verify_device(&value), Some((42, 1_700_000_000)));
+        assert_eq!(Secrets::new("other").verify_device(&value), None, "another secret key");
+        let tag = value.rsplit_once('.').unwrap().1;
+        assert_eq!(secrets.verify_device(&format!("43.1700000000.{tag}")), None, "another user");
+        assert_eq!(secrets.verify_device("garbage"), None);
+    }
 
     #[test]
     fn round_trip_and_tamper_detection() {

@@ -3,6 +3,7 @@
 //! [`crate::service::login`], answer authentik's `RedirectChallenge` and set the cookies.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -72,7 +73,7 @@ pub struct Refusal {
     pub code: String,
 }
 
-fn read_request(query: &QueryParams, body: &serde_json::Value, client: Client) -> Redeem {
+fn read_request(query: &QueryParams, body: &serde_json::Value, client: Client, headers: &HeaderMap) -> Redeem {
     let (plex_token, body_errors) = read_body(body, false, |b| b.text("plex_token", Text::REQUIRED));
     Redeem {
         slug: query.get("slug").unwrap_or_default().to_owned(),
@@ -80,6 +81,7 @@ fn read_request(query: &QueryParams, body: &serde_json::Value, client: Client) -
         body_errors,
         next: query.get("next").map(str::to_owned),
         client,
+        device: cookies::read(headers, cookies::DEVICE),
     }
 }
 
@@ -98,9 +100,10 @@ pub async fn redeem_token(
     actor: Actor,
     client: Client,
     query: QueryParams,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let request = read_request(&query, &body, client);
+    let request = read_request(&query, &body, client, &headers);
     let challenge =
         |to: String| RedirectChallenge { flow_info: None, to, component: "xak-flow-redirect", response_errors: None };
     let response = match login::redeem(&state, &actor, request).await? {
@@ -130,10 +133,11 @@ pub async fn redeem_token_authenticated(
     actor: Actor,
     client: Client,
     query: QueryParams,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     actor.principal()?;
-    let request = read_request(&query, &body, client);
+    let request = read_request(&query, &body, client, &headers);
     login::connect(&state, &actor, request).await?;
     Ok(no_content())
 }

@@ -1,6 +1,12 @@
 //! Sign-in rate limits (D17): attempts per minute per client address and per source, counted in
 //! fixed one-minute windows on this instance. An attempt over a limit is refused with the time
 //! until its window ends (the `Retry-After` of the 429).
+//!
+//! The per-source limit protects plex.tv and plexid from a flood, which could otherwise lock
+//! every member out: 600 attempts a minute from anywhere would fill it. So a browser that
+//! signed in before (it holds a device cookie plexid signed, [`crate::crypto::Secrets::sign_device`])
+//! is counted apart: by its own address and by itself, never against the source. A flood
+//! without such cookies can only delay people signing in for the first time.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -60,10 +66,14 @@ impl LoginLimits {
         LoginLimits { per_client: RateLimiter::new(per_client), per_source: RateLimiter::new(per_source) }
     }
 
-    /// Counts a sign-in attempt by `client_ip` through `source_slug`.
-    pub fn attempt(&self, client_ip: &str, source_slug: &str, now: Timestamp) -> Result<(), u64> {
+    /// Counts a sign-in attempt by `client_ip` through `source_slug`; `device` identifies a
+    /// browser that signed in before (from its verified device cookie).
+    pub fn attempt(&self, client_ip: &str, source_slug: &str, device: Option<&str>, now: Timestamp) -> Result<(), u64> {
         self.per_client.attempt(client_ip, now)?;
-        self.per_source.attempt(source_slug, now)
+        match device {
+            Some(device) => self.per_client.attempt(&format!("device:{device}"), now),
+            None => self.per_source.attempt(source_slug, now),
+        }
     }
 }
 
@@ -96,9 +106,25 @@ mod tests {
     #[test]
     fn the_source_limit_applies_across_clients() {
         let limits = LoginLimits::new(10, 2);
-        assert!(limits.attempt("1.1.1.1", "plex", at(0)).is_ok());
-        assert!(limits.attempt("2.2.2.2", "plex", at(0)).is_ok());
-        assert!(limits.attempt("3.3.3.3", "plex", at(0)).is_err());
-        assert!(limits.attempt("3.3.3.3", "other", at(0)).is_ok());
+        assert!(limits.attempt("1.1.1.1", "plex", None, at(0)).is_ok());
+        assert!(limits.attempt("2.2.2.2", "plex", None, at(0)).is_ok());
+        assert!(limits.attempt("3.3.3.3", "plex", None, at(0)).is_err());
+        assert!(limits.attempt("3.3.3.3", "other", None, at(0)).is_ok());
+    }
+
+    #[test]
+    fn a_flood_does_not_lock_out_returning_browsers() {
+        let limits = LoginLimits::new(10, 2);
+        for ip in ["1.1.1.1", "2.2.2.2"] {
+            assert!(limits.attempt(ip, "plex", None, at(0)).is_ok());
+        }
+        assert!(limits.attempt("5.5.5.5", "plex", None, at(0)).is_err(), "the source is full");
+        assert!(limits.attempt("5.5.5.5", "plex", Some("7.100"), at(0)).is_ok(), "a returning browser is not");
+        // A device cookie has a budget of its own, whatever address it comes from.
+        let limits = LoginLimits::new(2, 100);
+        for ip in ["1.1.1.1", "2.2.2.2"] {
+            assert!(limits.attempt(ip, "plex", Some("7.100"), at(0)).is_ok());
+        }
+        assert!(limits.attempt("3.3.3.3", "plex", Some("7.100"), at(0)).is_err());
     }
 }

@@ -45,6 +45,8 @@ pub struct Redeem {
     /// Where to go afterwards (only same-origin paths are kept).
     pub next: Option<String>,
     pub client: Client,
+    /// The browser's device cookie, if it has one (a browser someone signed in from before).
+    pub device: Option<String>,
 }
 
 /// A source offered on the login page.
@@ -150,8 +152,9 @@ pub async fn redeem(app: &AppState, actor: &Actor, request: Redeem) -> ServiceRe
     let Some(token) = request.plex_token.clone().filter(|t| !t.is_empty()) else {
         return Err(FieldErrors::single("plex_token", "This field is required.").into());
     };
+    let device = sessions::known_device(app, request.device.as_deref());
     app.login_limits
-        .attempt(&request.client.ip, &source.slug, app.clock.now())
+        .attempt(&request.client.ip, &source.slug, device.as_deref(), app.clock.now())
         .map_err(|retry_after| ServiceError::RateLimited { retry_after })?;
     if !source.enabled {
         return Err(deny(app, &source, DenyReason::SourceDisabled, None, &request.client).await);

@@ -18,11 +18,24 @@ use crate::crypto::{generate_key, hash_token};
 /// request).
 const TOUCH_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
-/// A new session's cookie values: the key (the session cookie) and its CSRF token.
+/// A new session's cookie values: the key (the session cookie), its CSRF token, and the device
+/// cookie that marks the browser as one someone signed in from (see `service::limits`).
 pub struct Started {
     pub key: String,
     pub csrf: String,
+    pub device: String,
     pub session: Session,
+}
+
+/// How long a device cookie vouches for a browser.
+pub const DEVICE_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 365);
+
+/// The browser a device cookie names (`user.issued`), if plexid signed it within
+/// [`DEVICE_LIFETIME`].
+pub fn known_device(app: &AppState, cookie: Option<&str>) -> Option<String> {
+    let (user, issued) = app.secrets.verify_device(cookie?)?;
+    let age = app.clock.now().as_second().checked_sub(issued)?;
+    (0..DEVICE_LIFETIME.as_secs()).contains(&age).then(|| format!("{user}.{issued}"))
 }
 
 /// The CSRF token of a session: a hash of its key, so it proves the page could read the CSRF
@@ -53,7 +66,8 @@ pub async fn start(
         user_agent: client.user_agent.chars().take(512).collect(),
     };
     conn.insert_session(&session).await?;
-    Ok(Started { csrf: csrf_token(&key), key, session })
+    let device = app.secrets.sign_device(user.0, now.as_second());
+    Ok(Started { csrf: csrf_token(&key), key, device, session })
 }
 
 fn is_live(app: &AppState, session: &Session, now: Timestamp) -> bool {

@@ -13,6 +13,8 @@ use crate::service::sessions::Started;
 pub const SESSION: &str = "plexid_session";
 pub const CSRF: &str = "plexid_csrf";
 pub const PENDING: &str = "plexid_pending";
+/// A browser someone signed in from before (HttpOnly; see `service::limits`).
+pub const DEVICE: &str = "plexid_device";
 /// The header cookie-authenticated writes carry the CSRF token in (Django's name).
 pub const CSRF_HEADER: &str = "x-csrftoken";
 
@@ -58,6 +60,8 @@ pub fn set_session(response: &mut Response, settings: &Settings, started: &Start
     let max_age = Some(settings.session_lifetime.0.as_secs());
     add(response, build(settings, SESSION, started.key.clone(), true, max_age));
     add(response, build(settings, CSRF, started.csrf.clone(), false, max_age));
+    let device_age = Some(crate::service::sessions::DEVICE_LIFETIME.as_secs());
+    add(response, build(settings, DEVICE, started.device.clone(), true, device_age));
     clear(response, settings, PENDING);
 }
 

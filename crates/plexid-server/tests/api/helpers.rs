@@ -38,6 +38,21 @@ macro_rules! both {
             }
         }
     };
+    // The same, with settings adjusted by a closure (`|s: &mut Settings| …`).
+    ($name:ident, $case:ident, settings($configure:expr)) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $configure).await;
+                super::$case(&app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $configure).await;
+                super::$case(&app).await;
+            }
+        }
+    };
     // The same, with a clock that stands still until the test moves it (`app.state.clock`).
     ($name:ident, $case:ident, manual_clock) => {
         mod $name {

@@ -588,3 +588,81 @@ impl TestApp {
         response.status()
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// F7: addresses and limits an attacker cannot steer.
+
+impl TestApp {
+    /// `redeem_token` with `token`, from the address `forwarded` (as the trusted proxy reports
+    /// it), as a browser with `cookies`.
+    async fn redeem_from(&self, cookies: &mut Cookies, token: &str, forwarded: &str) -> StatusCode {
+        let client = reqwest::Client::new();
+        let response = client
+            .post(format!("{}/api/v3/sources/plex/redeem_token/?slug=plex", self.base))
+            .header("Cookie", cookies.header())
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({"plex_token": token}))
+            .send()
+            .await
+            .unwrap();
+        cookies.absorb(&response);
+        response.status()
+    }
+}
+
+async fn f7_the_client_address_is_the_proxys_not_the_clients(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    // The client makes up a new leftmost address for every attempt; the proxy appends the real one.
+    for i in 0..3 {
+        let status = app.redeem_from(&mut Cookies::default(), "bad-token", &format!("10.0.0.{i}, 203.0.113.9")).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "attempt {i}");
+    }
+    let status = app.redeem_from(&mut Cookies::default(), "bad-token", "10.0.0.99, 203.0.113.9").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the fourth attempt from 203.0.113.9");
+    let refusals = app.events("action=login_failed").await;
+    assert!(!refusals.is_empty());
+    assert!(refusals.iter().all(|e| e["client_ip"] == "203.0.113.9"), "the audit log records the real address");
+}
+both!(
+    f7_the_client_address_is_the_proxys_not_the_clients,
+    f7_the_client_address_is_the_proxys_not_the_clients,
+    settings(|s| {
+        s.trust_proxy_headers = true;
+        s.login_rate_limit = 3;
+    })
+);
+
+async fn f7_a_flood_cannot_lock_out_members(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    // A member signed in from this browser before: it holds plexid's device cookie.
+    let mut member = app.sign_in("plex", MEMBER).await;
+    assert!(member.get("plexid_device").is_some());
+    member.0.remove("plexid_session");
+    // A flood from many addresses fills the source's budget.
+    let mut refused = 0;
+    for i in 0..12 {
+        if app.redeem_from(&mut Cookies::default(), "bad-token", &format!("198.51.100.{i}")).await == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the source limit held the flood back");
+    // Someone new is held back too (documented), but the member is not.
+    let friend_token = app.plex.token_of(FRIEND).unwrap();
+    assert_eq!(app.redeem_from(&mut Cookies::default(), &friend_token, "192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
+    let member_token = app.plex.token_of(MEMBER).unwrap();
+    assert_eq!(app.redeem_from(&mut member, &member_token, "192.0.2.2").await, StatusCode::OK);
+    assert!(member.get("plexid_session").is_some());
+    // A forged device cookie is just a browser without one.
+    let mut forged = Cookies([("plexid_device".to_owned(), "2.1700000000.AAAA".to_owned())].into());
+    assert_eq!(app.redeem_from(&mut forged, &friend_token, "192.0.2.3").await, StatusCode::TOO_MANY_REQUESTS);
+}
+both!(
+    f7_a_flood_cannot_lock_out_members,
+    f7_a_flood_cannot_lock_out_members,
+    settings(|s| {
+        s.trust_proxy_headers = true;
+        s.login_source_rate_limit = 6;
+    })
+);
