@@ -202,14 +202,17 @@ pub enum Revoke {
     Everywhere,
 }
 
-/// Ends sign-ins of `user` (needs `change_user`); returns how many were ended. Other instances
-/// drop their cached copies through the change feed.
+/// Ends sign-ins of `user` (needs `change_user`, and a superuser's only a superuser); returns
+/// how many were ended. Other instances drop their cached copies through the change feed.
 pub async fn revoke(app: &AppState, actor: &Actor, user: UserId, which: Revoke) -> ServiceResult<u64> {
     actor.require(Permission::new(Action::View, Model::User))?;
     actor.require(Permission::new(Action::Change, Model::User))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     conn.user_by_id(user).await?.ok_or(ServiceError::NotFound)?;
+    if !actor.is_user(user) {
+        super::users::guard_target(&mut conn, actor, user).await?;
+    }
     let ended = match which {
         Revoke::Session(id) => u64::from(conn.delete_session_of_user(user, id).await?),
         Revoke::Everywhere => conn.delete_sessions_of_user(user, None).await? + conn.revoke_all_grants(user).await?,

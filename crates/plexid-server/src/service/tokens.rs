@@ -219,6 +219,9 @@ pub async fn update(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let before = conn.token_for_update(identifier).await?.ok_or(ServiceError::NotFound)?;
+    if !actor.is_user(before.user) {
+        super::users::guard_target(&mut conn, actor, before.user).await?;
+    }
     let after = apply(&mut conn, actor, before.clone(), changes, now, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_token(&before, &after).await?;
@@ -230,7 +233,12 @@ pub async fn delete(app: &AppState, actor: &Actor, identifier: &str) -> ServiceR
     let token = get(app, actor, identifier).await?;
     require_on(actor, &token, Action::Delete)?;
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_token(token.id).await?;
+    let mut conn = tx.conn();
+    if !actor.is_user(token.user) {
+        // A superuser's tokens (the bootstrap token among them) only by a superuser.
+        super::users::guard_target(&mut conn, actor, token.user).await?;
+    }
+    conn.delete_token(token.id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -163,8 +163,9 @@ pub async fn create(
     Ok(view)
 }
 
-/// Only a superuser may change a superuser.
-async fn guard_target<A: plexid_store::Access>(
+/// Only a superuser may change a superuser (their details, tokens, sessions and connections):
+/// read in the caller's transaction.
+pub(crate) async fn guard_target<A: plexid_store::Access>(
     conn: &mut Conn<'_, A>,
     actor: &Actor,
     user: UserId,

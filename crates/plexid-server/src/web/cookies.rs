@@ -65,6 +65,15 @@ pub fn set_session(response: &mut Response, settings: &Settings, started: &Start
     clear(response, settings, PENDING);
 }
 
+/// The login-CSRF cookie of the admin token sign-in form (HttpOnly; the form carries the same
+/// value, so a cross-site form cannot sign a browser in as someone else).
+pub const LOGIN_CSRF: &str = "plexid_login_csrf";
+
+/// Sets the login-CSRF cookie for an hour.
+pub fn set_login_csrf(response: &mut Response, settings: &Settings, value: &str) {
+    add(response, build(settings, LOGIN_CSRF, value.to_owned(), true, Some(60 * 60)));
+}
+
 /// Sets the cookie of a sign-in waiting for a username.
 pub fn set_pending(response: &mut Response, settings: &Settings, key: &str) {
     add(response, build(settings, PENDING, key.to_owned(), true, Some(15 * 60)));

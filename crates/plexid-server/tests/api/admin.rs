@@ -59,6 +59,49 @@ async fn page(
     (status, response.text().await.unwrap(), location)
 }
 
+impl TestApp {
+    /// The admin token sign-in as a browser: the form is loaded first (its login-CSRF field and
+    /// cookie), then posted with `fields`. Returns (status, body, Location, cookies set).
+    pub async fn admin_token_form_with(&self, fields: &[(&str, &str)]) -> (StatusCode, String, String, Cookies) {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let form = client.get(format!("{}/if/admin/sign-in", self.base)).send().await.unwrap();
+        let mut cookies = Cookies::default();
+        cookies.absorb(&form);
+        let html = form.text().await.unwrap();
+        let marker = "name=\"login_csrf\" value=\"";
+        let start = html.find(marker).expect("the login-CSRF field") + marker.len();
+        let login_csrf = html[start..].split('"').next().unwrap().to_owned();
+        let mut all = vec![("login_csrf", login_csrf.as_str())];
+        all.extend_from_slice(fields);
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(all).finish();
+        let response = client
+            .post(format!("{}/if/admin/sign-in", self.base))
+            .header("Cookie", cookies.header())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+        let mut session = Cookies::default();
+        session.absorb(&response);
+        (status, response.text().await.unwrap(), location, session)
+    }
+
+    pub async fn admin_token_form(&self, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let (status, html, location, _) = self.admin_token_form_with(fields).await;
+        (status, html, location)
+    }
+
+    /// A browser signed in to the admin pages with the bootstrap token.
+    pub async fn admin_token_session(&self) -> Cookies {
+        let (status, html, _, cookies) = self.admin_token_form_with(&[("token", self.token.as_str())]).await;
+        assert_eq!(status, 303, "{html}");
+        cookies
+    }
+}
+
 /// The CSRF token a page's forms carry.
 fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF field") + 19;
@@ -246,14 +289,7 @@ async fn token_sign_in(app: &TestApp) {
         html.contains("href=\"/if/flow/default-source-authentication/?next=%2Fif%2Fadmin%2Fsources%2F\""),
         "{html}"
     );
-    let (status, html, _) = page(
-        app,
-        &Cookies::default(),
-        Method::POST,
-        "/if/admin/sign-in",
-        &[("token", "wrong"), ("next", "/if/admin/")],
-    )
-    .await;
+    let (status, html, _) = app.admin_token_form(&[("token", "wrong"), ("next", "/if/admin/")]).await;
     assert_eq!(status, 400);
     assert!(html.contains("This token is not valid."));
 
@@ -267,38 +303,22 @@ async fn token_sign_in(app: &TestApp) {
         .await;
     assert_eq!(status, 201, "{token}");
     let (_, key) = app.get("/api/v3/core/tokens/plain-token/view_key/").await;
-    let (status, html, _) =
-        page(app, &Cookies::default(), Method::POST, "/if/admin/sign-in", &[("token", key["key"].as_str().unwrap())])
-            .await;
+    let (status, html, _) = app.admin_token_form(&[("token", key["key"].as_str().unwrap())]).await;
     assert_eq!(status, 403, "{html}");
     assert!(html.contains("may not administer plexid"));
 
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let sign_in = |next: &'static str| {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("token", app.token.as_str()), ("next", next)])
-            .finish();
-        client
-            .post(format!("{}/if/admin/sign-in", app.base))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
-    let response = sign_in("/if/admin/sources/").await.unwrap();
-    assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/if/admin/sources/");
-    let mut cookies = Cookies::default();
-    for value in response.headers().get_all("set-cookie") {
-        let pair = value.to_str().unwrap().split(';').next().unwrap();
-        let (name, value) = pair.split_once('=').unwrap();
-        cookies.0.insert(name.to_owned(), value.to_owned());
-    }
+    let (status, _, location) =
+        app.admin_token_form(&[("token", app.token.as_str()), ("next", "/if/admin/sources/")]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/sources/"));
+    let cookies = app.admin_token_session().await;
     let (status, html, _) = page(app, &cookies, Method::GET, "/if/admin/sources/", &[]).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("akadmin"), "signed in as the bootstrap token's user");
-    // An outside `next` is ignored.
-    let response = sign_in("https://evil.example/").await.unwrap();
-    assert_eq!(response.headers()["location"], "/if/admin/");
+    // An outside `next`, or one with control characters, is ignored (not a 500).
+    for next in ["https://evil.example/", "/if/admin/\r\nSet-Cookie: x=y", "/if/admin/\\evil"] {
+        let (status, _, location) = app.admin_token_form(&[("token", app.token.as_str()), ("next", next)]).await;
+        assert_eq!((status.as_u16(), location.as_str()), (303, "/if/admin/"), "{next:?}");
+    }
     let (_, events) = app.get("/api/v3/events/events/?action=login").await;
     assert_eq!(events["results"][0]["context"]["method"], "api_token", "{events}");
 }

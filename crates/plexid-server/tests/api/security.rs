@@ -643,14 +643,19 @@ async fn f7_a_flood_cannot_lock_out_members(app: &TestApp) {
     // A flood from many addresses fills the source's budget.
     let mut refused = 0;
     for i in 0..12 {
-        if app.redeem_from(&mut Cookies::default(), "bad-token", &format!("198.51.100.{i}")).await == StatusCode::TOO_MANY_REQUESTS {
+        if app.redeem_from(&mut Cookies::default(), "bad-token", &format!("198.51.100.{i}")).await
+            == StatusCode::TOO_MANY_REQUESTS
+        {
             refused += 1;
         }
     }
     assert!(refused > 0, "the source limit held the flood back");
     // Someone new is held back too (documented), but the member is not.
     let friend_token = app.plex.token_of(FRIEND).unwrap();
-    assert_eq!(app.redeem_from(&mut Cookies::default(), &friend_token, "192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.redeem_from(&mut Cookies::default(), &friend_token, "192.0.2.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     let member_token = app.plex.token_of(MEMBER).unwrap();
     assert_eq!(app.redeem_from(&mut member, &member_token, "192.0.2.2").await, StatusCode::OK);
     assert!(member.get("plexid_session").is_some());
@@ -665,4 +670,89 @@ both!(
         s.trust_proxy_headers = true;
         s.login_source_rate_limit = 6;
     })
+);
+
+// ------------------------------------------------------------------------------------------
+// F9: privileged accounts are special.
+
+async fn f9_a_helpdesk_cannot_touch_a_superusers_sessions_or_tokens(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let mut helpdesk = app.sign_in("plex", FRIEND).await;
+    app.grant(
+        "friend",
+        &[
+            "authentik_core.view_user",
+            "authentik_core.change_user",
+            "authentik_core.view_token",
+            "authentik_core.change_token",
+            "authentik_core.delete_token",
+        ],
+    )
+    .await;
+    let admin = app.admin_token_session().await;
+    let akadmin = app.user_pk("akadmin").await;
+    let csrf = csrf_of(&helpdesk);
+    // Ending a superuser's sessions (and grants) from the admin pages.
+    let status =
+        app.form_post(&mut helpdesk, &format!("/if/admin/users/{akadmin}/sessions/end-all"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 403);
+    let (_, sessions) = app.get(&format!("/api/v3/core/users/{akadmin}/")).await;
+    assert_eq!(sessions["username"], "akadmin");
+    let answer = app.browser(&mut admin.clone(), Method::GET, "/if/admin/", None, false).await;
+    assert_eq!(answer.status, 200, "akadmin's session lives on");
+    // Changing or deleting a superuser's tokens, the bootstrap token included.
+    let (_, tokens) = app.get(&format!("/api/v3/core/tokens/?user__username=akadmin")).await;
+    let bootstrap = tokens["results"][0]["identifier"].as_str().unwrap().to_owned();
+    let path = format!("/api/v3/core/tokens/{bootstrap}/");
+    let expire = json!({"expiring": true, "expires": "2000-01-01T00:00:00Z"});
+    let (status, body) = app.as_browser(&mut helpdesk, Method::PATCH, &path, Some(expire)).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = app.as_browser(&mut helpdesk, Method::DELETE, &path, None).await;
+    assert_eq!(status, 403);
+    assert_eq!(app.get("/api/v3/core/users/me/").await.0, 200, "the bootstrap token still works");
+    // An ordinary user's are within the helpdesk's rights.
+    let mut member = app.sign_in("plex", MEMBER).await;
+    let member_pk = app.user_pk("member").await;
+    let status = app
+        .form_post(&mut helpdesk, &format!("/if/admin/users/{member_pk}/sessions/end-all"), &[("csrf", &csrf)])
+        .await;
+    assert!(status.is_redirection(), "{status}");
+    assert!(app.me(&mut member).await.is_none());
+}
+both!(
+    f9_a_helpdesk_cannot_touch_a_superusers_sessions_or_tokens,
+    f9_a_helpdesk_cannot_touch_a_superusers_sessions_or_tokens
+);
+
+// ------------------------------------------------------------------------------------------
+// F15: the admin token sign-in has a login-CSRF token and a rate limit.
+
+async fn f15_the_admin_token_sign_in_resists_csrf_and_guessing(app: &TestApp) {
+    // A cross-site form (no login-CSRF cookie) cannot sign a browser in, even with a valid token.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client
+        .post(format!("{}/if/admin/sign-in", app.base))
+        .form(&[("token", app.token.as_str()), ("login_csrf", "made-up")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("plexid_session=")));
+    // Guessing tokens is rate limited per address.
+    let mut last = StatusCode::OK;
+    for _ in 0..5 {
+        last = app.admin_token_form(&[("token", "guess")]).await.0;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.admin_token_form(&[("token", app.token.as_str())]).await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+both!(
+    f15_the_admin_token_sign_in_resists_csrf_and_guessing,
+    f15_the_admin_token_sign_in_resists_csrf_and_guessing,
+    settings(|s| s.login_rate_limit = 3)
 );

@@ -348,7 +348,13 @@ pub fn encoded(text: &str) -> String {
 /// Where to go after signing in: an admin page asked for, else the overview.
 fn admin_next(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with("/if/admin/") && !path.contains("//") => path,
+        Some(path)
+            if path.starts_with("/if/admin/")
+                && !path.contains("//")
+                && !path.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            path
+        }
         _ => "/if/admin/",
     }
 }
@@ -367,7 +373,22 @@ async fn token_form(
     token_page(&state, admin_next(q.next.as_deref()), None, StatusCode::OK)
 }
 
+/// The token form, with a fresh login-CSRF value in its hidden field and cookie.
 fn token_page(state: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let login_csrf = crate::crypto::generate_key();
+    let mut response = token_form_html(state, next, &login_csrf, error, status);
+    crate::web::cookies::set_login_csrf(&mut response, &state.settings, &login_csrf);
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response
+}
+
+fn token_form_html(
+    state: &AppState,
+    next: &str,
+    login_csrf: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let errors = match error {
         Some(message) => plexid_core::FieldErrors::single("token", message),
         None => plexid_core::FieldErrors::default(),
@@ -377,10 +398,12 @@ fn token_page(state: &AppState, next: &str, error: Option<&str>, status: StatusC
          <p><a class=\"button\" href=\"{LOGIN_PATH}?next={next_query}\">Sign in with Plex</a></p>\
          <p class=\"muted\">No Plex source yet? Sign in with an API token: the first time, the bootstrap token \
          (<code>PLEXID_BOOTSTRAP_TOKEN</code>), or one printed by <code>plexid create-token</code>.</p>\
-         <form method=\"post\" action=\"/if/admin/sign-in\"><input type=\"hidden\" name=\"next\" value=\"{next}\">{field}\
+         <form method=\"post\" action=\"/if/admin/sign-in\"><input type=\"hidden\" name=\"next\" value=\"{next}\">\
+         <input type=\"hidden\" name=\"login_csrf\" value=\"{login_csrf}\">{field}\
          <button type=\"submit\">Sign in with the token</button></form></div>",
         next_query = escape(&encoded(next)),
         next = escape(next),
+        login_csrf = escape(login_csrf),
         field = forms::input("password", "token", "API token", "", "", &errors),
     );
     let mut response = super::page(state, "Administrator sign-in", &body, &[]);
@@ -389,13 +412,30 @@ fn token_page(state: &AppState, next: &str, error: Option<&str>, status: StatusC
 }
 
 /// `POST /if/admin/sign-in`: starts a session for the token's user, if they may administer.
+/// The form must carry the login-CSRF value of its cookie (a cross-site form cannot sign a
+/// browser in to an attacker's account), and attempts count against the client's sign-in limit.
 async fn token_sign_in(
     axum::extract::State(state): axum::extract::State<AppState>,
     client: crate::service::Client,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let form = forms::FormData::parse(&body);
     let next = admin_next(form.get("next"));
+    let expected = crate::web::cookies::read(&headers, crate::web::cookies::LOGIN_CSRF);
+    if expected.is_none() || form.get("login_csrf") != expected.as_deref() {
+        let message = "This sign-in form was not plexid's, or has expired. Please try again.";
+        return Ok(token_page(&state, next, Some(message), StatusCode::FORBIDDEN));
+    }
+    if let Err(retry_after) = state.login_limits.per_client.attempt(&format!("admin:{}", client.ip), state.clock.now())
+    {
+        let message = format!("Too many sign-in attempts from your address. Try again in {retry_after} seconds.");
+        let mut response = token_page(&state, next, Some(&message), StatusCode::TOO_MANY_REQUESTS);
+        if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
     let key = form.get("token").unwrap_or_default();
     match session_service::start_with_token(&state, key, &admin_permissions(), &client).await {
         Ok(Some(started)) => {
