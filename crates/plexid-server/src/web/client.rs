@@ -23,7 +23,7 @@ pub fn forwarded_client(headers: &axum::http::HeaderMap, hops: u8) -> Option<std
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
-    let index = entries.len().checked_sub(usize::from(hops.max(1))).unwrap_or(0);
+    let index = entries.len().saturating_sub(usize::from(hops.max(1)));
     entries.get(index)?.parse().ok()
 }
 

@@ -702,7 +702,7 @@ async fn f9_a_helpdesk_cannot_touch_a_superusers_sessions_or_tokens(app: &TestAp
     let answer = app.browser(&mut admin.clone(), Method::GET, "/if/admin/", None, false).await;
     assert_eq!(answer.status, 200, "akadmin's session lives on");
     // Changing or deleting a superuser's tokens, the bootstrap token included.
-    let (_, tokens) = app.get(&format!("/api/v3/core/tokens/?user__username=akadmin")).await;
+    let (_, tokens) = app.get("/api/v3/core/tokens/?user__username=akadmin").await;
     let bootstrap = tokens["results"][0]["identifier"].as_str().unwrap().to_owned();
     let path = format!("/api/v3/core/tokens/{bootstrap}/");
     let expire = json!({"expiring": true, "expires": "2000-01-01T00:00:00Z"});
