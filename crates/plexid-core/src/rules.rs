@@ -25,6 +25,30 @@ pub fn slug_errors(slug: &str) -> Vec<String> {
     errors
 }
 
+/// How long a user's display name may be when it comes from plex.tv (or a mapping): longer
+/// ones are cut, so identity headers and pages stay small.
+pub const NAME_MAX_LENGTH: usize = 150;
+/// Django's `EmailField` limit.
+pub const EMAIL_MAX_LENGTH: usize = 254;
+/// authentik's group name limit.
+pub const GROUP_NAME_MAX_LENGTH: usize = 80;
+
+/// A value plex.tv (or a mapping) sent, as plexid stores it: control characters (NUL among them,
+/// which PostgreSQL refuses) removed, trimmed, cut to `max` characters.
+pub fn clean_text(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).collect::<String>().trim().chars().take(max).collect()
+}
+
+/// A username plexid would accept through its own API: Django's validator and length.
+pub fn is_valid_username(name: &str) -> bool {
+    is_username(name) && name.chars().count() <= USERNAME_MAX_LENGTH
+}
+
+/// An email address plexid would accept through its own API.
+pub fn is_valid_email(email: &str) -> bool {
+    is_email(email) && email.chars().count() <= EMAIL_MAX_LENGTH && !email.chars().any(char::is_control)
+}
+
 /// Django's username validator: letters, digits and `@.+-_`.
 pub fn is_username(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '@' | '.' | '+' | '-'))
@@ -128,6 +152,18 @@ mod tests {
         assert!(user_path_error("/users").is_some());
         assert!(user_path_error("users/").is_some());
         assert!(user_path_error("a//b").is_some());
+    }
+
+    #[test]
+    fn values_from_plex_are_bounded() {
+        assert_eq!(clean_text(" Ann\u{0}ie\n ", 150), "Annie");
+        assert_eq!(clean_text(&"x".repeat(300_000), NAME_MAX_LENGTH).chars().count(), NAME_MAX_LENGTH);
+        assert!(is_valid_username("ann.e+1@x"));
+        assert!(!is_valid_username(&"a".repeat(5000)));
+        assert!(!is_valid_username("a\u{0}b"));
+        assert!(is_valid_email("a@example.com"));
+        assert!(!is_valid_email(&format!("{}@example.com", "a".repeat(300))));
+        assert!(!is_valid_email("not an email"));
     }
 
     #[test]

@@ -280,7 +280,7 @@ async fn check_access(
     match decide_access(&answers, &source.allowed_servers, source.allow_friends) {
         Access::Granted(relationship) => Ok(Ok(Admitted {
             identifier: user.id.to_string(),
-            plex_username: user.username.clone(),
+            plex_username: rules::clean_text(&user.username, rules::USERNAME_MAX_LENGTH),
             info: user.raw.clone(),
             relationship,
         })),
@@ -470,6 +470,11 @@ fn text<'v>(properties: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
     properties.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// A group's mapped name, cleaned and cut to authentik's limit.
+fn group_name(properties: &Map<String, Value>) -> Option<String> {
+    text(properties, "name").map(|n| rules::clean_text(n, rules::GROUP_NAME_MAX_LENGTH)).filter(|n| !n.is_empty())
+}
+
 impl Attempt<'_> {
     async fn write(&self, signed_in: Option<UserId>, next: &str) -> Result<Redeemed, Failure> {
         let app = self.app;
@@ -547,7 +552,9 @@ impl Attempt<'_> {
                     return Err(Failure::Refuse(DenyReason::NoEnrollmentFlow));
                 }
                 let mut conn = tx.conn();
-                let wanted = text(&self.properties.user, "username").filter(|name| rules::is_username(name));
+                // A username plexid's own API would refuse (too long, odd characters) goes to
+                // the username step instead.
+                let wanted = text(&self.properties.user, "username").filter(|name| rules::is_valid_username(name));
                 let free = match wanted {
                     Some(name) => !conn.username_taken(name).await?,
                     None => false,
@@ -645,8 +652,10 @@ impl Attempt<'_> {
     async fn enroll(&self, conn: &mut Conn<'_, ReadWrite>, username: &str, now: Timestamp) -> Result<Started, Failure> {
         let props = &self.properties.user;
         let mut user = User::named(username, now);
-        user.name = text(props, "name").unwrap_or_default().to_owned();
-        user.email = text(props, "email").unwrap_or_default().to_owned();
+        // plex.tv's (or a mapping's) values, bounded like the API's own input: the name cleaned
+        // and cut, an email the API would refuse dropped.
+        user.name = rules::clean_text(text(props, "name").unwrap_or_default(), rules::NAME_MAX_LENGTH);
+        user.email = text(props, "email").filter(|e| rules::is_valid_email(e)).unwrap_or_default().to_owned();
         user.path = text(props, "path").filter(|p| rules::user_path_error(p).is_none()).map_or_else(
             || plexid_core::source::user_path(&self.source.user_path_template, &self.source.slug),
             str::to_owned,
@@ -688,7 +697,8 @@ impl Attempt<'_> {
         let mut members_of: Vec<GroupId> = Vec::new();
         for (identifier, props) in &self.properties.groups {
             let connection = conn.group_connection_by_identifier(self.source.id, identifier).await?;
-            let name = text(props, "name");
+            let name = group_name(props);
+            let name = name.as_deref();
             let same_name = match (&connection, name) {
                 (None, Some(name)) => conn.groups_named(name).await?,
                 _ => Vec::new(),
@@ -704,7 +714,8 @@ impl Attempt<'_> {
                     id
                 }
                 GroupAction::Create => {
-                    let mut group = Group::named(name.unwrap_or(identifier));
+                    let fallback = rules::clean_text(identifier, rules::GROUP_NAME_MAX_LENGTH);
+                    let mut group = Group::named(name.unwrap_or(&fallback));
                     group.attributes = attributes_of(props);
                     conn.insert_group(&group).await?;
                     group.id
@@ -741,8 +752,8 @@ fn attributes_of(props: &Map<String, Value>) -> Map<String, Value> {
 /// authentik's `update_attributes`: the mapped name, and the mapped attributes merged in.
 fn updated_group(before: &Group, props: &Map<String, Value>) -> Group {
     let mut after = before.clone();
-    if let Some(name) = text(props, "name") {
-        after.name = name.to_owned();
+    if let Some(name) = group_name(props) {
+        after.name = name;
     }
     for (key, value) in attributes_of(props) {
         after.attributes.insert(key, value);
@@ -801,14 +812,21 @@ pub async fn complete_enrollment(
     }
 }
 
-/// The mapped username of a waiting sign-in (to pre-fill the page), if the key is live.
+/// The mapped username of a waiting sign-in, to pre-fill the page when it is valid and free
+/// (empty otherwise), if the key is live.
 pub async fn pending_username(app: &AppState, pending_key: &str) -> ServiceResult<Option<String>> {
     let hash = crate::crypto::hash_token(pending_key);
     let Some((_, payload)) = app.store.read().pending_login(&hash, app.clock.now()).await? else {
         return Ok(None);
     };
     let pending: Pending = serde_json::from_str(&payload).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    Ok(Some(text(&pending.properties.user, "username").unwrap_or_default().to_owned()))
+    // Only a username that could be taken as it is: valid, and free.
+    let wanted = text(&pending.properties.user, "username").filter(|name| rules::is_valid_username(name));
+    let free = match wanted {
+        Some(name) => !app.store.read().username_taken(name).await?,
+        None => false,
+    };
+    Ok(Some(wanted.filter(|_| free).unwrap_or_default().to_owned()))
 }
 
 /// Connects the signed-in caller's Plex account (`redeem_token_authenticated`).

@@ -756,3 +756,51 @@ both!(
     f15_the_admin_token_sign_in_resists_csrf_and_guessing,
     settings(|s| s.login_rate_limit = 3)
 );
+
+// ------------------------------------------------------------------------------------------
+// F13: what plex.tv sends is checked and bounded like the API's own input.
+
+async fn f13_plex_profile_values_are_bounded(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let mut weird = fake_plex::Account::new(3001, "placeholder");
+    weird.username = "u".repeat(5000);
+    weird.title = format!("Ti\u{0}tle{}", "n".repeat(300_000));
+    weird.email = "not an email".into();
+    app.plex.add_account(weird);
+    app.plex.add_friend(OWNER, 3001);
+    let mut cookies = Cookies::default();
+    let a = app.redeem(&mut cookies, "plex", 3001).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["to"], "/if/flow/default-source-enrollment/?slug=plex",
+        "a username the API refuses is asked for"
+    );
+    let page = app.browser(&mut cookies, Method::GET, "/if/flow/default-source-enrollment/", None, false).await;
+    let html = page.body.as_str().unwrap();
+    assert!(html.len() < 20_000, "the page does not carry the 5,000-character name ({} bytes)", html.len());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client
+        .post(format!("{}/if/flow/default-source-enrollment/", app.base))
+        .header("Cookie", cookies.header())
+        .form(&[("username", "weird")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    cookies.absorb(&response);
+    let me = app.me(&mut cookies).await.unwrap();
+    let name = me["name"].as_str().unwrap();
+    assert_eq!(name.chars().count(), 150, "the name is cut");
+    assert!(name.starts_with("Title"), "control characters are removed: {}", &name[..10]);
+    assert_eq!(me["email"], "", "an email the API would refuse is dropped");
+    // The identity headers stay small.
+    app.forward_auth_app("fa", json!({"external_host": "http://fa.test"}), json!([])).await;
+    let (_, _, fa) = app.forward_sign_in(&mut cookies, "fa.test", "/").await;
+    let (status, headers) =
+        proxied(app, "fa.test", "/outpost.goauthentik.io/auth/nginx", &fa, &[("X-Original-URL", "http://fa.test/")])
+            .await;
+    assert_eq!(status, 200);
+    assert!(headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum::<usize>() < 2_000);
+}
+both!(f13_plex_profile_values_are_bounded, f13_plex_profile_values_are_bounded);
