@@ -41,6 +41,26 @@ async fn log_requests(request: Request, next: Next) -> Response {
     response
 }
 
+/// A NUL character (which PostgreSQL refuses in text) anywhere in the URL is a client's mistake,
+/// answered before any handler runs and the same on both engines: in a query parameter, that
+/// parameter's field error; in the path, "not found". (Bodies are checked by their readers.)
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let uri = request.uri();
+    if let Some(query) = uri.query().filter(|q| q.to_ascii_lowercase().contains("%00")) {
+        let field = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| if k.contains('\0') { "non_field_errors".to_owned() } else { k.into_owned() });
+        if let Some(field) = field {
+            return api::error::ApiError::field(&field, api::drf::body::NUL).into_response();
+        }
+    }
+    if uri.path().to_ascii_lowercase().contains("%00") {
+        return api::error::ApiError::NotFound.into_response();
+    }
+    next.run(request).await
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", api::routes())
@@ -53,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.settings.body_timeout.std()))
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
 }

@@ -37,17 +37,26 @@ impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = match parts.headers.get(AUTHORIZATION) {
-            None => None,
-            Some(value) => Some(value.to_str().map_err(|_| ApiError::Forbidden(TOKEN_INVALID))?),
-        };
-        match parse_authorization(header) {
-            Credentials::None => session_actor(parts, state).await,
-            Credentials::Unsupported => Err(ApiError::Forbidden(UNSUPPORTED_AUTH)),
-            Credentials::Bearer(key) => {
-                let principal = tokens::authenticate(state, key).await?.ok_or(ApiError::Forbidden(TOKEN_INVALID))?;
-                Ok(Actor::User(principal))
-            }
+        let actor = identify(parts, state).await?;
+        if actor.is_authenticated() {
+            parts.extensions.insert(super::http::Authenticated);
+        }
+        Ok(actor)
+    }
+}
+
+/// The caller of a request: a bearer token's user, a session's, or nobody.
+async fn identify(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
+    let header = match parts.headers.get(AUTHORIZATION) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| ApiError::Forbidden(TOKEN_INVALID))?),
+    };
+    match parse_authorization(header) {
+        Credentials::None => session_actor(parts, state).await,
+        Credentials::Unsupported => Err(ApiError::Forbidden(UNSUPPORTED_AUTH)),
+        Credentials::Bearer(key) => {
+            let principal = tokens::authenticate(state, key).await?.ok_or(ApiError::Forbidden(TOKEN_INVALID))?;
+            Ok(Actor::User(principal))
         }
     }
 }

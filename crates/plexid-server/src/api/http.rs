@@ -12,8 +12,18 @@ use serde_json::Value;
 
 use super::error::ApiError;
 
-/// Largest request body accepted.
+/// Largest request body accepted from an authenticated caller.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest request body accepted from anyone else (a sign-in, a token exchange, a form of the
+/// login pages): what those need, so unauthenticated connections cannot make plexid buffer a
+/// megabyte each.
+pub const ANONYMOUS_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Put in a request's extensions by the [`crate::service::Actor`] extractor when the caller
+/// proved who they are: [`JsonBody`] then accepts the larger limit.
+#[derive(Clone, Copy, Debug)]
+pub struct Authenticated;
 
 /// A JSON response with `Content-Type: application/json; charset=utf-8`.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
@@ -46,23 +56,31 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// A request body parsed as JSON. An empty body is `{}` (as DRF treats it).
+/// A request body parsed as JSON. An empty body is `{}` (as DRF treats it). At most
+/// [`MAX_BODY_BYTES`] from an authenticated caller, [`ANONYMOUS_MAX_BODY_BYTES`] otherwise (the
+/// caller was identified by an extractor before this one).
 pub struct JsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let limit = if request.extensions().get::<Authenticated>().is_some() {
+            MAX_BODY_BYTES
+        } else {
+            ANONYMOUS_MAX_BODY_BYTES
+        };
+        let bytes: Bytes = axum::body::to_bytes(request.into_body(), limit).await.map_err(|e| {
+            let error = e.into_inner();
+            if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 ApiError::PayloadTooLarge
             } else {
-                ApiError::JsonParse(format!("could not read the request body: {e}"))
+                ApiError::JsonParse(format!("could not read the request body: {error}"))
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/if/user/", get(account::show))
         .route("/if/logout/", post(account::logout))
         .route("/static/plexid/{file}", get(assets::file))
+        // Anyone may post these forms: small bodies only.
+        .layer(axum::extract::DefaultBodyLimit::max(crate::api::http::ANONYMOUS_MAX_BODY_BYTES))
         .merge(admin::routes())
 }
 

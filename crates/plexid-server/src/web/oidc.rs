@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/application/o/{slug}/.well-known/openid-configuration", get(discovery))
         .route("/application/o/{slug}/jwks/", get(jwks))
         .route("/application/o/{slug}/end-session/", get(end_session).post(end_session_confirmed))
+        // Clients and browsers post small forms here, mostly unauthenticated.
+        .layer(axum::extract::DefaultBodyLimit::max(crate::api::http::ANONYMOUS_MAX_BODY_BYTES))
 }
 
 fn json_answer(status: StatusCode, body: &Value) -> Response {

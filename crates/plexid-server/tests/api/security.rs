@@ -804,3 +804,58 @@ async fn f13_plex_profile_values_are_bounded(app: &TestApp) {
     assert!(headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum::<usize>() < 2_000);
 }
 both!(f13_plex_profile_values_are_bounded, f13_plex_profile_values_are_bounded);
+
+// ------------------------------------------------------------------------------------------
+// F20: NUL characters are a client's mistake on both engines, never a 500.
+
+async fn f20_nul_characters_are_field_errors(app: &TestApp) {
+    let (status, body) =
+        app.post("/api/v3/sources/plex/", json!({"name": "N\u{0}", "slug": "n", "plex_token": "t"})).await;
+    assert_eq!((status.as_u16(), body), (400, json!({"name": ["Null characters are not allowed."]})));
+    let (status, body) = app.get("/api/v3/sources/plex/?search=a%00b").await;
+    assert_eq!((status.as_u16(), body), (400, json!({"search": ["Null characters are not allowed."]})));
+    let (status, _) = app.get("/api/v3/sources/plex/a%00b/").await;
+    assert_eq!(status, 404);
+    let (status, body) = app.post("/api/v3/core/groups/", json!({"name": "g", "attributes": {"k": "v\u{0}"}})).await;
+    assert!(status == 201 || status == 400, "{status} {body}");
+    let (status, _) = app.get("/api/v3/core/users/?username=%00").await;
+    assert_eq!(status, 400);
+    // The pages: a search and a form field.
+    let admin = app.admin_token_session().await;
+    let answer = app.browser(&mut admin.clone(), Method::GET, "/if/admin/users/?search=%00", None, false).await;
+    assert!(answer.status.is_client_error(), "{}", answer.status);
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "viewers"})).await;
+    let csrf = csrf_of(&admin);
+    let status = app
+        .form_post(
+            &mut admin.clone(),
+            &format!("/if/admin/groups/{}/members", group["pk"].as_str().unwrap()),
+            &[("csrf", &csrf), ("username", "a\u{0}b")],
+        )
+        .await;
+    assert!(status.as_u16() < 500, "{status}");
+}
+both!(f20_nul_characters_are_field_errors, f20_nul_characters_are_field_errors);
+
+// ------------------------------------------------------------------------------------------
+// F14: unauthenticated bodies are limited to what they need.
+
+async fn f14_anonymous_bodies_are_small(app: &TestApp) {
+    let big = json!({"plex_token": "x".repeat(100 * 1024)}).to_string();
+    let (status, _) = app.send(Method::POST, "/api/v3/sources/plex/redeem_token/?slug=plex", None, Some(&big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let response = reqwest::Client::new()
+        .post(format!("{}/application/o/token/", app.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=authorization_code&code={}", "x".repeat(100 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // An authenticated caller may still send a large body (a long mapping expression, say).
+    let expression = format!("return {{\"note\": \"{}\"}}", "x".repeat(100 * 1024));
+    let (status, body) =
+        app.post("/api/v3/propertymappings/source/plex/", json!({"name": "big", "expression": expression})).await;
+    assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+both!(f14_anonymous_bodies_are_small, f14_anonymous_bodies_are_small);

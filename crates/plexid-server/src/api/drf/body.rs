@@ -13,6 +13,8 @@ pub const NOT_A_STRING: &str = "Not a valid string.";
 pub const NOT_A_BOOL: &str = "Must be a valid boolean.";
 pub const NOT_AN_INT: &str = "A valid integer is required.";
 pub const NOT_A_DICT: &str = "Expected a dictionary of items but got type";
+/// DRF's `ProhibitNullCharactersValidator` (PostgreSQL cannot store NUL in text).
+pub const NUL: &str = "Null characters are not allowed.";
 
 /// Python's name for a JSON value's type, as DRF puts it in messages.
 pub fn python_type(value: &Value) -> &'static str {
@@ -299,6 +301,9 @@ fn check_text(value: &Value, rules: Text) -> Result<String, String> {
         if text.chars().count() > max {
             return Err(format!("Ensure this field has no more than {max} characters."));
         }
+    }
+    if text.contains('\0') {
+        return Err(NUL.to_owned());
     }
     Ok(text)
 }

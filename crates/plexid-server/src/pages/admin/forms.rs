@@ -8,8 +8,11 @@ use crate::pages::escape;
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
+    /// The form's fields, NUL characters dropped (no field of plexid's forms can hold one, and
+    /// PostgreSQL refuses them in text).
     pub fn parse(body: &[u8]) -> Self {
-        FormData(form_urlencoded::parse(body).into_owned().collect())
+        let clean = |text: std::borrow::Cow<'_, str>| text.replace('\0', "");
+        FormData(form_urlencoded::parse(body).map(|(k, v)| (clean(k), clean(v))).collect())
     }
 
     /// The first value of `name`.

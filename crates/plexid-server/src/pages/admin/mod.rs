@@ -33,7 +33,12 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/if/admin/", get(overview))
-        .route("/if/admin/sign-in", get(token_form).post(token_sign_in))
+        .route(
+            "/if/admin/sign-in",
+            get(token_form)
+                .post(token_sign_in)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::api::http::ANONYMOUS_MAX_BODY_BYTES)),
+        )
         .route("/if/admin/sources/", get(sources::list))
         .route("/if/admin/sources/new", get(sources::new_form).post(sources::create))
         .route("/if/admin/sources/{slug}/", get(sources::show))
