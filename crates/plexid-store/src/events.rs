@@ -38,6 +38,13 @@ pub struct EventFilter {
     pub username: Option<String>,
     pub client_ip: Option<String>,
     pub context_model_pk: Option<String>,
+    /// `context.model.app`, `context.model.model_name`.
+    pub context_model_app: Option<String>,
+    pub context_model_name: Option<String>,
+    /// `context.authorized_application.pk`, with or without the UUID's dashes.
+    pub context_authorized_app: Option<String>,
+    /// The brand's name: plexid's events have no brand, so any name matches none.
+    pub brand_name: Option<String>,
     pub search: Vec<String>,
 }
 
@@ -66,6 +73,17 @@ impl<A: Access> Conn<'_, A> {
         f.eq("username", filter.username.clone());
         f.eq("client_ip", filter.client_ip.clone());
         f.eq("context_model_pk", filter.context_model_pk.clone());
+        let dialect = self.dialect();
+        f.eq(&dialect.json_text("context", &["model", "app"]), filter.context_model_app.clone());
+        f.eq(&dialect.json_text("context", &["model", "model_name"]), filter.context_model_name.clone());
+        if let Some(pk) = &filter.context_authorized_app {
+            let column = dialect.json_text("context", &["authorized_application", "pk"]);
+            let p = f.bind(pk.replace('-', ""));
+            f.clause(format!("REPLACE({column}, '-', '') = {p}"));
+        }
+        if filter.brand_name.is_some() {
+            f.clause("1 = 0".into());
+        }
         f.search(&filter.search, &["action", "app", "username", "client_ip", "context"]);
         let query = ListQuery { select: SELECT, columns: ORDER_COLUMNS, tiebreak: "uuid" };
         query.run(self, f, ordering, window, from_row).await

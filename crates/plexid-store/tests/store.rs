@@ -202,6 +202,7 @@ fn violation(constraint: Constraint) -> (&'static [&'static str], &'static str) 
         Constraint::ApplicationSlug => (&["INSERT INTO application (uuid, slug, name) VALUES ('a1', 'app', 'A')"], "INSERT INTO application (uuid, slug, name) VALUES ('a2', 'app', 'B')"),
         Constraint::ApplicationProvider => (&[FLOW, PROVIDER, APP], "INSERT INTO application (uuid, slug, name, provider_id) VALUES ('a2', 'app2', 'B', 1)"),
         Constraint::ProviderClientId => (&[FLOW, PROVIDER], "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (2, 'proxy', 'q', 'f1', 'c1')"),
+        Constraint::ProviderName => (&[FLOW, PROVIDER], "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (2, 'proxy', 'p', 'f1', 'c2')"),
         Constraint::SourceSlug => (&[SOURCE], "UPDATE plex_source SET managed = NULL WHERE uuid = 's1'; INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, group_matching_mode, user_path_template, client_id, plex_token) VALUES ('s3', 'S', 'plex', 'any', 'identifier', 'identifier', 'p', 'c', 't')"),
         Constraint::SourceManaged => (&[SOURCE, SOURCE2], "UPDATE plex_source SET managed = 'm' WHERE uuid = 's2'"),
         Constraint::FlowSlug => (&[FLOW], "INSERT INTO flow (uuid, slug, name, title, designation) VALUES ('f2', 'f', 'n', 't', 'authentication')"),

@@ -180,7 +180,7 @@ async fn code_flow(app: &TestApp) {
     assert_eq!((status, &intro["active"], &intro["username"]), (StatusCode::OK, &json!(true), &json!("friend")));
     let (status, _) =
         app.oauth_post("/application/o/introspect/", Some((&rp.client_id, "wrong")), &[("token", &access)]).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 401, "RFC 7662 §2.3");
 
     // Refresh: new tokens; the old refresh token is spent.
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();

@@ -196,16 +196,30 @@ impl<'a> Body<'a> {
         let items = self.list(name)?;
         let mut ids = Vec::with_capacity(items.len());
         for item in items {
-            match item.as_i64().or_else(|| item.as_str().and_then(|s| s.trim().parse().ok())) {
-                Some(id) => ids.push(id),
-                None => {
-                    self.errors
-                        .add(name, format!("Incorrect type. Expected pk value, received {}.", python_type(item)));
+            match int_pk(item) {
+                Ok(id) => ids.push(id),
+                Err(message) => {
+                    self.errors.add(name, message);
                     return None;
                 }
             }
         }
         Some(ids)
+    }
+
+    /// A nullable reference by integer primary key (`PrimaryKeyRelatedField`): a number or a
+    /// numeric string; `Some(None)` for null.
+    pub fn int_ref(&mut self, name: &str) -> Option<Option<i64>> {
+        match self.present(name, false)? {
+            Value::Null => Some(None),
+            value => match int_pk(value) {
+                Ok(id) => Some(Some(id)),
+                Err(message) => {
+                    self.errors.add(name, message);
+                    None
+                }
+            },
+        }
     }
 
     /// A list of UUID references (`ManyRelatedField`): the first bad item is the error.
@@ -284,6 +298,14 @@ impl<'a> Body<'a> {
         }
         parsed
     }
+}
+
+/// An integer primary key as DRF's `PrimaryKeyRelatedField` reads one.
+fn int_pk(value: &Value) -> Result<i64, String> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        .ok_or_else(|| format!("Incorrect type. Expected pk value, received {}.", python_type(value)))
 }
 
 fn check_text(value: &Value, rules: Text) -> Result<String, String> {
