@@ -293,7 +293,8 @@ async fn refusals(app: &TestApp) {
             ],
         )
         .await;
-    assert_eq!((status.as_u16(), error), (400, crate::helpers::sample("39-oauth2-token-invalid-client-400")));
+    // Sample 39 (credentials in the form) is 400; with HTTP basic auth RFC 6749 §5.2 says 401.
+    assert_eq!((status.as_u16(), error), (401, crate::helpers::sample("39-oauth2-token-invalid-client-400")));
     // The missing verifier, a wrong one, a wrong redirect URI: invalid_grant (and the code is spent).
     let (status, error) = app
         .oauth_post(
