@@ -19,9 +19,7 @@ use super::drf::query::bool_filter;
 use super::drf::{Body, Text};
 use super::error::{ApiError, ApiResult};
 use super::http::{created, no_content, ok, JsonBody, QueryParams};
-use super::{
-    asc, choice_filter, lookup, paginated_schema, read_body, GenericError, ListArgs, UsedBy, ValidationError,
-};
+use super::{asc, choice_filter, lookup, paginated_schema, read_body, GenericError, ListArgs, UsedBy, ValidationError};
 use crate::service::providers::{self as service, masked, ProviderChanges, Saved};
 use crate::service::{oidc, Actor};
 use crate::state::AppState;

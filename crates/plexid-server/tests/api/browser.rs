@@ -11,8 +11,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::helpers::{Backend, TestApp};
-use crate::process::Group;
 use crate::login::{FRIEND, MEMBER, STRANGER};
+use crate::process::Group;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -31,9 +31,10 @@ impl Driver {
             "the browser tests need Debian's chromium and chromium-driver (scripts/test installs them)"
         );
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let group =
-            Group::spawn(Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()))
-                .expect("chromedriver starts");
+        let group = Group::spawn(
+            Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()),
+        )
+        .expect("chromedriver starts");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < WAIT, "chromedriver did not start listening");

@@ -55,8 +55,9 @@ async fn openid_client(app: &TestApp) {
         .map(str::to_owned)
         .to_vec();
     let friend = app.plex.token_of(FRIEND).unwrap();
-    let first = [&common[..], &["--redirect-uri", CALLBACK, "--source", "plex", "--plex-token", &friend].map(str::to_owned)]
-        .concat();
+    let first =
+        [&common[..], &["--redirect-uri", CALLBACK, "--source", "plex", "--plex-token", &friend].map(str::to_owned)]
+            .concat();
     let output = node("openid_rp.mjs", first).await;
     assert!(output.contains("ID token valid") && output.contains(r#"plex_relationship=["friend"]"#), "{output}");
     let refresh = output.lines().find_map(|l| l.strip_prefix("refresh_token=")).expect("a refresh token").to_owned();

@@ -14,7 +14,8 @@ use crate::oidc::CALLBACK;
 async fn provider_names_are_unique_across_kinds(app: &TestApp) {
     let flow = app.flow_pk("default-provider-authorization-implicit-consent").await;
     let oauth2 = |name: &str| json!({"name": name, "authorization_flow": flow});
-    let proxy = |name: &str| json!({"name": name, "authorization_flow": flow, "external_host": "https://x.example.com"});
+    let proxy =
+        |name: &str| json!({"name": name, "authorization_flow": flow, "external_host": "https://x.example.com"});
     let duplicate = (StatusCode::BAD_REQUEST, sample("41-provider-create-duplicate-name-400"));
     assert_eq!(app.post("/api/v3/providers/oauth2/", oauth2("Same")).await.0, 201);
     assert_eq!(app.post("/api/v3/providers/oauth2/", oauth2("Same")).await, duplicate, "a second OAuth2 provider");
@@ -48,7 +49,8 @@ async fn list_filters(app: &TestApp) {
     let (status, body) = app.get("/api/v3/providers/oauth2/?client_type=bogus").await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, sample("42-oauth2-provider-list-bad-client-type-400")));
 
-    let single = app.forward_auth_app("single", json!({"external_host": "https://single.example.com"}), json!([])).await;
+    let single =
+        app.forward_auth_app("single", json!({"external_host": "https://single.example.com"}), json!([])).await;
     let domain = app
         .forward_auth_app(
             "domain",
@@ -76,7 +78,9 @@ async fn list_filters(app: &TestApp) {
     assert!(status.is_redirection());
     let (_, application) = app.get("/api/v3/core/applications/rp/").await;
     let pk = application["pk"].as_str().unwrap();
-    let count = |query: String| async move { app.get(&format!("/api/v3/events/events/?{query}")).await.1["pagination"]["count"].clone() };
+    let count = |query: String| async move {
+        app.get(&format!("/api/v3/events/events/?{query}")).await.1["pagination"]["count"].clone()
+    };
     assert_eq!(count(format!("context_authorized_app={pk}")).await, 1);
     assert_eq!(count(format!("context_authorized_app={}", pk.replace('-', ""))).await, 1, "authentik's hex form");
     assert_eq!(count("context_authorized_app=00000000-0000-0000-0000-000000000000".into()).await, 0);
@@ -108,8 +112,14 @@ async fn for_user_and_pk_references(app: &TestApp) {
     for (path, expected) in [
         ("/api/v3/core/applications/?for_user=999999", "43-application-list-for-user-unknown-400"),
         ("/api/v3/core/applications/?for_user=abc", "44-application-list-for-user-not-a-number-400"),
-        ("/api/v3/core/applications/apps/check_access/?for_user=999999", "45-application-check-access-for-user-unknown-400"),
-        ("/api/v3/core/applications/apps/check_access/?for_user=abc", "46-application-check-access-for-user-not-a-number-400"),
+        (
+            "/api/v3/core/applications/apps/check_access/?for_user=999999",
+            "45-application-check-access-for-user-unknown-400",
+        ),
+        (
+            "/api/v3/core/applications/apps/check_access/?for_user=abc",
+            "46-application-check-access-for-user-not-a-number-400",
+        ),
     ] {
         assert_eq!(app.get(path).await, (StatusCode::BAD_REQUEST, sample(expected)), "{path}");
     }
@@ -124,8 +134,9 @@ async fn for_user_and_pk_references(app: &TestApp) {
     let (status, body) =
         app.post("/api/v3/core/applications/", json!({"name": "x", "slug": "x", "provider": "abc"})).await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, sample("47-application-create-provider-str-400")));
-    let (status, body) =
-        app.post("/api/v3/core/applications/", json!({"name": "x", "slug": "x", "provider": provider["pk"].to_string()})).await;
+    let (status, body) = app
+        .post("/api/v3/core/applications/", json!({"name": "x", "slug": "x", "provider": provider["pk"].to_string()}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a numeric string names the provider, already in use: {body}");
     assert_eq!(body, json!({"provider": ["Application with this provider already exists."]}));
 }
@@ -150,7 +161,10 @@ async fn anonymous_events_and_zero_validity(app: &TestApp) {
     let flow = app.flow_pk("default-provider-authorization-implicit-consent").await;
     for bad in ["", "hours=-1", "soon"] {
         let (status, body) = app
-            .post("/api/v3/providers/oauth2/", json!({"name": "Bad", "authorization_flow": flow, "access_token_validity": bad}))
+            .post(
+                "/api/v3/providers/oauth2/",
+                json!({"name": "Bad", "authorization_flow": flow, "access_token_validity": bad}),
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {body}");
     }
