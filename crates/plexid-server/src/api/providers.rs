@@ -480,10 +480,11 @@ async fn used_by_kind(state: &AppState, actor: &Actor, kind: ProviderKind, id: &
 }
 
 macro_rules! provider_endpoints {
-    ($kind:expr, $path:literal, $item:literal, $tag:literal, $model:ty, $request:ty, $paginated:ty,
+    ($kind:expr, $path:literal, $item:literal, $tag:literal, $model:ty, $request:ty, $paginated:ty, [$($filter:literal),*],
      $list:ident, $create:ident, $retrieve:ident, $update:ident, $partial:ident, $destroy:ident, $used_by:ident) => {
         #[utoipa::path(get, path = $path, tag = $tag,
             params(("name" = Option<String>, Query), ("client_id" = Option<String>, Query), ("application__isnull" = Option<bool>, Query),
+                $(($filter = Option<String>, Query),)*
                 ("ordering" = Option<String>, Query), ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query), ("search" = Option<String>, Query)),
             responses((status = 200, body = $paginated), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
         pub async fn $list(State(state): State<AppState>, actor: Actor, query: QueryParams) -> ApiResult<Response> {
@@ -536,6 +537,7 @@ provider_endpoints!(
     OAuth2Provider,
     OAuth2ProviderRequest,
     PaginatedOAuth2ProviderList,
+    ["client_type", "sub_mode", "issuer_mode"],
     list_oauth2,
     create_oauth2,
     retrieve_oauth2,
@@ -553,6 +555,7 @@ provider_endpoints!(
     ProxyProvider,
     ProxyProviderRequest,
     PaginatedProxyProviderList,
+    ["name__iexact", "mode__iexact", "external_host__iexact", "cookie_domain__iexact"],
     list_proxy,
     create_proxy,
     retrieve_proxy,

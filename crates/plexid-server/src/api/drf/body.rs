@@ -162,9 +162,15 @@ impl<'a> Body<'a> {
 
     /// A nullable primary-key reference by UUID; existence is checked by the caller.
     pub fn uuid_ref(&mut self, name: &str) -> Option<Option<Uuid>> {
+        self.reference(name, parse_uuid_value)
+    }
+
+    /// A nullable reference read with `parse`: `Some(None)` for null, `None` when absent or
+    /// refused (the error recorded).
+    fn reference<T>(&mut self, name: &str, parse: fn(&Value) -> Result<T, String>) -> Option<Option<T>> {
         match self.present(name, false)? {
             Value::Null => Some(None),
-            value => match parse_uuid_value(value) {
+            value => match parse(value) {
                 Ok(id) => Some(Some(id)),
                 Err(message) => {
                     self.errors.add(name, message);
@@ -210,16 +216,7 @@ impl<'a> Body<'a> {
     /// A nullable reference by integer primary key (`PrimaryKeyRelatedField`): a number or a
     /// numeric string; `Some(None)` for null.
     pub fn int_ref(&mut self, name: &str) -> Option<Option<i64>> {
-        match self.present(name, false)? {
-            Value::Null => Some(None),
-            value => match int_pk(value) {
-                Ok(id) => Some(Some(id)),
-                Err(message) => {
-                    self.errors.add(name, message);
-                    None
-                }
-            },
-        }
+        self.reference(name, int_pk)
     }
 
     /// A list of UUID references (`ManyRelatedField`): the first bad item is the error.
