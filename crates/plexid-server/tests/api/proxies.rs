@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::browser::{approve_in_plex_window, text_of, wait_for_url, Driver, WAIT};
 use crate::helpers::{Backend, TestApp};
-use plexid_server::web::snippets::{self, Target};
 use crate::process::Group;
+use plexid_server::web::snippets::{self, Target};
 
 /// Waits until the element `css` reads `expected` (the page may still be navigating).
 async fn wait_for_text(browser: &fantoccini::Client, css: &str, expected: &str) {
