@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/application/o/{slug}/.well-known/openid-configuration", get(discovery))
         .route("/application/o/{slug}/jwks/", get(jwks))
         .route("/application/o/{slug}/end-session/", get(end_session).post(end_session_confirmed))
+        .route("/if/session-end/{slug}/", get(session_end))
 }
 
 fn json_answer<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
@@ -345,7 +346,9 @@ async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Respon
 }
 
 /// Where end-session sends the browser afterwards: `post_logout_redirect_uri` when it is one of
-/// the provider's registered redirect URIs (with `state`), else plexid's sign-in page.
+/// the provider's registered redirect URIs (with `state`), else the application's "signed out"
+/// page (authentik's `/if/session-end/<slug>/`, also when there was no session to end), and for
+/// an unknown application plexid's sign-in page.
 fn after_sign_out(client: Option<&oidc::Client>, query: &QueryParams) -> String {
     match (client, query.get("post_logout_redirect_uri")) {
         (Some(client), Some(uri)) if client.provider.redirect_uris().iter().any(|r| r == uri) => {
@@ -358,6 +361,7 @@ fn after_sign_out(client: Option<&oidc::Client>, query: &QueryParams) -> String 
             }
             url
         }
+        (Some(client), _) => format!("/if/session-end/{}/", client.application.slug),
         _ => crate::pages::LOGIN_PATH.to_owned(),
     }
 }
@@ -455,6 +459,21 @@ async fn end_session_confirmed(
     match hinted {
         Ok(hinted) if confirmed || hinted => sign_out_to(&state, &user.key, &back).await,
         Ok(_) => confirm_sign_out(&state, &slug, client.as_ref(), &form, &user),
+        Err(error) => PageError::internal(&error).into_response(),
+    }
+}
+
+/// `GET /if/session-end/{slug}/`: the page an application's end-session leads to, saying the
+/// browser is signed out (authentik's session-end page).
+async fn session_end(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    match state.store.read().application_by_slug(&slug).await {
+        Ok(Some(application)) => PageError {
+            status: StatusCode::OK,
+            title: "Signed out",
+            message: format!("You have signed out of {} and of plexid.", application.name),
+        }
+        .into_response(),
+        Ok(None) => PageError::not_found().into_response(),
         Err(error) => PageError::internal(&error).into_response(),
     }
 }

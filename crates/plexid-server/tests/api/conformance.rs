@@ -231,6 +231,15 @@ async fn oauth_endpoints(app: &TestApp) {
         assert!(claims.contains(claim), "{claim} not advertised");
     }
 
+    // End session without a session: the application's "signed out" page, as authentik's.
+    let answer = app.browser(&mut Cookies::default(), Method::GET, "/application/o/rp/end-session/", None, false).await;
+    assert_eq!(answer.headers.get("location").map(|v| v.to_str().unwrap()), Some("/if/session-end/rp/"));
+    let answer = app.browser(&mut Cookies::default(), Method::GET, "/if/session-end/rp/", None, false).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.as_str().unwrap().contains("You have signed out of App rp"), "{}", answer.body);
+    let answer = app.browser(&mut Cookies::default(), Method::GET, "/if/session-end/nothing/", None, false).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
     let lone = app.oauth2_provider("Lone", json!({})).await;
     let (status, urls) = app.get(&format!("/api/v3/providers/oauth2/{}/setup_urls/", lone["pk"])).await;
     assert_eq!(status, StatusCode::OK, "{urls}");

@@ -228,15 +228,15 @@ async fn code_flow(app: &TestApp) {
     assert!(app.count("/api/v3/events/events/?action=authorize_application").await >= 2);
 
     // End session with the ID token plexid issued as the hint: an unregistered return address
-    // goes to plexid's login; a registered one is followed (with the state); either way the
-    // plexid session is over. (Without a valid hint plexid asks first: security.rs, F8.)
+    // goes to the application's "signed out" page (authentik's session-end page); a registered
+    // one is followed (with the state); either way the plexid session is over. (Without a valid hint plexid asks first: security.rs, F8.)
     let hint = urlencode(tokens["id_token"].as_str().unwrap());
     let path = format!(
         "/application/o/rp/end-session/?id_token_hint={hint}&post_logout_redirect_uri={}",
         urlencode("https://evil.example.net/")
     );
     let answer = app.browser(&mut cookies.clone(), Method::GET, &path, None, false).await;
-    assert_eq!(answer.headers.get("location").unwrap(), "/if/flow/default-source-authentication/");
+    assert_eq!(answer.headers.get("location").unwrap(), "/if/session-end/rp/");
     let path = format!(
         "/application/o/rp/end-session/?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
         urlencode(CALLBACK)
