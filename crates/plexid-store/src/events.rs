@@ -32,6 +32,9 @@ fn from_row(row: &Row) -> StoreResult<Event> {
     })
 }
 
+/// The username events without a user show (authentik's anonymous user).
+pub const ANONYMOUS: &str = "AnonymousUser";
+
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub action: Option<String>,
@@ -70,7 +73,11 @@ impl<A: Access> Conn<'_, A> {
     ) -> StoreResult<Listed<Event>> {
         let mut f = Filter::default();
         f.eq("action", filter.action.clone());
-        f.eq("username", filter.username.clone());
+        if let Some(username) = &filter.username {
+            // Events without a user show authentik's `AnonymousUser`, and are found by its name.
+            let p = f.bind(username.clone());
+            f.clause(format!("(username = {p} OR (user_pk IS NULL AND {p} = '{ANONYMOUS}'))"));
+        }
         f.eq("client_ip", filter.client_ip.clone());
         f.eq("context_model_pk", filter.context_model_pk.clone());
         let dialect = self.dialect();

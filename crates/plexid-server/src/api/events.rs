@@ -38,7 +38,7 @@ pub struct Event {
 /// The user of an event nobody signed in caused, as authentik shows its `AnonymousUser`. plexid
 /// has no such user row, so its pk is 0, which no user has.
 fn anonymous_user() -> Value {
-    json!({"pk": 0, "email": "", "username": "AnonymousUser", "is_anonymous": true})
+    json!({"pk": 0, "email": "", "username": plexid_store::events::ANONYMOUS, "is_anonymous": true})
 }
 
 impl From<EventRecord> for Event {

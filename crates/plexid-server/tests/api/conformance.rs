@@ -155,6 +155,9 @@ async fn anonymous_events_and_zero_validity(app: &TestApp) {
     assert_eq!(refused[0]["user"], expected);
     let (status, one) = app.get(&format!("/api/v3/events/events/{}/", refused[0]["pk"].as_str().unwrap())).await;
     assert_eq!((status, &one["user"]), (StatusCode::OK, &expected));
+    let by_name = app.events("username=AnonymousUser").await;
+    assert!(by_name.iter().any(|e| e["pk"] == refused[0]["pk"]), "found by the anonymous user's name");
+    assert!(by_name.iter().all(|e| e["user"] == expected), "only events without a user");
 
     let provider = app.oauth2_provider("Zero", json!({"access_token_validity": "seconds=0"})).await;
     assert_eq!(provider["access_token_validity"], "seconds=0");
