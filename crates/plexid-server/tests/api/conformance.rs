@@ -96,10 +96,10 @@ both!(list_filters, list_filters);
 /// `for_user` on the list and on `check_access`, with authentik's bodies (samples 43–46), and a
 /// provider given as a string (sample 47).
 async fn for_user_and_pk_references(app: &TestApp) {
-    let provider = app.oauth2_provider("OIDC apps", json!({})).await;
-    app.application("apps", &provider["pk"], json!({"access_relationships": ["friend"]})).await;
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
+    let provider = app.oauth2_provider("OIDC apps", json!({})).await;
+    app.application("apps", &provider["pk"], json!({"access_relationships": ["friend"]})).await;
     app.sign_in("plex", FRIEND).await;
     let (_, friends) = app.get("/api/v3/core/users/?username=friend").await;
     let friend = friends["results"][0]["pk"].as_i64().unwrap();
