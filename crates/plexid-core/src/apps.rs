@@ -245,10 +245,13 @@ pub fn bad_validity(value: &str) -> String {
 }
 
 /// Reads authentik's validity strings (`hours=1;minutes=30`: Python `timedelta` keyword
-/// arguments, numbers may have a fraction). `None` when unreadable, negative or zero.
+/// arguments, numbers may have a fraction). `None` when unreadable, empty or negative; zero is
+/// accepted, as authentik accepts it (what it validates then expires at once).
 pub fn parse_validity(text: &str) -> Option<jiff::SignedDuration> {
     let mut total = 0f64;
+    let mut parts = 0;
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        parts += 1;
         let (key, value) = part.split_once('=')?;
         let value: f64 = value.trim().parse().ok().filter(|v: &f64| v.is_finite())?;
         let unit = match key.trim() {
@@ -263,7 +266,7 @@ pub fn parse_validity(text: &str) -> Option<jiff::SignedDuration> {
         };
         total += value * unit;
     }
-    (total > 0.0 && total < 1e10).then(|| jiff::SignedDuration::from_secs_f64(total))
+    (parts > 0 && (0.0..1e10).contains(&total)).then(|| jiff::SignedDuration::from_secs_f64(total))
 }
 
 /// Errors in a redirect-URI list: every line must be an absolute `http(s)` URL without a
@@ -430,7 +433,8 @@ mod tests {
         assert_eq!(parse_validity("hours=1;minutes=30"), Some(jiff::SignedDuration::from_secs(5400)));
         assert_eq!(parse_validity("minutes=1.5"), Some(jiff::SignedDuration::from_secs(90)));
         assert_eq!(parse_validity("days=30"), Some(jiff::SignedDuration::from_secs(30 * 86400)));
-        for bad in ["", "hours", "hours=x", "years=1", "hours=-1", "hours=0", "hours=inf"] {
+        assert_eq!(parse_validity("seconds=0"), Some(jiff::SignedDuration::ZERO));
+        for bad in ["", " ; ", "hours", "hours=x", "years=1", "hours=-1", "hours=inf"] {
             assert_eq!(parse_validity(bad), None, "{bad}");
         }
         assert_eq!(bad_validity("x"), "x is not in the correct format of 'hours=3;minutes=1'.");

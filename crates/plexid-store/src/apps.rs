@@ -22,6 +22,11 @@ pub struct ProviderFilter {
     pub name: Option<String>,
     pub client_id: Option<String>,
     pub application_isnull: Option<bool>,
+    /// Exact values of settings (`client_type`, `sub_mode`, `issuer_mode`): (setting, value).
+    pub settings: Vec<(&'static str, String)>,
+    /// Case-insensitive exact matches (`name__iexact`, `mode__iexact`, …): (`name` or a
+    /// setting, value).
+    pub iexact: Vec<(&'static str, String)>,
     pub search: Vec<String>,
 }
 
@@ -105,6 +110,16 @@ impl<A: Access> Conn<'_, A> {
         f.eq("p.kind", Some(kind.as_str()));
         f.eq("p.name", filter.name.clone());
         f.eq("p.client_id", filter.client_id.clone());
+        let dialect = self.dialect();
+        let setting = |name: &str| dialect.json_text("p.settings", &[name]);
+        for (name, value) in &filter.settings {
+            f.eq(&setting(name), Some(value.clone()));
+        }
+        for (name, value) in &filter.iexact {
+            let column = if *name == "name" { "p.name".to_owned() } else { setting(name) };
+            let p = f.bind(value.to_lowercase());
+            f.clause(format!("LOWER({column}) = {p}"));
+        }
         match filter.application_isnull {
             Some(true) => f.clause("a.uuid IS NULL".into()),
             Some(false) => f.clause("a.uuid IS NOT NULL".into()),

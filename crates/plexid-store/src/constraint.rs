@@ -24,6 +24,7 @@ pub enum Constraint {
     ApplicationSlug,
     ApplicationProvider,
     ProviderClientId,
+    ProviderName,
 }
 
 impl Constraint {
@@ -47,6 +48,7 @@ impl Constraint {
         Constraint::ApplicationSlug,
         Constraint::ApplicationProvider,
         Constraint::ProviderClientId,
+        Constraint::ProviderName,
     ];
 
     /// The constraint's name in PostgreSQL.
@@ -92,6 +94,7 @@ impl Constraint {
             Constraint::ApplicationSlug => ("application_slug_key", "application.slug"),
             Constraint::ApplicationProvider => ("application_provider_key", "application.provider_id"),
             Constraint::ProviderClientId => ("provider_client_id_key", "provider.client_id"),
+            Constraint::ProviderName => ("provider_name_key", "provider.name"),
         }
     }
 

@@ -33,6 +33,15 @@ impl Dialect {
         }
     }
 
+    /// The text at `path` (object keys, outermost first; fixed names, never user input) inside
+    /// the JSON text column `column`; NULL when absent.
+    pub fn json_text(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("(CAST({column} AS jsonb) #>> '{{{}}}')", path.join(",")),
+        }
+    }
+
     /// The suffix that locks the selected rows until the transaction ends. SQLite needs none:
     /// its write transactions (`BEGIN IMMEDIATE`) already exclude every other writer.
     pub fn for_update(self) -> &'static str {

@@ -32,12 +32,22 @@ fn from_row(row: &Row) -> StoreResult<Event> {
     })
 }
 
+/// The username events without a user show (authentik's anonymous user).
+pub const ANONYMOUS: &str = "AnonymousUser";
+
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub action: Option<String>,
     pub username: Option<String>,
     pub client_ip: Option<String>,
     pub context_model_pk: Option<String>,
+    /// `context.model.app`, `context.model.model_name`.
+    pub context_model_app: Option<String>,
+    pub context_model_name: Option<String>,
+    /// `context.authorized_application.pk`, with or without the UUID's dashes.
+    pub context_authorized_app: Option<String>,
+    /// The brand's name: plexid's events have no brand, so any name matches none.
+    pub brand_name: Option<String>,
     pub search: Vec<String>,
 }
 
@@ -63,9 +73,24 @@ impl<A: Access> Conn<'_, A> {
     ) -> StoreResult<Listed<Event>> {
         let mut f = Filter::default();
         f.eq("action", filter.action.clone());
-        f.eq("username", filter.username.clone());
+        if let Some(username) = &filter.username {
+            // Events without a user show authentik's `AnonymousUser`, and are found by its name.
+            let p = f.bind(username.clone());
+            f.clause(format!("(username = {p} OR (user_pk IS NULL AND {p} = '{ANONYMOUS}'))"));
+        }
         f.eq("client_ip", filter.client_ip.clone());
         f.eq("context_model_pk", filter.context_model_pk.clone());
+        let dialect = self.dialect();
+        f.eq(&dialect.json_text("context", &["model", "app"]), filter.context_model_app.clone());
+        f.eq(&dialect.json_text("context", &["model", "model_name"]), filter.context_model_name.clone());
+        if let Some(pk) = &filter.context_authorized_app {
+            let column = dialect.json_text("context", &["authorized_application", "pk"]);
+            let p = f.bind(pk.replace('-', ""));
+            f.clause(format!("REPLACE({column}, '-', '') = {p}"));
+        }
+        if filter.brand_name.is_some() {
+            f.clause("1 = 0".into());
+        }
         f.search(&filter.search, &["action", "app", "username", "client_ip", "context"]);
         let query = ListQuery { select: SELECT, columns: ORDER_COLUMNS, tiebreak: "uuid" };
         query.run(self, f, ordering, window, from_row).await

@@ -202,6 +202,7 @@ fn violation(constraint: Constraint) -> (&'static [&'static str], &'static str) 
         Constraint::ApplicationSlug => (&["INSERT INTO application (uuid, slug, name) VALUES ('a1', 'app', 'A')"], "INSERT INTO application (uuid, slug, name) VALUES ('a2', 'app', 'B')"),
         Constraint::ApplicationProvider => (&[FLOW, PROVIDER, APP], "INSERT INTO application (uuid, slug, name, provider_id) VALUES ('a2', 'app2', 'B', 1)"),
         Constraint::ProviderClientId => (&[FLOW, PROVIDER], "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (2, 'proxy', 'q', 'f1', 'c1')"),
+        Constraint::ProviderName => (&[FLOW, PROVIDER], "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (2, 'proxy', 'p', 'f1', 'c2')"),
         Constraint::SourceSlug => (&[SOURCE], "UPDATE plex_source SET managed = NULL WHERE uuid = 's1'; INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, group_matching_mode, user_path_template, client_id, plex_token) VALUES ('s3', 'S', 'plex', 'any', 'identifier', 'identifier', 'p', 'c', 't')"),
         Constraint::SourceManaged => (&[SOURCE, SOURCE2], "UPDATE plex_source SET managed = 'm' WHERE uuid = 's2'"),
         Constraint::FlowSlug => (&[FLOW], "INSERT INTO flow (uuid, slug, name, title, designation) VALUES ('f2', 'f', 'n', 't', 'authentication')"),
@@ -244,6 +245,37 @@ async fn every_unique_violation_names_its_constraint() {
             }
             // dropped: rolled back, so the next case starts from an empty database
         }
+        store.close().await;
+        cleanup(file);
+    }
+}
+
+/// Migration 11 (unique provider names) keeps the oldest provider's name and appends the id to
+/// the names of later providers that repeat it, so a database from before it still migrates.
+#[tokio::test]
+async fn migration_11_renames_repeated_provider_names() {
+    for (store, file) in stores().await {
+        let mut tx = store.begin().await.unwrap();
+        let mut conn = tx.conn();
+        let drop = match store.dialect() {
+            Dialect::Sqlite => "DROP INDEX provider_name_key",
+            Dialect::Postgres => "ALTER TABLE provider DROP CONSTRAINT provider_name_key",
+        };
+        for statement in [
+            drop,
+            "DELETE FROM plexid_migration WHERE version = 11",
+            "INSERT INTO flow (uuid, slug, name, title, designation) VALUES ('f1', 'f', 'n', 't', 'authorization')",
+            "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (1, 'oauth2', 'p', 'f1', 'c1')",
+            "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (2, 'proxy', 'p', 'f1', 'c2')",
+            "INSERT INTO provider (id, kind, name, authorization_flow, client_id) VALUES (3, 'oauth2', 'q', 'f1', 'c3')",
+        ] {
+            conn.execute(statement, vec![]).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(store.migrate().await.unwrap(), 1);
+        let rows = store.read().fetch_all("SELECT name FROM provider ORDER BY id", vec![]).await.unwrap();
+        let names: Vec<String> = rows.iter().map(|r| r.text("name").unwrap()).collect();
+        assert_eq!(names, ["p", "p (2)", "q"], "{:?}", store.dialect());
         store.close().await;
         cleanup(file);
     }

@@ -12,7 +12,7 @@ use plexid_core::modes::{AppRelationship, PolicyEngineMode};
 use plexid_core::{GroupId, ProviderId, UserId};
 use plexid_store::apps::{ApplicationFilter, APPLICATION_ORDERING};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -138,11 +138,7 @@ pub(crate) fn read_application(body: &mut Body<'_>) -> ApplicationChanges {
     if body.raw("backchannel_providers").is_some_and(|v| !v.as_array().is_some_and(Vec::is_empty)) {
         body.errors.add("backchannel_providers", "plexid has no backchannel providers; leave this empty.");
     }
-    let provider = match body.raw("provider") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(_) => body.integer("provider", false).map(|id| Some(ProviderId(id))),
-    };
+    let provider = body.int_ref("provider").map(|id| id.map(ProviderId));
     let relationships = body.text_list("access_relationships").and_then(|names| {
         let parsed: Option<Vec<AppRelationship>> = names.iter().map(|n| AppRelationship::parse(n)).collect();
         if parsed.is_none() {
@@ -216,7 +212,15 @@ pub async fn list(State(state): State<AppState>, actor: Actor, query: QueryParam
         only_with_launch_url: bool_filter(query.get("only_with_launch_url")).unwrap_or(false),
         search: args.search.clone(),
     };
-    let listed = service::list(&state, &actor, &filter, &args.ordering, args.window()).await?;
+    let listed = match query.get("for_user") {
+        None => service::list(&state, &actor, &filter, &args.ordering, args.window()).await?,
+        Some(text) => {
+            let user = text.trim().parse().map(UserId).map_err(|_| ApiError::BadRequest(json!(["Invalid input."])))?;
+            service::list_for_user(&state, &actor, user, &filter, &args.ordering, args.window())
+                .await?
+                .ok_or_else(user_not_found)?
+        }
+    };
     let shown = service::with_providers(&state, listed.rows).await?;
     args.respond_shaped(listed.total, shown.into_iter().map(Application::from).collect())
 }
@@ -296,6 +300,11 @@ pub async fn destroy(State(state): State<AppState>, actor: Actor, Path(slug): Pa
     Ok(no_content())
 }
 
+/// authentik's answer to a `for_user` naming nobody the caller may see.
+fn user_not_found() -> ApiError {
+    ApiError::BadRequest(json!({"for_user": "User not found"}))
+}
+
 /// May this user (default: you) use the application?
 #[utoipa::path(get, path = "/core/applications/{slug}/check_access/", tag = "core",
     params(("slug" = String, Path), ("for_user" = Option<i64>, Query)),
@@ -307,13 +316,16 @@ pub async fn check_access(
     query: QueryParams,
 ) -> ApiResult<Response> {
     actor.require_authenticated()?;
-    let for_user = match query.filter("for_user") {
-        Some(text) => {
-            Some(UserId(text.parse().map_err(|_| ApiError::field("for_user", "A valid integer is required."))?))
-        }
+    let for_user = match query.get("for_user") {
+        Some(text) => Some(
+            text.trim()
+                .parse()
+                .map(UserId)
+                .map_err(|_| ApiError::BadRequest(json!({"for_user": "for_user must be numerical"})))?,
+        ),
         None => None,
     };
-    let verdict = service::check_access(&state, &actor, lookup(&slug)?, for_user).await?;
+    let verdict = service::check_access(&state, &actor, lookup(&slug)?, for_user).await?.ok_or_else(user_not_found)?;
     let messages = match verdict {
         Ok(()) => Vec::new(),
         Err(reason) => vec![reason.message().to_owned()],

@@ -39,6 +39,11 @@ pub enum ApiError {
     /// A refusal with a reason code: `{"detail", "code"}`, and `Retry-After` when it says.
     #[error("{code}: {detail}")]
     Refused { status: StatusCode, detail: String, code: &'static str, retry_after: Option<u64> },
+    /// 400 with this body as it is: DRF's `ValidationError` raised with a bare dict or without
+    /// a detail (`{"for_user": "User not found"}`, `["Invalid input."]`), which are not field
+    /// error lists.
+    #[error("bad request")]
+    BadRequest(serde_json::Value),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -114,6 +119,7 @@ impl IntoResponse for ApiError {
                 &format!("Request body is larger than {} bytes.", super::http::MAX_BODY_BYTES),
             ),
             ApiError::Forbidden(text) => detail(StatusCode::FORBIDDEN, text),
+            ApiError::BadRequest(body) => json_response(StatusCode::BAD_REQUEST, &body),
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
             ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, super::drf::pagination::INVALID_PAGE),
             ApiError::MethodNotAllowed(method) => {

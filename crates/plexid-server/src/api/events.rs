@@ -35,11 +35,17 @@ pub struct Event {
     pub brand: Value,
 }
 
+/// The user of an event nobody signed in caused, as authentik shows its `AnonymousUser`. plexid
+/// has no such user row, so its pk is 0, which no user has.
+fn anonymous_user() -> Value {
+    json!({"pk": 0, "email": "", "username": plexid_store::events::ANONYMOUS, "is_anonymous": true})
+}
+
 impl From<EventRecord> for Event {
     fn from(e: EventRecord) -> Self {
         Event {
             pk: e.id,
-            user: e.user.map_or_else(|| json!({}), |u| json!(u)),
+            user: e.user.map_or_else(anonymous_user, |u| json!(u)),
             action: e.action.as_str(),
             app: e.app,
             context: e.context,
@@ -91,7 +97,9 @@ paginated_schema!(PaginatedEventList, Event);
 /// List audit events (newest first by default).
 #[utoipa::path(get, path = "/events/events/", tag = "events",
     params(("action" = Option<String>, Query), ("client_ip" = Option<String>, Query),
-        ("context_model_pk" = Option<String>, Query), ("username" = Option<String>, Query),
+        ("context_model_pk" = Option<String>, Query), ("context_model_app" = Option<String>, Query),
+        ("context_model_name" = Option<String>, Query), ("context_authorized_app" = Option<String>, Query),
+        ("brand_name" = Option<String>, Query), ("username" = Option<String>, Query),
         ("ordering" = Option<String>, Query), ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query),
         ("search" = Option<String>, Query)),
     responses((status = 200, body = PaginatedEventList), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
@@ -103,6 +111,10 @@ pub async fn list(State(state): State<AppState>, actor: Actor, query: QueryParam
         username: query.filter("username").map(str::to_owned),
         client_ip: query.filter("client_ip").map(str::to_owned),
         context_model_pk: query.filter("context_model_pk").map(str::to_owned),
+        context_model_app: query.filter("context_model_app").map(str::to_owned),
+        context_model_name: query.filter("context_model_name").map(str::to_owned),
+        context_authorized_app: query.filter("context_authorized_app").map(str::to_owned),
+        brand_name: query.filter("brand_name").map(str::to_owned),
         search: args.search.clone(),
     };
     let listed = service::list(&state, &actor, &filter, &args.ordering, args.window()).await?;

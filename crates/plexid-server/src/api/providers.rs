@@ -19,7 +19,7 @@ use super::drf::query::bool_filter;
 use super::drf::{Body, Text};
 use super::error::{ApiError, ApiResult};
 use super::http::{created, no_content, ok, JsonBody, QueryParams};
-use super::{asc, lookup, paginated_schema, read_body, GenericError, ListArgs, UsedBy, ValidationError};
+use super::{asc, choice_filter, lookup, paginated_schema, read_body, GenericError, ListArgs, UsedBy, ValidationError};
 use crate::service::providers::{self as service, masked, ProviderChanges, Saved};
 use crate::service::{oidc, Actor};
 use crate::state::AppState;
@@ -389,15 +389,48 @@ fn provider_id(id: &str) -> ApiResult<ProviderId> {
     lookup(id)?.parse().map_err(|_| ApiError::NotFound)
 }
 
-async fn list_kind(state: &AppState, actor: &Actor, kind: ProviderKind, query: &QueryParams) -> ApiResult<Response> {
-    actor.require_authenticated()?;
-    let args = ListArgs::parse(query, PROVIDER_ORDERING, &[asc("name")])?;
-    let filter = ProviderFilter {
+/// The list filters authentik's viewsets declare: for OAuth2 providers exact fields and
+/// django-filter's choice filters (a value outside the choices is a 400), for proxy providers
+/// `…__iexact` lookups.
+fn list_filter(kind: ProviderKind, query: &QueryParams, search: Vec<String>) -> ApiResult<ProviderFilter> {
+    let mut errors = FieldErrors::default();
+    let mut filter = ProviderFilter {
         name: query.filter("name").map(str::to_owned),
         client_id: query.filter("client_id").map(str::to_owned),
         application_isnull: bool_filter(query.get("application__isnull")),
-        search: args.search.clone(),
+        search,
+        ..Default::default()
     };
+    match kind {
+        ProviderKind::OAuth2 => {
+            for (name, choices) in
+                [("client_type", ClientType::NAMES), ("sub_mode", SubMode::NAMES), ("issuer_mode", IssuerMode::NAMES)]
+            {
+                if let Some(value) = choice_filter(query, name, choices, &mut errors) {
+                    filter.settings.push((name, value));
+                }
+            }
+        }
+        ProviderKind::Proxy => {
+            for (param, field) in [
+                ("name__iexact", "name"),
+                ("mode__iexact", "mode"),
+                ("external_host__iexact", "external_host"),
+                ("cookie_domain__iexact", "cookie_domain"),
+            ] {
+                if let Some(value) = query.filter(param) {
+                    filter.iexact.push((field, value.to_owned()));
+                }
+            }
+        }
+    }
+    errors.into_result().map(|()| filter).map_err(ApiError::from)
+}
+
+async fn list_kind(state: &AppState, actor: &Actor, kind: ProviderKind, query: &QueryParams) -> ApiResult<Response> {
+    actor.require_authenticated()?;
+    let args = ListArgs::parse(query, PROVIDER_ORDERING, &[asc("name")])?;
+    let filter = list_filter(kind, query, args.search.clone())?;
     let listed = service::list(state, actor, kind, &filter, &args.ordering, args.window()).await?;
     args.respond(listed, |row| shape(kind, Saved { row, new_secret: None }))
 }
@@ -447,10 +480,11 @@ async fn used_by_kind(state: &AppState, actor: &Actor, kind: ProviderKind, id: &
 }
 
 macro_rules! provider_endpoints {
-    ($kind:expr, $path:literal, $item:literal, $tag:literal, $model:ty, $request:ty, $paginated:ty,
+    ($kind:expr, $path:literal, $item:literal, $tag:literal, $model:ty, $request:ty, $paginated:ty, [$($filter:literal),*],
      $list:ident, $create:ident, $retrieve:ident, $update:ident, $partial:ident, $destroy:ident, $used_by:ident) => {
         #[utoipa::path(get, path = $path, tag = $tag,
             params(("name" = Option<String>, Query), ("client_id" = Option<String>, Query), ("application__isnull" = Option<bool>, Query),
+                $(($filter = Option<String>, Query),)*
                 ("ordering" = Option<String>, Query), ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query), ("search" = Option<String>, Query)),
             responses((status = 200, body = $paginated), (status = 400, body = ValidationError), (status = 403, body = GenericError)))]
         pub async fn $list(State(state): State<AppState>, actor: Actor, query: QueryParams) -> ApiResult<Response> {
@@ -503,6 +537,7 @@ provider_endpoints!(
     OAuth2Provider,
     OAuth2ProviderRequest,
     PaginatedOAuth2ProviderList,
+    ["client_type", "sub_mode", "issuer_mode"],
     list_oauth2,
     create_oauth2,
     retrieve_oauth2,
@@ -520,6 +555,7 @@ provider_endpoints!(
     ProxyProvider,
     ProxyProviderRequest,
     PaginatedProxyProviderList,
+    ["name__iexact", "mode__iexact", "external_host__iexact", "cookie_domain__iexact"],
     list_proxy,
     create_proxy,
     retrieve_proxy,
@@ -540,28 +576,28 @@ pub async fn setup_urls(
 ) -> ApiResult<Response> {
     actor.require_authenticated()?;
     let row = service::get(&state, &actor, ProviderKind::OAuth2, provider_id(&id)?).await?;
-    let Some((slug, _)) = row.application.clone() else {
-        return Err(ApiError::Refused {
-            status: axum::http::StatusCode::NOT_FOUND,
-            detail: "Provider has no application assigned".into(),
-            code: "not_found",
-            retry_after: None,
-        });
-    };
     let base = base_url(&state.settings, &headers);
-    let app = state.store.read().application_by_slug(&slug).await.map_err(crate::service::ServiceError::from)?;
-    let issuer = match &app {
-        Some(app) => oidc::issuer(&base, &row.provider, app),
-        None => format!("{base}/application/o/{slug}/"),
+    let app = match &row.application {
+        Some((slug, _)) => {
+            state.store.read().application_by_slug(slug).await.map_err(crate::service::ServiceError::from)?
+        }
+        None => None,
     };
-    let e = oidc::endpoints(&base, &slug, issuer);
+    // Without an application authentik answers 200 with the global issuer and null for the
+    // per-application URLs; plexid answers "" there, the strings its schema promises.
+    let (slug, issuer) = match &app {
+        Some(app) => (app.slug.as_str(), oidc::issuer(&base, &row.provider, app)),
+        None => ("", format!("{}/", base.trim_end_matches('/'))),
+    };
+    let e = oidc::endpoints(&base, slug, issuer);
+    let per_app = |url: String| if app.is_some() { url } else { String::new() };
     Ok(ok(&OAuth2ProviderSetupURLs {
         issuer: e.issuer,
         authorize: e.authorize,
         token: e.token,
         user_info: e.user_info,
-        provider_info: e.provider_info,
-        logout: e.logout,
-        jwks: e.jwks,
+        provider_info: per_app(e.provider_info),
+        logout: per_app(e.logout),
+        jwks: per_app(e.jwks),
     }))
 }

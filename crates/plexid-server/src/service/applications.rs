@@ -179,11 +179,40 @@ pub async fn list(
     if actor.can(VIEW) {
         return Ok(app.store.read().list_applications(filter, ordering, window).await?);
     }
+    Ok(library(app, principal.user, filter, ordering, window).await?.unwrap_or(Listed { rows: Vec::new(), total: 0 }))
+}
+
+/// Lists the applications `for_user` may use (authentik's `for_user` parameter); `None` when the
+/// caller may not see that user or there is none (authentik: "User not found"). Asking about
+/// someone else needs `view_user`.
+pub async fn list_for_user(
+    app: &AppState,
+    actor: &Actor,
+    for_user: UserId,
+    filter: &ApplicationFilter,
+    ordering: &[OrderTerm],
+    window: Window,
+) -> ServiceResult<Option<Listed<Application>>> {
+    let principal = actor.principal()?;
+    if for_user != principal.user && !actor.can(Permission::new(Action::View, Model::User)) {
+        return Ok(None);
+    }
+    library(app, for_user, filter, ordering, window).await
+}
+
+/// The applications `user` may use, one page of them; `None` when there is no such user.
+async fn library(
+    app: &AppState,
+    user: UserId,
+    filter: &ApplicationFilter,
+    ordering: &[OrderTerm],
+    window: Window,
+) -> ServiceResult<Option<Listed<Application>>> {
     let everything = Window::Offset { limit: u64::MAX / 2, offset: 0 };
     let all = app.store.read().list_applications(filter, ordering, everything).await?;
     let with_groups = all.rows.iter().any(|a| !a.access.groups.is_empty());
-    let Some(subject) = Subject::load(&mut app.store.read(), principal.user, with_groups).await? else {
-        return Ok(Listed { rows: Vec::new(), total: 0 });
+    let Some(subject) = Subject::load(&mut app.store.read(), user, with_groups).await? else {
+        return Ok(None);
     };
     let mine: Vec<Application> = all.rows.into_iter().filter(|a| subject.decide(a).is_ok()).collect();
     let total = mine.len() as u64;
@@ -194,7 +223,7 @@ pub async fn list(
             mine.into_iter().skip(start as usize).collect()
         }
     };
-    Ok(Listed { rows, total })
+    Ok(Some(Listed { rows, total }))
 }
 
 pub async fn get(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<Shown> {
@@ -360,13 +389,13 @@ pub async fn delete(app: &AppState, actor: &Actor, slug: &str, with_provider: bo
 }
 
 /// `check_access`: may `user` (default: the caller) use the application? Asking about someone
-/// else needs `view_user`.
+/// else needs `view_user`. `None`: there is no such user (authentik: "User not found").
 pub async fn check_access(
     app: &AppState,
     actor: &Actor,
     slug: &str,
     for_user: Option<UserId>,
-) -> ServiceResult<Result<(), AppDenial>> {
+) -> ServiceResult<Option<Result<(), AppDenial>>> {
     let principal = actor.principal()?;
     let target = match for_user {
         Some(user) if user != principal.user => {
@@ -376,8 +405,12 @@ pub async fn check_access(
         _ => principal.user,
     };
     actor.require(VIEW)?;
-    let a = app.store.read().application_by_slug(slug).await?.ok_or(ServiceError::NotFound)?;
-    user_access(app, target, &a).await
+    let mut conn = app.store.read();
+    let a = conn.application_by_slug(slug).await?.ok_or(ServiceError::NotFound)?;
+    let Some(subject) = Subject::load(&mut conn, target, !a.access.groups.is_empty()).await? else {
+        return Ok(None);
+    };
+    Ok(Some(subject.decide(&a)))
 }
 
 /// What the access rule needs to know about a user, read once: the user, their groups with

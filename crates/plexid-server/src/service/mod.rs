@@ -215,6 +215,7 @@ pub fn conflict(constraint: Constraint) -> (&'static str, &'static str) {
         Constraint::ApplicationSlug => ("slug", "Application with this slug already exists."),
         Constraint::ApplicationProvider => ("provider", "Application with this provider already exists."),
         Constraint::ProviderClientId => ("client_id", "OAuth2/OpenID Provider with this Client ID already exists."),
+        Constraint::ProviderName => ("name", "provider with this name already exists."),
     }
 }
 

@@ -33,16 +33,41 @@ pub struct OAuthError {
     pub description: String,
 }
 
+/// The standard description of an RFC 6749 error code (§4.1.2.1, §5.2), in the wording of
+/// oauthlib that authentik answers with, so clients see the same texts from both.
+pub fn standard_description(error: &str) -> &'static str {
+    match error {
+        "invalid_client" => {
+            "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method)"
+        }
+        "invalid_grant" => {
+            "The provided authorization grant or refresh token is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client"
+        }
+        "unauthorized_client" => "The authenticated client is not authorized to use this authorization grant type",
+        "unsupported_grant_type" => "The authorization grant type is not supported by the authorization server",
+        "invalid_scope" => {
+            "The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the resource owner"
+        }
+        "unsupported_response_type" => {
+            "The authorization server does not support obtaining an authorization code using this method"
+        }
+        "access_denied" => "The resource owner or authorization server denied the request",
+        "server_error" => "The authorization server encountered an error",
+        _ => "The request is otherwise malformed",
+    }
+}
+
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status: 400, error, description: description.into() }
+    /// An error with the standard description of its code; `reason`, plexid's precise account
+    /// of it, goes to the log (at debug level: it is the client's mistake).
+    fn new(error: &'static str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        tracing::debug!(error, %reason, "oauth request refused");
+        OAuthError { status: 400, error, description: standard_description(error).to_owned() }
     }
 
     pub fn invalid_client() -> Self {
-        OAuthError::new(
-            "invalid_client",
-            "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method)",
-        )
+        OAuthError::new("invalid_client", "unknown client or wrong credentials")
     }
 
     fn invalid_grant(description: &str) -> Self {
@@ -53,7 +78,7 @@ impl OAuthError {
 impl From<ServiceError> for OAuthError {
     fn from(error: ServiceError) -> Self {
         tracing::warn!(%error, "oauth request failed");
-        OAuthError { status: 500, error: "server_error", description: "The server could not answer.".into() }
+        OAuthError { status: 500, error: "server_error", description: standard_description("server_error").into() }
     }
 }
 
@@ -143,8 +168,11 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-fn error_redirect(req: &AuthorizeRequest, error: &str, description: &str) -> Authorized {
-    let mut pairs = vec![("error", error), ("error_description", description)];
+/// Sends the error back to the client with the standard description of its code; `reason` is
+/// logged.
+fn error_redirect(req: &AuthorizeRequest, error: &str, reason: &str) -> Authorized {
+    tracing::debug!(error, reason, "authorization request refused");
+    let mut pairs = vec![("error", error), ("error_description", standard_description(error))];
     if let Some(state) = &req.state {
         pairs.push(("state", state));
     }

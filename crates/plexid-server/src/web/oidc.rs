@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -31,12 +31,13 @@ pub fn routes() -> Router<AppState> {
         .route("/application/o/{slug}/.well-known/openid-configuration", get(discovery))
         .route("/application/o/{slug}/jwks/", get(jwks))
         .route("/application/o/{slug}/end-session/", get(end_session).post(end_session_confirmed))
+        .route("/if/session-end/{slug}/", get(session_end))
         // Clients and browsers post small forms here, mostly unauthenticated.
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::http::ANONYMOUS_MAX_BODY_BYTES))
 }
 
-fn json_answer(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn json_answer<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let mut response = (status, serde_json::to_string(body).unwrap_or_default()).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -89,13 +90,17 @@ async fn authorize(
         code_challenge_method: owned(&q, "code_challenge_method"),
     };
     let signed_in = user.as_ref().map(|u| (&u.principal, u.session));
+    // 302 Found, as authentik and RFC 6749's examples answer a GET; a POST's answer is 303 See
+    // Other, so the browser does not send the form again (RFC 9700 §4.12).
+    let status = if method == Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+    let redirect = |to: &str| (status, [(LOCATION, to.to_owned())]).into_response();
     match oidc::authorize(&state, signed_in, &req, &client.ip).await {
-        Ok(Authorized::Redirect(to)) => Redirect::to(&to).into_response(),
+        Ok(Authorized::Redirect(to)) => redirect(&to),
         Ok(Authorized::SignIn { flow_slug }) => {
             let back = format!("/application/o/authorize/?{}", encode_params(&q));
             let mut login = url::form_urlencoded::Serializer::new(String::new());
             login.append_pair("next", &back);
-            Redirect::to(&format!("/if/flow/{flow_slug}/?{}", login.finish())).into_response()
+            redirect(&format!("/if/flow/{flow_slug}/?{}", login.finish()))
         }
         Ok(Authorized::Invalid(message)) => {
             page_error(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message)
@@ -149,6 +154,27 @@ fn client_auth(headers: &HeaderMap, form: &QueryParams) -> ClientAuth {
     }
 }
 
+/// Did the client authenticate with HTTP basic auth (`client_secret_basic`)?
+fn basic_auth_used(headers: &HeaderMap) -> bool {
+    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Basic "))
+}
+
+/// An error of an endpoint clients authenticate to. A failed client authentication is 401 with
+/// `WWW-Authenticate` when the client used the Authorization header (RFC 6749 §5.2), and on
+/// the revocation and introspection endpoints always (authentik's revocation endpoint answers
+/// 401; RFC 7662 §2.3 says so for introspection); otherwise 400, as authentik's token endpoint.
+fn client_error(error: OAuthError, headers: &HeaderMap, always_401: bool) -> Response {
+    let basic = basic_auth_used(headers);
+    if error.error != "invalid_client" || !(basic || always_401) {
+        return error.into_response();
+    }
+    let mut response = OAuthError { status: 401, ..error }.into_response();
+    if basic {
+        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"plexid\""));
+    }
+    response
+}
+
 /// `POST /application/o/token/`.
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form = QueryParams::parse(&String::from_utf8_lossy(&body));
@@ -162,7 +188,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     let base = base_url(&state.settings, &headers);
     match oidc::token(&state, &base, &client_auth(&headers, &form), &req).await {
         Ok(answer) => json_answer(StatusCode::OK, &answer),
-        Err(error) => error.into_response(),
+        Err(error) => client_error(error, &headers, false),
     }
 }
 
@@ -202,7 +228,7 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let token = form.get("token").unwrap_or_default().to_owned();
     match oidc::introspect(&state, &client_auth(&headers, &form), &token).await {
         Ok(answer) => json_answer(StatusCode::OK, &answer),
-        Err(error) => error.into_response(),
+        Err(error) => client_error(error, &headers, true),
     }
 }
 
@@ -212,12 +238,39 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     let token = form.get("token").unwrap_or_default().to_owned();
     match oidc::revoke(&state, &client_auth(&headers, &form), &token).await {
         Ok(()) => json_answer(StatusCode::OK, &json!({})),
-        Err(error) => error.into_response(),
+        Err(error) => client_error(error, &headers, true),
     }
 }
 
 fn not_found() -> Response {
     json_answer(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}))
+}
+
+/// The discovery document (OpenID Connect Discovery 1.0 §3), its keys in authentik's order.
+#[derive(serde::Serialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    end_session_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    response_types_supported: &'static [&'static str],
+    response_modes_supported: &'static [&'static str],
+    jwks_uri: String,
+    grant_types_supported: &'static [&'static str],
+    id_token_signing_alg_values_supported: [&'static str; 1],
+    subject_types_supported: &'static [&'static str],
+    token_endpoint_auth_methods_supported: &'static [&'static str],
+    acr_values_supported: [&'static str; 1],
+    scopes_supported: &'static [&'static str],
+    request_parameter_supported: bool,
+    /// authentik's claims (`amr` advertised as authentik does, though neither puts it in a
+    /// Plex sign-in's ID token), then plexid's scope claims.
+    claims_supported: &'static [&'static str],
+    claims_parameter_supported: bool,
+    code_challenge_methods_supported: &'static [&'static str],
 }
 
 /// `GET /application/o/{slug}/.well-known/openid-configuration`.
@@ -228,30 +281,48 @@ async fn discovery(State(state): State<AppState>, Path(slug): Path<String>, head
         Err(error) => return OAuthError::from(error).into_response(),
     };
     let base = base_url(&state.settings, &headers);
-    let alg = client.provider.settings.signing_alg.as_str();
-    let document = json!({
-        "issuer": oidc::issuer(&base, &client.provider, &client.application),
-        "authorization_endpoint": format!("{base}/application/o/authorize/"),
-        "token_endpoint": format!("{base}/application/o/token/"),
-        "userinfo_endpoint": format!("{base}/application/o/userinfo/"),
-        "end_session_endpoint": format!("{base}/application/o/{slug}/end-session/"),
-        "introspection_endpoint": format!("{base}/application/o/introspect/"),
-        "revocation_endpoint": format!("{base}/application/o/revoke/"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "jwks_uri": format!("{base}/application/o/{slug}/jwks/"),
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "id_token_signing_alg_values_supported": [alg],
-        "subject_types_supported": ["public"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "acr_values_supported": [oidc::ACR],
-        "scopes_supported": ["openid", "email", "profile"],
-        "request_parameter_supported": false,
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash", "email",
-            "email_verified", "name", "given_name", "preferred_username", "nickname", "groups", "plex_id", "plex_relationship"],
-        "claims_parameter_supported": false,
-        "code_challenge_methods_supported": ["S256"],
-    });
+    let document = Discovery {
+        issuer: oidc::issuer(&base, &client.provider, &client.application),
+        authorization_endpoint: format!("{base}/application/o/authorize/"),
+        token_endpoint: format!("{base}/application/o/token/"),
+        userinfo_endpoint: format!("{base}/application/o/userinfo/"),
+        end_session_endpoint: format!("{base}/application/o/{slug}/end-session/"),
+        introspection_endpoint: format!("{base}/application/o/introspect/"),
+        revocation_endpoint: format!("{base}/application/o/revoke/"),
+        response_types_supported: &["code"],
+        response_modes_supported: &["query"],
+        jwks_uri: format!("{base}/application/o/{slug}/jwks/"),
+        grant_types_supported: &["authorization_code", "refresh_token"],
+        id_token_signing_alg_values_supported: [client.provider.settings.signing_alg.as_str()],
+        subject_types_supported: &["public"],
+        token_endpoint_auth_methods_supported: &["client_secret_post", "client_secret_basic"],
+        acr_values_supported: [oidc::ACR],
+        scopes_supported: &["openid", "email", "profile"],
+        request_parameter_supported: false,
+        claims_supported: &[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "amr",
+            "nonce",
+            "at_hash",
+            "email",
+            "email_verified",
+            "name",
+            "given_name",
+            "preferred_username",
+            "nickname",
+            "groups",
+            "plex_id",
+            "plex_relationship",
+        ],
+        claims_parameter_supported: false,
+        code_challenge_methods_supported: &["S256"],
+    };
     let mut response = json_answer(StatusCode::OK, &document);
     response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
     response.headers_mut().remove(CACHE_CONTROL);
@@ -266,7 +337,7 @@ async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Respon
     };
     match answer.await {
         Ok(Some(set)) => {
-            let mut response = json_answer(StatusCode::OK, &serde_json::to_value(set).unwrap_or(Value::Null));
+            let mut response = json_answer(StatusCode::OK, &set);
             response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
             response.headers_mut().remove(CACHE_CONTROL);
             response
@@ -277,7 +348,9 @@ async fn jwks(State(state): State<AppState>, Path(slug): Path<String>) -> Respon
 }
 
 /// Where end-session sends the browser afterwards: `post_logout_redirect_uri` when it is one of
-/// the provider's registered redirect URIs (with `state`), else plexid's sign-in page.
+/// the provider's registered redirect URIs (with `state`), else the application's "signed out"
+/// page (authentik's `/if/session-end/<slug>/`, also when there was no session to end), and for
+/// an unknown application plexid's sign-in page.
 fn after_sign_out(client: Option<&oidc::Client>, query: &QueryParams) -> String {
     match (client, query.get("post_logout_redirect_uri")) {
         (Some(client), Some(uri)) if client.provider.redirect_uris().iter().any(|r| r == uri) => {
@@ -290,6 +363,7 @@ fn after_sign_out(client: Option<&oidc::Client>, query: &QueryParams) -> String 
             }
             url
         }
+        (Some(client), _) => format!("/if/session-end/{}/", client.application.slug),
         _ => crate::pages::LOGIN_PATH.to_owned(),
     }
 }
@@ -387,6 +461,21 @@ async fn end_session_confirmed(
     match hinted {
         Ok(hinted) if confirmed || hinted => sign_out_to(&state, &user.key, &back).await,
         Ok(_) => confirm_sign_out(&state, &slug, client.as_ref(), &form, &user),
+        Err(error) => PageError::internal(&error).into_response(),
+    }
+}
+
+/// `GET /if/session-end/{slug}/`: the page an application's end-session leads to, saying the
+/// browser is signed out (authentik's session-end page).
+async fn session_end(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    match state.store.read().application_by_slug(&slug).await {
+        Ok(Some(application)) => PageError {
+            status: StatusCode::OK,
+            title: "Signed out",
+            message: format!("You have signed out of {} and of plexid.", application.name),
+        }
+        .into_response(),
+        Ok(None) => PageError::not_found().into_response(),
         Err(error) => PageError::internal(&error).into_response(),
     }
 }

@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{fresh_database, Backend};
+use crate::process::Group;
 
 /// How many migrations plexid has (crates/plexid-store/migrations).
 const MIGRATIONS: i64 = plexid_store::MIGRATION_COUNT as i64;
@@ -25,14 +26,16 @@ async fn serve_and_stop(backend: Backend) {
     let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     assert_eq!(key.len(), 64);
 
-    let mut child = Command::new(PLEXID)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("PLEXID_DATABASE", &database)
-        .env("PLEXID_SECRET_KEY", "k")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut group = Group::spawn(
+        Command::new(PLEXID)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("PLEXID_DATABASE", &database)
+            .env("PLEXID_SECRET_KEY", "k")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    let child = group.child();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let url = first.strip_prefix("plexid listening on ").unwrap().split(' ').next().unwrap().to_owned();
@@ -94,13 +97,15 @@ fn bad_database_urls_are_refused_clearly() {
 #[tokio::test]
 async fn the_demo_signs_people_in_and_logs_no_token() {
     let (database, file) = fresh_database(Backend::Sqlite).await;
-    let mut child = Command::new(PLEXID)
-        .args(["demo", "--listen", "127.0.0.1:0", "--plex-listen", "127.0.0.1:0", "--database", &database])
-        .env("PLEXID_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut group = Group::spawn(
+        Command::new(PLEXID)
+            .args(["demo", "--listen", "127.0.0.1:0", "--plex-listen", "127.0.0.1:0", "--database", &database])
+            .env("PLEXID_LOG", "trace")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    let child = group.child();
     let stderr = child.stderr.take().unwrap();
     let logs = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -140,33 +145,24 @@ async fn the_demo_signs_people_in_and_logs_no_token() {
     }
 }
 
-/// A child process that is killed when dropped (also when a test fails half-way).
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `plexid serve` on `database` with the bootstrap `token`; returns the process and its URL.
-fn start_serve(database: &str, token: &str) -> (Running, String) {
-    let mut child = Command::new(PLEXID)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("PLEXID_DATABASE", database)
-        .env("PLEXID_SECRET_KEY", "shared-secret")
-        .env("PLEXID_BOOTSTRAP_TOKEN", token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+fn start_serve(database: &str, token: &str) -> (Group, String) {
+    let mut group = Group::spawn(
+        Command::new(PLEXID)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("PLEXID_DATABASE", database)
+            .env("PLEXID_SECRET_KEY", "shared-secret")
+            .env("PLEXID_BOOTSTRAP_TOKEN", token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    let mut lines = BufReader::new(group.child().stdout.take().unwrap()).lines();
     let first = lines.next().expect("plexid started").unwrap();
     // Keep reading what it prints, as a terminal would.
     std::thread::spawn(move || lines.for_each(drop));
     let url = first.strip_prefix("plexid listening on ").unwrap().split(' ').next().unwrap().to_owned();
-    (Running(child), url)
+    (group, url)
 }
 
 /// POSTs `body` to `path` `count` times at once, alternating between the servers; the statuses.

@@ -4,7 +4,7 @@
 //! plexid and the Plex stand-in.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -12,14 +12,15 @@ use serde_json::json;
 
 use crate::helpers::{Backend, TestApp};
 use crate::login::{FRIEND, MEMBER, STRANGER};
+use crate::process::Group;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A ChromeDriver process, stopped when dropped.
+/// A ChromeDriver process, stopped with the browsers it started when dropped.
 pub struct Driver {
-    child: Child,
+    _group: Group,
     port: u16,
 }
 
@@ -30,18 +31,16 @@ impl Driver {
             "the browser tests need Debian's chromium and chromium-driver (scripts/test installs them)"
         );
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
+        let group = Group::spawn(
+            Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()),
+        )
+        .expect("chromedriver starts");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < WAIT, "chromedriver did not start listening");
             std::thread::yield_now();
         }
-        Driver { child, port }
+        Driver { _group: group, port }
     }
 
     pub async fn browser(&self) -> Client {
@@ -56,13 +55,6 @@ impl Driver {
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
             .expect("a browser session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -180,7 +180,7 @@ async fn code_flow(app: &TestApp) {
     assert_eq!((status, &intro["active"], &intro["username"]), (StatusCode::OK, &json!(true), &json!("friend")));
     let (status, _) =
         app.oauth_post("/application/o/introspect/", Some((&rp.client_id, "wrong")), &[("token", &access)]).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 401, "RFC 7662 §2.3");
 
     // Refresh: new tokens; the old refresh token is spent.
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
@@ -228,15 +228,15 @@ async fn code_flow(app: &TestApp) {
     assert!(app.count("/api/v3/events/events/?action=authorize_application").await >= 2);
 
     // End session with the ID token plexid issued as the hint: an unregistered return address
-    // goes to plexid's login; a registered one is followed (with the state); either way the
-    // plexid session is over. (Without a valid hint plexid asks first: security.rs, F8.)
+    // goes to the application's "signed out" page (authentik's session-end page); a registered
+    // one is followed (with the state); either way the plexid session is over. (Without a valid hint plexid asks first: security.rs, F8.)
     let hint = urlencode(tokens["id_token"].as_str().unwrap());
     let path = format!(
         "/application/o/rp/end-session/?id_token_hint={hint}&post_logout_redirect_uri={}",
         urlencode("https://evil.example.net/")
     );
     let answer = app.browser(&mut cookies.clone(), Method::GET, &path, None, false).await;
-    assert_eq!(answer.headers.get("location").unwrap(), "/if/flow/default-source-authentication/");
+    assert_eq!(answer.headers.get("location").unwrap(), "/if/session-end/rp/");
     let path = format!(
         "/application/o/rp/end-session/?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
         urlencode(CALLBACK)
@@ -293,7 +293,8 @@ async fn refusals(app: &TestApp) {
             ],
         )
         .await;
-    assert_eq!((status.as_u16(), error), (400, crate::helpers::sample("39-oauth2-token-invalid-client-400")));
+    // Sample 39 (credentials in the form) is 400; with HTTP basic auth RFC 6749 §5.2 says 401.
+    assert_eq!((status.as_u16(), error), (401, crate::helpers::sample("39-oauth2-token-invalid-client-400")));
     // The missing verifier, a wrong one, a wrong redirect URI: invalid_grant (and the code is spent).
     let (status, error) = app
         .oauth_post(

@@ -6,13 +6,14 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::browser::{approve_in_plex_window, text_of, wait_for_url, Driver, WAIT};
 use crate::helpers::{Backend, TestApp};
+use crate::process::Group;
 use plexid_server::web::snippets::{self, Target};
 
 /// Waits until the element `css` reads `expected` (the page may still be navigating).
@@ -32,43 +33,36 @@ async fn wait_for_text(browser: &fantoccini::Client, css: &str, expected: &str) 
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A server process (nginx or Caddy), stopped when dropped.
-struct Proxy {
-    child: Child,
+/// A server process (nginx, Caddy, Apache) with its workers, stopped when dropped.
+pub struct Proxy {
+    _group: Group,
     _dir: PathBuf,
 }
 
 impl Proxy {
     #[allow(clippy::disallowed_methods)] // waits for another process to listen, not for time to pass
-    fn start(program: &str, args: &[&str], dir: PathBuf, port: u16, env: &[(&str, &Path)]) -> Proxy {
+    pub fn start(program: &str, args: &[&str], dir: PathBuf, port: u16, env: &[(&str, &Path)]) -> Proxy {
         assert!(Path::new(program).exists(), "{program} is missing (scripts/test installs nginx and caddy)");
         let mut command = Command::new(program);
         command.args(args).stdout(Stdio::null()).stderr(Stdio::null());
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command.spawn().unwrap_or_else(|e| panic!("{program} starts: {e}"));
+        let group = Group::spawn(&mut command).unwrap_or_else(|e| panic!("{program} starts: {e}"));
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < WAIT, "{program} did not start listening");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Proxy { child, _dir: dir }
+        Proxy { _group: group, _dir: dir }
     }
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
+pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plexid-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

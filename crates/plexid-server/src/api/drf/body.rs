@@ -164,9 +164,15 @@ impl<'a> Body<'a> {
 
     /// A nullable primary-key reference by UUID; existence is checked by the caller.
     pub fn uuid_ref(&mut self, name: &str) -> Option<Option<Uuid>> {
+        self.reference(name, parse_uuid_value)
+    }
+
+    /// A nullable reference read with `parse`: `Some(None)` for null, `None` when absent or
+    /// refused (the error recorded).
+    fn reference<T>(&mut self, name: &str, parse: fn(&Value) -> Result<T, String>) -> Option<Option<T>> {
         match self.present(name, false)? {
             Value::Null => Some(None),
-            value => match parse_uuid_value(value) {
+            value => match parse(value) {
                 Ok(id) => Some(Some(id)),
                 Err(message) => {
                     self.errors.add(name, message);
@@ -198,16 +204,21 @@ impl<'a> Body<'a> {
         let items = self.list(name)?;
         let mut ids = Vec::with_capacity(items.len());
         for item in items {
-            match item.as_i64().or_else(|| item.as_str().and_then(|s| s.trim().parse().ok())) {
-                Some(id) => ids.push(id),
-                None => {
-                    self.errors
-                        .add(name, format!("Incorrect type. Expected pk value, received {}.", python_type(item)));
+            match int_pk(item) {
+                Ok(id) => ids.push(id),
+                Err(message) => {
+                    self.errors.add(name, message);
                     return None;
                 }
             }
         }
         Some(ids)
+    }
+
+    /// A nullable reference by integer primary key (`PrimaryKeyRelatedField`): a number or a
+    /// numeric string; `Some(None)` for null.
+    pub fn int_ref(&mut self, name: &str) -> Option<Option<i64>> {
+        self.reference(name, int_pk)
     }
 
     /// A list of UUID references (`ManyRelatedField`): the first bad item is the error.
@@ -286,6 +297,14 @@ impl<'a> Body<'a> {
         }
         parsed
     }
+}
+
+/// An integer primary key as DRF's `PrimaryKeyRelatedField` reads one.
+fn int_pk(value: &Value) -> Result<i64, String> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        .ok_or_else(|| format!("Incorrect type. Expected pk value, received {}.", python_type(value)))
 }
 
 fn check_text(value: &Value, rules: Text) -> Result<String, String> {
