@@ -10,7 +10,7 @@
       if (!window.confirm("Disconnect this Plex account?")) return;
       button.disabled = true;
       fetch("/api/v3/sources/user_connections/plex/" + encodeURIComponent(button.dataset.disconnect) + "/", {
-        method: "DELETE", credentials: "same-origin", headers: { "X-CSRFToken": cookie("plexid_csrf"), "Accept": "application/json" }
+        method: "DELETE", credentials: "same-origin", headers: { "X-CSRFToken": (cookie("__Host-plexid_csrf") || cookie("plexid_csrf")), "Accept": "application/json" }
       }).then(function (r) {
         if (r.status === 204) { window.location.reload(); } else { button.disabled = false; window.alert("Disconnecting failed (" + r.status + ")."); }
       });

@@ -55,7 +55,7 @@
     fetch("/api/v3/sources/plex/plex_servers/", {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": cookie("plexid_csrf") },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": (cookie("__Host-plexid_csrf") || cookie("plexid_csrf")) },
       body: JSON.stringify({ plex_token: event.detail.token, client_id: event.detail.clientId })
     }).then(function (r) {
       return r.json().then(function (body) {

@@ -56,7 +56,7 @@
     show("Checking your Plex account…");
     var url = redeemPath + "?slug=" + encodeURIComponent(slug) + (next ? "&next=" + encodeURIComponent(next) : "");
     var h = { "Content-Type": "application/json", "Accept": "application/json" };
-    var csrf = cookie("plexid_csrf");
+    var csrf = (cookie("__Host-plexid_csrf") || cookie("plexid_csrf"));
     if (csrf) h["X-CSRFToken"] = csrf;
     return fetch(url, { method: "POST", headers: h, credentials: "same-origin", body: JSON.stringify({ plex_token: token }) })
       .then(function (r) {

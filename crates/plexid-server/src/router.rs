@@ -61,6 +61,32 @@ async fn refuse_nul(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Headers every answer carries: `nosniff`, no framing (the pages' CSP also says
+/// `frame-ancestors 'none'`), and `Cache-Control: no-store` on anything answered to a request
+/// that carried credentials (a session cookie or an `Authorization` header) unless the handler
+/// chose caching itself, so no shared or browser cache keeps a signed-in page or API answer.
+async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::header::{
+        HeaderValue, AUTHORIZATION, CACHE_CONTROL, COOKIE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let credentials = request.headers().contains_key(AUTHORIZATION)
+        || request
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.contains(crate::web::cookies::SESSION) || c.contains("authentik_proxy_"));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.entry(REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    if credentials && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", api::routes())
@@ -74,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.settings.body_timeout.std()))
         .layer(middleware::from_fn(refuse_nul))
+        .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
 }

@@ -74,6 +74,16 @@ pub struct ApplicationFilter {
 pub const APPLICATION_ORDERING: &[&str] = &["name", "slug", "group"];
 const APPLICATION_ORDER_COLUMNS: &[(&str, &str)] = &[("group", "group_name")];
 
+/// A connection of a user that still grants what its relationship says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveConnection {
+    pub source: SourceId,
+    pub plex_id: String,
+    pub relationship: plexid_core::login::Relationship,
+    /// The email address plex.tv confirmed for the Plex account (empty: none).
+    pub verified_email: String,
+}
+
 const APPLICATION_SELECT: &str = "SELECT a.uuid, a.slug, a.name, a.provider_id, a.open_in_new_tab, a.meta_launch_url, \
      a.meta_description, a.meta_publisher, a.policy_engine_mode, a.group_name, a.access, a.access_source_uuid \
      FROM application a";
@@ -215,20 +225,24 @@ impl<A: Access> Conn<'_, A> {
         rows.iter().map(|r| Ok(plexid_core::GroupId(r.uuid("uuid")?))).collect()
     }
 
-    /// A user's connections whose access has not been revoked: (source, Plex id, relationship).
-    pub async fn live_connections(
-        &mut self,
-        user: plexid_core::UserId,
-    ) -> StoreResult<Vec<(SourceId, String, plexid_core::login::Relationship)>> {
+    /// A user's connections whose access has not been revoked, oldest first.
+    pub async fn live_connections(&mut self, user: plexid_core::UserId) -> StoreResult<Vec<LiveConnection>> {
         let rows = self
             .fetch_all(
-                "SELECT source_uuid, identifier, relationship FROM user_source_connection \
+                "SELECT source_uuid, identifier, relationship, verified_email FROM user_source_connection \
                  WHERE user_id = $1 AND access_revoked IS NULL ORDER BY id",
                 params![user],
             )
             .await?;
         rows.iter()
-            .map(|r| Ok((SourceId(r.uuid("source_uuid")?), r.text("identifier")?, r.json("relationship")?)))
+            .map(|r| {
+                Ok(LiveConnection {
+                    source: SourceId(r.uuid("source_uuid")?),
+                    plex_id: r.text("identifier")?,
+                    relationship: r.json("relationship")?,
+                    verified_email: r.text("verified_email")?,
+                })
+            })
             .collect()
     }
 

@@ -272,6 +272,13 @@ impl Conn<'_, ReadWrite> {
         .map(drop)
     }
 
+    /// Records the email address plex.tv confirmed for this connection's Plex account (empty: none).
+    pub async fn set_verified_email(&mut self, id: UserConnectionId, email: &str) -> StoreResult<()> {
+        self.execute("UPDATE user_source_connection SET verified_email = $2 WHERE id = $1", params![id, email])
+            .await
+            .map(drop)
+    }
+
     pub async fn delete_user_connection(&mut self, id: UserConnectionId) -> StoreResult<bool> {
         Ok(self.execute("DELETE FROM user_source_connection WHERE id = $1", params![id]).await? > 0)
     }

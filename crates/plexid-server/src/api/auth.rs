@@ -63,7 +63,7 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
 
 /// The actor of the session cookie (anonymous without a live one), checking CSRF on writes.
 async fn session_actor(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
-    let Some(key) = cookies::read(&parts.headers, cookies::SESSION) else {
+    let Some(key) = cookies::read_own(&parts.headers, &state.settings, cookies::SESSION) else {
         return Ok(Actor::Anonymous);
     };
     let Some((principal, _)) = sessions::authenticate(state, &key).await? else {

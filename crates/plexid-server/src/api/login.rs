@@ -73,7 +73,13 @@ pub struct Refusal {
     pub code: String,
 }
 
-fn read_request(query: &QueryParams, body: &serde_json::Value, client: Client, headers: &HeaderMap) -> Redeem {
+fn read_request(
+    state: &AppState,
+    query: &QueryParams,
+    body: &serde_json::Value,
+    client: Client,
+    headers: &HeaderMap,
+) -> Redeem {
     let (plex_token, body_errors) = read_body(body, false, |b| b.text("plex_token", Text::REQUIRED));
     Redeem {
         slug: query.get("slug").unwrap_or_default().to_owned(),
@@ -81,7 +87,7 @@ fn read_request(query: &QueryParams, body: &serde_json::Value, client: Client, h
         body_errors,
         next: query.get("next").map(str::to_owned),
         client,
-        device: cookies::read(headers, cookies::DEVICE),
+        device: cookies::read_own(headers, &state.settings, cookies::DEVICE),
     }
 }
 
@@ -103,7 +109,7 @@ pub async fn redeem_token(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let request = read_request(&query, &body, client, &headers);
+    let request = read_request(&state, &query, &body, client, &headers);
     let challenge =
         |to: String| RedirectChallenge { flow_info: None, to, component: "xak-flow-redirect", response_errors: None };
     let response = match login::redeem(&state, &actor, request).await? {
@@ -137,7 +143,7 @@ pub async fn redeem_token_authenticated(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     actor.principal()?;
-    let request = read_request(&query, &body, client, &headers);
+    let request = read_request(&state, &query, &body, client, &headers);
     login::connect(&state, &actor, request).await?;
     Ok(no_content())
 }

@@ -121,7 +121,7 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, PageError> {
-    if let Some(key) = cookies::read(&headers, cookies::SESSION) {
+    if let Some(key) = cookies::read_own(&headers, &state.settings, cookies::SESSION) {
         if form.csrf != sessions::csrf_token(&key) {
             return Err(PageError {
                 status: axum::http::StatusCode::FORBIDDEN,

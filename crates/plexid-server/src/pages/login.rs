@@ -72,7 +72,7 @@ pub async fn show(
     let designation = flow_designation(&state, &slug).await?;
     let next = safe_next(query.get("next"));
     if designation == FlowDesignation::Enrollment {
-        if let Some(key) = cookies::read(&headers, cookies::PENDING) {
+        if let Some(key) = cookies::read_own(&headers, &state.settings, cookies::PENDING) {
             if let Some(username) = login::pending_username(&state, &key).await.map_err(|e| PageError::internal(&e))? {
                 return Ok(page(&state, "Choose a username", &username_form(&slug, &username, None), &[]));
             }
@@ -113,7 +113,7 @@ pub async fn submit(
         title: "Sign-in expired",
         message: "This sign-in waited too long. Please sign in with Plex again.".into(),
     };
-    let key = cookies::read(&headers, cookies::PENDING).ok_or_else(expired)?;
+    let key = cookies::read_own(&headers, &state.settings, cookies::PENDING).ok_or_else(expired)?;
     match login::complete_enrollment(&state, &key, &form.username, &client).await {
         Ok((started, next)) => {
             let mut response = Redirect::to(&next).into_response();

@@ -56,7 +56,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        let Some(key) = cookies::read(&parts.headers, cookies::SESSION) else { return Ok(None) };
+        let Some(key) = cookies::read_own(&parts.headers, &state.settings, cookies::SESSION) else { return Ok(None) };
         match sessions::authenticate(state, &key).await {
             Ok(found) => Ok(found.map(|(principal, session)| SignedIn { principal, key, session: session.id })),
             Err(error) => Err(PageError::internal(&error)),

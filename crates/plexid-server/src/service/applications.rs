@@ -8,7 +8,7 @@ use plexid_core::model::User;
 use plexid_core::modes::{PolicyEngineMode, ProviderKind};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{rules, FieldErrors, GroupId, Permission, ProviderId, SourceId, UserId};
-use plexid_store::apps::{ApplicationFilter, ProviderRow};
+use plexid_store::apps::{ApplicationFilter, LiveConnection, ProviderRow};
 use plexid_store::listing::{Listed, OrderTerm, Window};
 use plexid_store::{Access, Conn, ReadWrite};
 
@@ -418,8 +418,8 @@ pub async fn check_access(
 pub struct Subject {
     pub user: User,
     pub groups: Vec<GroupId>,
-    /// The user's live connections: (source, Plex id, relationship).
-    pub connections: Vec<(SourceId, String, Relationship)>,
+    /// The user's live connections.
+    pub connections: Vec<LiveConnection>,
     /// The same relationships by source, as the access rule reads them.
     pub relationships: Vec<(SourceId, Relationship)>,
 }
@@ -433,7 +433,7 @@ impl Subject {
         let Some(user) = conn.user_by_id(user).await? else { return Ok(None) };
         let groups = if with_groups { conn.user_group_closure(user.id).await? } else { Vec::new() };
         let connections = conn.live_connections(user.id).await?;
-        let relationships = connections.iter().map(|(source, _, r)| (*source, r.clone())).collect();
+        let relationships = connections.iter().map(|c| (c.source, c.relationship.clone())).collect();
         Ok(Some(Subject { user, groups, connections, relationships }))
     }
 
@@ -443,12 +443,17 @@ impl Subject {
     pub fn plex_for(&self, a: Option<&Application>) -> (Option<String>, Vec<&Relationship>) {
         match a.and_then(|a| a.access.source) {
             Some(source) => {
-                let through: Vec<&(SourceId, String, Relationship)> =
-                    self.connections.iter().filter(|(s, ..)| *s == source).collect();
-                (through.first().map(|(_, id, _)| id.clone()), through.iter().map(|(.., r)| r).collect())
+                let through: Vec<&LiveConnection> = self.connections.iter().filter(|c| c.source == source).collect();
+                (through.first().map(|c| c.plex_id.clone()), through.iter().map(|c| &c.relationship).collect())
             }
-            None => (self.connections.first().map(|(_, id, _)| id.clone()), Vec::new()),
+            None => (self.connections.first().map(|c| c.plex_id.clone()), Vec::new()),
         }
+    }
+
+    /// Has plex.tv confirmed the user's email address (through one of their live connections)?
+    pub fn email_verified(&self) -> bool {
+        !self.user.email.is_empty()
+            && self.connections.iter().any(|c| c.verified_email.eq_ignore_ascii_case(&self.user.email))
     }
 
     /// The application's rule for this user.

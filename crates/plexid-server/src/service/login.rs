@@ -470,6 +470,16 @@ fn text<'v>(properties: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
     properties.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// The email address plex.tv says is confirmed (`confirmed: true` in `/api/v2/user`, as recorded
+/// in public client libraries' fixtures), if it is one plexid would accept; empty otherwise.
+fn verified_email(info: &Value) -> String {
+    let confirmed = info.get("confirmed").and_then(Value::as_bool) == Some(true);
+    match info.get("email").and_then(Value::as_str) {
+        Some(email) if confirmed && rules::is_valid_email(email) => email.to_owned(),
+        _ => String::new(),
+    }
+}
+
 /// A group's mapped name, cleaned and cut to authentik's limit.
 fn group_name(properties: &Map<String, Value>) -> Option<String> {
     text(properties, "name").map(|n| rules::clean_text(n, rules::GROUP_NAME_MAX_LENGTH)).filter(|n| !n.is_empty())
@@ -634,6 +644,7 @@ impl Attempt<'_> {
         let access =
             ConnectionAccess { relationship: self.admitted.relationship.clone(), checked: Some(now), revoked: None };
         conn.set_connection_access(id, &access).await?;
+        conn.set_verified_email(id, &verified_email(&self.admitted.info)).await?;
         Ok(new)
     }
 
@@ -862,6 +873,15 @@ mod tests {
             json!({"username": "username", "email": "foo@bar.baz", "name": "title",
                    "path": "goauthentik.io/sources/test", "attributes": {}})
         );
+    }
+
+    #[test]
+    fn only_an_address_plex_confirmed_is_verified() {
+        assert_eq!(verified_email(&json!({"email": "a@example.com", "confirmed": true})), "a@example.com");
+        assert_eq!(verified_email(&json!({"email": "a@example.com", "confirmed": false})), "");
+        assert_eq!(verified_email(&json!({"email": "a@example.com"})), "");
+        assert_eq!(verified_email(&json!({"email": "", "confirmed": true})), "", "a managed Home user");
+        assert_eq!(verified_email(&json!({"email": null, "confirmed": true})), "");
     }
 
     #[test]

@@ -582,6 +582,8 @@ pub struct Identity {
     pub groups: Vec<String>,
     pub plex_id: Option<String>,
     pub relationships: Vec<&'static str>,
+    /// plex.tv confirmed the user's email address.
+    pub email_verified: bool,
 }
 
 /// Who a user is, as `application` is told (its source's Plex id and relationships, D26).
@@ -618,7 +620,8 @@ async fn identity_with(
     let groups = conn.memberships_of_users(&[subject.user.id]).await?.into_iter().map(|m| m.group.name).collect();
     let (plex_id, relationships) = subject.plex_for(Some(application));
     let relationships = relationship_names(&relationships);
-    Ok(Some(Identity { user: subject.user, groups, plex_id, relationships }))
+    let email_verified = subject.email_verified();
+    Ok(Some(Identity { user: subject.user, groups, plex_id, relationships, email_verified }))
 }
 
 /// The claims about a user that the scope allows (authentik's default scope mappings: `email`
@@ -633,7 +636,7 @@ async fn user_claims(app: &AppState, client: &Client, user: UserId, scope: &str)
     claims.insert("sub".into(), subject(app, provider, &who.user).into());
     if has_scope(scope, "email") {
         claims.insert("email".into(), who.user.email.clone().into());
-        claims.insert("email_verified".into(), true.into());
+        claims.insert("email_verified".into(), who.email_verified.into());
     }
     if has_scope(scope, "profile") {
         claims.insert("name".into(), who.user.name.clone().into());

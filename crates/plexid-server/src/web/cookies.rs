@@ -1,6 +1,8 @@
 //! plexid's cookies: the session (HttpOnly), its CSRF token (readable by plexid's own pages,
 //! which send it back in `X-CSRFToken`), and a sign-in waiting for a username (HttpOnly). All are
-//! `SameSite=Lax`, `Path=/`, and `Secure` when plexid is served over HTTPS.
+//! `SameSite=Lax`, `Path=/`, and `Secure` when plexid is served over HTTPS; then their names also
+//! carry the `__Host-` prefix, so browsers take them only from plexid's own host (a sibling host
+//! under the same domain cannot plant one).
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
@@ -17,6 +19,20 @@ pub const PENDING: &str = "plexid_pending";
 pub const DEVICE: &str = "plexid_device";
 /// The header cookie-authenticated writes carry the CSRF token in (Django's name).
 pub const CSRF_HEADER: &str = "x-csrftoken";
+
+/// The name of one of plexid's own cookies: `__Host-` + `base` under HTTPS.
+pub fn name(settings: &Settings, base: &'static str) -> std::borrow::Cow<'static, str> {
+    if settings.is_https() {
+        format!("__Host-{base}").into()
+    } else {
+        base.into()
+    }
+}
+
+/// The value of plexid's own cookie `base` (by its name under these settings), if any.
+pub fn read_own(headers: &HeaderMap, settings: &Settings, base: &'static str) -> Option<String> {
+    read(headers, &name(settings, base))
+}
 
 /// The value of the cookie `name` in the request, if any.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -37,7 +53,7 @@ fn build(
     http_only: bool,
     max_age: Option<i64>,
 ) -> Cookie<'static> {
-    let mut cookie = Cookie::build((name, value))
+    let mut cookie = Cookie::build((self::name(settings, name), value))
         .path("/")
         .http_only(http_only)
         .same_site(SameSite::Lax)

@@ -859,3 +859,28 @@ async fn f14_anonymous_bodies_are_small(app: &TestApp) {
     assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 }
 both!(f14_anonymous_bodies_are_small, f14_anonymous_bodies_are_small);
+
+// ------------------------------------------------------------------------------------------
+// F19: email_verified only for an address plex.tv confirmed.
+
+async fn f19_email_verified_only_when_plex_confirmed_it(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let rp = app.relying_party("rp", json!({})).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let code = crate::oidc::code_for(app, &mut friend, &rp).await;
+    let (_, tokens) = crate::oidc::exchange(app, &rp, &code).await;
+    let claims = crate::oidc::verify_id_token(app, &rp, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["email_verified"], true, "plex.tv confirmed {}", claims["email"]);
+    // An address an administrator typed in is not one plex.tv confirmed.
+    let pk = app.user_pk("friend").await;
+    app.patch(&format!("/api/v3/core/users/{pk}/"), json!({"email": "typed@example.com"})).await;
+    let code = crate::oidc::code_for(app, &mut friend, &rp).await;
+    let (_, tokens) = crate::oidc::exchange(app, &rp, &code).await;
+    let claims = crate::oidc::verify_id_token(app, &rp, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (claims["email"].as_str(), claims["email_verified"].as_bool()),
+        (Some("typed@example.com"), Some(false))
+    );
+}
+both!(f19_email_verified_only_when_plex_confirmed_it, f19_email_verified_only_when_plex_confirmed_it);

@@ -17,3 +17,7 @@ ALTER TABLE proxy_session ADD COLUMN session_uuid TEXT;
 CREATE INDEX oauth_token_session ON oauth_token (session_uuid);
 CREATE INDEX oauth_code_session ON oauth_code (session_uuid);
 CREATE INDEX proxy_session_session ON proxy_session (session_uuid);
+
+-- The email address plex.tv said was confirmed for this Plex account at its last sign-in (empty:
+-- none), so OpenID Connect's email_verified is true only for an address plex.tv confirmed.
+ALTER TABLE user_source_connection ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';

@@ -427,7 +427,7 @@ async fn token_sign_in(
 ) -> Result<Response, PageError> {
     let form = forms::FormData::parse(&body);
     let next = admin_next(form.get("next"));
-    let expected = crate::web::cookies::read(&headers, crate::web::cookies::LOGIN_CSRF);
+    let expected = crate::web::cookies::read_own(&headers, &state.settings, crate::web::cookies::LOGIN_CSRF);
     if expected.is_none() || form.get("login_csrf") != expected.as_deref() {
         let message = "This sign-in form was not plexid's, or has expired. Please try again.";
         return Ok(token_page(&state, next, Some(message), StatusCode::FORBIDDEN));
