@@ -38,6 +38,11 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// A file holding the secret key (its first line), so the key is neither in the database it
+    /// protects nor in the environment.
+    #[arg(long, env = "PLEXID_SECRET_KEY_FILE", conflicts_with = "secret_key")]
+    pub secret_key_file: Option<std::path::PathBuf>,
+
     /// The address users reach plexid at (e.g. `https://id.example.com`). When it is HTTPS,
     /// cookies are marked `Secure`.
     #[arg(long, env = "PLEXID_PUBLIC_URL")]
@@ -164,7 +169,26 @@ impl std::str::FromStr for Period {
     }
 }
 
+/// The database setting that holds a generated secret key.
+pub const STORED_SECRET_KEY: &str = "secret_key";
+
 impl Settings {
+    /// The secret key given from outside the database: `PLEXID_SECRET_KEY`, or the first line
+    /// of `PLEXID_SECRET_KEY_FILE`. `Err` names the setting that cannot be read.
+    pub fn external_secret_key(&self) -> Result<Option<String>, String> {
+        if let Some(key) = &self.secret_key {
+            return Ok(Some(key.clone()));
+        }
+        let Some(path) = &self.secret_key_file else { return Ok(None) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("PLEXID_SECRET_KEY_FILE: cannot read {}: {e}", path.display()))?;
+        let key = text.lines().next().unwrap_or_default().trim().to_owned();
+        if key.len() < 16 {
+            return Err(format!("PLEXID_SECRET_KEY_FILE: {} holds no key of at least 16 characters", path.display()));
+        }
+        Ok(Some(key))
+    }
+
     /// Whether plexid is served over HTTPS (cookies are then `Secure`).
     pub fn is_https(&self) -> bool {
         self.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
@@ -180,6 +204,7 @@ impl Settings {
             plex_api_url: "https://plex.tv".into(),
             plex_app_url: "https://app.plex.tv".into(),
             secret_key: None,
+            secret_key_file: None,
             public_url: None,
             login_rate_limit: 30,
             login_source_rate_limit: 600,

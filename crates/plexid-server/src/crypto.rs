@@ -142,6 +142,15 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// Writes `key` to a new file only its owner may read (it must not exist yet).
+pub fn write_secret_file(path: &std::path::Path, key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    writeln!(file, "{key}")?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

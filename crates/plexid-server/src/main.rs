@@ -35,6 +35,15 @@ enum Command {
     MappingWorker,
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Move the secret key plexid generated into the database out of it, into a new file
+    /// (mode 0600); then start plexid with PLEXID_SECRET_KEY_FILE pointing at it.
+    MoveSecretKey {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The file to create.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// Create a non-expiring API token for a user and print its key once.
     CreateToken {
         #[command(flatten)]
@@ -42,6 +51,9 @@ enum Command {
         /// Must match the server's PLEXID_SECRET_KEY when that is set.
         #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
         secret_key: Option<String>,
+        /// Must match the server's PLEXID_SECRET_KEY_FILE when that is set.
+        #[arg(long, env = "PLEXID_SECRET_KEY_FILE", conflicts_with = "secret_key")]
+        secret_key_file: Option<std::path::PathBuf>,
         /// Whose token it is.
         #[arg(long, default_value = ADMIN_USERNAME)]
         user: String,
@@ -89,13 +101,20 @@ async fn run(cli: Cli) -> ExitCode {
             init_logging(settings.log_format);
             plexid_server::demo::run(settings, plex_listen).await
         }
+        Command::MoveSecretKey { db, to } => {
+            init_logging(LogFormat::Text);
+            move_secret_key(db, &to).await
+        }
         Command::Migrate(db) => {
             init_logging(LogFormat::Text);
             migrate(db).await
         }
-        Command::CreateToken { db, secret_key, user, description } => {
+        Command::CreateToken { db, secret_key, secret_key_file, user, description } => {
             init_logging(LogFormat::Text);
-            create_token(db, secret_key, &user, description).await
+            let mut settings = Settings::for_database(&db.database);
+            settings.secret_key = secret_key;
+            settings.secret_key_file = secret_key_file;
+            create_token(settings, &user, description).await
         }
         Command::MappingWorker => unreachable!("handled before the runtime starts"),
     };
@@ -128,6 +147,27 @@ async fn serve(settings: Settings) -> Result<(), String> {
     server.run(shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
+async fn move_secret_key(db: DatabaseArgs, to: &std::path::Path) -> Result<(), String> {
+    let store = plexid_store::Store::connect(&db.database).await.map_err(|e| e.to_string())?;
+    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let mut conn = tx.conn();
+    let key = conn
+        .setting(plexid_server::config::STORED_SECRET_KEY)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no secret key is stored in this database (it is already kept elsewhere)")?;
+    crypto::write_secret_file(to, &key).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    conn.delete_setting(plexid_server::config::STORED_SECRET_KEY).await.map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    store.close().await;
+    println!(
+        "the secret key is now in {} only; start plexid with PLEXID_SECRET_KEY_FILE={}",
+        to.display(),
+        to.display()
+    );
+    Ok(())
+}
+
 async fn migrate(db: DatabaseArgs) -> Result<(), String> {
     let store = plexid_store::Store::connect(&db.database).await.map_err(|e| e.to_string())?;
     let applied = store.migrate().await.map_err(|e| e.to_string())?;
@@ -136,14 +176,7 @@ async fn migrate(db: DatabaseArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn create_token(
-    db: DatabaseArgs,
-    secret_key: Option<String>,
-    username: &str,
-    description: String,
-) -> Result<(), String> {
-    let mut settings = Settings::for_database(&db.database);
-    settings.secret_key = secret_key;
+async fn create_token(settings: Settings, username: &str, description: String) -> Result<(), String> {
     let (store, secrets) = startup::prepare(&settings, &Clock::system()).await.map_err(|e| e.to_string())?;
     let mut tx = store.begin().await.map_err(|e| e.to_string())?;
     let mut conn = tx.conn();

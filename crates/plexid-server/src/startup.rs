@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{generate_key, hash_password, verify_password, Secrets};
 use crate::service::tokens::{self, NewToken};
-use crate::service::ServiceResult;
+use crate::service::{ServiceError, ServiceResult};
 
 pub const ADMIN_USERNAME: &str = "akadmin";
 pub const ADMIN_GROUP: &str = "authentik Admins";
@@ -47,9 +47,23 @@ pub async fn prepare(settings: &Settings, clock: &Clock) -> ServiceResult<(Store
     let mut tx = store.begin().await?;
     let mut conn = tx.conn();
     conn.lock_setup().await?;
-    let secret_key = match &settings.secret_key {
-        Some(key) => key.clone(),
-        None => conn.setting_or_insert("secret_key", &generate_key()).await?,
+    let stored = conn.setting(crate::config::STORED_SECRET_KEY).await?;
+    let secret_key = match settings.external_secret_key().map_err(ServiceError::Internal)? {
+        Some(key) => {
+            if stored.as_ref().is_some_and(|s| *s != key) {
+                tracing::warn!("a different secret key is stored in the database; `plexid move-secret-key` removes it");
+            }
+            key
+        }
+        None => {
+            if stored.is_none() {
+                tracing::warn!(
+                    "generating a secret key and keeping it in the database: anyone with a copy of the database can \
+                     decrypt the Plex tokens in it; `plexid move-secret-key --to FILE` moves it to a file"
+                );
+            }
+            conn.setting_or_insert(crate::config::STORED_SECRET_KEY, &generate_key()).await?
+        }
     };
     let secrets = Secrets::new(&secret_key);
     let admin = ensure_admin(&mut conn, clock).await?;

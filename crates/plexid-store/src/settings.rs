@@ -22,4 +22,8 @@ impl Conn<'_, ReadWrite> {
         .await?;
         Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
     }
+
+    pub async fn delete_setting(&mut self, key: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM setting WHERE key = $1", params![key]).await? > 0)
+    }
 }

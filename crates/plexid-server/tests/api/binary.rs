@@ -226,3 +226,47 @@ async fn two_processes_on_one_postgres_database() {
     store.close().await;
     drop((a, b));
 }
+
+/// The secret key plexid generated into the database moves out of it into a file; plexid then
+/// reads it from `PLEXID_SECRET_KEY_FILE` and still decrypts what the old key encrypted.
+#[tokio::test]
+async fn the_secret_key_moves_out_of_the_database() {
+    let (database, file) = fresh_database(Backend::Sqlite).await;
+    let created = Command::new(PLEXID).args(["create-token", "--database", &database]).output().unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let key_file = std::env::temp_dir().join(format!("plexid-secret-{}", uuid::Uuid::new_v4()));
+    let moved = Command::new(PLEXID)
+        .args(["move-secret-key", "--database", &database, "--to", key_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "{moved:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let store = plexid_store::Store::connect(&database).await.unwrap();
+    assert_eq!(store.read().setting("secret_key").await.unwrap(), None, "no longer in the database");
+    // A second move finds nothing to move and does not overwrite the file.
+    let again = Command::new(PLEXID)
+        .args(["move-secret-key", "--database", &database, "--to", key_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    // plexid reads the file, and the token encrypted under the old key still decrypts.
+    let mut settings = plexid_server::config::Settings::for_database(&database);
+    settings.secret_key_file = Some(key_file.clone());
+    let (store, secrets) =
+        plexid_server::startup::prepare(&settings, &plexid_server::clock::Clock::system()).await.unwrap();
+    let rows = store.read().fetch_all("SELECT key_encrypted FROM api_token", vec![]).await.unwrap();
+    let decrypted: Vec<String> =
+        rows.iter().filter_map(|r| secrets.decrypt(&r.text("key_encrypted").unwrap()).ok()).collect();
+    assert!(decrypted.contains(&key), "the moved key decrypts the token made before the move");
+    assert_eq!(store.read().setting("secret_key").await.unwrap(), None, "and none was generated again");
+    // A key file that cannot be read stops start-up with the setting's name.
+    settings.secret_key_file = Some(key_file.with_extension("missing"));
+    let error = plexid_server::startup::prepare(&settings, &plexid_server::clock::Clock::system()).await.err().unwrap();
+    assert!(error.to_string().contains("PLEXID_SECRET_KEY_FILE"), "{error}");
+    let _ = std::fs::remove_file(&key_file);
+    if let Some(path) = file {
+        let _ = std::fs::remove_file(path);
+    }
+}
