@@ -103,6 +103,48 @@ impl<A: Access> Conn<'_, A> {
 }
 
 impl Conn<'_, ReadWrite> {
+    /// The refusals without a user (sign-ins of nobody plexid knows) about the model `model_pk`
+    /// since `since`, newest first, at most `limit`; locked for the caller's transaction where
+    /// the engine can.
+    pub async fn anonymous_refusals(
+        &mut self,
+        model_pk: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let sql = format!(
+            "{SELECT} WHERE action = 'login_failed' AND user_pk IS NULL AND context_model_pk = $1 AND created >= $2 \
+             ORDER BY created DESC LIMIT {limit}{}",
+            self.dialect().for_update()
+        );
+        self.fetch_all(&sql, params![model_pk, since]).await?.iter().map(from_row).collect()
+    }
+
+    /// How many refusals without a user about `model_pk` were recorded since `since`.
+    pub async fn count_anonymous_refusals(&mut self, model_pk: &str, since: Timestamp) -> StoreResult<i64> {
+        self.fetch_one(
+            "SELECT COUNT(*) AS n FROM event WHERE action = 'login_failed' AND user_pk IS NULL \
+             AND context_model_pk = $1 AND created >= $2",
+            params![model_pk, since],
+        )
+        .await?
+        .int("n")
+    }
+
+    /// Replaces an event's context (an aggregated refusal counting one more).
+    pub async fn set_event_context(
+        &mut self,
+        id: uuid::Uuid,
+        context: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<()> {
+        self.execute("UPDATE event SET context = $2 WHERE uuid = $1", params![id, json_text(context)]).await.map(drop)
+    }
+
+    /// Deletes events past their `expires`.
+    pub async fn delete_expired_events(&mut self, now: Timestamp) -> StoreResult<u64> {
+        self.execute("DELETE FROM event WHERE expires <= $1", params![now]).await
+    }
+
     pub async fn insert_event(&mut self, e: &Event) -> StoreResult<()> {
         let user_json = e.user.as_ref().map_or_else(|| "{}".to_owned(), |u| serde_json::json!(u).to_string());
         self.execute(

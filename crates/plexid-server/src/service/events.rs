@@ -16,6 +16,11 @@ pub const VIEW: Permission = Permission::new(Action::View, Model::Event);
 
 /// How long an event is kept (authentik's default retention).
 const RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(365 * 24);
+/// How long a refused sign-in of nobody plexid knows is kept.
+const ANONYMOUS_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(30 * 24);
+/// Refusals of nobody plexid knows, per source and hour, kept one by one; beyond this they are
+/// counted in one event, so a flood cannot fill the disk.
+pub const ANONYMOUS_PER_HOUR: i64 = 100;
 
 /// An event about to be recorded.
 pub struct NewEvent {
@@ -56,9 +61,13 @@ impl NewEvent {
 
 /// Records an event inside the caller's transaction (so it lands with what it describes).
 pub async fn record(conn: &mut Conn<'_, ReadWrite>, event: NewEvent, now: Timestamp) -> ServiceResult<()> {
+    Ok(conn.insert_event(&stored(event, now, now + RETENTION)).await?)
+}
+
+fn stored(event: NewEvent, now: Timestamp, expires: Timestamp) -> Event {
     let context_model_pk =
         event.context.get("model").and_then(|m| m.get("pk")).and_then(Value::as_str).map(str::to_owned);
-    let event = Event {
+    Event {
         id: uuid::Uuid::new_v4(),
         action: event.action,
         app: event.app.to_owned(),
@@ -67,9 +76,49 @@ pub async fn record(conn: &mut Conn<'_, ReadWrite>, event: NewEvent, now: Timest
         context_model_pk,
         client_ip: event.client_ip,
         created: now,
-        expires: now + RETENTION,
+        expires,
+    }
+}
+
+/// Records a refused sign-in of someone plexid has no user for (`event` has a model, the
+/// source): one event per source, reason, address and Plex username each hour, counting repeats
+/// in `context.count`; past [`ANONYMOUS_PER_HOUR`] such events for the source in the hour, the
+/// rest are counted in one event without an address. Kept for 30 days. Events with a user are
+/// recorded as they are.
+pub async fn record_refusal(app: &AppState, event: NewEvent) -> ServiceResult<()> {
+    let model_pk = event.context.get("model").and_then(|m| m.get("pk")).and_then(Value::as_str).map(str::to_owned);
+    let (Some(model_pk), None) = (model_pk, &event.user) else { return record_alone(app, event).await };
+    let now = app.clock.now();
+    let hour = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(3600)).unwrap_or(now);
+    let same = |e: &Event, ip: Option<&str>| {
+        e.client_ip.as_deref() == ip
+            && ["reason", "plex_username"].iter().all(|k| e.context.get(*k) == event.context.get(*k))
     };
-    Ok(conn.insert_event(&event).await?)
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    let recent = conn.anonymous_refusals(&model_pk, hour, ANONYMOUS_PER_HOUR as u32 + 1).await?;
+    let mut ip = event.client_ip.clone();
+    if !recent.iter().any(|e| same(e, ip.as_deref()))
+        && conn.count_anonymous_refusals(&model_pk, hour).await? >= ANONYMOUS_PER_HOUR
+    {
+        ip = None;
+    }
+    match recent.into_iter().find(|e| same(e, ip.as_deref())) {
+        Some(mut seen) => {
+            let count = seen.context.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
+            seen.context.insert("count".into(), count.into());
+            seen.context.insert("last_seen".into(), crate::clock::iso8601(now).into());
+            conn.set_event_context(seen.id, &seen.context).await?;
+        }
+        None => {
+            let mut event = event;
+            event.client_ip = ip;
+            let expires = now + ANONYMOUS_RETENTION;
+            let event = stored(event, now, expires);
+            conn.insert_event(&event).await?;
+        }
+    }
+    Ok(tx.commit().await?)
 }
 
 /// Records an event in a transaction of its own (for outcomes that write nothing else, such as

@@ -210,7 +210,7 @@ async fn deny(
         event = event.context("plex_username", name);
     }
     event = event.model("authentik_sources_plex", "plexsource", source.id.0, &source.name);
-    if let Err(error) = events::record_alone(app, event).await {
+    if let Err(error) = events::record_refusal(app, event).await {
         tracing::error!(%error, "cannot record a refused sign-in");
     }
     ServiceError::Denied { reason, message }

@@ -148,16 +148,17 @@ pub async fn list_live(
     Ok(app.store.read().list_live_sessions(now, now - app.settings.session_idle.0, search, window).await?)
 }
 
-/// Removes ended sessions, expired pending sign-ins and expired OAuth2 codes, tokens and
-/// forward-auth sessions (run by the background jobs).
+/// Removes ended sessions, expired pending sign-ins, expired OAuth2 codes, tokens and
+/// forward-auth sessions, and expired audit events (run by the background jobs).
 pub async fn sweep_stale(app: &AppState) -> ServiceResult<u64> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let ended = conn.delete_stale_sessions(now, now - app.settings.session_idle.0).await?;
     let grants = conn.delete_expired_grants(now).await?;
+    let events = conn.delete_expired_events(now).await?;
     tx.commit().await?;
-    Ok(ended + grants)
+    Ok(ended + grants + events)
 }
 
 /// A random key and its hash, for a sign-in that waits for a username.

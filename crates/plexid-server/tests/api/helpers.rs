@@ -20,45 +20,33 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs an async test case on one backend. `both!(name, case)` declares `name_sqlite` and
-/// `name_postgres` tests that call `case(&TestApp)`.
+/// Runs an async test case on both backends. `both!(name, case)` declares `name::sqlite` and
+/// `name::postgres` tests that call `case(&TestApp)`; `settings(|s| …)` adjusts the server's
+/// settings first; `manual_clock` gives it a clock that stands still until the test moves it
+/// (`app.state.clock`); `manual_clock_settings(|s| …)` both.
 #[macro_export]
 macro_rules! both {
     ($name:ident, $case:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
-                super::$case(&app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
-                super::$case(&app).await;
-            }
-        }
+        $crate::both!($name, $case, settings(|_| {}));
     };
-    // The same, with settings adjusted by a closure (`|s: &mut Settings| …`).
     ($name:ident, $case:ident, settings($configure:expr)) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $configure).await;
-                super::$case(&app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $configure).await;
-                super::$case(&app).await;
-            }
-        }
+        $crate::both!(@tests $name, $case, plexid_server::clock::Clock::system(), $configure);
     };
-    // The same, with a clock that stands still until the test moves it (`app.state.clock`).
     ($name:ident, $case:ident, manual_clock) => {
+        $crate::both!($name, $case, manual_clock_settings(|_| {}));
+    };
+    ($name:ident, $case:ident, manual_clock_settings($configure:expr)) => {
+        $crate::both!(
+            @tests $name,
+            $case,
+            plexid_server::clock::Clock::manual(plexid_server::clock::Clock::system().now()),
+            $configure
+        );
+    };
+    (@tests $name:ident, $case:ident, $clock:expr, $configure:expr) => {
         mod $name {
             async fn spawn(backend: $crate::helpers::Backend) -> $crate::helpers::TestApp {
-                let clock = plexid_server::clock::Clock::manual(plexid_server::clock::Clock::system().now());
-                $crate::helpers::TestApp::spawn_with_clock(backend, clock, |_| {}).await
+                $crate::helpers::TestApp::spawn_with_clock(backend, $clock, $configure).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {

@@ -884,3 +884,43 @@ async fn f19_email_verified_only_when_plex_confirmed_it(app: &TestApp) {
     );
 }
 both!(f19_email_verified_only_when_plex_confirmed_it, f19_email_verified_only_when_plex_confirmed_it);
+
+// ------------------------------------------------------------------------------------------
+// F16: a flood of refusals cannot fill the disk; events are deleted when they expire.
+
+async fn f16_refusals_are_aggregated_and_expire(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    app.sign_in("plex", FRIEND).await;
+    for _ in 0..5 {
+        app.redeem_from(&mut Cookies::default(), "bad-token", "203.0.113.5").await;
+    }
+    let refusals = app.events("action=login_failed").await;
+    assert_eq!(refusals.len(), 1, "one event for five refusals from one address: {refusals:?}");
+    assert_eq!(refusals[0]["context"]["count"], 5);
+    assert_eq!(refusals[0]["context"]["reason"], "plex_token_invalid");
+    // From many addresses: at most ANONYMOUS_PER_HOUR events a source and hour, the rest counted.
+    let per_hour = plexid_server::service::events::ANONYMOUS_PER_HOUR;
+    for i in 0..(per_hour + 20) {
+        app.redeem_from(&mut Cookies::default(), "bad-token", &format!("198.51.{}.{}", i / 200, i % 200)).await;
+    }
+    let total = app.count("/api/v3/events/events/?action=login_failed").await as i64;
+    assert!(total <= per_hour + 1, "{total} refusal events");
+    let (_, all) = app.get("/api/v3/events/events/?action=login_failed&page_size=500").await;
+    let counted: i64 =
+        all["results"].as_array().unwrap().iter().map(|e| e["context"]["count"].as_i64().unwrap_or(1)).sum();
+    assert_eq!(counted, 5 + per_hour + 20, "every refusal is counted");
+    // Anonymous refusals expire after 30 days, the rest after a year; the clean-up job deletes them.
+    app.state.clock.advance(std::time::Duration::from_secs(31 * 86_400));
+    plexid_server::service::sessions::sweep_stale(&app.state).await.unwrap();
+    assert_eq!(app.count("/api/v3/events/events/?action=login_failed").await, 0);
+    assert!(app.count("/api/v3/events/events/?action=login").await >= 1, "the friend's sign-in is kept");
+    app.state.clock.advance(std::time::Duration::from_secs(366 * 86_400));
+    plexid_server::service::sessions::sweep_stale(&app.state).await.unwrap();
+    assert_eq!(app.count("/api/v3/events/events/").await, 0, "nothing outlives its expiry");
+}
+both!(
+    f16_refusals_are_aggregated_and_expire,
+    f16_refusals_are_aggregated_and_expire,
+    manual_clock_settings(|s| s.trust_proxy_headers = true)
+);
