@@ -924,3 +924,102 @@ both!(
     f16_refusals_are_aggregated_and_expire,
     manual_clock_settings(|s| s.trust_proxy_headers = true)
 );
+
+// ------------------------------------------------------------------------------------------
+// F11: the forward-auth callback checks its return address again.
+
+async fn f11_a_planted_state_cookie_is_no_open_redirect(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let provider = app.forward_auth_app("fa", json!({"external_host": "http://fa.test"}), json!([])).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    // start: a return address with control characters, or elsewhere, is refused.
+    for rd in ["/x%0d%0aSet-Cookie:%20a=b", "https://evil.example/"] {
+        let (status, _) =
+            proxied(app, "fa.test", &format!("/outpost.goauthentik.io/start?rd={rd}"), &Cookies::default(), &[]).await;
+        assert_eq!(status, 400, "{rd}");
+    }
+    // A state cookie planted with someone else's return address (from a sibling host, say).
+    let (status, headers) =
+        proxied(app, "fa.test", "/outpost.goauthentik.io/start?rd=/ok", &Cookies::default(), &[]).await;
+    assert!(status.is_redirection());
+    let state_name = format!("authentik_proxy_{}_state", provider["pk"]);
+    let set = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&state_name))
+        .unwrap();
+    let value = set.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let nonce = url::form_urlencoded::parse(value.as_bytes()).find(|(k, _)| k == "s").unwrap().1.into_owned();
+    let authorize = headers["location"].to_str().unwrap();
+    let authorize = url::Url::parse(authorize).unwrap();
+    let answer = app
+        .browser(&mut friend, Method::GET, &format!("{}?{}", authorize.path(), authorize.query().unwrap()), None, false)
+        .await;
+    let callback = url::Url::parse(answer.headers["location"].to_str().unwrap()).unwrap();
+    for planted in ["https://evil.example/", "/x\r\nSet-Cookie: a=b"] {
+        let mut state = url::form_urlencoded::Serializer::new(String::new());
+        state.append_pair("s", &nonce).append_pair("rd", planted);
+        let cookies = Cookies([(state_name.clone(), state.finish())].into());
+        let (status, headers) =
+            proxied(app, "fa.test", &format!("{}?{}", callback.path(), callback.query().unwrap()), &cookies, &[]).await;
+        if status.is_redirection() {
+            let location = headers["location"].to_str().unwrap();
+            assert!(location.starts_with("http://fa.test/"), "{planted:?} sent the browser to {location}");
+            break; // the code is spent now
+        }
+        assert!(status.is_client_error(), "{planted:?}: {status}");
+    }
+}
+both!(f11_a_planted_state_cookie_is_no_open_redirect, f11_a_planted_state_cookie_is_no_open_redirect);
+
+// ------------------------------------------------------------------------------------------
+// F18: cookies and headers of a deployment under HTTPS.
+
+async fn f18_https_cookies_and_headers(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let token = app.plex.token_of(FRIEND).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v3/sources/plex/redeem_token/?slug=plex", app.base))
+        .json(&json!({"plex_token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let set: Vec<String> =
+        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    for name in ["plexid_session", "plexid_csrf", "plexid_device"] {
+        let cookie =
+            set.iter().find(|c| c.starts_with(&format!("__Host-{name}="))).unwrap_or_else(|| panic!("{name}: {set:?}"));
+        assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+    }
+    let session =
+        set.iter().find(|c| c.starts_with("__Host-plexid_session=")).unwrap().split(';').next().unwrap().to_owned();
+    // A signed-in page: not cached, not framed, not sniffed.
+    let page =
+        reqwest::Client::new().get(format!("{}/if/user/", app.base)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the prefixed session cookie signs in");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    // The unprefixed name a sibling host could plant means nothing.
+    let planted = session.replacen("__Host-", "", 1);
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/if/user/", app.base))
+        .header("Cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_redirection(), "not signed in with {planted}");
+}
+both!(
+    f18_https_cookies_and_headers,
+    f18_https_cookies_and_headers,
+    settings(|s| s.public_url = Some("https://id.example.com".into()))
+);
