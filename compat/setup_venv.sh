@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Usage: compat/setup_venv.sh DIR
+# Usage: compat/setup_venv.sh DIR [REQUIREMENTS]
 #
-# Make DIR a virtualenv holding the packages pinned in compat/requirements.txt
-# (authentik's generated Python client). Idempotent: does nothing when DIR/bin/python
-# exists and every pinned version is already installed there. Quiet on success.
+# Make DIR a virtualenv holding the packages pinned in REQUIREMENTS (default
+# compat/requirements.txt: authentik's generated Python client). Idempotent: does nothing when
+# DIR/bin/python exists and every pinned version is already installed there. Quiet on success.
 set -euo pipefail
 
-if [ "$#" -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
+    echo "usage: $0 DIR [REQUIREMENTS]" >&2
     exit 2
 fi
 venv_dir=$1
-requirements="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/requirements.txt"
+requirements="${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/requirements.txt}"
 
 # Exit status 0 when every "name==version" line of the requirements file is installed.
 pins_installed() {

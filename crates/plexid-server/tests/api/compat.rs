@@ -19,10 +19,21 @@ pub fn run(command: &mut Command) -> String {
 /// The compatibility virtualenv (set up once; both backends' tests may ask at once: flock
 /// serialises them) and the `compat/` directory.
 fn venv() -> (std::path::PathBuf, std::path::PathBuf) {
+    venv_of("compat-venv", None)
+}
+
+/// The virtualenv `name` holding `compat/<requirements>` (default `compat/requirements.txt`),
+/// set up once; and the `compat/` directory and the venv's `bin/`.
+pub fn venv_of(name: &str, requirements: Option<&str>) -> (std::path::PathBuf, std::path::PathBuf) {
     let compat = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../compat");
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compat-venv");
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let lock = venv.with_extension("lock");
-    run(Command::new("flock").arg(&lock).arg("bash").arg(compat.join("setup_venv.sh")).arg(&venv));
+    let mut setup = Command::new("flock");
+    setup.arg(&lock).arg("bash").arg(compat.join("setup_venv.sh")).arg(&venv);
+    if let Some(requirements) = requirements {
+        setup.arg(compat.join(requirements));
+    }
+    run(&mut setup);
     (compat, venv.join("bin/python"))
 }
 

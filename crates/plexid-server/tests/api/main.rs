@@ -15,6 +15,7 @@ mod conformance;
 mod connections;
 mod flows;
 mod forward_auth;
+mod fuzz;
 mod limits;
 mod login;
 mod mappings;
