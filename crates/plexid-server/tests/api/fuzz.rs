@@ -33,6 +33,7 @@ async fn schema_fuzzer(app: &TestApp) {
                 .args(["--url", &base, "-H", &format!("Authorization: Bearer {token}")])
                 .args(["--checks", "no_server_error", "--max-examples", EXAMPLES, "--seed", "17"])
                 .args(["--generation-database", "none", "--no-color", "--workers", "2"])
+                .current_dir(env!("CARGO_TARGET_TMPDIR"))
                 .env("SCHEMATHESIS_HOOKS", "fuzz_hooks")
                 .env("PYTHONPATH", compat.join("fuzz")));
         }
