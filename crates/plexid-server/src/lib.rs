@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod jobs;
+pub mod metrics;
 pub mod pages;
 pub mod router;
 pub mod serve;
@@ -61,7 +62,9 @@ impl Server {
         let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
         let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
-        let plex = plexid_plex::PlexClient::new(plex_config(&settings)).map_err(|e| StartError::Plex(e.to_string()))?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let plex = plexid_plex::PlexClient::new(plex_config(&settings, &metrics))
+            .map_err(|e| StartError::Plex(e.to_string()))?;
         let worker = plexid_mapping::worker::WorkerCommand {
             program: match &settings.mapping_worker {
                 Some(path) => path.clone(),
@@ -86,6 +89,7 @@ impl Server {
             plex,
             login_limits,
             auth_cache: Default::default(),
+            metrics,
         };
         Ok(Server { state, listener, address })
     }
@@ -108,8 +112,10 @@ impl Server {
     }
 }
 
-fn plex_config(settings: &Settings) -> plexid_plex::PlexConfig {
+fn plex_config(settings: &Settings, metrics: &Arc<metrics::Metrics>) -> plexid_plex::PlexConfig {
+    let metrics = metrics.clone();
     plexid_plex::PlexConfig {
+        observer: plexid_plex::Observer::new(move |call| metrics.plex_call(call)),
         api_url: settings.plex_api_url.clone(),
         product: "plexid".into(),
         version: env!("CARGO_PKG_VERSION").into(),

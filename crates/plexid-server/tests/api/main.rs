@@ -19,6 +19,7 @@ mod fuzz;
 mod limits;
 mod login;
 mod mappings;
+mod metrics;
 mod oidc;
 mod process;
 mod protocol;
