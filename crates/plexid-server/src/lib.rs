@@ -3,6 +3,7 @@
 //! shutdown. The `plexid` binary (`main.rs`) is a thin command-line front to this.
 
 pub mod api;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -58,9 +59,22 @@ impl Server {
 
     /// As [`Server::bind`], with the given clock (tests use a manual one).
     pub async fn bind_with_clock(settings: Settings, clock: Clock) -> Result<Server, StartError> {
+        Self::bind_to(None, settings, clock).await
+    }
+
+    /// As [`Server::bind_with_clock`], on `listener` when given (tests bind first, to know
+    /// their public address before the server starts) instead of `settings.listen`.
+    pub async fn bind_to(
+        listener: Option<TcpListener>,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Server, StartError> {
         let (store, secrets) = startup::prepare(&settings, &clock).await?;
         let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
-        let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(&settings.listen).await.map_err(listen_error)?,
+        };
         let address = listener.local_addr().map_err(listen_error)?;
         let metrics = Arc::new(metrics::Metrics::new());
         let plex = plexid_plex::PlexClient::new(plex_config(&settings, &metrics))

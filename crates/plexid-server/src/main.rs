@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use plexid_server::clock::Clock;
 use plexid_server::config::{DatabaseArgs, LogFormat, Settings};
 use plexid_server::service::tokens::{self, NewToken};
 use plexid_server::startup::{self, ADMIN_USERNAME};
-use plexid_server::{announce, crypto, shutdown_signal, Server};
+use plexid_server::{announce, check, crypto, shutdown_signal, Server};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -30,6 +30,10 @@ enum Command {
         #[arg(long, env = "PLEXID_DEMO_PLEX_LISTEN", default_value = "127.0.0.1:9100")]
         plex_listen: std::net::SocketAddr,
     },
+    /// Print every setting in force, where it came from (flag, environment, default), and what
+    /// each feature is missing; exits 1 when something configured cannot work.
+    #[command(name = "check-config")]
+    CheckConfig(Settings),
     /// Run a mapping worker (started by the server itself; reads requests on stdin).
     #[command(name = "mapping-worker", hide = true)]
     MappingWorker,
@@ -73,7 +77,9 @@ fn init_logging(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+
     if let Command::MappingWorker = cli.command {
         // No async runtime here: a worker is one thread reading stdin.
         return match plexid_mapping::worker::serve(&plexid_mapping::Limits::default()) {
@@ -88,10 +94,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    runtime.block_on(run(cli, matches))
 }
 
-async fn run(cli: Cli) -> ExitCode {
+async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
     let result = match cli.command {
         Command::Serve(settings) => {
             init_logging(settings.log_format);
@@ -116,6 +122,10 @@ async fn run(cli: Cli) -> ExitCode {
             settings.secret_key_file = secret_key_file;
             create_token(settings, &user, description).await
         }
+        Command::CheckConfig(settings) => {
+            init_logging(LogFormat::Text);
+            check_config(settings, &matches).await
+        }
         Command::MappingWorker => unreachable!("handled before the runtime starts"),
     };
     match result {
@@ -131,6 +141,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let has_token = settings.bootstrap_token.is_some();
     let database = plexid_store::redact_url(&settings.db.database);
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
+    check::warn_about(&check::features(&server.state.settings, &check::facts(&server.state.store).await));
     announce(&format!("plexid listening on http://{} (database {database})", server.address));
     if has_token {
         announce(&format!("API token: the value of PLEXID_BOOTSTRAP_TOKEN (superuser {ADMIN_USERNAME})"));
@@ -165,6 +176,37 @@ async fn move_secret_key(db: DatabaseArgs, to: &std::path::Path) -> Result<(), S
         to.display(),
         to.display()
     );
+    Ok(())
+}
+
+async fn check_config(settings: Settings, matches: &clap::ArgMatches) -> Result<(), String> {
+    let command = Cli::command();
+    let (Some(command), Some(matches)) =
+        (command.find_subcommand("check-config"), matches.subcommand_matches("check-config"))
+    else {
+        return Err("check-config: no arguments".into());
+    };
+    let rows = check::settings_rows(command, matches);
+    let url = &settings.db.database;
+    let sqlite_missing = plexid_store::sqlite_path(url).is_some_and(|path| !path.exists());
+    let (database, facts) = if sqlite_missing {
+        ("does not exist yet (created at the first start)".to_owned(), check::Facts::default())
+    } else {
+        match plexid_store::Store::connect(url).await {
+            Ok(store) => {
+                let facts = check::facts(&store).await;
+                let answering = if store.ping().await { "answers" } else { "does not answer" };
+                store.close().await;
+                (format!("{} {answering}", plexid_store::redact_url(url)), facts)
+            }
+            Err(error) => (format!("cannot be opened: {error}"), check::Facts::default()),
+        }
+    };
+    let features = check::features(&settings, &facts);
+    print!("{}", check::report(&rows, &database, &features));
+    if features.iter().any(|f| f.state == check::State::Broken) {
+        return Err("a configured feature cannot work with these settings (see BROKEN above)".into());
+    }
     Ok(())
 }
 

@@ -32,3 +32,4 @@ pub use error::{StoreError, StoreResult};
 pub use listing::{Listed, OrderTerm, Window};
 pub use migrate::MIGRATION_COUNT;
 pub use row::{Param, Row};
+pub use sqlite::sqlite_path;

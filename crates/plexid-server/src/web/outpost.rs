@@ -209,6 +209,11 @@ fn set_cookie(response: &mut Response, cookie: Cookie<'static>) {
 
 /// `GET /outpost.goauthentik.io/start?rd=…`.
 async fn start(State(state): State<AppState>, headers: HeaderMap, query: QueryParams) -> Response {
+    if state.settings.public_url.is_none() {
+        let message = forward_auth::NEEDS_PUBLIC_URL.into();
+        return PageError { status: StatusCode::SERVICE_UNAVAILABLE, title: "plexid is not set up for this", message }
+            .into_response();
+    }
     let host = request_host(&headers);
     let client = match client_for(&state, host.as_deref()).await {
         Ok(Some(client)) => client,

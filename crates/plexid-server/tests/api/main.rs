@@ -13,6 +13,7 @@ mod clients;
 mod compat;
 mod conformance;
 mod connections;
+mod deploy;
 mod flows;
 mod forward_auth;
 mod fuzz;

@@ -1,0 +1,105 @@
+//! Running plexid the way self-hosters do: settings that cannot be silently wrong (forward-auth
+//! refused without `PLEXID_PUBLIC_URL`, `plexid check-config`), backup and restore under write
+//! load.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+use crate::login::Cookies;
+
+pub const PLEXID: &str = env!("CARGO_BIN_EXE_plexid");
+
+const NEEDS_PUBLIC_URL: &str = "Forward-auth needs plexid's public address: set PLEXID_PUBLIC_URL \
+     (e.g. https://id.example.com) and restart plexid.";
+
+/// Without a public URL, a forward-auth provider is refused in authentik's error shape and
+/// nothing is written; an existing one refuses to start a sign-in (instead of redirecting to the
+/// application's own host), while OpenID Connect providers are still accepted.
+async fn forward_auth_needs_a_public_url(app: &TestApp) {
+    app.forward_auth_app("wiki", json!({"external_host": "http://app.test"}), json!(["friend"])).await;
+    let bare = app.second_instance_with(|s| s.public_url = None).await;
+    let flow = app.flow_pk("default-provider-authorization-implicit-consent").await;
+    let body = json!({"name": "Another", "authorization_flow": flow, "external_host": "http://other.test"});
+    let (status, answer) = bare.post("/api/v3/providers/proxy/", body.clone()).await;
+    assert_eq!((status.as_u16(), answer), (400, json!({"non_field_errors": [NEEDS_PUBLIC_URL]})));
+    assert_eq!(app.count("/api/v3/providers/proxy/").await, 1, "nothing was written");
+    let (status, answer) =
+        bare.post("/api/v3/providers/oauth2/", json!({"name": "OIDC", "authorization_flow": flow})).await;
+    assert_eq!(status, 201, "{answer}");
+
+    let start = "/outpost.goauthentik.io/start?rd=%2Fpage";
+    let nobody = Cookies::default();
+    let (status, _) = crate::forward_auth::proxied(&bare, "app.test", start, &nobody, &[]).await;
+    assert_eq!(status, 503);
+    let page = reqwest::Client::new()
+        .get(format!("{}{start}", bare.base))
+        .header("Host", "app.test")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("PLEXID_PUBLIC_URL"), "{page}");
+    let (status, headers) = crate::forward_auth::proxied(app, "app.test", start, &nobody, &[]).await;
+    assert_eq!(status, 303, "{headers:?}");
+    let location = headers["location"].to_str().unwrap();
+    assert!(location.starts_with(&format!("{}/application/o/authorize/", app.base)), "{location}");
+}
+both!(forward_auth_needs_a_public_url, forward_auth_needs_a_public_url);
+
+fn check_config(database: &str, extra_env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let output = Command::new(PLEXID)
+        .arg("check-config")
+        .args(args)
+        .env_clear()
+        .env("PLEXID_DATABASE", database)
+        .env("PLEXID_BOOTSTRAP_TOKEN", "bootstrap-secret-1234")
+        .env("PLEXID_SECRET_KEY", "secret-key-5678")
+        .envs(extra_env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// `check-config` shows each setting with its origin and never a secret, and fails while a
+/// forward-auth provider exists without a public URL.
+async fn check_config_tells_where_each_setting_came_from(app: &TestApp) {
+    app.forward_auth_app("wiki", json!({"external_host": "http://app.test"}), json!(["friend"])).await;
+    let database = app.state.settings.db.database.clone();
+    let (ok, text) =
+        check_config(&database, &[("PLEXID_METRICS_TOKEN", "metrics-secret-9")], &["--login-rate-limit", "5"]);
+    assert!(!ok, "{text}");
+    let line = |variable: &str| text.lines().find(|l| l.trim_start().starts_with(variable)).unwrap_or("").to_owned();
+    assert!(
+        line("PLEXID_LOGIN_RATE_LIMIT ").contains(" 5 ") && line("PLEXID_LOGIN_RATE_LIMIT ").ends_with("(flag)"),
+        "{text}"
+    );
+    assert!(
+        line("PLEXID_LISTEN ").contains("127.0.0.1:9000") && line("PLEXID_LISTEN ").ends_with("(default)"),
+        "{text}"
+    );
+    assert!(
+        line("PLEXID_BOOTSTRAP_TOKEN ").contains("(set, not shown)")
+            && line("PLEXID_BOOTSTRAP_TOKEN ").ends_with("(environment)"),
+        "{text}"
+    );
+    assert!(line("PLEXID_PUBLIC_URL ").ends_with("(not set)"), "{text}");
+    assert!(line("forward-auth ").contains("BROKEN"), "{text}");
+    assert!(line("metrics ").contains(" ok "), "{text}");
+    for secret in ["bootstrap-secret-1234", "secret-key-5678", "metrics-secret-9"] {
+        assert!(!text.contains(secret), "a secret is printed: {text}");
+    }
+    let (ok, text) = check_config(&database, &[("PLEXID_PUBLIC_URL", "https://id.example.com")], &[]);
+    assert!(ok, "{text}");
+    assert!(line_of(&text, "forward-auth ").contains(" ok ") && line_of(&text, "metrics ").contains(" off "), "{text}");
+}
+both!(check_config_tells_where_each_setting_came_from, check_config_tells_where_each_setting_came_from);
+
+fn line_of(text: &str, start: &str) -> String {
+    text.lines().find(|l| l.trim_start().starts_with(start)).unwrap_or("").to_owned()
+}
