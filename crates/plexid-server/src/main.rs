@@ -30,6 +30,24 @@ enum Command {
         #[arg(long, env = "PLEXID_DEMO_PLEX_LISTEN", default_value = "127.0.0.1:9100")]
         plex_listen: std::net::SocketAddr,
     },
+    /// Write a consistent copy of the database to PATH while plexid serves (SQLite: its online
+    /// backup API; PostgreSQL: pg_dump's custom format).
+    Backup {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Where the backup goes (replaced if it exists, only once the new copy is complete).
+        path: std::path::PathBuf,
+    },
+    /// Put a backup made by `plexid backup` back (stop plexid first).
+    Restore {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The backup file.
+        path: std::path::PathBuf,
+        /// Overwrite an existing database (SQLite file, or PostgreSQL tables).
+        #[arg(long)]
+        replace: bool,
+    },
     /// Print every setting in force, where it came from (flag, environment, default), and what
     /// each feature is missing; exits 1 when something configured cannot work.
     #[command(name = "check-config")]
@@ -122,6 +140,14 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
             settings.secret_key_file = secret_key_file;
             create_token(settings, &user, description).await
         }
+        Command::Backup { db, path } => {
+            init_logging(LogFormat::Text);
+            backup(db, path).await
+        }
+        Command::Restore { db, path, replace } => {
+            init_logging(LogFormat::Text);
+            restore(db, path, replace).await
+        }
         Command::CheckConfig(settings) => {
             init_logging(LogFormat::Text);
             check_config(settings, &matches).await
@@ -176,6 +202,19 @@ async fn move_secret_key(db: DatabaseArgs, to: &std::path::Path) -> Result<(), S
         to.display(),
         to.display()
     );
+    Ok(())
+}
+
+async fn backup(db: DatabaseArgs, path: std::path::PathBuf) -> Result<(), String> {
+    let written = plexid_store::backup::backup(&db.database, &path).await.map_err(|e| e.to_string())?;
+    let database = plexid_store::redact_url(&db.database);
+    println!("backed up {database} to {} ({} bytes)", written.path.display(), written.bytes);
+    Ok(())
+}
+
+async fn restore(db: DatabaseArgs, path: std::path::PathBuf, replace: bool) -> Result<(), String> {
+    plexid_store::backup::restore(&db.database, &path, replace).await.map_err(|e| e.to_string())?;
+    println!("restored {} into {}", path.display(), plexid_store::redact_url(&db.database));
     Ok(())
 }
 

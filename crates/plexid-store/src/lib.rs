@@ -3,6 +3,7 @@
 //! Every module reads and writes one concern and returns the domain records of `plexid-core`.
 
 pub mod apps;
+pub mod backup;
 pub mod changes;
 pub mod connections;
 pub mod constraint;
