@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod import;
 pub mod jobs;
 pub mod metrics;
 pub mod pages;

@@ -48,6 +48,27 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Bring a running authentik 2024.x's Plex set-up over through its API (or another plexid's):
+    /// Plex sources, property mappings, users and groups with Plex connections, the connections,
+    /// and applications with OAuth2/OpenID and proxy providers. Safe to run again.
+    #[command(name = "import-authentik")]
+    ImportAuthentik {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// authentik's address, e.g. https://authentik.example.com
+        #[arg(long)]
+        url: String,
+        /// A superuser's API token in authentik.
+        #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Must match the server's PLEXID_SECRET_KEY when that is set (Plex tokens are stored
+        /// encrypted with it).
+        #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
+        secret_key: Option<String>,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print every setting in force, where it came from (flag, environment, default), and what
     /// each feature is missing; exits 1 when something configured cannot work.
     #[command(name = "check-config")]
@@ -148,6 +169,10 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
             init_logging(LogFormat::Text);
             restore(db, path, replace).await
         }
+        Command::ImportAuthentik { db, url, token, secret_key, dry_run } => {
+            init_logging(LogFormat::Text);
+            import_authentik(db, &url, &token, secret_key, dry_run).await
+        }
         Command::CheckConfig(settings) => {
             init_logging(LogFormat::Text);
             check_config(settings, &matches).await
@@ -215,6 +240,25 @@ async fn backup(db: DatabaseArgs, path: std::path::PathBuf) -> Result<(), String
 async fn restore(db: DatabaseArgs, path: std::path::PathBuf, replace: bool) -> Result<(), String> {
     plexid_store::backup::restore(&db.database, &path, replace).await.map_err(|e| e.to_string())?;
     println!("restored {} into {}", path.display(), plexid_store::redact_url(&db.database));
+    Ok(())
+}
+
+async fn import_authentik(
+    db: DatabaseArgs,
+    url: &str,
+    token: &str,
+    secret_key: Option<String>,
+    dry_run: bool,
+) -> Result<(), String> {
+    let mut settings = Settings::for_database(&db.database);
+    settings.secret_key = secret_key;
+    let clock = Clock::system();
+    let (store, secrets) = startup::prepare(&settings, &clock).await.map_err(|e| e.to_string())?;
+    let api = plexid_server::import::Authentik::new(url, token).map_err(|e| e.to_string())?;
+    let result = plexid_server::import::run(&store, &secrets, &clock, &api, dry_run).await;
+    store.close().await;
+    let report = result.map_err(|e| format!("import-authentik: {e} (nothing was written)"))?;
+    print!("{}", report.render(dry_run));
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! to it, once on SQLite and once on PostgreSQL.
 
 mod helpers;
+mod import;
 
 mod accounts;
 mod admin;

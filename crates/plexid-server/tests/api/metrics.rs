@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::compat::{run, venv};
+use crate::compat::venv;
 use crate::forward_auth::proxied;
 use crate::helpers::{Backend, TestApp};
 use crate::login::{Cookies, FRIEND, OWNER, STRANGER};
