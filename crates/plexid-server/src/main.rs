@@ -69,6 +69,15 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Ask the server on this machine whether it is alive: exit 0 when `/-/health/live/` (or
+    /// with `--ready`, `/-/health/ready/`) answers 200 (a container's health check: no curl needed).
+    Healthcheck {
+        /// The server's listen address (0.0.0.0 and [::] are asked on the loopback address).
+        #[arg(long, env = "PLEXID_LISTEN", default_value = "127.0.0.1:9000")]
+        listen: String,
+        #[arg(long)]
+        ready: bool,
+    },
     /// Print every setting in force, where it came from (flag, environment, default), and what
     /// each feature is missing; exits 1 when something configured cannot work.
     #[command(name = "check-config")]
@@ -173,6 +182,7 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
             init_logging(LogFormat::Text);
             import_authentik(db, &url, &token, secret_key, dry_run).await
         }
+        Command::Healthcheck { listen, ready } => healthcheck(&listen, ready).await,
         Command::CheckConfig(settings) => {
             init_logging(LogFormat::Text);
             check_config(settings, &matches).await
@@ -260,6 +270,20 @@ async fn import_authentik(
     let report = result.map_err(|e| format!("import-authentik: {e} (nothing was written)"))?;
     print!("{}", report.render(dry_run));
     Ok(())
+}
+
+async fn healthcheck(listen: &str, ready: bool) -> Result<(), String> {
+    let address = listen.replacen("0.0.0.0:", "127.0.0.1:", 1).replacen("[::]:", "[::1]:", 1);
+    let path = if ready { "/-/health/ready/" } else { "/-/health/live/" };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client.get(format!("http://{address}{path}")).send().await.map_err(|e| format!("{address}: {e}"))?;
+    match response.status().as_u16() {
+        200 => Ok(()),
+        status => Err(format!("{path} answered {status}")),
+    }
 }
 
 async fn check_config(settings: Settings, matches: &clap::ArgMatches) -> Result<(), String> {
