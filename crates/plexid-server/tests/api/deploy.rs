@@ -204,3 +204,18 @@ async fn backup_under_write_load(app: &TestApp) {
     std::fs::remove_dir_all(&dir).ok();
 }
 both!(backup_under_write_load, backup_under_write_load);
+
+/// The container image, built from this plexid binary on `scratch` with podman (no registry):
+/// it answers its health checks (podman runs the image's HEALTHCHECK), serves the login page and
+/// the API, runs as uid 65532, and keeps its SQLite file in the /data volume
+/// (`scripts/container-check`; docs/deploy.md says what this machine needs for podman).
+#[test]
+fn the_container_image_serves() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/container-check");
+    let output = Command::new(script).arg(PLEXID).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("container-check: passed"), "{text}");
+    for checked in ["live and ready answer 200", "login page: served", "HEALTHCHECK: healthy", "(not root)", "plexid.db"] {
+        assert!(text.contains(checked), "{checked}: {text}");
+    }
+}

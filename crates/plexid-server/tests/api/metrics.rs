@@ -155,6 +155,18 @@ async fn everything_is_counted(backend: Backend) {
     at_least("plexid_http_requests_total", json!({"route": "/api/v3/propertymappings/all/{pm_uuid}/test/"}));
     at_least("plexid_http_request_duration_seconds_count", json!({"method": "POST", "route": "/application/o/token/"}));
     assert!(!text.contains(mapping["pk"].as_str().unwrap()), "a raw path in the labels");
+
+    // The Grafana dashboard in deploy/ asks only for series plexid serves.
+    let dashboard = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana-dashboard.json"),
+    )
+    .unwrap();
+    let used: std::collections::BTreeSet<&str> =
+        dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("plexid_")).collect();
+    assert!(used.len() >= 10, "{used:?}");
+    for name in used {
+        assert!(samples.iter().any(|s| s.name == name), "the dashboard uses {name}, which /metrics does not serve");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
