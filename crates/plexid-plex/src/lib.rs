@@ -47,9 +47,12 @@ pub struct Call<'a> {
     pub elapsed: Duration,
 }
 
+/// What an [`Observer`] calls.
+type Hook = Arc<dyn Fn(&Call<'_>) + Send + Sync>;
+
 /// A hook told about each request the client sends; none by default.
 #[derive(Clone, Default)]
-pub struct Observer(Option<Arc<dyn Fn(&Call<'_>) + Send + Sync>>);
+pub struct Observer(Option<Hook>);
 
 impl Observer {
     pub fn new(hook: impl Fn(&Call<'_>) + Send + Sync + 'static) -> Self {

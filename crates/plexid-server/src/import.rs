@@ -389,10 +389,9 @@ impl Import<'_, '_> {
             Some(ours) => {
                 let after = Mapping { id: ours.id, managed: ours.managed.clone(), ..wanted };
                 let fields = changed!(ours, after, [expression]);
-                if !fields.is_empty() {
+                if self.settled("mapping", &name, fields) {
                     self.conn.update_mapping(&after).await?;
                 }
-                self.report.note("mapping", &name, outcome(fields));
                 ours.id
             }
             None => {
@@ -471,10 +470,9 @@ impl Import<'_, '_> {
                         plex_token,
                     ]
                 );
-                if !fields.is_empty() {
+                if self.settled("source", &slug, fields) {
                     self.conn.update_source(&ours, &wanted).await?;
                 }
-                self.report.note("source", &slug, outcome(fields));
             }
             None => {
                 self.conn.insert_source(&wanted).await?;
@@ -511,10 +509,9 @@ impl Import<'_, '_> {
         let id = match found {
             Some(ours) => {
                 let fields = changed!(ours, wanted, [is_superuser, attributes]);
-                if !fields.is_empty() {
+                if self.settled("group", &name, fields) {
                     self.conn.update_group(&ours, &wanted).await?;
                 }
-                self.report.note("group", &name, outcome(fields));
                 ours.id
             }
             None => {
@@ -724,10 +721,9 @@ impl Import<'_, '_> {
                     wanted,
                     [name, authorization_flow, authentication_flow, client_secret_hash, settings]
                 );
-                if !fields.is_empty() {
+                if self.settled(provider_kind(kind), &name, fields) {
                     self.conn.update_provider(&wanted).await?;
                 }
-                self.report.note(provider_kind(kind), &name, outcome(fields));
                 ours.id
             }
             None => {
@@ -838,10 +834,9 @@ impl Import<'_, '_> {
                         access,
                     ]
                 );
-                if !fields.is_empty() {
+                if self.settled("application", &slug, fields) {
                     self.conn.update_application(&wanted).await?;
                 }
-                self.report.note("application", &slug, outcome(fields));
             }
             None => {
                 self.conn.insert_application(&wanted).await?;
@@ -856,6 +851,15 @@ fn provider_kind(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::OAuth2 => "oauth2",
         ProviderKind::Proxy => "proxy",
+    }
+}
+
+impl Import<'_, '_> {
+    /// Notes what happened to an existing object; whether it needs writing.
+    fn settled(&mut self, kind: &'static str, name: &str, fields: Vec<&'static str>) -> bool {
+        let write = !fields.is_empty();
+        self.report.note(kind, name, outcome(fields));
+        write
     }
 }
 

@@ -275,10 +275,8 @@ async fn import_authentik(
 async fn healthcheck(listen: &str, ready: bool) -> Result<(), String> {
     let address = listen.replacen("0.0.0.0:", "127.0.0.1:", 1).replacen("[::]:", "[::1]:", 1);
     let path = if ready { "/-/health/ready/" } else { "/-/health/live/" };
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
     let response = client.get(format!("http://{address}{path}")).send().await.map_err(|e| format!("{address}: {e}"))?;
     match response.status().as_u16() {
         200 => Ok(()),

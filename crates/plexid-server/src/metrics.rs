@@ -299,8 +299,11 @@ impl Metrics {
         self.limit_hits.get_or_create(&Limit { limit: limit.into() }).inc();
     }
 
-    /// An HTTP request answered: `route` is its route template.
+    /// An HTTP request answered: `route` is its route template. Methods outside HTTP's own set
+    /// count as `other` (a client can send any token as a method; labels must stay bounded).
     pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
+        let method = if METHODS.contains(&method) { method } else { "other" };
         let (method, route) = (method.to_owned(), route.to_owned());
         let labels = HttpRequest { method: method.clone(), route: route.clone(), status: status.to_string() };
         self.http_requests.get_or_create(&labels).inc();
@@ -323,6 +326,19 @@ mod tests {
         assert!(text
             .contains("plexid_http_requests_total{method=\"GET\",route=\"/api/v3/sources/plex/\",status=\"200\"} 1"));
         assert!(text.contains("plexid_build_info{version="));
+    }
+
+    #[test]
+    fn made_up_methods_are_one_label() {
+        let metrics = Metrics::new();
+        for method in ["FOO", "BAR", "get"] {
+            metrics.http_request(method, "unmatched", 405, Duration::ZERO);
+        }
+        let text = metrics.render();
+        assert!(
+            text.contains("plexid_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 3"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -215,7 +215,9 @@ fn the_container_image_serves() {
     let output = Command::new(script).arg(PLEXID).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success() && text.contains("container-check: passed"), "{text}");
-    for checked in ["live and ready answer 200", "login page: served", "HEALTHCHECK: healthy", "(not root)", "plexid.db"] {
+    for checked in
+        ["live and ready answer 200", "login page: served", "HEALTHCHECK: healthy", "(not root)", "plexid.db"]
+    {
         assert!(text.contains(checked), "{checked}: {text}");
     }
 }

@@ -161,8 +161,10 @@ async fn everything_is_counted(backend: Backend) {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana-dashboard.json"),
     )
     .unwrap();
-    let used: std::collections::BTreeSet<&str> =
-        dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("plexid_")).collect();
+    let used: std::collections::BTreeSet<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("plexid_"))
+        .collect();
     assert!(used.len() >= 10, "{used:?}");
     for name in used {
         assert!(samples.iter().any(|s| s.name == name), "the dashboard uses {name}, which /metrics does not serve");
