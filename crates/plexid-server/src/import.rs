@@ -271,6 +271,7 @@ pub async fn run(
         flows: HashMap::new(),
         mappings: HashMap::new(),
         sources: HashMap::new(),
+        source_ids: HashMap::new(),
         groups: HashMap::new(),
         users: HashMap::new(),
         providers: HashMap::new(),
@@ -295,6 +296,8 @@ struct Import<'a, 'c> {
     mappings: HashMap<Uuid, MappingId>,
     /// By slug.
     sources: HashMap<String, SourceId>,
+    /// By the source's pk.
+    source_ids: HashMap<Uuid, SourceId>,
     groups: HashMap<Uuid, GroupId>,
     users: HashMap<String, UserId>,
     providers: HashMap<String, ProviderId>,
@@ -479,6 +482,9 @@ impl Import<'_, '_> {
                 self.report.note("source", &slug, Outcome::Created);
             }
         }
+        if let Some(pk) = uuid_of(theirs, "pk") {
+            self.source_ids.insert(pk, wanted.id);
+        }
         self.sources.insert(slug, wanted.id);
         Ok(())
     }
@@ -492,8 +498,8 @@ impl Import<'_, '_> {
         let parent = uuid_of(theirs, "parent").and_then(|p| self.groups.get(&p).copied());
         let existing = self.conn.groups_named(&name).await?;
         let mut found = None;
-        for id in existing {
-            if let Some(group) = self.conn.group_by_id(id).await? {
+        for named in existing {
+            if let Some(group) = self.conn.group_by_id(named.group).await? {
                 if group.parent == parent {
                     found = Some(group);
                 }
@@ -749,7 +755,11 @@ impl Import<'_, '_> {
                 .iter()
                 .map(|r| AppRelationship::parse(r).ok_or_else(|| format!("unknown relationship {r:?}")))
                 .collect::<Result<_, _>>()?;
-            return Ok(AccessRules { groups: mapped, relationships, servers: strings(theirs, "access_servers") });
+            let source = match uuid_of(theirs, "access_source") {
+                None => None,
+                Some(pk) => Some(*self.source_ids.get(&pk).ok_or("the Plex source of its rule did not come over")?),
+            };
+            return Ok(AccessRules { groups: mapped, relationships, servers: strings(theirs, "access_servers"), source });
         }
         let Some(Some(bindings)) = s.bindings.get(&text(theirs, "pk")) else {
             return Err("its policy bindings could not be read".into());

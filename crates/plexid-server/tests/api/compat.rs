@@ -9,7 +9,7 @@ use crate::helpers::TestApp;
 use crate::login::{FRIEND, MEMBER, OWNER, SERVER_ID, STRANGER};
 use crate::oidc::CALLBACK;
 
-fn run(command: &mut Command) -> String {
+pub fn run(command: &mut Command) -> String {
     let output = command.output().expect("command runs");
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{command:?} failed:\n{text}");
