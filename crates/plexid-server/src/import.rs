@@ -759,7 +759,12 @@ impl Import<'_, '_> {
                 None => None,
                 Some(pk) => Some(*self.source_ids.get(&pk).ok_or("the Plex source of its rule did not come over")?),
             };
-            return Ok(AccessRules { groups: mapped, relationships, servers: strings(theirs, "access_servers"), source });
+            return Ok(AccessRules {
+                groups: mapped,
+                relationships,
+                servers: strings(theirs, "access_servers"),
+                source,
+            });
         }
         let Some(Some(bindings)) = s.bindings.get(&text(theirs, "pk")) else {
             return Err("its policy bindings could not be read".into());

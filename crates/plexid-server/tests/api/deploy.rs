@@ -19,7 +19,7 @@ const NEEDS_PUBLIC_URL: &str = "Forward-auth needs plexid's public address: set 
 /// nothing is written; an existing one refuses to start a sign-in (instead of redirecting to the
 /// application's own host), while OpenID Connect providers are still accepted.
 async fn forward_auth_needs_a_public_url(app: &TestApp) {
-    app.forward_auth_app("wiki", json!({"external_host": "http://app.test"}), json!(["friend"])).await;
+    app.forward_auth_app("wiki", json!({"external_host": "http://app.test"}), json!([])).await;
     let bare = app.second_instance_with(|s| s.public_url = None).await;
     let flow = app.flow_pk("default-provider-authorization-implicit-consent").await;
     let body = json!({"name": "Another", "authorization_flow": flow, "external_host": "http://other.test"});
@@ -69,7 +69,7 @@ fn check_config(database: &str, extra_env: &[(&str, &str)], args: &[&str]) -> (b
 /// `check-config` shows each setting with its origin and never a secret, and fails while a
 /// forward-auth provider exists without a public URL.
 async fn check_config_tells_where_each_setting_came_from(app: &TestApp) {
-    app.forward_auth_app("wiki", json!({"external_host": "http://app.test"}), json!(["friend"])).await;
+    app.forward_auth_app("wiki", json!({"external_host": "http://app.test"}), json!([])).await;
     let database = app.state.settings.db.database.clone();
     let (ok, text) =
         check_config(&database, &[("PLEXID_METRICS_TOKEN", "metrics-secret-9")], &["--login-rate-limit", "5"]);

@@ -106,7 +106,7 @@ async fn everything_is_counted(backend: Backend) {
     proxied(&app, "x", auth, &nobody, &[("X-Original-URL", "http://elsewhere.test/")]).await;
     let form = [("grant_type", "authorization_code"), ("code", "nothing")];
     let (status, _) = app.oauth_post("/application/o/token/", Some(("nobody", "nothing")), &form).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 401);
 
     let (_, mapping) = app
         .post("/api/v3/propertymappings/source/plex/", json!({"name": "failing", "expression": "return 1 // 0"}))
