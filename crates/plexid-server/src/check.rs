@@ -128,10 +128,14 @@ pub fn features(settings: &Settings, facts: &Facts) -> Vec<Feature> {
     } else {
         feature("api-token", State::Off, "missing PLEXID_BOOTSTRAP_TOKEN (or run `plexid create-token`)")
     });
-    out.push(if settings.secret_key.is_some() {
-        feature("secret-key", State::Ready, "PLEXID_SECRET_KEY encrypts stored Plex tokens")
-    } else {
-        feature("secret-key", State::Ready, "generated and kept in the database (a backup of the database includes it)")
+    out.push(match (&settings.secret_key, &settings.secret_key_file) {
+        (Some(_), _) => feature("secret-key", State::Ready, "PLEXID_SECRET_KEY encrypts stored Plex tokens"),
+        (None, Some(file)) => feature("secret-key", State::Ready, format!("read from {}", file.display())),
+        (None, None) => feature(
+            "secret-key",
+            State::Off,
+            "generated and kept in the database it protects: `plexid move-secret-key --to FILE` moves it out",
+        ),
     });
     out.push(match (public, settings.trust_proxy_headers) {
         (Some(_), false) => feature(

@@ -61,10 +61,9 @@ enum Command {
         /// A superuser's API token in authentik.
         #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true)]
         token: String,
-        /// Must match the server's PLEXID_SECRET_KEY when that is set (Plex tokens are stored
-        /// encrypted with it).
-        #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
-        secret_key: Option<String>,
+        /// Plex tokens and client secrets are stored encrypted with the server's secret key.
+        #[command(flatten)]
+        key: KeyArgs,
         /// Print what would change and write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -100,18 +99,35 @@ enum Command {
     CreateToken {
         #[command(flatten)]
         db: DatabaseArgs,
-        /// Must match the server's PLEXID_SECRET_KEY when that is set.
-        #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
-        secret_key: Option<String>,
-        /// Must match the server's PLEXID_SECRET_KEY_FILE when that is set.
-        #[arg(long, env = "PLEXID_SECRET_KEY_FILE", conflicts_with = "secret_key")]
-        secret_key_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
         /// Whose token it is.
         #[arg(long, default_value = ADMIN_USERNAME)]
         user: String,
         #[arg(long, default_value = "Created with plexid create-token")]
         description: String,
     },
+}
+
+/// The server's secret key, for commands that write encrypted values without the server.
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// Must match the server's PLEXID_SECRET_KEY when that is set.
+    #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Must match the server's PLEXID_SECRET_KEY_FILE when that is set.
+    #[arg(long, env = "PLEXID_SECRET_KEY_FILE", conflicts_with = "secret_key")]
+    secret_key_file: Option<std::path::PathBuf>,
+}
+
+impl KeyArgs {
+    /// Settings for `database` with this key.
+    fn settings(self, database: &str) -> Settings {
+        let mut settings = Settings::for_database(database);
+        settings.secret_key = self.secret_key;
+        settings.secret_key_file = self.secret_key_file;
+        settings
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -163,12 +179,9 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
             init_logging(LogFormat::Text);
             migrate(db).await
         }
-        Command::CreateToken { db, secret_key, secret_key_file, user, description } => {
+        Command::CreateToken { db, key, user, description } => {
             init_logging(LogFormat::Text);
-            let mut settings = Settings::for_database(&db.database);
-            settings.secret_key = secret_key;
-            settings.secret_key_file = secret_key_file;
-            create_token(settings, &user, description).await
+            create_token(key.settings(&db.database), &user, description).await
         }
         Command::Backup { db, path } => {
             init_logging(LogFormat::Text);
@@ -178,9 +191,9 @@ async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
             init_logging(LogFormat::Text);
             restore(db, path, replace).await
         }
-        Command::ImportAuthentik { db, url, token, secret_key, dry_run } => {
+        Command::ImportAuthentik { db, url, token, key, dry_run } => {
             init_logging(LogFormat::Text);
-            import_authentik(db, &url, &token, secret_key, dry_run).await
+            import_authentik(key.settings(&db.database), &url, &token, dry_run).await
         }
         Command::Healthcheck { listen, ready } => healthcheck(&listen, ready).await,
         Command::CheckConfig(settings) => {
@@ -253,15 +266,7 @@ async fn restore(db: DatabaseArgs, path: std::path::PathBuf, replace: bool) -> R
     Ok(())
 }
 
-async fn import_authentik(
-    db: DatabaseArgs,
-    url: &str,
-    token: &str,
-    secret_key: Option<String>,
-    dry_run: bool,
-) -> Result<(), String> {
-    let mut settings = Settings::for_database(&db.database);
-    settings.secret_key = secret_key;
+async fn import_authentik(settings: Settings, url: &str, token: &str, dry_run: bool) -> Result<(), String> {
     let clock = Clock::system();
     let (store, secrets) = startup::prepare(&settings, &clock).await.map_err(|e| e.to_string())?;
     let api = plexid_server::import::Authentik::new(url, token).map_err(|e| e.to_string())?;
