@@ -32,6 +32,55 @@ pub struct PlexConfig {
     /// A `Retry-After` longer than this is not waited for: the call fails as rate limited.
     pub max_retry_wait: Duration,
     pub owner_cache_ttl: Duration,
+    /// Told about every request sent to plex.tv (the server counts them for `/metrics`).
+    pub observer: Observer,
+}
+
+/// One request to plex.tv as an [`Observer`] sees it: never the token, never the query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call<'a> {
+    /// The path without its query, numeric segments as `{id}` (a bounded set of values).
+    pub endpoint: &'a str,
+    /// `ok`, `unauthorized`, `rate_limited`, `unavailable` (5xx, timeout, unreachable; retried)
+    /// or `failed` (another answer, or one that cannot be read).
+    pub outcome: &'static str,
+    pub elapsed: Duration,
+}
+
+/// What an [`Observer`] calls.
+type Hook = Arc<dyn Fn(&Call<'_>) + Send + Sync>;
+
+/// A hook told about each request the client sends; none by default.
+#[derive(Clone, Default)]
+pub struct Observer(Option<Hook>);
+
+impl Observer {
+    pub fn new(hook: impl Fn(&Call<'_>) + Send + Sync + 'static) -> Self {
+        Observer(Some(Arc::new(hook)))
+    }
+
+    fn tell(&self, call: &Call<'_>) {
+        if let Some(hook) = &self.0 {
+            hook(call);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Observer(set)" } else { "Observer(none)" })
+    }
+}
+
+/// The endpoint label of a request path: no query, numeric segments as `{id}`.
+pub fn endpoint_of(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    path.split('/')
+        .map(
+            |segment| if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) { "{id}" } else { segment },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 impl Default for PlexConfig {
@@ -45,6 +94,7 @@ impl Default for PlexConfig {
             max_retries: 2,
             max_retry_wait: Duration::from_secs(2),
             owner_cache_ttl: Duration::from_secs(60),
+            observer: Observer::default(),
         }
     }
 }
@@ -218,7 +268,23 @@ impl PlexClient {
         format!("{}{path}", self.inner.config.api_url.trim_end_matches('/'))
     }
 
+    /// One request, told to the observer: the single place plexid sends anything to plex.tv.
     async fn attempt(&self, path: &str, client_id: &str, token: &str) -> Result<Value, AttemptError> {
+        let started = Instant::now();
+        let result = self.send(path, client_id, token).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(AttemptError::Final(PlexError::Unauthorized)) => "unauthorized",
+            Err(AttemptError::Retryable { error: PlexError::RateLimited { .. }, .. }) => "rate_limited",
+            Err(AttemptError::Retryable { .. }) => "unavailable",
+            Err(AttemptError::Final(_)) => "failed",
+        };
+        let endpoint = endpoint_of(path);
+        self.inner.config.observer.tell(&Call { endpoint: &endpoint, outcome, elapsed: started.elapsed() });
+        result
+    }
+
+    async fn send(&self, path: &str, client_id: &str, token: &str) -> Result<Value, AttemptError> {
         let mut token_header =
             HeaderValue::from_str(token).map_err(|_| AttemptError::Final(PlexError::Unauthorized))?;
         token_header.set_sensitive(true);
@@ -397,6 +463,24 @@ mod tests {
         let resources =
             parse_resources(&json!([{"clientIdentifier": "a", "provides": "server", "owned": true}, {"name": "x"}]));
         assert_eq!(resources.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn endpoints_have_no_query_and_no_ids() {
+        assert_eq!(endpoint_of("/api/v2/resources?includeHttps=1"), "/api/v2/resources");
+        assert_eq!(endpoint_of("/api/v2/pins/12345"), "/api/v2/pins/{id}");
+        assert_eq!(endpoint_of("/api/v2/user"), "/api/v2/user");
+    }
+
+    #[tokio::test]
+    async fn the_observer_hears_every_request() {
+        let plex = fake_plex::FakePlex::start().await.unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let log = heard.clone();
+        let observer = Observer::new(move |call| log.lock().unwrap().push((call.endpoint.to_owned(), call.outcome)));
+        let client = PlexClient::new(PlexConfig { api_url: plex.url(), observer, ..Default::default() }).unwrap();
+        assert!(client.resources("c", "not-a-token").await.is_err());
+        assert_eq!(*heard.lock().unwrap(), [("/api/v2/resources".to_owned(), "unauthorized")]);
     }
 
     #[test]

@@ -121,6 +121,11 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_SIGNING_KEY_LIFETIME", default_value = "720h")]
     pub signing_key_lifetime: Period,
 
+    /// Serve `/metrics` (Prometheus) to requests bearing this token (`Authorization: Bearer …`);
+    /// without it `/metrics` is off.
+    #[arg(long, env = "PLEXID_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Log format.
     #[arg(long, env = "PLEXID_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -223,6 +228,7 @@ impl Settings {
             mapping_workers: 2,
             mapping_worker: None,
             signing_key_lifetime: Period::hours(720),
+            metrics_token: None,
             log_format: LogFormat::Text,
         }
     }

@@ -3,11 +3,14 @@
 //! shutdown. The `plexid` binary (`main.rs`) is a thin command-line front to this.
 
 pub mod api;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod import;
 pub mod jobs;
+pub mod metrics;
 pub mod pages;
 pub mod router;
 pub mod serve;
@@ -57,11 +60,26 @@ impl Server {
 
     /// As [`Server::bind`], with the given clock (tests use a manual one).
     pub async fn bind_with_clock(settings: Settings, clock: Clock) -> Result<Server, StartError> {
+        Self::bind_to(None, settings, clock).await
+    }
+
+    /// As [`Server::bind_with_clock`], on `listener` when given (tests bind first, to know
+    /// their public address before the server starts) instead of `settings.listen`.
+    pub async fn bind_to(
+        listener: Option<TcpListener>,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Server, StartError> {
         let (store, secrets) = startup::prepare(&settings, &clock).await?;
         let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
-        let listener = TcpListener::bind(&settings.listen).await.map_err(listen_error)?;
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(&settings.listen).await.map_err(listen_error)?,
+        };
         let address = listener.local_addr().map_err(listen_error)?;
-        let plex = plexid_plex::PlexClient::new(plex_config(&settings)).map_err(|e| StartError::Plex(e.to_string()))?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let plex = plexid_plex::PlexClient::new(plex_config(&settings, &metrics))
+            .map_err(|e| StartError::Plex(e.to_string()))?;
         let worker = plexid_mapping::worker::WorkerCommand {
             program: match &settings.mapping_worker {
                 Some(path) => path.clone(),
@@ -86,6 +104,7 @@ impl Server {
             plex,
             login_limits,
             auth_cache: Default::default(),
+            metrics,
         };
         Ok(Server { state, listener, address })
     }
@@ -108,8 +127,10 @@ impl Server {
     }
 }
 
-fn plex_config(settings: &Settings) -> plexid_plex::PlexConfig {
+fn plex_config(settings: &Settings, metrics: &Arc<metrics::Metrics>) -> plexid_plex::PlexConfig {
+    let metrics = metrics.clone();
     plexid_plex::PlexConfig {
+        observer: plexid_plex::Observer::new(move |call| metrics.plex_call(call)),
         api_url: settings.plex_api_url.clone(),
         product: "plexid".into(),
         version: env!("CARGO_PKG_VERSION").into(),

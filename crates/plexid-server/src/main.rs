@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use plexid_server::clock::Clock;
 use plexid_server::config::{DatabaseArgs, LogFormat, Settings};
 use plexid_server::service::tokens::{self, NewToken};
 use plexid_server::startup::{self, ADMIN_USERNAME};
-use plexid_server::{announce, crypto, shutdown_signal, Server};
+use plexid_server::{announce, check, crypto, shutdown_signal, Server};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -30,6 +30,57 @@ enum Command {
         #[arg(long, env = "PLEXID_DEMO_PLEX_LISTEN", default_value = "127.0.0.1:9100")]
         plex_listen: std::net::SocketAddr,
     },
+    /// Write a consistent copy of the database to PATH while plexid serves (SQLite: its online
+    /// backup API; PostgreSQL: pg_dump's custom format).
+    Backup {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Where the backup goes (replaced if it exists, only once the new copy is complete).
+        path: std::path::PathBuf,
+    },
+    /// Put a backup made by `plexid backup` back (stop plexid first).
+    Restore {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The backup file.
+        path: std::path::PathBuf,
+        /// Overwrite an existing database (SQLite file, or PostgreSQL tables).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Bring a running authentik 2024.x's Plex set-up over through its API (or another plexid's):
+    /// Plex sources, property mappings, users and groups with Plex connections, the connections,
+    /// and applications with OAuth2/OpenID and proxy providers. Safe to run again.
+    #[command(name = "import-authentik")]
+    ImportAuthentik {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// authentik's address, e.g. https://authentik.example.com
+        #[arg(long)]
+        url: String,
+        /// A superuser's API token in authentik.
+        #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Plex tokens and client secrets are stored encrypted with the server's secret key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Ask the server on this machine whether it is alive: exit 0 when `/-/health/live/` (or
+    /// with `--ready`, `/-/health/ready/`) answers 200 (a container's health check: no curl needed).
+    Healthcheck {
+        /// The server's listen address (0.0.0.0 and [::] are asked on the loopback address).
+        #[arg(long, env = "PLEXID_LISTEN", default_value = "127.0.0.1:9000")]
+        listen: String,
+        #[arg(long)]
+        ready: bool,
+    },
+    /// Print every setting in force, where it came from (flag, environment, default), and what
+    /// each feature is missing; exits 1 when something configured cannot work.
+    #[command(name = "check-config")]
+    CheckConfig(Settings),
     /// Run a mapping worker (started by the server itself; reads requests on stdin).
     #[command(name = "mapping-worker", hide = true)]
     MappingWorker,
@@ -48,18 +99,35 @@ enum Command {
     CreateToken {
         #[command(flatten)]
         db: DatabaseArgs,
-        /// Must match the server's PLEXID_SECRET_KEY when that is set.
-        #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
-        secret_key: Option<String>,
-        /// Must match the server's PLEXID_SECRET_KEY_FILE when that is set.
-        #[arg(long, env = "PLEXID_SECRET_KEY_FILE", conflicts_with = "secret_key")]
-        secret_key_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
         /// Whose token it is.
         #[arg(long, default_value = ADMIN_USERNAME)]
         user: String,
         #[arg(long, default_value = "Created with plexid create-token")]
         description: String,
     },
+}
+
+/// The server's secret key, for commands that write encrypted values without the server.
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// Must match the server's PLEXID_SECRET_KEY when that is set.
+    #[arg(long, env = "PLEXID_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Must match the server's PLEXID_SECRET_KEY_FILE when that is set.
+    #[arg(long, env = "PLEXID_SECRET_KEY_FILE", conflicts_with = "secret_key")]
+    secret_key_file: Option<std::path::PathBuf>,
+}
+
+impl KeyArgs {
+    /// Settings for `database` with this key.
+    fn settings(self, database: &str) -> Settings {
+        let mut settings = Settings::for_database(database);
+        settings.secret_key = self.secret_key;
+        settings.secret_key_file = self.secret_key_file;
+        settings
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -73,7 +141,9 @@ fn init_logging(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+
     if let Command::MappingWorker = cli.command {
         // No async runtime here: a worker is one thread reading stdin.
         return match plexid_mapping::worker::serve(&plexid_mapping::Limits::default()) {
@@ -88,10 +158,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    runtime.block_on(run(cli, matches))
 }
 
-async fn run(cli: Cli) -> ExitCode {
+async fn run(cli: Cli, matches: clap::ArgMatches) -> ExitCode {
     let result = match cli.command {
         Command::Serve(settings) => {
             init_logging(settings.log_format);
@@ -109,12 +179,26 @@ async fn run(cli: Cli) -> ExitCode {
             init_logging(LogFormat::Text);
             migrate(db).await
         }
-        Command::CreateToken { db, secret_key, secret_key_file, user, description } => {
+        Command::CreateToken { db, key, user, description } => {
             init_logging(LogFormat::Text);
-            let mut settings = Settings::for_database(&db.database);
-            settings.secret_key = secret_key;
-            settings.secret_key_file = secret_key_file;
-            create_token(settings, &user, description).await
+            create_token(key.settings(&db.database), &user, description).await
+        }
+        Command::Backup { db, path } => {
+            init_logging(LogFormat::Text);
+            backup(db, path).await
+        }
+        Command::Restore { db, path, replace } => {
+            init_logging(LogFormat::Text);
+            restore(db, path, replace).await
+        }
+        Command::ImportAuthentik { db, url, token, key, dry_run } => {
+            init_logging(LogFormat::Text);
+            import_authentik(key.settings(&db.database), &url, &token, dry_run).await
+        }
+        Command::Healthcheck { listen, ready } => healthcheck(&listen, ready).await,
+        Command::CheckConfig(settings) => {
+            init_logging(LogFormat::Text);
+            check_config(settings, &matches).await
         }
         Command::MappingWorker => unreachable!("handled before the runtime starts"),
     };
@@ -131,6 +215,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let has_token = settings.bootstrap_token.is_some();
     let database = plexid_store::redact_url(&settings.db.database);
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
+    check::warn_about(&check::features(&server.state.settings, &check::facts(&server.state.store).await));
     announce(&format!("plexid listening on http://{} (database {database})", server.address));
     if has_token {
         announce(&format!("API token: the value of PLEXID_BOOTSTRAP_TOKEN (superuser {ADMIN_USERNAME})"));
@@ -165,6 +250,73 @@ async fn move_secret_key(db: DatabaseArgs, to: &std::path::Path) -> Result<(), S
         to.display(),
         to.display()
     );
+    Ok(())
+}
+
+async fn backup(db: DatabaseArgs, path: std::path::PathBuf) -> Result<(), String> {
+    let written = plexid_store::backup::backup(&db.database, &path).await.map_err(|e| e.to_string())?;
+    let database = plexid_store::redact_url(&db.database);
+    println!("backed up {database} to {} ({} bytes)", written.path.display(), written.bytes);
+    Ok(())
+}
+
+async fn restore(db: DatabaseArgs, path: std::path::PathBuf, replace: bool) -> Result<(), String> {
+    plexid_store::backup::restore(&db.database, &path, replace).await.map_err(|e| e.to_string())?;
+    println!("restored {} into {}", path.display(), plexid_store::redact_url(&db.database));
+    Ok(())
+}
+
+async fn import_authentik(settings: Settings, url: &str, token: &str, dry_run: bool) -> Result<(), String> {
+    let clock = Clock::system();
+    let (store, secrets) = startup::prepare(&settings, &clock).await.map_err(|e| e.to_string())?;
+    let api = plexid_server::import::Authentik::new(url, token).map_err(|e| e.to_string())?;
+    let result = plexid_server::import::run(&store, &secrets, &clock, &api, dry_run).await;
+    store.close().await;
+    let report = result.map_err(|e| format!("import-authentik: {e} (nothing was written)"))?;
+    print!("{}", report.render(dry_run));
+    Ok(())
+}
+
+async fn healthcheck(listen: &str, ready: bool) -> Result<(), String> {
+    let address = listen.replacen("0.0.0.0:", "127.0.0.1:", 1).replacen("[::]:", "[::1]:", 1);
+    let path = if ready { "/-/health/ready/" } else { "/-/health/live/" };
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    let response = client.get(format!("http://{address}{path}")).send().await.map_err(|e| format!("{address}: {e}"))?;
+    match response.status().as_u16() {
+        200 => Ok(()),
+        status => Err(format!("{path} answered {status}")),
+    }
+}
+
+async fn check_config(settings: Settings, matches: &clap::ArgMatches) -> Result<(), String> {
+    let command = Cli::command();
+    let (Some(command), Some(matches)) =
+        (command.find_subcommand("check-config"), matches.subcommand_matches("check-config"))
+    else {
+        return Err("check-config: no arguments".into());
+    };
+    let rows = check::settings_rows(command, matches);
+    let url = &settings.db.database;
+    let sqlite_missing = plexid_store::sqlite_path(url).is_some_and(|path| !path.exists());
+    let (database, facts) = if sqlite_missing {
+        ("does not exist yet (created at the first start)".to_owned(), check::Facts::default())
+    } else {
+        match plexid_store::Store::connect(url).await {
+            Ok(store) => {
+                let facts = check::facts(&store).await;
+                let answering = if store.ping().await { "answers" } else { "does not answer" };
+                store.close().await;
+                (format!("{} {answering}", plexid_store::redact_url(url)), facts)
+            }
+            Err(error) => (format!("cannot be opened: {error}"), check::Facts::default()),
+        }
+    };
+    let features = check::features(&settings, &facts);
+    print!("{}", check::report(&rows, &database, &features));
+    if features.iter().any(|f| f.state == check::State::Broken) {
+        return Err("a configured feature cannot work with these settings (see BROKEN above)".into());
+    }
     Ok(())
 }
 

@@ -20,6 +20,8 @@ pub struct AppState {
     pub login_limits: Arc<crate::service::limits::LoginLimits>,
     /// Who API tokens and session keys authenticate (see `service::auth_cache`).
     pub auth_cache: Arc<AuthCaches>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The credential caches.

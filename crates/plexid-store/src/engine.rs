@@ -334,7 +334,7 @@ impl Store {
 
 /// Takes plexid's own `read_cache=on|off` out of a PostgreSQL URL's query (the driver does not
 /// know it), and returns what remains and whether the cache is on (the default).
-fn without_read_cache_option(url: &str) -> StoreResult<(String, bool)> {
+pub(crate) fn without_read_cache_option(url: &str) -> StoreResult<(String, bool)> {
     let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), true)) };
     let mut read_cache = true;
     let mut rest = Vec::new();

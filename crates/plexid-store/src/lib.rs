@@ -3,6 +3,7 @@
 //! Every module reads and writes one concern and returns the domain records of `plexid-core`.
 
 pub mod apps;
+pub mod backup;
 pub mod changes;
 pub mod connections;
 pub mod constraint;
@@ -32,3 +33,4 @@ pub use error::{StoreError, StoreResult};
 pub use listing::{Listed, OrderTerm, Window};
 pub use migrate::MIGRATION_COUNT;
 pub use row::{Param, Row};
+pub use sqlite::sqlite_path;

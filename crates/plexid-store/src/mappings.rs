@@ -69,6 +69,11 @@ impl<A: Access> Conn<'_, A> {
         self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()
     }
 
+    pub async fn mapping_by_name(&mut self, name: &str) -> StoreResult<Option<Mapping>> {
+        let sql = format!("{SELECT} WHERE p.name = $1");
+        self.fetch_optional(&sql, params![name]).await?.as_ref().map(from_row).transpose()
+    }
+
     /// The mappings with these ids, in the order given (missing ones left out).
     pub async fn mappings_by_ids(&mut self, ids: &[MappingId]) -> StoreResult<Vec<Mapping>> {
         let rows =

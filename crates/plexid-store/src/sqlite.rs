@@ -49,11 +49,17 @@ fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The file of a `sqlite://PATH?options` URL (`None` for another kind of URL).
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(PathBuf::from(rest.split_once('?').map_or(rest, |(path, _)| path)))
+}
+
 impl SqliteDb {
     pub(crate) fn open(url: &str) -> StoreResult<SqliteDb> {
         let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
-        let path = PathBuf::from(path);
+        let options = rest.split_once('?').map_or("", |(_, options)| options);
+        let path = sqlite_path(url).unwrap_or_default();
         let read_cache = match options.split('&').find_map(|o| o.strip_prefix("read_cache=")) {
             None | Some("on") => true,
             Some("off") => false,

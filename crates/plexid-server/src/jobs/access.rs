@@ -142,5 +142,6 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     .unwrap_or_default();
     conn.save_source_state(source.id, &stored).await?;
     tx.commit().await?;
+    state.metrics.sweep(&source.slug, summary.revoked, summary.restored);
     Ok(summary)
 }

@@ -59,6 +59,7 @@ pub async fn run_due(state: &AppState, holder: &str) -> Vec<&'static str> {
             "access_sweep" => access::sweep(state).await.map(drop),
             _ => sessions::sweep_stale(state).await.map(drop),
         };
+        state.metrics.job_run(job, result.is_ok());
         if let Err(error) = result {
             tracing::warn!(job, %error, "job failed");
         }

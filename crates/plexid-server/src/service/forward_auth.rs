@@ -13,6 +13,12 @@ use super::oidc::{self, Client, Identity, OAuthError};
 use super::{AppState, ServiceResult};
 use crate::crypto::{generate_key, hash_token};
 
+/// Why forward-auth is refused without `PLEXID_PUBLIC_URL`: its requests arrive with the
+/// application's `Host` (nginx's snippet even drops the port), so plexid cannot tell its own
+/// address from them and would send browsers where nothing listens.
+pub const NEEDS_PUBLIC_URL: &str = "Forward-auth needs plexid's public address: set PLEXID_PUBLIC_URL \
+     (e.g. https://id.example.com) and restart plexid.";
+
 /// The forward-auth application serving `host`: a provider whose external host is `host` (or,
 /// when the proxy dropped the port, has its name), else a domain-wide provider whose cookie
 /// domain covers it.

@@ -153,9 +153,12 @@ pub async fn redeem(app: &AppState, actor: &Actor, request: Redeem) -> ServiceRe
         return Err(FieldErrors::single("plex_token", "This field is required.").into());
     };
     let device = sessions::known_device(app, request.device.as_deref());
-    app.login_limits
-        .attempt(&request.client.ip, &source.slug, device.as_deref(), app.clock.now())
-        .map_err(|retry_after| ServiceError::RateLimited { retry_after })?;
+    app.login_limits.attempt(&request.client.ip, &source.slug, device.as_deref(), app.clock.now()).map_err(
+        |retry_after| {
+            app.metrics.limit_hit("sign_in");
+            ServiceError::RateLimited { retry_after }
+        },
+    )?;
     if !source.enabled {
         return Err(deny(app, &source, DenyReason::SourceDisabled, None, &request.client).await);
     }
@@ -186,7 +189,7 @@ pub async fn redeem(app: &AppState, actor: &Actor, request: Redeem) -> ServiceRe
         result => result,
     };
     match result {
-        Ok(outcome) => Ok(outcome),
+        Ok(outcome) => Ok(app.metrics.counted_sign_in(&source.slug, outcome)),
         Err(Failure::Refuse(reason)) => Err(attempt.refuse(reason).await),
         Err(failure) => Err(failure.into_error()),
     }
@@ -200,6 +203,7 @@ async fn deny(
     plex_username: Option<String>,
     client: &Client,
 ) -> ServiceError {
+    app.metrics.sign_in_refused(&source.slug, reason.code());
     let message = reason.message(&source.name);
     let mut event = NewEvent::new(EventAction::LoginFailed, APP)
         .client_ip(&client.ip)
@@ -816,7 +820,7 @@ pub async fn complete_enrollment(
     }
     .await;
     match result {
-        Ok(started) => Ok((started, pending.next)),
+        Ok(started) => Ok((app.metrics.counted_sign_in(&source.slug, started), pending.next)),
         Err(Failure::Retry) => Err(taken()),
         Err(Failure::Refuse(reason)) => Err(attempt.refuse(reason).await),
         Err(Failure::Fail(error)) => Err(error),

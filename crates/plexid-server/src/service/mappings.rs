@@ -189,5 +189,7 @@ pub async fn evaluate(
     expression: String,
     variables: Map<String, Value>,
 ) -> Result<Value, MappingError> {
-    app.mappings.evaluate(&expression, &variables).await
+    let result = app.mappings.evaluate(&expression, &variables).await;
+    app.metrics.mapping_evaluation(&result);
+    result
 }

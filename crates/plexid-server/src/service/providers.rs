@@ -234,6 +234,9 @@ pub(super) async fn prepare_new(
         new_secret = Some(set_secret(&mut provider, random_alphanumeric(128)));
     }
     validate(&provider, errors);
+    if kind == ProviderKind::Proxy && app.settings.public_url.is_none() {
+        errors.add("non_field_errors", super::forward_auth::NEEDS_PUBLIC_URL);
+    }
     check_flows(app, &provider, errors).await?;
     Ok((provider, new_secret))
 }

@@ -38,7 +38,8 @@ pub const FIELD_ORDER: &[&str] = &[
 ];
 
 /// A new source with authentik's defaults (a random client id), before the input is applied.
-fn defaults() -> Source {
+/// A new source with authentik's defaults (a random id and client id).
+pub fn defaults() -> Source {
     Source {
         id: SourceId::random(),
         name: String::new(),

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod cookies;
+pub mod metrics;
 pub mod oidc;
 pub mod outpost;
 pub mod snippets;

@@ -186,7 +186,9 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         refresh_token: owned(&form, "refresh_token"),
     };
     let base = base_url(&state.settings, &headers);
-    match oidc::token(&state, &base, &client_auth(&headers, &form), &req).await {
+    let result = oidc::token(&state, &base, &client_auth(&headers, &form), &req).await;
+    state.metrics.token_request(&req.grant_type, result.as_ref().err().map(|e| e.error));
+    match result {
         Ok(answer) => json_answer(StatusCode::OK, &answer),
         Err(error) => client_error(error, &headers, false),
     }

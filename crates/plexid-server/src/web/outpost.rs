@@ -96,8 +96,14 @@ fn add_header(response: &mut Response, name: &'static str, value: &str) {
 /// when the request has no live session that the application's rule admits. `Err` is the
 /// answer when there is nothing to check (no application at this address, a failure).
 async fn check(state: &AppState, client: &Client, headers: &HeaderMap) -> Result<Option<Response>, Response> {
-    let Some(key) = cookies::read(headers, &cookie_name(&client.provider)) else { return Ok(None) };
-    let who = forward_auth::check(state, client, &key).await.map_err(|e| PageError::internal(&e).into_response())?;
+    let key = cookies::read(headers, &cookie_name(&client.provider));
+    let who = match &key {
+        Some(key) => {
+            forward_auth::check(state, client, key).await.map_err(|e| PageError::internal(&e).into_response())?
+        }
+        None => None,
+    };
+    state.metrics.forward_auth_checked(&client.application.slug, key.is_some(), who.is_some());
     let Some(who) = who else { return Ok(None) };
     let mut response = StatusCode::OK.into_response();
     add_header(&mut response, "x-authentik-username", &who.user.username);
@@ -118,7 +124,10 @@ async fn application_of(state: &AppState, url: &str) -> Result<Client, Response>
     let host = plexid_core::apps::url_host(url);
     match client_for(state, host.as_deref()).await {
         Ok(Some(client)) => Ok(client),
-        Ok(None) => Err(no_application()),
+        Ok(None) => {
+            state.metrics.forward_auth("", "no_application");
+            Err(no_application())
+        }
         Err(error) => Err(error.into_response()),
     }
 }
@@ -200,6 +209,11 @@ fn set_cookie(response: &mut Response, cookie: Cookie<'static>) {
 
 /// `GET /outpost.goauthentik.io/start?rd=…`.
 async fn start(State(state): State<AppState>, headers: HeaderMap, query: QueryParams) -> Response {
+    if state.settings.public_url.is_none() {
+        let message = forward_auth::NEEDS_PUBLIC_URL.into();
+        return PageError { status: StatusCode::SERVICE_UNAVAILABLE, title: "plexid is not set up for this", message }
+            .into_response();
+    }
     let host = request_host(&headers);
     let client = match client_for(&state, host.as_deref()).await {
         Ok(Some(client)) => client,

@@ -18,7 +18,7 @@ pub fn run(command: &mut Command) -> String {
 
 /// The compatibility virtualenv (set up once; both backends' tests may ask at once: flock
 /// serialises them) and the `compat/` directory.
-fn venv() -> (std::path::PathBuf, std::path::PathBuf) {
+pub fn venv() -> (std::path::PathBuf, std::path::PathBuf) {
     venv_of("compat-venv", None)
 }
 

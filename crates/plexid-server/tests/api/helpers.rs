@@ -129,8 +129,13 @@ impl TestApp {
     /// Another instance on this one's database and plex.tv stand-in (with its own token cache,
     /// limits and job runner), as when several instances share one PostgreSQL database.
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// As [`TestApp::second_instance`], with settings `configure` adjusts.
+    pub async fn second_instance_with(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let database_url = self.state.settings.db.database.clone();
-        Self::start(&database_url, None, self.plex.clone(), Clock::system(), self.token.clone(), |_| {}).await
+        Self::start(&database_url, None, self.plex.clone(), Clock::system(), self.token.clone(), configure).await
     }
 
     async fn start(
@@ -141,7 +146,10 @@ impl TestApp {
         token: String,
         configure: impl FnOnce(&mut Settings),
     ) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let mut settings = Settings::for_database(database_url);
+        // Forward-auth needs the public address; the tests reach plexid directly.
+        settings.public_url = Some(format!("http://{}", listener.local_addr().unwrap()));
         settings.bootstrap_token = Some(token.clone());
         settings.plex_api_url = plex.url();
         settings.plex_app_url = plex.url();
@@ -149,7 +157,7 @@ impl TestApp {
         settings.plex_timeout = plexid_server::config::Period::secs(2);
         settings.mapping_worker = Some(PathBuf::from(env!("CARGO_BIN_EXE_plexid")));
         configure(&mut settings);
-        let server = Server::bind_with_clock(settings, clock).await.expect("server starts");
+        let server = Server::bind_to(Some(listener), settings, clock).await.expect("server starts");
         let base = format!("http://{}", server.address);
         let store = server.state.store.clone();
         let secrets = server.state.secrets.clone();

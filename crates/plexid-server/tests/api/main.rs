@@ -2,6 +2,7 @@
 //! to it, once on SQLite and once on PostgreSQL.
 
 mod helpers;
+mod import;
 
 mod accounts;
 mod admin;
@@ -13,12 +14,14 @@ mod clients;
 mod compat;
 mod conformance;
 mod connections;
+mod deploy;
 mod flows;
 mod forward_auth;
 mod fuzz;
 mod limits;
 mod login;
 mod mappings;
+mod metrics;
 mod oidc;
 mod process;
 mod protocol;
