@@ -1,14 +1,28 @@
 //! A local stand-in for plex.tv, for plexid's tests, benchmarks and `plexid demo`.
 //!
-//! It answers what plexid and its login page use, the way plex.tv does: `POST /api/v2/pins`,
-//! `GET /api/v2/pins/{id}`, `GET /api/v2/user`, `GET /api/v2/resources`, `GET /api/v2/friends`,
-//! `GET /api/v2/home/users`, and the page a browser reaches from the app URL
-//! (`/auth#?clientID=…&code=…&forwardUrl=…`) where a tester picks the account that approves the
-//! PIN. Like plex.tv: JSON only with `Accept: application/json` (XML otherwise),
-//! `X-Plex-Client-Identifier` required (400), unknown token 401, CORS for browsers.
+//! It answers what plexid and its login page use, at least as harshly as plex.tv does (see
+//! `docs/plex-tv.md` for the public sources of each shape), on one API origin that stands for
+//! plex.tv, clients.plex.tv and community.plex.tv:
+//! `POST /api/v2/pins`, `GET /api/v2/pins/{id}`, `GET /api/v2/user` (with the caller's
+//! `authToken`), `GET /api/v2/resources` (`ownerId: null` and `sourceTitle: null` on owned
+//! entries), `GET /api/v2/shared_servers/owned/accepted` and `…/owned/pending`, the XML
+//! `GET /api/servers/{machineIdentifier}/shared_servers` (pending invitations with
+//! `acceptedAt="0"`), the community GraphQL `POST /api` (`allFriendsV2`),
+//! `GET /api/v2/friends` (410, plex.tv's answer since 2026; its old JSON with `status`, pending
+//! entries, managed Home users and empty `sharedServers` behind [`FakePlex::set_friends_gone`]),
+//! `GET /api/v2/home/users` (an object, or a bare array) and the v1 XML `GET /api/home/users`
+//! (404 for an account without a Plex Home). Managed Home users have empty usernames and
+//! emails, and friends' may be null. A 429 comes with or without `Retry-After`.
 //!
-//! Tests control it directly: accounts, servers and their members, friends, Plex Home members,
-//! per-path faults and latency, and a log of every call it received.
+//! The page a browser reaches from the app URL (`/auth#?clientID=…&code=…&forwardUrl=…`), where
+//! a tester picks the account that approves the PIN, is served on a second origin
+//! ([`FakePlex::app_url`]), as app.plex.tv is not plex.tv. Like plex.tv: JSON only with
+//! `Accept: application/json` (XML otherwise), `X-Plex-Client-Identifier` required (400),
+//! unknown token 401, CORS for browsers.
+//!
+//! Tests control it directly: accounts, servers, their accepted and pending shares, friends and
+//! friend requests, Plex Home members, per-path faults and latency, and a log of every call it
+//! received.
 //!
 //! This is plex.tv's clock, not plexid's: it reads the system time.
 #![allow(clippy::disallowed_methods)]
@@ -18,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -37,12 +52,14 @@ pub const PIN_LIFETIME: u64 = 1800;
 pub struct Account {
     pub id: u64,
     pub uuid: String,
+    /// Empty for a managed Plex Home user.
     pub username: String,
+    /// Empty for a managed Plex Home user.
     pub email: String,
     pub title: String,
     pub thumb: String,
     pub token: String,
-    /// A managed member of someone's Plex Home.
+    /// A managed member of someone's Plex Home (no username or email of its own).
     pub home: bool,
 }
 
@@ -61,10 +78,25 @@ impl Account {
         }
     }
 
+    /// A managed Plex Home user: a title, but an empty username and email (as plex.tv sends).
+    pub fn managed(id: u64, title: &str) -> Account {
+        Account { username: String::new(), email: String::new(), home: true, ..Account::new(id, title) }
+    }
+
     fn json(&self) -> Value {
         json!({
             "id": self.id, "uuid": self.uuid, "username": self.username, "title": self.title,
             "email": self.email, "thumb": self.thumb,
+        })
+    }
+
+    /// As a friends entry: a managed user's username and email are `null`, friendly names too.
+    fn friend_json(&self) -> Value {
+        let text = |t: &str| if t.is_empty() { Value::Null } else { json!(t) };
+        json!({
+            "id": self.id, "uuid": self.uuid, "title": self.title, "username": text(&self.username),
+            "email": text(&self.email), "friendlyName": Value::Null, "thumb": self.thumb,
+            "restricted": self.home, "home": self.home, "sharedServers": [], "sharedSources": [],
         })
     }
 }
@@ -84,7 +116,8 @@ impl Server {
     }
 }
 
-/// Another resource of an account (a player, a client).
+/// Another resource an account registered (a player, a client, or a server of its own: plex.tv
+/// lists whatever the account registers as owned, whatever its identifier).
 #[derive(Clone, Debug)]
 pub struct Resource {
     pub name: String,
@@ -97,8 +130,8 @@ pub struct Resource {
 pub enum Fault {
     /// This status with a JSON error body.
     Status(u16),
-    /// 429 with `Retry-After`.
-    RateLimited { retry_after_secs: u64 },
+    /// 429, with `Retry-After` when given (plex.tv is not known to send one).
+    RateLimited { retry_after_secs: Option<u64> },
     /// No answer (the connection stays open).
     Timeout,
     /// 200 with a truncated JSON body.
@@ -133,20 +166,57 @@ struct Pin {
     expired: bool,
 }
 
-#[derive(Default)]
+/// A share of a server with an account: accepted, or an invitation not accepted yet.
+#[derive(Clone, Copy, Debug)]
+struct Share {
+    id: u64,
+    accepted: bool,
+}
+
 struct World {
     accounts: BTreeMap<u64, Account>,
     servers: BTreeMap<String, Server>,
-    members: BTreeSet<(String, u64)>,
+    shares: BTreeMap<(String, u64), Share>,
+    next_share: u64,
     friends: BTreeSet<(u64, u64)>,
+    /// (from, to): a friend request not accepted yet.
+    requests: BTreeSet<(u64, u64)>,
     homes: BTreeSet<(u64, u64)>,
     resources: Vec<(u64, Resource)>,
     pins: BTreeMap<u64, Pin>,
     next_pin: u64,
-    faults: Vec<(String, Fault, Option<u32>)>,
+    /// (path or prefix, exact, fault, times left).
+    faults: Vec<(String, bool, Fault, Option<u32>)>,
     latency: Duration,
     path_latency: Vec<(String, Duration)>,
     calls: Vec<Call>,
+    /// `/api/v2/friends` answers 410 (plex.tv since 2026) unless turned off.
+    friends_gone: bool,
+    /// `/api/v2/home/users` answers a bare array instead of the object.
+    home_as_array: bool,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            accounts: BTreeMap::new(),
+            servers: BTreeMap::new(),
+            shares: BTreeMap::new(),
+            next_share: 1,
+            friends: BTreeSet::new(),
+            requests: BTreeSet::new(),
+            homes: BTreeSet::new(),
+            resources: Vec::new(),
+            pins: BTreeMap::new(),
+            next_pin: 1,
+            faults: Vec::new(),
+            latency: Duration::ZERO,
+            path_latency: Vec::new(),
+            calls: Vec::new(),
+            friends_gone: true,
+            home_as_array: false,
+        }
+    }
 }
 
 /// A running stand-in for plex.tv. Cheap to clone; every clone controls the same fake.
@@ -154,6 +224,7 @@ struct World {
 pub struct FakePlex {
     world: Arc<Mutex<World>>,
     address: SocketAddr,
+    app_address: SocketAddr,
 }
 
 fn random_text(len: usize) -> String {
@@ -163,18 +234,27 @@ fn random_text(len: usize) -> String {
 }
 
 impl FakePlex {
-    /// Starts on a free port of 127.0.0.1.
+    /// Starts the API and the app page on free ports of 127.0.0.1.
     pub async fn start() -> std::io::Result<FakePlex> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_on(any, any).await
     }
 
-    pub async fn start_on(addr: SocketAddr) -> std::io::Result<FakePlex> {
+    /// Starts the API on `addr` and the app page (another origin, as app.plex.tv) on `app_addr`.
+    pub async fn start_on(addr: SocketAddr, app_addr: SocketAddr) -> std::io::Result<FakePlex> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        let address = listener.local_addr()?;
-        let fake = FakePlex { world: Arc::new(Mutex::new(World { next_pin: 1, ..Default::default() })), address };
-        let app = router(fake.clone());
+        let app_listener = tokio::net::TcpListener::bind(app_addr).await?;
+        let fake = FakePlex {
+            world: Arc::new(Mutex::new(World::default())),
+            address: listener.local_addr()?,
+            app_address: app_listener.local_addr()?,
+        };
+        let (api, page) = routers(fake.clone());
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener, api).await;
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(app_listener, page).await;
         });
         Ok(fake)
     }
@@ -183,9 +263,14 @@ impl FakePlex {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Both the API base (plex.tv) and the app base (app.plex.tv).
+    /// The API base (plex.tv, clients.plex.tv and community.plex.tv).
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// The app base (app.plex.tv): another origin than the API.
+    pub fn app_url(&self) -> String {
+        format!("http://{}", self.app_address)
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -201,6 +286,13 @@ impl FakePlex {
         self.world().accounts.remove(&id);
     }
 
+    /// Gives the account a new token (the old one stops working), as signing out everywhere does.
+    pub fn revoke_token(&self, id: u64) {
+        if let Some(account) = self.world().accounts.get_mut(&id) {
+            account.token = random_text(20);
+        }
+    }
+
     pub fn token_of(&self, account: u64) -> Option<String> {
         self.world().accounts.get(&account).map(|a| a.token.clone())
     }
@@ -209,12 +301,26 @@ impl FakePlex {
         self.world().servers.insert(server.client_identifier.clone(), server);
     }
 
+    fn set_share(&self, client_identifier: &str, member: u64, accepted: bool) {
+        let mut world = self.world();
+        let id = world.next_share;
+        world.next_share += 1;
+        let share = world.shares.entry((client_identifier.to_owned(), member)).or_insert(Share { id, accepted });
+        share.accepted = accepted;
+    }
+
+    /// Shares the server with `member`, accepted.
     pub fn share_server(&self, client_identifier: &str, member: u64) {
-        self.world().members.insert((client_identifier.to_owned(), member));
+        self.set_share(client_identifier, member, true);
+    }
+
+    /// Invites `member` to the server: pending until accepted (not a member meanwhile).
+    pub fn invite_to_server(&self, client_identifier: &str, member: u64) {
+        self.set_share(client_identifier, member, false);
     }
 
     pub fn unshare_server(&self, client_identifier: &str, member: u64) {
-        self.world().members.remove(&(client_identifier.to_owned(), member));
+        self.world().shares.remove(&(client_identifier.to_owned(), member));
     }
 
     /// Makes `a` and `b` friends (both ways).
@@ -230,6 +336,11 @@ impl FakePlex {
         world.friends.remove(&(b, a));
     }
 
+    /// `from` asks `to` to be friends; not accepted (`pending_sent` / `pending_received`).
+    pub fn add_friend_request(&self, from: u64, to: u64) {
+        self.world().requests.insert((from, to));
+    }
+
     pub fn add_home_member(&self, owner: u64, member: u64) {
         self.world().homes.insert((owner, member));
     }
@@ -238,14 +349,29 @@ impl FakePlex {
         self.world().resources.push((owner, resource));
     }
 
+    /// Whether `GET /api/v2/friends` answers 410 (the default, as plex.tv) or its old JSON.
+    pub fn set_friends_gone(&self, gone: bool) {
+        self.world().friends_gone = gone;
+    }
+
+    /// Whether `GET /api/v2/home/users` answers a bare array instead of the object.
+    pub fn set_home_as_array(&self, array: bool) {
+        self.world().home_as_array = array;
+    }
+
     /// Every call whose path starts with `path_prefix` gets `fault` until cleared.
     pub fn fault(&self, path_prefix: &str, fault: Fault) {
-        self.world().faults.push((path_prefix.to_owned(), fault, None));
+        self.world().faults.push((path_prefix.to_owned(), false, fault, None));
+    }
+
+    /// Every call to exactly `path` (such as [`GRAPHQL_PATH`]) gets `fault` until cleared.
+    pub fn fault_exact(&self, path: &str, fault: Fault) {
+        self.world().faults.push((path.to_owned(), true, fault, None));
     }
 
     /// Only the next `times` matching calls get `fault`.
     pub fn fault_times(&self, path_prefix: &str, fault: Fault, times: u32) {
-        self.world().faults.push((path_prefix.to_owned(), fault, Some(times)));
+        self.world().faults.push((path_prefix.to_owned(), false, fault, Some(times)));
     }
 
     pub fn clear_faults(&self) {
@@ -295,14 +421,18 @@ impl FakePlex {
         }
     }
 
-    /// Loads the demo: an owner with a server, a friend, a server member and a stranger, with
-    /// fixed tokens. Returns (account, role) pairs.
+    /// Loads the demo: an owner with a server, a friend, a server member, a stranger, someone
+    /// whose friend request the owner has not accepted, and someone who registered a server of
+    /// their own under the demo server's identifier, with fixed tokens. Returns (account, role)
+    /// pairs.
     pub fn load_demo(&self) -> Vec<(Account, &'static str)> {
         let people = [
             (9001, "demo-owner", "owns \"Demo Server\" and the source: always allowed"),
             (9002, "demo-friend", "a friend of the owner: allowed while friends are allowed"),
-            (9003, "demo-member", "a member of \"Demo Server\": allowed"),
+            (9003, "demo-member", "\"Demo Server\" is shared with them: allowed"),
             (9004, "demo-stranger", "neither friend nor member: refused"),
+            (9005, "demo-requester", "asked to be the owner's friend, not accepted yet: refused"),
+            (9006, "demo-claimer", "registered a server of their own as \"demo-server\": refused"),
         ];
         let mut accounts = Vec::new();
         for (id, name, role) in people {
@@ -315,6 +445,11 @@ impl FakePlex {
         self.add_server(Server::new("Demo Server", DEMO_SERVER_ID, 9001));
         self.share_server(DEMO_SERVER_ID, 9003);
         self.add_friend(9001, 9002);
+        self.add_friend_request(9005, 9001);
+        self.add_resource(
+            9006,
+            Resource { name: "Demo Server".into(), client_identifier: DEMO_SERVER_ID.into(), provides: "server".into() },
+        );
         accounts
     }
 }
@@ -322,22 +457,33 @@ impl FakePlex {
 /// The demo server's client identifier.
 pub const DEMO_SERVER_ID: &str = "demo-server";
 
-fn router(fake: FakePlex) -> Router {
+/// The community GraphQL endpoint's path (`POST`), on the API origin.
+pub const GRAPHQL_PATH: &str = "/api";
+
+/// The API origin's router and the app page's.
+fn routers(fake: FakePlex) -> (Router, Router) {
     let api = Router::new()
         .route("/api/v2/pins", post(create_pin))
         .route("/api/v2/pins.json", post(create_pin))
         .route("/api/v2/pins/{id}", get(poll_pin))
         .route("/api/v2/user", get(user))
         .route("/api/v2/resources", get(resources))
+        .route("/api/v2/shared_servers/owned/accepted", get(accepted_shares))
+        .route("/api/v2/shared_servers/owned/pending", get(pending_shares))
+        .route("/api/servers/{id}/shared_servers", get(server_shares))
+        .route("/api", post(community))
         .route("/api/v2/friends", get(friends))
         .route("/api/v2/home/users", get(home_users))
-        .layer(middleware::from_fn_with_state(fake.clone(), faults));
-    Router::new()
-        .merge(api)
+        .route("/api/home/users", get(home_users_xml))
+        .layer(middleware::from_fn_with_state(fake.clone(), faults))
+        .layer(middleware::from_fn_with_state(fake.clone(), log_and_cors))
+        .with_state(fake.clone());
+    let page = Router::new()
         .route("/auth", get(auth_page))
         .route("/auth/approve", post(approve))
         .layer(middleware::from_fn_with_state(fake.clone(), log_and_cors))
-        .with_state(fake)
+        .with_state(fake);
+    (api, page)
 }
 
 fn cors(headers: &mut HeaderMap) {
@@ -384,8 +530,9 @@ async fn faults(State(fake): State<FakePlex>, request: Request, next: Next) -> R
             world.path_latency.iter().filter(|(p, _)| path.starts_with(p.as_str())).map(|(_, d)| *d).sum();
         let latency = world.latency + extra;
         let mut fault = None;
-        for (prefix, f, times) in world.faults.iter_mut() {
-            if path.starts_with(prefix.as_str()) && times.is_none_or(|t| t > 0) {
+        for (prefix, exact, f, times) in world.faults.iter_mut() {
+            let matches = if *exact { path == *prefix } else { path.starts_with(prefix.as_str()) };
+            if matches && times.is_none_or(|t| t > 0) {
                 if let Some(t) = times {
                     *t -= 1;
                 }
@@ -393,7 +540,7 @@ async fn faults(State(fake): State<FakePlex>, request: Request, next: Next) -> R
                 break;
             }
         }
-        world.faults.retain(|(_, _, times)| times.is_none_or(|t| t > 0));
+        world.faults.retain(|(_, _, _, times)| times.is_none_or(|t| t > 0));
         (latency, fault)
     };
     if !latency.is_zero() {
@@ -407,7 +554,9 @@ async fn faults(State(fake): State<FakePlex>, request: Request, next: Next) -> R
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
             let mut response = error(StatusCode::TOO_MANY_REQUESTS, 1004, "Too many requests");
-            response.headers_mut().insert(RETRY_AFTER, retry_after_secs.into());
+            if let Some(secs) = retry_after_secs {
+                response.headers_mut().insert(RETRY_AFTER, secs.into());
+            }
             response
         }
         Some(Fault::Timeout) => {
@@ -437,19 +586,20 @@ struct Caller {
     token: Option<String>,
 }
 
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    query.and_then(|q| {
+        q.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_owned())
+    })
+}
+
 fn caller(headers: &HeaderMap, query: Option<&str>) -> Result<Caller, Early> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let query_value = |name: &str| {
-        query.and_then(|q| {
-            q.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_owned())
-        })
-    };
     let client_identifier = header("x-plex-client-identifier")
-        .or_else(|| query_value("X-Plex-Client-Identifier"))
+        .or_else(|| query_value(query, "X-Plex-Client-Identifier"))
         .filter(|c| !c.is_empty())
         .ok_or_else(|| Box::new(error(StatusCode::BAD_REQUEST, 1000, "X-Plex-Client-Identifier is missing")))?;
     let json = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
-    let token = header("x-plex-token").or_else(|| query_value("X-Plex-Token")).filter(|t| !t.is_empty());
+    let token = header("x-plex-token").or_else(|| query_value(query, "X-Plex-Token")).filter(|t| !t.is_empty());
     Ok(Caller { client_identifier, json, token })
 }
 
@@ -458,40 +608,54 @@ fn answer(caller: &Caller, status: StatusCode, value: Value, element: &str) -> R
     if caller.json {
         return (status, axum::Json(value)).into_response();
     }
-    (status, [(CONTENT_TYPE, "application/xml")], xml(element, &value)).into_response()
+    xml_answer(status, xml(element, &value))
+}
+
+fn xml_answer(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/xml")], body).into_response()
 }
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn xml(element: &str, value: &Value) -> String {
-    fn node(element: &str, value: &Value) -> String {
+/// An element with the scalar members of `value` as attributes and `inner` inside.
+fn element(name: &str, value: &Value, inner: &str) -> String {
+    let attributes: String = value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_object() && !v.is_array())
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                Value::Bool(b) => u8::from(*b).to_string(),
+                other => other.to_string(),
+            };
+            format!(" {k}=\"{}\"", escape(&text))
+        })
+        .collect();
+    if inner.is_empty() {
+        format!("<{name}{attributes}/>")
+    } else {
+        format!("<{name}{attributes}>{inner}</{name}>")
+    }
+}
+
+fn xml(name: &str, value: &Value) -> String {
+    fn node(name: &str, value: &Value) -> String {
         match value {
             Value::Array(items) => {
-                let child = element.trim_end_matches('s');
+                let child = name.trim_end_matches('s');
                 let inner: String = items.iter().map(|i| node(child, i)).collect();
-                format!("<{element} size=\"{}\">{inner}</{element}>", items.len())
+                format!("<{name} size=\"{}\">{inner}</{name}>", items.len())
             }
-            Value::Object(map) => {
-                let attributes: String = map
-                    .iter()
-                    .filter(|(_, v)| !v.is_object() && !v.is_array())
-                    .map(|(k, v)| {
-                        let text = match v {
-                            Value::String(s) => s.clone(),
-                            Value::Null => String::new(),
-                            other => other.to_string(),
-                        };
-                        format!(" {k}=\"{}\"", escape(&text))
-                    })
-                    .collect();
-                format!("<{element}{attributes}/>")
-            }
-            other => format!("<{element}>{}</{element}>", escape(&other.to_string())),
+            Value::Object(_) => element(name, value, ""),
+            other => format!("<{name}>{}</{name}>", escape(&other.to_string())),
         }
     }
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", node(element, value))
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", node(name, value))
 }
 
 fn pin_json(pin: &Pin, world: &World) -> Value {
@@ -555,12 +719,11 @@ fn account_of(world: &World, caller: &Caller) -> Result<Account, Early> {
     world.accounts.values().find(|a| a.token == token).cloned().ok_or_else(|| Box::new(unauthorized()))
 }
 
-/// Runs `build` for the caller's account and answers it.
-fn with_account(
+/// Runs `build` for the caller's account: its answer (JSON or XML), or an early answer.
+fn with_caller(
     fake: &FakePlex,
     request: &Request,
-    element: &str,
-    build: impl FnOnce(&World, &Account) -> Value,
+    build: impl FnOnce(&World, &Account, &Caller) -> Response,
 ) -> Response {
     let caller = match caller(request.headers(), request.uri().query()) {
         Ok(c) => c,
@@ -568,22 +731,39 @@ fn with_account(
     };
     let world = fake.world();
     match account_of(&world, &caller) {
-        Ok(account) => answer(&caller, StatusCode::OK, build(&world, &account), element),
+        Ok(account) => build(&world, &account, &caller),
         Err(response) => *response,
     }
 }
 
+/// Runs `build` for the caller's account and answers it.
+fn with_account(
+    fake: &FakePlex,
+    request: &Request,
+    element: &str,
+    build: impl FnOnce(&World, &Account) -> Value,
+) -> Response {
+    with_caller(fake, request, |world, account, caller| answer(caller, StatusCode::OK, build(world, account), element))
+}
+
 async fn user(State(fake): State<FakePlex>, request: Request) -> Response {
-    with_account(&fake, &request, "user", |_, a| {
+    with_account(&fake, &request, "user", |world, a| {
         let mut value = a.json();
         value["friendlyName"] = json!("");
         value["locale"] = Value::Null;
         value["confirmed"] = json!(true);
-        value["home"] = json!(a.home);
-        value["subscription"] = json!({"active": false});
+        value["home"] = json!(a.home || world.homes.iter().any(|(o, m)| *o == a.id || *m == a.id));
+        value["homeAdmin"] = json!(world.homes.iter().any(|(o, _)| *o == a.id));
+        value["restricted"] = json!(a.home);
+        value["guest"] = json!(false);
+        value["subscription"] = json!({"active": false, "status": "Inactive"});
         value["authToken"] = json!(a.token);
         value
     })
+}
+
+fn shared_with(world: &World, server: &str, member: u64) -> bool {
+    world.shares.get(&(server.to_owned(), member)).is_some_and(|s| s.accepted)
 }
 
 async fn resources(State(fake): State<FakePlex>, request: Request) -> Response {
@@ -591,43 +771,166 @@ async fn resources(State(fake): State<FakePlex>, request: Request) -> Response {
         let mut items = Vec::new();
         for server in world.servers.values() {
             let owned = server.owner == a.id;
-            if owned || world.members.contains(&(server.client_identifier.clone(), a.id)) {
-                items.push(json!({
-                    "name": server.name, "product": "Plex Media Server", "productVersion": "1.40.0",
-                    "platform": "Linux", "clientIdentifier": server.client_identifier, "provides": server.provides,
-                    "owned": owned, "ownerId": server.owner, "home": false, "accessToken": random_text(20), "presence": true,
-                }));
+            if !owned && !shared_with(world, &server.client_identifier, a.id) {
+                continue;
             }
+            let owner = world.accounts.get(&server.owner);
+            items.push(json!({
+                "name": server.name, "product": "Plex Media Server", "productVersion": "1.40.0",
+                "platform": "Linux", "clientIdentifier": server.client_identifier, "provides": server.provides,
+                "owned": owned,
+                "ownerId": if owned { Value::Null } else { json!(server.owner) },
+                "sourceTitle": if owned { Value::Null } else { json!(owner.map(|o| o.title.clone())) },
+                "home": world.homes.contains(&(server.owner, a.id)),
+                "accessToken": random_text(20), "presence": true, "connections": [],
+            }));
         }
-        for (owner, resource) in world.resources.iter().filter(|(owner, _)| *owner == a.id) {
+        for (_, resource) in world.resources.iter().filter(|(owner, _)| *owner == a.id) {
             items.push(json!({
                 "name": resource.name, "product": "Plex Web", "clientIdentifier": resource.client_identifier,
-                "provides": resource.provides, "owned": true, "ownerId": owner, "presence": true,
+                "provides": resource.provides, "owned": true, "ownerId": Value::Null, "sourceTitle": Value::Null,
+                "home": false, "presence": true, "connections": [],
             }));
         }
         Value::Array(items)
     })
 }
 
-async fn friends(State(fake): State<FakePlex>, request: Request) -> Response {
-    with_account(&fake, &request, "friends", |world, a| {
-        let items: Vec<Value> = world
+/// The owner's shares of their servers, accepted or pending, as the clients.plex.tv JSON.
+fn shares_json(world: &World, owner: &Account, accepted: bool) -> Value {
+    let items: Vec<Value> = world
+        .shares
+        .iter()
+        .filter(|(_, share)| share.accepted == accepted)
+        .filter_map(|((server, member), share)| {
+            let server = world.servers.get(server).filter(|s| s.owner == owner.id)?;
+            let invited = world.accounts.get(member)?;
+            Some(json!({
+                "id": share.id, "name": server.name, "ownerId": owner.id, "invitedId": invited.id,
+                "invitedEmail": if invited.email.is_empty() { Value::Null } else { json!(invited.email) },
+                "serverId": share.id, "machineIdentifier": server.client_identifier, "owned": true,
+                "allLibraries": true, "numLibraries": 1, "libraries": [{"id": 1, "key": 1, "title": "Movies", "type": "movie"}],
+                "invited": {"id": invited.id, "uuid": invited.uuid, "title": invited.title,
+                            "username": invited.username, "email": invited.email, "thumb": invited.thumb,
+                            "restricted": invited.home, "home": invited.home},
+                "acceptedAt": if accepted { json!(1_700_000_000) } else { Value::Null },
+                "invitedAt": 1_699_000_000,
+            }))
+        })
+        .collect();
+    Value::Array(items)
+}
+
+async fn accepted_shares(State(fake): State<FakePlex>, request: Request) -> Response {
+    with_account(&fake, &request, "SharedServers", |world, a| shares_json(world, a, true))
+}
+
+async fn pending_shares(State(fake): State<FakePlex>, request: Request) -> Response {
+    with_account(&fake, &request, "SharedServers", |world, a| shares_json(world, a, false))
+}
+
+/// The older XML shares of one server (its owner only); pending invitations have
+/// `acceptedAt="0"`, managed users empty `username` and `email`.
+async fn server_shares(State(fake): State<FakePlex>, Path(id): Path<String>, request: Request) -> Response {
+    with_caller(&fake, &request, |world, a, _| {
+        let Some(server) = world.servers.get(&id) else {
+            return error(StatusCode::NOT_FOUND, 1002, "Server not found");
+        };
+        if server.owner != a.id {
+            return error(StatusCode::FORBIDDEN, 1003, "Access denied");
+        }
+        let shares: Vec<String> = world
+            .shares
+            .iter()
+            .filter(|((s, _), _)| *s == id)
+            .filter_map(|((_, member), share)| {
+                let m = world.accounts.get(member)?;
+                let attributes = json!({
+                    "id": share.id, "username": m.username, "email": m.email, "userID": m.id,
+                    "accessToken": random_text(20), "name": server.name,
+                    "acceptedAt": if share.accepted { 1_700_000_000 } else { 0 }, "invitedAt": 1_699_000_000,
+                    "allowSync": false, "allLibraries": true, "owned": false,
+                });
+                Some(element("SharedServer", &attributes, "<Section id=\"1\" key=\"1\" title=\"Movies\" type=\"movie\" shared=\"1\"/>"))
+            })
+            .collect();
+        let container = json!({
+            "friendlyName": "myPlex", "identifier": "com.plexapp.plugins.myplex",
+            "machineIdentifier": server.client_identifier, "size": shares.len(),
+        });
+        xml_answer(StatusCode::OK, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", element("MediaContainer", &container, &shares.concat())))
+    })
+}
+
+/// The community GraphQL endpoint: `allFriendsV2` (accepted friends only); anything else is a
+/// GraphQL error, with status 200 as plex.tv answers.
+async fn community(State(fake): State<FakePlex>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 1 << 20).await else {
+        return error(StatusCode::BAD_REQUEST, 1000, "Bad request");
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(Bytes::clone(&body)));
+    let query = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    with_caller(&fake, &request, |world, a, _| {
+        if !query.contains("allFriendsV2") {
+            let body = json!({"errors": [{"message": "Cannot query this field", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]});
+            return (StatusCode::OK, axum::Json(body)).into_response();
+        }
+        let friends: Vec<Value> = world
             .friends
             .iter()
             .filter(|(of, _)| *of == a.id)
             .filter_map(|(_, friend)| world.accounts.get(friend))
             .map(|f| {
-                let mut value = f.json();
-                for (key, v) in [
-                    ("friendlyName", json!("")),
-                    ("restricted", json!(false)),
-                    ("home", json!(false)),
-                    ("status", json!("accepted")),
-                    ("sharedServers", json!([])),
-                    ("sharedSources", json!([])),
-                ] {
-                    value[key] = v;
-                }
+                let text = |t: &str| if t.is_empty() { Value::Null } else { json!(t) };
+                json!({"user": {"id": f.uuid, "idRaw": f.id, "username": text(&f.username),
+                                "displayName": text(&f.title), "avatar": f.thumb},
+                       "createdAt": "2026-01-01T00:00:00.000Z"})
+            })
+            .collect();
+        (StatusCode::OK, axum::Json(json!({"data": {"allFriendsV2": friends}}))).into_response()
+    })
+}
+
+/// Retired on plex.tv (410, XML body) unless [`FakePlex::set_friends_gone`] turned it back on:
+/// then accepted friends, friend requests both ways (`pending_sent`, `pending_received`) and the
+/// owner's managed Home users, filtered by `?status=`.
+async fn friends(State(fake): State<FakePlex>, request: Request) -> Response {
+    if fake.world().friends_gone {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response code=\"410\" status=\"This endpoint was deprecated and removed\"/>";
+        return (StatusCode::GONE, [(CONTENT_TYPE, "text/xml")], body).into_response();
+    }
+    let wanted = query_value(request.uri().query(), "status");
+    with_account(&fake, &request, "friends", |world, a| {
+        let mut entries: Vec<(Value, &str)> = Vec::new();
+        for (_, friend) in world.friends.iter().filter(|(of, _)| *of == a.id) {
+            if let Some(f) = world.accounts.get(friend) {
+                entries.push((f.friend_json(), "accepted"));
+            }
+        }
+        for (from, to) in &world.requests {
+            let (other, status) = match (*from == a.id, *to == a.id) {
+                (true, _) => (to, "pending_sent"),
+                (_, true) => (from, "pending_received"),
+                _ => continue,
+            };
+            if let Some(f) = world.accounts.get(other) {
+                entries.push((f.friend_json(), status));
+            }
+        }
+        for (_, member) in world.homes.iter().filter(|(owner, _)| *owner == a.id) {
+            if let Some(m) = world.accounts.get(member).filter(|m| m.home) {
+                entries.push((m.friend_json(), "accepted"));
+            }
+        }
+        let items = entries
+            .into_iter()
+            .filter(|(_, status)| wanted.as_deref().is_none_or(|w| w == *status))
+            .map(|(mut value, status)| {
+                value["status"] = json!(status);
                 value
             })
             .collect();
@@ -635,16 +938,50 @@ async fn friends(State(fake): State<FakePlex>, request: Request) -> Response {
     })
 }
 
+/// The Home's users, the admin first (with `admin: true`), as python-plexapi's fixtures show.
+fn home_members(world: &World, owner: &Account) -> Option<Vec<Value>> {
+    let members: Vec<&Account> =
+        world.homes.iter().filter(|(o, _)| *o == owner.id).filter_map(|(_, m)| world.accounts.get(m)).collect();
+    if members.is_empty() {
+        return None;
+    }
+    let user = |a: &Account, admin: bool| {
+        let mut value = a.json();
+        value["admin"] = json!(admin);
+        value["guest"] = json!(false);
+        value["restricted"] = json!(a.home);
+        value["home"] = json!(true);
+        value["protected"] = json!(false);
+        value
+    };
+    Some(std::iter::once(user(owner, true)).chain(members.into_iter().map(|m| user(m, false))).collect())
+}
+
+fn no_home() -> Response {
+    error(StatusCode::NOT_FOUND, 1002, "Home not found")
+}
+
 async fn home_users(State(fake): State<FakePlex>, request: Request) -> Response {
-    with_account(&fake, &request, "home", |world, a| {
-        let users: Vec<Value> = world
-            .homes
-            .iter()
-            .filter(|(owner, _)| *owner == a.id)
-            .filter_map(|(_, member)| world.accounts.get(member))
-            .map(Account::json)
-            .collect();
-        json!({"id": 1, "name": format!("{}'s Home", a.username), "users": users})
+    let as_array = fake.world().home_as_array;
+    with_caller(&fake, &request, |world, a, caller| {
+        let Some(users) = home_members(world, a) else { return no_home() };
+        let value = if as_array {
+            Value::Array(users)
+        } else {
+            json!({"id": a.id, "name": format!("{}'s Home", a.title), "guestUserID": Value::Null,
+                   "guestUserUUID": Value::Null, "guestEnabled": false, "subscription": false, "users": users})
+        };
+        answer(caller, StatusCode::OK, value, "Home")
+    })
+}
+
+/// The v1 Home users: always XML.
+async fn home_users_xml(State(fake): State<FakePlex>, request: Request) -> Response {
+    with_caller(&fake, &request, |world, a, _| {
+        let Some(users) = home_members(world, a) else { return no_home() };
+        let inner: String = users.iter().map(|u| element("User", u, "")).collect();
+        let container = json!({"friendlyName": "myPlex", "identifier": "com.plexapp.plugins.myplex", "size": users.len()});
+        xml_answer(StatusCode::OK, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", element("MediaContainer", &container, &inner)))
     })
 }
 

@@ -1,7 +1,8 @@
 //! `fake-plex`: the stand-in for plex.tv, on its own, with the demo accounts.
 //!
-//! `fake-plex [--listen 127.0.0.1:9100] [--latency-ms N]` — point plexid at it with
-//! `PLEXID_PLEX_API_URL` and `PLEXID_PLEX_APP_URL` set to the address it prints.
+//! `fake-plex [--listen 127.0.0.1:9100] [--app-listen 127.0.0.1:9101] [--latency-ms N]` — point
+//! plexid at it with `PLEXID_PLEX_API_URL` and `PLEXID_PLEX_APP_URL` set to the two addresses it
+//! prints (the app page is on another origin, as app.plex.tv is).
 
 use std::net::SocketAddr;
 
@@ -9,10 +10,12 @@ use std::net::SocketAddr;
 async fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     let mut listen = "127.0.0.1:9100".to_owned();
+    let mut app_listen: Option<String> = None;
     let mut latency_ms: u64 = 0;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().unwrap_or_default(),
+            "--app-listen" => app_listen = args.next(),
             "--latency-ms" => match args.next().and_then(|v| v.parse().ok()) {
                 Some(ms) => latency_ms = ms,
                 None => {
@@ -22,7 +25,8 @@ async fn main() -> std::process::ExitCode {
             },
             "-h" | "--help" => {
                 println!(
-                    "usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--latency-ms N (added to every API answer)]"
+                    "usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--app-listen ADDRESS (the next port)] \
+                     [--latency-ms N (added to every API answer)]"
                 );
                 return std::process::ExitCode::SUCCESS;
             }
@@ -36,15 +40,24 @@ async fn main() -> std::process::ExitCode {
         eprintln!("fake-plex: {listen:?} is not an address like 127.0.0.1:9100");
         return std::process::ExitCode::FAILURE;
     };
-    let fake = match fake_plex::FakePlex::start_on(address).await {
+    let app_address = match app_listen.map(|a| a.parse::<SocketAddr>()) {
+        None if address.port() == 0 => address,
+        None => SocketAddr::new(address.ip(), address.port().wrapping_add(1)),
+        Some(Ok(a)) => a,
+        Some(Err(_)) => {
+            eprintln!("fake-plex: --app-listen needs an address like 127.0.0.1:9101");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let fake = match fake_plex::FakePlex::start_on(address, app_address).await {
         Ok(fake) => fake,
         Err(error) => {
-            eprintln!("fake-plex: cannot listen on {address}: {error}");
+            eprintln!("fake-plex: cannot listen on {address} and {app_address}: {error}");
             return std::process::ExitCode::FAILURE;
         }
     };
     fake.set_latency(std::time::Duration::from_millis(latency_ms));
-    println!("fake plex.tv at {}", fake.url());
+    println!("fake plex.tv at {} (its app page at {})", fake.url(), fake.app_url());
     for (account, role) in fake.load_demo() {
         println!("  {:<14} token {:<20} {role}", account.username, account.token);
     }

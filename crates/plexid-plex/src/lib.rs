@@ -1,20 +1,31 @@
 //! plexid's plex.tv client.
 //!
-//! * One pooled `reqwest` client (rustls) with connect and per-attempt timeouts.
+//! * One pooled `reqwest` client (rustls) with connect and per-attempt timeouts, for the three
+//!   hosts plex.tv answers on today: plex.tv (the person, devices, Plex Home, the older XML shares
+//!   and friends), clients.plex.tv (the owner's accepted shares) and community.plex.tv (friends,
+//!   GraphQL). Every call is listed with its fields and sources in `docs/plex-tv.md`.
 //! * Every call carries the `X-Plex-*` headers and asks for JSON; the token travels only in the
 //!   `X-Plex-Token` header (marked sensitive), never in a URL (D2).
 //! * 429 and 5xx answers, timeouts and connection failures are retried with a bounded backoff
-//!   that honours `Retry-After`; a 401 is not retried and is told apart from an outage.
-//! * The calls of one sign-in run concurrently (D15), and the source owner's identity and
-//!   friends are cached briefly, so a returning member costs about one plex.tv round trip.
+//!   that honours `Retry-After` (plex.tv is not known to send one); a 401 is not retried and is
+//!   told apart from an outage; a 410 means the call is gone for good.
+//! * What plexid learns with a source owner's token is cached fact by fact (identity, servers,
+//!   accepted shares, friends, Plex Home), each with its own lifetime; a failure is kept too,
+//!   briefly, so a call that keeps failing is not repeated by every sign-in, and never disables
+//!   the other facts.
+//! * The calls of one sign-in run concurrently (D15), so a returning member costs about one
+//!   plex.tv round trip.
+//! * A user's JSON never keeps a secret: `authToken` and anything like it are dropped when it is
+//!   read, so nothing downstream (mapping `info`, stored rows, events) can hold the token.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// How the client reaches plex.tv.
@@ -22,6 +33,10 @@ use sha2::{Digest, Sha256};
 pub struct PlexConfig {
     /// `https://plex.tv`, or a stand-in's address.
     pub api_url: String,
+    /// `https://clients.plex.tv` (the owner's accepted shares).
+    pub clients_url: String,
+    /// `https://community.plex.tv` (the friends GraphQL API, at `/api`).
+    pub community_url: String,
     pub product: String,
     pub version: String,
     pub connect_timeout: Duration,
@@ -31,7 +46,10 @@ pub struct PlexConfig {
     pub max_retries: u32,
     /// A `Retry-After` longer than this is not waited for: the call fails as rate limited.
     pub max_retry_wait: Duration,
+    /// How long an owner fact plex.tv answered is reused.
     pub owner_cache_ttl: Duration,
+    /// How long an owner fact's failure is reused before the call is tried again.
+    pub owner_failure_ttl: Duration,
     /// Told about every request sent to plex.tv (the server counts them for `/metrics`).
     pub observer: Observer,
 }
@@ -39,7 +57,8 @@ pub struct PlexConfig {
 /// One request to plex.tv as an [`Observer`] sees it: never the token, never the query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Call<'a> {
-    /// The path without its query, numeric segments as `{id}` (a bounded set of values).
+    /// The path without its query, numeric segments as `{id}`, a server's identifier as
+    /// `{machineIdentifier}` (a bounded set of values).
     pub endpoint: &'a str,
     /// `ok`, `unauthorized`, `rate_limited`, `unavailable` (5xx, timeout, unreachable; retried)
     /// or `failed` (another answer, or one that cannot be read).
@@ -87,6 +106,8 @@ impl Default for PlexConfig {
     fn default() -> Self {
         PlexConfig {
             api_url: "https://plex.tv".into(),
+            clients_url: "https://clients.plex.tv".into(),
+            community_url: "https://community.plex.tv".into(),
             product: "plexid".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             connect_timeout: Duration::from_secs(3),
@@ -94,6 +115,7 @@ impl Default for PlexConfig {
             max_retries: 2,
             max_retry_wait: Duration::from_secs(2),
             owner_cache_ttl: Duration::from_secs(60),
+            owner_failure_ttl: Duration::from_secs(10),
             observer: Observer::default(),
         }
     }
@@ -108,6 +130,12 @@ pub enum PlexError {
     /// plex.tv kept answering 429.
     #[error("plex.tv is rate limiting")]
     RateLimited { retry_after: Option<Duration> },
+    /// The call is gone from plex.tv (410): a configuration state, not an outage.
+    #[error("plex.tv no longer offers {0} (410 Gone)")]
+    Gone(String),
+    /// plex.tv answered 404.
+    #[error("plex.tv answered 404 for {0}")]
+    NotFound(String),
     /// plex.tv failed, timed out, could not be reached or answered something unreadable.
     #[error("plex.tv is unavailable: {0}")]
     Unavailable(String),
@@ -118,11 +146,13 @@ pub enum PlexError {
 pub struct PlexUser {
     pub id: u64,
     pub uuid: String,
+    /// Empty for a managed Plex Home user (plex.tv sends `""` or `null`).
     pub username: String,
     pub email: Option<String>,
     pub title: String,
     pub thumb: Option<String>,
-    /// The whole JSON object as received (`info` for property mappings).
+    /// The JSON object as received, without `authToken` or any other secret (`info` for
+    /// property mappings).
     pub raw: Value,
 }
 
@@ -132,7 +162,10 @@ pub struct Resource {
     pub name: String,
     pub client_identifier: String,
     pub provides: String,
+    /// The account's own device (plex.tv sends `ownerId: null` then).
     pub owned: bool,
+    /// For a device shared with the account: its owner's Plex id.
+    pub owner_id: Option<u64>,
 }
 
 impl Resource {
@@ -143,13 +176,36 @@ impl Resource {
     }
 }
 
-/// The source owner's identity and friends. A failed friends call is kept apart (D19).
+/// Who an owner shares their servers with: accepted shares only, as (server, Plex id).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shares {
+    pub accepted: Vec<(String, u64)>,
+    /// The servers the list speaks for: `None` for every server the owner owns (the
+    /// clients.plex.tv list); the servers asked one by one otherwise (the XML fallback).
+    pub covers: Option<Vec<String>>,
+}
+
+/// The source owner's facts, each obtained (or failed) on its own. `None`: not asked.
 #[derive(Clone, Debug)]
 pub struct OwnerFacts {
-    pub user: PlexUser,
-    pub friends: Result<Vec<u64>, PlexError>,
-    /// The Plex ids of the owner's Plex Home members (a failure only means "not known").
+    pub identity: Result<PlexUser, PlexError>,
+    /// The owner's servers (their resources that provide `server`).
+    pub servers: Result<Vec<Resource>, PlexError>,
+    pub shares: Option<Result<Shares, PlexError>>,
+    /// The Plex ids of the owner's accepted friends (managed Home users are not friends).
+    pub friends: Option<Result<Vec<u64>, PlexError>>,
+    /// The Plex ids of the owner's Plex Home members (an account without a Home: none).
     pub home: Result<Vec<u64>, PlexError>,
+}
+
+/// What an owner fact lookup should cover.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnerQuery<'a> {
+    /// The servers whose members matter (the source's allowed servers); none: no shares call.
+    pub servers: &'a [String],
+    pub friends: bool,
+    /// Ask plex.tv again instead of using the cache (the answers are cached).
+    pub fresh: bool,
 }
 
 /// Everything one sign-in needs to know.
@@ -157,7 +213,7 @@ pub struct OwnerFacts {
 pub struct LoginFacts {
     pub user: Result<PlexUser, PlexError>,
     pub resources: Result<Vec<Resource>, PlexError>,
-    pub owner: Option<Result<OwnerFacts, PlexError>>,
+    pub owner: Option<OwnerFacts>,
 }
 
 #[derive(Clone)]
@@ -165,10 +221,34 @@ pub struct PlexClient {
     inner: Arc<Inner>,
 }
 
+/// One cached answer and when it stops being used.
+type Slot<T> = Option<(Instant, Result<T, PlexError>)>;
+
+#[derive(Default)]
+struct OwnerCache {
+    identity: Slot<PlexUser>,
+    servers: Slot<Vec<Resource>>,
+    shares: Slot<Vec<(String, u64)>>,
+    /// The XML fallback, per server.
+    server_shares: HashMap<String, (Instant, Result<Vec<u64>, PlexError>)>,
+    friends: Slot<Vec<u64>>,
+    home: Slot<Vec<u64>>,
+}
+
+impl OwnerCache {
+    fn expired(&self, now: Instant) -> bool {
+        fn until<T>(slot: &Slot<T>) -> Option<Instant> {
+            slot.as_ref().map(|(until, _)| *until)
+        }
+        let slots = [until(&self.identity), until(&self.servers), until(&self.shares), until(&self.friends), until(&self.home)];
+        slots.into_iter().flatten().chain(self.server_shares.values().map(|(until, _)| *until)).all(|until| until <= now)
+    }
+}
+
 struct Inner {
     http: reqwest::Client,
     config: PlexConfig,
-    owners: Mutex<HashMap<[u8; 32], (Instant, OwnerFacts)>>,
+    owners: Mutex<HashMap<[u8; 32], OwnerCache>>,
 }
 
 /// Reads an id that plex.tv may send as a number or a numeric string.
@@ -188,7 +268,34 @@ fn text_of(value: &Value, key: &str) -> Option<String> {
     }
 }
 
-/// Reads a user object; `None` without a usable id.
+fn truthy(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        Some(Value::String(s)) => s == "1" || s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// Whether a key of plex.tv's JSON holds a secret (`authToken`, `authenticationToken`,
+/// `accessToken`, …): such keys are never kept.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("token") || key.contains("secret") || key.contains("password") || key == "pin" || key == "jwt"
+}
+
+/// The value without any secret member, at any depth.
+pub fn without_secrets(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(k, _)| !is_secret_key(k)).map(|(k, v)| (k.clone(), without_secrets(v))).collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_secrets).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Reads a user object; `None` without a usable id. `raw` keeps no secret.
 pub fn parse_user(value: &Value) -> Option<PlexUser> {
     let id = id_of(value.get("id"))?;
     Some(PlexUser {
@@ -198,7 +305,7 @@ pub fn parse_user(value: &Value) -> Option<PlexUser> {
         email: text_of(value, "email").filter(|e| !e.is_empty()),
         title: text_of(value, "title").unwrap_or_default(),
         thumb: text_of(value, "thumb"),
-        raw: value.clone(),
+        raw: without_secrets(value),
     })
 }
 
@@ -213,17 +320,103 @@ pub fn parse_resources(value: &Value) -> Option<Vec<Resource>> {
                     name: text_of(item, "name").unwrap_or_default(),
                     client_identifier: text_of(item, "clientIdentifier")?,
                     provides: text_of(item, "provides").unwrap_or_default(),
-                    owned: matches!(item.get("owned"), Some(Value::Bool(true)))
-                        || item.get("owned") == Some(&Value::from(1)),
+                    owned: truthy(item.get("owned")),
+                    owner_id: id_of(item.get("ownerId")),
                 })
             })
             .collect(),
     )
 }
 
-/// Reads the friends array as Plex ids.
+/// Reads clients.plex.tv's accepted shares: (server, the invited account's Plex id). Entries
+/// without both are skipped.
+pub fn parse_accepted_shares(value: &Value) -> Option<Vec<(String, u64)>> {
+    let items = value.as_array()?;
+    Some(
+        items
+            .iter()
+            .filter_map(|share| {
+                let server = text_of(share, "machineIdentifier")?;
+                let invited = id_of(share.get("invited").and_then(|i| i.get("id"))).or(id_of(share.get("invitedId")))?;
+                Some((server, invited))
+            })
+            .collect(),
+    )
+}
+
+/// Reads the older XML shares of one server: the Plex ids of the accepted ones (`userID` with a
+/// non-zero `acceptedAt`; a pending invitation has `acceptedAt="0"`, and one without the
+/// attribute is not taken as accepted).
+pub fn parse_server_shares_xml(xml: &[u8]) -> Option<Vec<u64>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut ids = Vec::new();
+    let mut container = false;
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf).ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                let name = e.name();
+                if name.as_ref() == b"MediaContainer" {
+                    container = true;
+                } else if name.as_ref() == b"SharedServer" {
+                    let mut user = None;
+                    let mut accepted = false;
+                    for attribute in e.attributes().flatten() {
+                        let value = attribute.unescape_value().ok()?;
+                        match attribute.key.as_ref() {
+                            b"userID" => user = value.trim().parse::<u64>().ok(),
+                            b"acceptedAt" => accepted = value.trim().parse::<u64>().is_ok_and(|at| at > 0),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(user), true) = (user, accepted) {
+                        ids.push(user);
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    container.then_some(ids)
+}
+
+/// Reads the community GraphQL `allFriendsV2` answer as Plex ids (`user.idRaw`). GraphQL errors
+/// (sent with status 200) are failures.
+pub fn parse_graphql_friends(value: &Value) -> Result<Vec<u64>, String> {
+    if let Some(errors) = value.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+        let messages: Vec<&str> = errors.iter().filter_map(|e| e.get("message").and_then(Value::as_str)).collect();
+        return Err(format!("GraphQL errors: {}", messages.join("; ")));
+    }
+    let items =
+        value.pointer("/data/allFriendsV2").and_then(Value::as_array).ok_or("no data.allFriendsV2 in the answer")?;
+    Ok(items.iter().filter_map(|f| id_of(f.pointer("/user/idRaw"))).collect())
+}
+
+/// Reads `/api/v2/friends` as the Plex ids of accepted friends: entries whose `status` is
+/// `accepted` (never a pending request) and that are not managed Plex Home users (`home: true`,
+/// which are the Home relationship, not friends).
 pub fn parse_friend_ids(value: &Value) -> Option<Vec<u64>> {
-    Some(value.as_array()?.iter().filter_map(|f| id_of(f.get("id"))).collect())
+    Some(
+        value
+            .as_array()?
+            .iter()
+            .filter(|f| f.get("status").and_then(Value::as_str) == Some("accepted"))
+            .filter(|f| !truthy(f.get("home")))
+            .filter_map(|f| id_of(f.get("id")))
+            .collect(),
+    )
+}
+
+/// Reads `/api/v2/home/users`: an object with `users`, or a bare array.
+pub fn parse_home_ids(value: &Value) -> Option<Vec<u64>> {
+    let users = match value {
+        Value::Array(items) => items,
+        other => other.get("users")?.as_array()?,
+    };
+    Some(users.iter().filter_map(|u| id_of(u.get("id"))).collect())
 }
 
 /// The wait before retry number `attempt` (1-based): `Retry-After` when plex.tv gave one, else
@@ -243,6 +436,26 @@ enum AttemptError {
     Final(PlexError),
     Retryable { error: PlexError, wait: Option<Duration> },
 }
+
+/// Which host a call goes to.
+#[derive(Clone, Copy)]
+enum Host {
+    Api,
+    Clients,
+    Community,
+}
+
+/// One plex.tv request.
+struct Request<'a> {
+    host: Host,
+    path: &'a str,
+    /// A JSON body to POST; GET without.
+    body: Option<&'a Value>,
+    /// The observer's label when the path holds more than numeric ids.
+    endpoint: Option<&'static str>,
+}
+
+const FRIENDS_QUERY: &str = "query GetAllFriends { allFriendsV2 { user { id idRaw username } createdAt } }";
 
 impl PlexClient {
     pub fn new(config: PlexConfig) -> Result<PlexClient, PlexError> {
@@ -264,14 +477,20 @@ impl PlexClient {
         Ok(PlexClient { inner: Arc::new(Inner { http, config, owners: Mutex::new(HashMap::new()) }) })
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.inner.config.api_url.trim_end_matches('/'))
+    fn url(&self, host: Host, path: &str) -> String {
+        let config = &self.inner.config;
+        let base = match host {
+            Host::Api => &config.api_url,
+            Host::Clients => &config.clients_url,
+            Host::Community => &config.community_url,
+        };
+        format!("{}{path}", base.trim_end_matches('/'))
     }
 
     /// One request, told to the observer: the single place plexid sends anything to plex.tv.
-    async fn attempt(&self, path: &str, client_id: &str, token: &str) -> Result<Value, AttemptError> {
+    async fn attempt(&self, call: &Request<'_>, client_id: &str, token: &str) -> Result<Vec<u8>, AttemptError> {
         let started = Instant::now();
-        let result = self.send(path, client_id, token).await;
+        let result = self.attempt_once(call, client_id, token).await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AttemptError::Final(PlexError::Unauthorized)) => "unauthorized",
@@ -279,22 +498,25 @@ impl PlexClient {
             Err(AttemptError::Retryable { .. }) => "unavailable",
             Err(AttemptError::Final(_)) => "failed",
         };
-        let endpoint = endpoint_of(path);
+        let endpoint = call.endpoint.map_or_else(|| endpoint_of(call.path), str::to_owned);
         self.inner.config.observer.tell(&Call { endpoint: &endpoint, outcome, elapsed: started.elapsed() });
         result
     }
 
-    async fn send(&self, path: &str, client_id: &str, token: &str) -> Result<Value, AttemptError> {
+    async fn attempt_once(&self, call: &Request<'_>, client_id: &str, token: &str) -> Result<Vec<u8>, AttemptError> {
+        let path = call.path.split('?').next().unwrap_or_default();
         let mut token_header =
             HeaderValue::from_str(token).map_err(|_| AttemptError::Final(PlexError::Unauthorized))?;
         token_header.set_sensitive(true);
         let client_header = HeaderValue::from_str(client_id).map_err(|_| {
             AttemptError::Final(PlexError::Unavailable("the client identifier is not a header value".into()))
         })?;
-        let response = self
-            .inner
-            .http
-            .get(self.url(path))
+        let url = self.url(call.host, call.path);
+        let request = match call.body {
+            Some(body) => self.inner.http.post(url).header(CONTENT_TYPE, "application/json").body(body.to_string()),
+            None => self.inner.http.get(url),
+        };
+        let response = request
             .header("X-Plex-Client-Identifier", client_header)
             .header("X-Plex-Token", token_header)
             .send()
@@ -304,43 +526,44 @@ impl PlexClient {
                 wait: None,
             })?;
         let status = response.status();
-        if status == StatusCode::UNAUTHORIZED {
-            return Err(AttemptError::Final(PlexError::Unauthorized));
+        let failed = |text: String| PlexError::Unavailable(format!("{path}: {text}"));
+        match status {
+            StatusCode::UNAUTHORIZED => return Err(AttemptError::Final(PlexError::Unauthorized)),
+            StatusCode::GONE => return Err(AttemptError::Final(PlexError::Gone(path.to_owned()))),
+            StatusCode::NOT_FOUND => return Err(AttemptError::Final(PlexError::NotFound(path.to_owned()))),
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait = retry_after(response.headers());
+                return Err(AttemptError::Retryable { error: PlexError::RateLimited { retry_after: wait }, wait });
+            }
+            s if s.is_server_error() => {
+                return Err(AttemptError::Retryable {
+                    error: failed(format!("plex.tv answered {status}")),
+                    wait: retry_after(response.headers()),
+                })
+            }
+            s if !s.is_success() => return Err(AttemptError::Final(failed(format!("plex.tv answered {status}")))),
+            _ => {}
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = retry_after(response.headers());
-            return Err(AttemptError::Retryable { error: PlexError::RateLimited { retry_after: wait }, wait });
-        }
-        if status.is_server_error() {
-            return Err(AttemptError::Retryable {
-                error: PlexError::Unavailable(format!("{path}: plex.tv answered {status}")),
-                wait: retry_after(response.headers()),
-            });
-        }
-        if !status.is_success() {
-            return Err(AttemptError::Final(PlexError::Unavailable(format!("{path}: plex.tv answered {status}"))));
-        }
-        let body = response.bytes().await.map_err(|e| AttemptError::Retryable {
-            error: PlexError::Unavailable(format!("{path}: {}", e.without_url())),
-            wait: None,
-        })?;
-        serde_json::from_slice(&body)
-            .map_err(|e| AttemptError::Final(PlexError::Unavailable(format!("{path}: unreadable answer: {e}"))))
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| AttemptError::Retryable { error: failed(e.without_url().to_string()), wait: None })?;
+        Ok(body.to_vec())
     }
 
-    /// GETs `path` with retries.
-    async fn get(&self, path: &str, client_id: &str, token: &str) -> Result<Value, PlexError> {
+    /// Makes `call` with retries; the answer's body.
+    async fn send(&self, call: Request<'_>, client_id: &str, token: &str) -> Result<Vec<u8>, PlexError> {
         let config = &self.inner.config;
         let mut attempt = 0;
         loop {
-            match self.attempt(path, client_id, token).await {
-                Ok(value) => return Ok(value),
+            match self.attempt(&call, client_id, token).await {
+                Ok(body) => return Ok(body),
                 Err(AttemptError::Final(error)) => return Err(error),
                 Err(AttemptError::Retryable { error, wait }) => {
                     attempt += 1;
                     let too_long = wait.is_some_and(|w| w > config.max_retry_wait);
                     if attempt > config.max_retries || too_long {
-                        tracing::debug!(path, %error, attempt, "plex.tv call failed");
+                        tracing::debug!(path = call.path, %error, attempt, "plex.tv call failed");
                         return Err(error);
                     }
                     tokio::time::sleep(backoff(attempt, wait, config.max_retry_wait)).await;
@@ -349,33 +572,87 @@ impl PlexClient {
         }
     }
 
-    fn unreadable(what: &str) -> PlexError {
-        PlexError::Unavailable(format!("{what}: plex.tv answered an unexpected shape"))
+    /// Makes `call` and reads its JSON answer with `parse` (`None`: an unexpected shape).
+    async fn json<T>(
+        &self,
+        call: Request<'_>,
+        client_id: &str,
+        token: &str,
+        parse: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<T, PlexError> {
+        let path = call.path.split('?').next().unwrap_or_default().to_owned();
+        let body = self.send(call, client_id, token).await?;
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| PlexError::Unavailable(format!("{path}: unreadable answer: {e}")))?;
+        parse(&value).ok_or_else(|| PlexError::Unavailable(format!("{path}: plex.tv answered an unexpected shape")))
     }
 
+    /// `GET plex.tv/api/v2/user`: the token's account.
     pub async fn user(&self, client_id: &str, token: &str) -> Result<PlexUser, PlexError> {
-        let value = self.get("/api/v2/user", client_id, token).await?;
-        parse_user(&value).ok_or_else(|| Self::unreadable("/api/v2/user"))
+        self.json(Request { host: Host::Api, path: "/api/v2/user", body: None, endpoint: None }, client_id, token, parse_user).await
     }
 
+    /// `GET plex.tv/api/v2/resources`: the account's devices and servers, owned and shared.
     pub async fn resources(&self, client_id: &str, token: &str) -> Result<Vec<Resource>, PlexError> {
-        let value = self.get("/api/v2/resources?includeHttps=1", client_id, token).await?;
-        parse_resources(&value).ok_or_else(|| Self::unreadable("/api/v2/resources"))
+        let call = Request { host: Host::Api, path: "/api/v2/resources?includeHttps=1", body: None, endpoint: None };
+        self.json(call, client_id, token, parse_resources).await
     }
 
-    /// The account's friends.
-    pub async fn friends(&self, client_id: &str, token: &str) -> Result<Vec<PlexUser>, PlexError> {
-        let value = self.get("/api/v2/friends", client_id, token).await?;
-        let items = value.as_array().ok_or_else(|| Self::unreadable("/api/v2/friends"))?;
-        Ok(items.iter().filter_map(parse_user).collect())
+    /// `GET clients.plex.tv/api/v2/shared_servers/owned/accepted`: who the account shares its
+    /// servers with (accepted only).
+    pub async fn accepted_shares(&self, client_id: &str, token: &str) -> Result<Vec<(String, u64)>, PlexError> {
+        let call = Request { host: Host::Clients, path: "/api/v2/shared_servers/owned/accepted", body: None, endpoint: None };
+        self.json(call, client_id, token, parse_accepted_shares).await
     }
 
-    /// The members of the account's Plex Home.
-    pub async fn home_users(&self, client_id: &str, token: &str) -> Result<Vec<PlexUser>, PlexError> {
-        let value = self.get("/api/v2/home/users", client_id, token).await?;
-        let items =
-            value.get("users").and_then(Value::as_array).ok_or_else(|| Self::unreadable("/api/v2/home/users"))?;
-        Ok(items.iter().filter_map(parse_user).collect())
+    /// `GET plex.tv/api/servers/{server}/shared_servers` (XML): the accepted shares of one server.
+    pub async fn server_shares(&self, client_id: &str, token: &str, server: &str) -> Result<Vec<u64>, PlexError> {
+        let encoded: String = server
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let path = format!("/api/servers/{encoded}/shared_servers");
+        let body = self.send(Request { host: Host::Api, path: &path, body: None, endpoint: Some("/api/servers/{machineIdentifier}/shared_servers") }, client_id, token).await?;
+        parse_server_shares_xml(&body)
+            .ok_or_else(|| PlexError::Unavailable("/api/servers/…/shared_servers: unreadable XML".into()))
+    }
+
+    /// The account's accepted friends: community GraphQL `allFriendsV2`, falling back to
+    /// `/api/v2/friends?status=accepted`. When both fail, the GraphQL failure is reported, unless
+    /// the fallback is gone (410) and GraphQL failed in a way that is not a passing outage.
+    pub async fn friends(&self, client_id: &str, token: &str) -> Result<Vec<u64>, PlexError> {
+        let query = json!({"query": FRIENDS_QUERY, "operationName": "GetAllFriends"});
+        let call = Request { host: Host::Community, path: "/api", body: Some(&query), endpoint: None };
+        let graphql = match self.send(call, client_id, token).await {
+            Ok(body) => serde_json::from_slice::<Value>(&body)
+                .map_err(|e| format!("unreadable answer: {e}"))
+                .and_then(|v| parse_graphql_friends(&v))
+                .map_err(|e| PlexError::Unavailable(format!("community /api: {e}"))),
+            Err(error) => Err(error),
+        };
+        let graphql_error = match graphql {
+            Ok(ids) => return Ok(ids),
+            Err(PlexError::Unauthorized) => return Err(PlexError::Unauthorized),
+            Err(error) => error,
+        };
+        let call = Request { host: Host::Api, path: "/api/v2/friends?status=accepted", body: None, endpoint: None };
+        match self.json(call, client_id, token, parse_friend_ids).await {
+            Ok(ids) => Ok(ids),
+            Err(PlexError::Gone(what)) => Err(match graphql_error {
+                PlexError::RateLimited { .. } => graphql_error,
+                other => PlexError::Gone(format!("{what} (and the community GraphQL call failed: {other})")),
+            }),
+            Err(_) => Err(graphql_error),
+        }
+    }
+
+    /// The Plex ids of the account's Plex Home members; an account without a Home (404) has none.
+    pub async fn home_users(&self, client_id: &str, token: &str) -> Result<Vec<u64>, PlexError> {
+        let call = Request { host: Host::Api, path: "/api/v2/home/users", body: None, endpoint: None };
+        match self.json(call, client_id, token, parse_home_ids).await {
+            Err(PlexError::NotFound(_)) => Ok(Vec::new()),
+            other => other,
+        }
     }
 
     fn cache_key(client_id: &str, token: &str) -> [u8; 32] {
@@ -386,33 +663,121 @@ impl PlexClient {
         hasher.finalize().into()
     }
 
-    /// The owner's identity and friends, from the cache when younger than the cache lifetime
-    /// (unless `fresh`). Only complete answers are cached.
-    pub async fn owner(&self, client_id: &str, owner_token: &str, fresh: bool) -> Result<OwnerFacts, PlexError> {
-        let key = Self::cache_key(client_id, owner_token);
+    /// How long an answer is reused: the cache lifetime for an answer, a shorter one for a
+    /// failure (at least what `Retry-After` asked).
+    fn lifetime<T>(&self, result: &Result<T, PlexError>) -> Duration {
+        let config = &self.inner.config;
+        match result {
+            Ok(_) => config.owner_cache_ttl,
+            Err(PlexError::RateLimited { retry_after: Some(wait) }) => {
+                (*wait).max(config.owner_failure_ttl).min(config.owner_cache_ttl)
+            }
+            Err(_) => config.owner_failure_ttl.min(config.owner_cache_ttl),
+        }
+    }
+
+    /// One owner fact: from the cache when its entry is live (unless `fresh`), else from `fetch`
+    /// (then cached).
+    async fn cached<T: Clone>(
+        &self,
+        key: [u8; 32],
+        slot: impl Fn(&mut OwnerCache) -> &mut Slot<T>,
+        fresh: bool,
+        fetch: impl Future<Output = Result<T, PlexError>>,
+    ) -> Result<T, PlexError> {
         if !fresh {
-            let cache = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, facts)) = cache.get(&key) {
-                if at.elapsed() < self.inner.config.owner_cache_ttl {
-                    return Ok(facts.clone());
+            let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((until, value)) = owners.get_mut(&key).and_then(|c| slot(c).as_ref()) {
+                if *until > Instant::now() {
+                    return value.clone();
                 }
             }
         }
-        let (user, friends, home) = tokio::join!(
-            self.user(client_id, owner_token),
-            self.get("/api/v2/friends", client_id, owner_token),
-            self.home_users(client_id, owner_token)
-        );
-        let friends = friends.and_then(|v| parse_friend_ids(&v).ok_or_else(|| Self::unreadable("/api/v2/friends")));
-        let home = home.map(|users| users.into_iter().map(|u| u.id).collect());
-        let facts = OwnerFacts { user: user?, friends, home };
-        if facts.friends.is_ok() && facts.home.is_ok() {
-            let mut cache = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
-            let ttl = self.inner.config.owner_cache_ttl;
-            cache.retain(|_, (at, _)| at.elapsed() < ttl);
-            cache.insert(key, (Instant::now(), facts.clone()));
+        let result = fetch.await;
+        let until = Instant::now() + self.lifetime(&result);
+        let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        owners.retain(|k, cache| *k == key || !cache.expired(now));
+        *slot(owners.entry(key).or_default()) = Some((until, result.clone()));
+        result
+    }
+
+    /// The older XML shares of each server in `servers`, each cached on its own.
+    async fn xml_shares(&self, key: [u8; 32], client_id: &str, token: &str, servers: &[String], fresh: bool) -> Shares {
+        let fetches = servers.iter().map(|server| async move {
+            if !fresh {
+                let owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((until, value)) = owners.get(&key).and_then(|c| c.server_shares.get(server)) {
+                    if *until > Instant::now() {
+                        return (server.clone(), value.clone());
+                    }
+                }
+            }
+            let result = self.server_shares(client_id, token, server).await;
+            let until = Instant::now() + self.lifetime(&result);
+            let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+            owners.entry(key).or_default().server_shares.insert(server.clone(), (until, result.clone()));
+            (server.clone(), result)
+        });
+        let mut shares = Shares { accepted: Vec::new(), covers: Some(Vec::new()) };
+        for (server, result) in futures_util::future::join_all(fetches).await {
+            if let Ok(ids) = result {
+                shares.accepted.extend(ids.into_iter().map(|id| (server.clone(), id)));
+                shares.covers.get_or_insert_with(Vec::new).push(server);
+            }
         }
-        Ok(facts)
+        shares
+    }
+
+    /// The owner's shares: the clients.plex.tv list, or, while it fails, the older XML list of
+    /// each server asked (a failure only when neither answered for any of them).
+    async fn shares(
+        &self,
+        key: [u8; 32],
+        client_id: &str,
+        token: &str,
+        servers: &[String],
+        fresh: bool,
+    ) -> Result<Shares, PlexError> {
+        let list = self.cached(key, |c| &mut c.shares, fresh, self.accepted_shares(client_id, token)).await;
+        match list {
+            Ok(accepted) => Ok(Shares { accepted, covers: None }),
+            Err(PlexError::Unauthorized) => Err(PlexError::Unauthorized),
+            Err(error) => {
+                let fallback = self.xml_shares(key, client_id, token, servers, fresh).await;
+                if fallback.covers.as_ref().is_some_and(|c| !c.is_empty()) {
+                    Ok(fallback)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// The owner's facts, each from the cache while live (unless `query.fresh`), the others
+    /// asked of plex.tv concurrently. A failing fact never stops the others.
+    pub async fn owner(&self, client_id: &str, token: &str, query: OwnerQuery<'_>) -> OwnerFacts {
+        let key = Self::cache_key(client_id, token);
+        let fresh = query.fresh;
+        let identity = self.cached(key, |c| &mut c.identity, fresh, self.user(client_id, token));
+        let servers = self.cached(key, |c| &mut c.servers, fresh, async {
+            self.resources(client_id, token).await.map(|all| all.into_iter().filter(Resource::is_server).collect())
+        });
+        let shares = async {
+            match query.servers.is_empty() {
+                true => None,
+                false => Some(self.shares(key, client_id, token, query.servers, fresh).await),
+            }
+        };
+        let friends = async {
+            match query.friends {
+                true => Some(self.cached(key, |c| &mut c.friends, fresh, self.friends(client_id, token)).await),
+                false => None,
+            }
+        };
+        let home = self.cached(key, |c| &mut c.home, fresh, self.home_users(client_id, token));
+        let (identity, servers, shares, friends, home) = tokio::join!(identity, servers, shares, friends, home);
+        OwnerFacts { identity, servers, shares, friends, home }
     }
 
     /// Drops the cached owner facts of this token (after the source's token changed).
@@ -421,11 +786,21 @@ impl PlexClient {
         self.inner.owners.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     }
 
+    /// Drops every cached owner fact.
+    pub fn forget_all(&self) {
+        self.inner.owners.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Everything one sign-in needs, in one round of concurrent calls.
-    pub async fn login_facts(&self, client_id: &str, user_token: &str, owner_token: Option<&str>) -> LoginFacts {
+    pub async fn login_facts(
+        &self,
+        client_id: &str,
+        user_token: &str,
+        owner: Option<(&str, OwnerQuery<'_>)>,
+    ) -> LoginFacts {
         let owner = async {
-            match owner_token {
-                Some(token) => Some(self.owner(client_id, token, false).await),
+            match owner {
+                Some((token, query)) => Some(self.owner(client_id, token, query).await),
                 None => None,
             }
         };
@@ -438,10 +813,15 @@ impl PlexClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn resource(provides: &str) -> Resource {
-        Resource { name: "n".into(), client_identifier: "c".into(), provides: provides.into(), owned: false }
+        Resource {
+            name: "n".into(),
+            client_identifier: "c".into(),
+            provides: provides.into(),
+            owned: false,
+            owner_id: None,
+        }
     }
 
     #[test]
@@ -455,14 +835,59 @@ mod tests {
     }
 
     #[test]
-    fn users_parse_leniently() {
-        let user = parse_user(&json!({"id": "1234", "username": "u", "title": "T", "email": ""})).unwrap();
+    fn users_parse_leniently_and_keep_no_secret() {
+        let user = parse_user(&json!({"id": "1234", "username": "u", "title": "T", "email": "", "authToken": "s3cret",
+            "subscription": {"active": true, "accessToken": "x"}, "pin": "1234"}))
+        .unwrap();
         assert_eq!((user.id, user.username.as_str(), user.email), (1234, "u", None));
+        assert_eq!(user.raw, json!({"id": "1234", "username": "u", "title": "T", "email": "", "subscription": {"active": true}}));
         assert!(parse_user(&json!({"username": "no id"})).is_none());
-        assert_eq!(parse_friend_ids(&json!([{"id": 1}, {"id": "2"}, {"name": "x"}])), Some(vec![1, 2]));
-        let resources =
-            parse_resources(&json!([{"clientIdentifier": "a", "provides": "server", "owned": true}, {"name": "x"}]));
-        assert_eq!(resources.unwrap().len(), 1);
+        let managed = parse_user(&json!({"id": 5, "username": null, "email": null})).unwrap();
+        assert_eq!((managed.username.as_str(), managed.email), ("", None));
+        let resources = parse_resources(&json!([
+            {"clientIdentifier": "a", "provides": "server", "owned": true, "ownerId": null},
+            {"clientIdentifier": "b", "provides": "server", "owned": false, "ownerId": "17"},
+            {"name": "x"}
+        ]))
+        .unwrap();
+        assert_eq!(resources.len(), 2);
+        assert_eq!((resources[0].owned, resources[0].owner_id), (true, None));
+        assert_eq!((resources[1].owned, resources[1].owner_id), (false, Some(17)));
+    }
+
+    #[test]
+    fn friends_are_accepted_and_not_managed_home_users() {
+        let entries = json!([
+            {"id": 1, "status": "accepted", "home": false},
+            {"id": "2", "status": "accepted"},
+            {"id": 3, "status": "pending_received"},
+            {"id": 4, "status": "pending_sent"},
+            {"id": 5, "status": "pending"},
+            {"id": 6, "status": "accepted", "home": true, "restricted": true, "username": null},
+            {"id": 7},
+        ]);
+        assert_eq!(parse_friend_ids(&entries), Some(vec![1, 2]));
+        let graphql = json!({"data": {"allFriendsV2": [{"user": {"id": "uuid", "idRaw": 11, "username": null}}, {"user": {"id": "x"}}]}});
+        assert_eq!(parse_graphql_friends(&graphql), Ok(vec![11]));
+        assert!(parse_graphql_friends(&json!({"errors": [{"message": "nope"}]})).unwrap_err().contains("nope"));
+        assert!(parse_graphql_friends(&json!({"data": null})).is_err());
+    }
+
+    #[test]
+    fn shares_and_home_shapes() {
+        let shares = json!([
+            {"invitedId": 5, "invited": {"id": 5}, "machineIdentifier": "m1"},
+            {"invitedId": 6, "machineIdentifier": "m2"},
+            {"invited": {"id": 7}},
+            "junk"
+        ]);
+        assert_eq!(parse_accepted_shares(&shares), Some(vec![("m1".into(), 5), ("m2".into(), 6)]));
+        let xml = br#"<?xml version="1.0"?><MediaContainer size="3"><SharedServer id="1" userID="11" username="" acceptedAt="1700000000"><Section key="1"/></SharedServer><SharedServer userID="12" acceptedAt="0"/><SharedServer userID="13"/></MediaContainer>"#;
+        assert_eq!(parse_server_shares_xml(xml), Some(vec![11]));
+        assert_eq!(parse_server_shares_xml(b"{\"not\": \"xml\"}"), None);
+        assert_eq!(parse_home_ids(&json!({"id": 1, "users": [{"id": 1}, {"id": "2"}]})), Some(vec![1, 2]));
+        assert_eq!(parse_home_ids(&json!([{"id": 3}])), Some(vec![3]));
+        assert_eq!(parse_home_ids(&json!({"id": 1})), None);
     }
 
     #[test]
@@ -481,6 +906,8 @@ mod tests {
         let client = PlexClient::new(PlexConfig { api_url: plex.url(), observer, ..Default::default() }).unwrap();
         assert!(client.resources("c", "not-a-token").await.is_err());
         assert_eq!(*heard.lock().unwrap(), [("/api/v2/resources".to_owned(), "unauthorized")]);
+        assert!(client.server_shares("c", "not-a-token", "abc-def").await.is_err());
+        assert_eq!(heard.lock().unwrap()[1].0, "/api/servers/{machineIdentifier}/shared_servers");
     }
 
     #[test]
