@@ -20,6 +20,9 @@ pub enum DenyReason {
     /// Neither the owner, nor a friend (when friends are allowed), nor a member of an allowed
     /// server.
     NotAllowed,
+    /// As `NotAllowed`, and the person lists an allowed server as their own without being its
+    /// owner (D22).
+    ServerClaimed,
     /// The matching mode refuses a Plex account whose email or username belongs to a user.
     MatchExists,
     /// The matching mode needs an email or username and the mapped properties have none.
@@ -47,6 +50,7 @@ impl DenyReason {
             DenyReason::SourceDisabled => "source_disabled",
             DenyReason::PlexTokenRejected => "plex_token_invalid",
             DenyReason::NotAllowed => "not_allowed",
+            DenyReason::ServerClaimed => "server_claimed",
             DenyReason::MatchExists => "match_exists",
             DenyReason::MatchValueMissing => "match_value_missing",
             DenyReason::MatchAmbiguous => "match_ambiguous",
@@ -66,7 +70,11 @@ impl DenyReason {
             DenyReason::PlexTokenRejected => "Plex did not accept this sign-in. Please sign in with Plex again.".to_owned(),
             DenyReason::NotAllowed => format!(
                 "Your Plex account does not have access to {source_name}: you are not a member of an allowed server, \
-                 a friend of its owner or its owner."
+                 a friend of its owner or its owner. A friend request or a server invitation counts once it is accepted."
+            ),
+            DenyReason::ServerClaimed => format!(
+                "Your Plex account does not have access to {source_name}: a server registered under your own account \
+                 does not make you a member of an allowed server; its owner has to share it with you."
             ),
             DenyReason::MatchExists | DenyReason::MatchAmbiguous | DenyReason::MatchValueMissing => format!(
                 "Request to authenticate with {source_name} has been denied. Please authenticate with the source \
@@ -90,20 +98,60 @@ impl DenyReason {
 // ------------------------------------------------------------------------------------------
 // The access rule.
 
-/// What plex.tv said about a person, for one source. `None` means that call failed.
-#[derive(Clone, Debug, Default)]
-pub struct PlexAnswers<'a> {
-    /// The person's Plex account id (from their own identity call, which must succeed).
-    pub plex_id: u64,
-    /// The source owner's Plex id (from the owner's identity call).
+/// A server as an account's device list (`/api/v2/resources`) shows it: its identifier, whether
+/// the account owns it, and for a server shared with the account its owner's Plex id. Only
+/// resources that provide `server` (D16).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerEntry {
+    pub id: String,
+    pub owned: bool,
     pub owner_id: Option<u64>,
-    /// The owner's friends' Plex ids.
-    pub friend_ids: Option<&'a [u64]>,
-    /// The Plex ids of the owner's Plex Home members.
-    pub home_ids: Option<&'a [u64]>,
-    /// The client identifiers of the servers the person can reach (owned or shared), already
-    /// reduced to resources that provide `server` (D16).
-    pub server_ids: Option<&'a [String]>,
+}
+
+/// The owner's accepted shares of their servers: (server, Plex id), and the servers the list
+/// speaks for (`None`: every server the owner owns).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShareList {
+    pub accepted: Vec<(String, u64)>,
+    pub covers: Option<Vec<String>>,
+}
+
+impl ShareList {
+    fn covers(&self, server: &str) -> bool {
+        self.covers.as_ref().is_none_or(|c| c.iter().any(|s| s == server))
+    }
+}
+
+/// What plex.tv said with the source owner's token. `None`: that call failed (or was not made).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnerSide<'a> {
+    pub id: Option<u64>,
+    /// The owner's servers (owned and shared with the owner).
+    pub servers: Option<&'a [ServerEntry]>,
+    pub shares: Option<&'a ShareList>,
+    /// Accepted friends (never a pending request; managed Home users are not friends).
+    pub friends: Option<&'a [u64]>,
+    /// Members of the owner's Plex Home.
+    pub home: Option<&'a [u64]>,
+}
+
+/// What plex.tv said about the person: their Plex id (from their own identity call, which must
+/// succeed) and their servers (`None`: that call failed or was not made).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PersonSide<'a> {
+    pub id: u64,
+    pub servers: Option<&'a [ServerEntry]>,
+}
+
+/// A fact the access rule may need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fact {
+    OwnerIdentity,
+    OwnerServers,
+    Shares,
+    Friends,
+    Home,
+    PersonServers,
 }
 
 /// How a Plex account relates to a source: what the access rule found. Stored with the
@@ -111,10 +159,13 @@ pub struct PlexAnswers<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Relationship {
     pub owner: bool,
-    /// A member of the owner's Plex Home (recorded for application rules; it does not by itself
-    /// admit to the source, whose rule is authentik's: owner, friends, allowed servers).
+    /// A member of the owner's Plex Home (a managed Home user included). For application rules:
+    /// it does not by itself admit to the source, whose rule is authentik's (owner, friends,
+    /// members of allowed servers); a Home member the owner shares an allowed server with is a
+    /// member.
     #[serde(default)]
     pub home: bool,
+    /// An accepted friend of the owner (with `allow_friends`); a managed Home user is not.
     pub friend: bool,
     /// The allowed servers the account is a member of (or owns).
     pub servers: Vec<String>,
@@ -124,38 +175,143 @@ impl Relationship {
     pub fn grants_access(&self) -> bool {
         self.owner || self.friend || !self.servers.is_empty()
     }
+
+    /// This relationship with the parts `unknown` left undecided taken from `previous` (what the
+    /// last check found): a fact plex.tv did not give is never read as "no".
+    pub fn keeping(mut self, previous: &Relationship, unknown: &[Fact]) -> Relationship {
+        if unknown.contains(&Fact::Home) {
+            self.home = previous.home;
+        }
+        if unknown.contains(&Fact::Friends) {
+            self.friend |= previous.friend;
+        }
+        for server in &previous.servers {
+            if !self.servers.contains(server) && unknown.iter().any(|f| matches!(f, Fact::Shares | Fact::OwnerServers | Fact::PersonServers)) {
+                self.servers.push(server.clone());
+            }
+        }
+        self
+    }
+}
+
+/// Why a definite refusal was made, when the facts show something worth telling the person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyHint {
+    /// The person lists an allowed server as their own but is not its owner: a server
+    /// registered under another server's identifier proves nothing (D22).
+    ClaimedServer,
 }
 
 /// The access rule's verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Access {
-    Granted(Relationship),
-    /// Refused. `definite` is true only when every check that could have granted access
-    /// answered: a sign-in is refused either way (a failed friends call counts as "not a friend",
-    /// D19), but the access sweep revokes only definite refusals (D3).
-    Denied {
-        definite: bool,
-    },
+    /// Admitted. `unknown`: facts that could not be obtained; the relationship counts them as
+    /// "not found" (see [`Relationship::keeping`]).
+    Granted { relationship: Relationship, unknown: Vec<Fact> },
+    /// Refused: every fact that could have admitted the person was obtained, and none did.
+    Denied(Option<DenyHint>),
+    /// Neither: a fact that could have admitted the person is missing. Never a refusal (D9, D19):
+    /// a sign-in answers 502/503, the sweep leaves the connection as it was.
+    Unknown { missing: Vec<Fact> },
 }
 
-/// The access rule of a source (D5, D19): the owner always; with `allow_friends`, the owner's
-/// friends; and members of the servers in `allowed_servers` (empty: no server grants access).
-pub fn decide_access(answers: &PlexAnswers<'_>, allowed_servers: &[String], allow_friends: bool) -> Access {
-    let owner = answers.owner_id == Some(answers.plex_id);
-    let friend = allow_friends && answers.friend_ids.is_some_and(|ids| ids.contains(&answers.plex_id));
-    let servers: Vec<String> = match answers.server_ids {
-        Some(ids) => allowed_servers.iter().filter(|allowed| ids.contains(allowed)).cloned().collect(),
-        None => Vec::new(),
-    };
-    let home = answers.home_ids.is_some_and(|ids| ids.contains(&answers.plex_id));
-    let relationship = Relationship { owner, home, friend, servers };
-    if relationship.grants_access() {
-        return Access::Granted(relationship);
+/// Whether the person is a member of the allowed server `server`: `Some(true)`, `Some(false)`,
+/// or `None` when a missing fact could decide it (pushed to `missing`). D22: a server the owner
+/// owns is decided by the owner's accepted shares; a server shared with the owner by the
+/// person's own entry for it, shared with them by the same real owner (or owned, by that owner);
+/// a server the owner cannot reach proves nothing.
+fn member_of(owner: &OwnerSide<'_>, person: &PersonSide<'_>, server: &str, missing: &mut Vec<Fact>) -> Option<bool> {
+    if owner.shares.is_some_and(|s| s.accepted.iter().any(|(id, who)| id == server && *who == person.id)) {
+        return Some(true);
     }
-    let owner_known = answers.owner_id.is_some();
-    let friends_known = !allow_friends || answers.friend_ids.is_some();
-    let servers_known = allowed_servers.is_empty() || answers.server_ids.is_some();
-    Access::Denied { definite: owner_known && friends_known && servers_known }
+    let Some(servers) = owner.servers else {
+        missing.push(Fact::OwnerServers);
+        return None;
+    };
+    let Some(entry) = servers.iter().find(|s| s.id == server) else { return Some(false) };
+    if entry.owned {
+        if owner.id == Some(person.id) {
+            return Some(true);
+        }
+        if owner.id.is_none() {
+            missing.push(Fact::OwnerIdentity);
+        }
+        return match owner.shares {
+            Some(shares) if shares.covers(server) => owner.id.map(|_| false),
+            _ => {
+                missing.push(Fact::Shares);
+                None
+            }
+        };
+    }
+    let Some(real_owner) = entry.owner_id else { return Some(false) };
+    let Some(mine) = person.servers else {
+        missing.push(Fact::PersonServers);
+        return None;
+    };
+    Some(mine.iter().any(|s| {
+        s.id == server
+            && if s.owned { person.id == real_owner } else { s.owner_id == Some(real_owner) }
+    }))
+}
+
+/// The access rule of a source (D5, D19, D22, D23): the owner always; with `allow_friends`, the
+/// owner's accepted friends; and members of the servers in `allowed_servers` (empty: no server
+/// grants access), membership proved as [`member_of`] says. Refuses only when every fact that
+/// could have admitted the person was obtained.
+pub fn decide_access(
+    owner: &OwnerSide<'_>,
+    person: &PersonSide<'_>,
+    allowed_servers: &[String],
+    allow_friends: bool,
+) -> Access {
+    let mut missing = Vec::new();
+    let is_owner = owner.id.map(|id| id == person.id);
+    if is_owner.is_none() {
+        missing.push(Fact::OwnerIdentity);
+    }
+    let friend = match (allow_friends, owner.friends) {
+        (false, _) => Some(false),
+        (true, Some(ids)) => Some(ids.contains(&person.id)),
+        (true, None) => {
+            missing.push(Fact::Friends);
+            None
+        }
+    };
+    let mut servers = Vec::new();
+    let mut servers_known = true;
+    for server in allowed_servers {
+        match member_of(owner, person, server, &mut missing) {
+            Some(true) => servers.push(server.clone()),
+            Some(false) => {}
+            None => servers_known = false,
+        }
+    }
+    let home = owner.home.map(|ids| ids.contains(&person.id));
+    let mut unknown = missing.clone();
+    if home.is_none() {
+        unknown.push(Fact::Home);
+    }
+    unknown.sort_unstable();
+    unknown.dedup();
+    let relationship = Relationship {
+        owner: is_owner == Some(true),
+        home: home == Some(true),
+        friend: friend == Some(true),
+        servers,
+    };
+    if relationship.grants_access() {
+        return Access::Granted { relationship, unknown };
+    }
+    if is_owner.is_none() || friend.is_none() || !servers_known {
+        missing.sort_unstable();
+        missing.dedup();
+        return Access::Unknown { missing };
+    }
+    let claimed = person.servers.is_some_and(|mine| {
+        mine.iter().any(|s| s.owned && allowed_servers.contains(&s.id))
+    });
+    Access::Denied(claimed.then_some(DenyHint::ClaimedServer))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -301,72 +457,191 @@ mod tests {
 
     const ME: u64 = 7;
     const OWNER: u64 = 1;
+    const OTHER: u64 = 50;
+
+    fn entry(id: &str, owned: bool, owner_id: Option<u64>) -> ServerEntry {
+        ServerEntry { id: id.into(), owned, owner_id }
+    }
+
+    /// The owner owns `own` and has `shared` shared with them by OTHER.
+    fn owner_servers() -> Vec<ServerEntry> {
+        vec![entry("own", true, None), entry("shared", false, Some(OTHER))]
+    }
+
+    fn shares(accepted: &[(&str, u64)]) -> ShareList {
+        ShareList { accepted: accepted.iter().map(|(s, id)| (s.to_string(), *id)).collect(), covers: None }
+    }
+
+    /// Every fact obtained: the owner's servers, no shares, no friends, no Home.
+    fn known<'a>(servers: &'a [ServerEntry], shares: &'a ShareList, friends: &'a [u64]) -> OwnerSide<'a> {
+        OwnerSide { id: Some(OWNER), servers: Some(servers), shares: Some(shares), friends: Some(friends), home: Some(&[]) }
+    }
+
+    fn granted(access: &Access) -> Option<&Relationship> {
+        match access {
+            Access::Granted { relationship, .. } => Some(relationship),
+            _ => None,
+        }
+    }
+
+    /// D22: membership of allowed servers, row by row.
+    #[test]
+    fn membership_table() {
+        let owner_servers = owner_servers();
+        let none = shares(&[]);
+        let mine_shared_by_other = [entry("shared", false, Some(OTHER))];
+        let mine_shared_by_someone_else = [entry("shared", false, Some(99))];
+        let mine_claimed_own = [entry("own", true, None)];
+        let mine_claimed_shared = [entry("shared", true, None)];
+        let mine_own_listed_shared = [entry("own", false, Some(OWNER))];
+        let allowed = servers(&["own", "shared"]);
+        let share_own = shares(&[("own", ME)]);
+        // (case, shares, person's servers, person id, expected servers or None for a refusal)
+        let rows: Vec<(&str, &ShareList, Option<&[ServerEntry]>, u64, Option<Vec<&str>>)> = vec![
+            ("shared by the owner, accepted", &share_own, Some(&[]), ME, Some(vec!["own"])),
+            ("accepted share counts without the person's devices", &share_own, None, ME, Some(vec!["own"])),
+            ("the person lists the owner's server, no share", &none, Some(&mine_own_listed_shared), ME, None),
+            ("claimed: an own server with the owner's server's id", &none, Some(&mine_claimed_own), ME, None),
+            ("shared with the owner: same real owner", &none, Some(&mine_shared_by_other), ME, Some(vec!["shared"])),
+            ("shared with the owner: another owner id", &none, Some(&mine_shared_by_someone_else), ME, None),
+            ("shared with the owner: claimed", &none, Some(&mine_claimed_shared), ME, None),
+            ("shared with the owner: its real owner signs in", &none, Some(&mine_claimed_shared), OTHER, Some(vec!["shared"])),
+            ("nothing at all", &none, Some(&[]), ME, None),
+        ];
+        for (case, shares, mine, id, expected) in rows {
+            let owner = known(&owner_servers, shares, &[]);
+            let person = PersonSide { id, servers: mine };
+            let access = decide_access(&owner, &person, &allowed, true);
+            match expected {
+                Some(list) => assert_eq!(granted(&access).map(|r| r.servers.clone()), Some(servers(&list)), "{case}"),
+                None => assert!(matches!(access, Access::Denied(_)), "{case}: {access:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_claimed_server_is_named_in_the_refusal() {
+        let owner_servers = owner_servers();
+        let none = shares(&[]);
+        let claimed = [entry("own", true, None)];
+        let access = decide_access(&known(&owner_servers, &none, &[]), &PersonSide { id: ME, servers: Some(&claimed) }, &servers(&["own"]), true);
+        assert_eq!(access, Access::Denied(Some(DenyHint::ClaimedServer)));
+        let access = decide_access(&known(&owner_servers, &none, &[]), &PersonSide { id: ME, servers: Some(&[]) }, &servers(&["own"]), true);
+        assert_eq!(access, Access::Denied(None));
+    }
+
+    #[test]
+    fn servers_the_owner_cannot_reach_prove_nothing() {
+        let owner_servers = owner_servers();
+        let none = shares(&[]);
+        let mine = [entry("elsewhere", false, Some(OTHER)), entry("mine", true, None)];
+        let access = decide_access(&known(&owner_servers, &none, &[]), &PersonSide { id: ME, servers: Some(&mine) }, &servers(&["elsewhere", "mine"]), true);
+        assert!(matches!(access, Access::Denied(_)), "{access:?}");
+    }
 
     #[test]
     fn empty_allowed_servers_grant_nothing() {
-        let mine = servers(&["allowed", "denied"]);
-        let answers = PlexAnswers {
-            plex_id: ME,
-            owner_id: Some(OWNER),
-            friend_ids: Some(&[]),
-            home_ids: None,
-            server_ids: Some(&mine),
-        };
-        assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: true });
-        let allowed = servers(&["allowed"]);
-        assert_eq!(
-            decide_access(&answers, &allowed, true),
-            Access::Granted(Relationship { owner: false, home: false, friend: false, servers: allowed.clone() })
-        );
+        let owner_servers = owner_servers();
+        let share_own = shares(&[("own", ME)]);
+        let owner = known(&owner_servers, &share_own, &[]);
+        let person = PersonSide { id: ME, servers: Some(&[]) };
+        assert_eq!(decide_access(&owner, &person, &[], true), Access::Denied(None));
+        assert!(granted(&decide_access(&owner, &person, &servers(&["own"]), true)).is_some());
     }
 
     #[test]
     fn the_owner_always_gets_in() {
-        let answers =
-            PlexAnswers { plex_id: OWNER, owner_id: Some(OWNER), friend_ids: None, home_ids: None, server_ids: None };
-        assert!(matches!(decide_access(&answers, &[], false), Access::Granted(r) if r.owner));
+        let owner = OwnerSide { id: Some(OWNER), ..Default::default() };
+        let access = decide_access(&owner, &PersonSide { id: OWNER, servers: None }, &[], true);
+        assert!(granted(&access).is_some_and(|r| r.owner), "{access:?}");
+        // The owner owns their servers.
+        let owner_servers = owner_servers();
+        let owner = OwnerSide { id: Some(OWNER), servers: Some(&owner_servers), ..Default::default() };
+        let access = decide_access(&owner, &PersonSide { id: OWNER, servers: None }, &servers(&["own"]), false);
+        assert_eq!(granted(&access).map(|r| r.servers.clone()), Some(servers(&["own"])));
     }
 
     #[test]
-    fn friends_only_when_allowed() {
+    fn friends_only_when_allowed_and_accepted() {
+        let owner_servers = owner_servers();
+        let none = shares(&[]);
         let friends = [ME];
-        let answers = PlexAnswers {
-            plex_id: ME,
-            owner_id: Some(OWNER),
-            friend_ids: Some(&friends),
-            home_ids: None,
-            server_ids: Some(&[]),
-        };
-        assert!(matches!(decide_access(&answers, &[], true), Access::Granted(r) if r.friend));
-        assert_eq!(decide_access(&answers, &[], false), Access::Denied { definite: true });
+        let owner = known(&owner_servers, &none, &friends);
+        let person = PersonSide { id: ME, servers: Some(&[]) };
+        assert!(granted(&decide_access(&owner, &person, &[], true)).is_some_and(|r| r.friend));
+        assert_eq!(decide_access(&owner, &person, &[], false), Access::Denied(None));
+        // Not in the accepted list (a pending request is never in it): refused.
+        let owner = known(&owner_servers, &none, &[]);
+        assert_eq!(decide_access(&owner, &person, &[], true), Access::Denied(None));
+    }
+
+    /// D19: a missing fact is never a refusal; it decides only when it is not needed.
+    #[test]
+    fn missing_facts_are_unknown_not_refusals() {
+        let owner_servers = owner_servers();
+        let share_own = shares(&[("own", ME)]);
+        let none = shares(&[]);
+        let me = PersonSide { id: ME, servers: Some(&[]) };
+        let allowed = servers(&["own"]);
+        // Friends unknown: a member still gets in; anyone else is unknown (with friends allowed).
+        let owner = OwnerSide { friends: None, ..known(&owner_servers, &share_own, &[]) };
+        let access = decide_access(&owner, &me, &allowed, true);
+        assert!(matches!(&access, Access::Granted { unknown, .. } if unknown == &[Fact::Friends]), "{access:?}");
+        let owner = OwnerSide { friends: None, ..known(&owner_servers, &none, &[]) };
+        assert_eq!(decide_access(&owner, &me, &allowed, true), Access::Unknown { missing: vec![Fact::Friends] });
+        assert_eq!(decide_access(&owner, &me, &allowed, false), Access::Denied(None), "friends not allowed: not needed");
+        // Shares unknown.
+        let owner = OwnerSide { shares: None, ..known(&owner_servers, &none, &[]) };
+        assert_eq!(decide_access(&owner, &me, &allowed, true), Access::Unknown { missing: vec![Fact::Shares] });
+        assert_eq!(decide_access(&owner, &me, &[], true), Access::Denied(None), "no server allowed: not needed");
+        // Shares answered by the XML list for another server only.
+        let partial = ShareList { accepted: vec![], covers: Some(vec!["other".into()]) };
+        let owner = known(&owner_servers, &partial, &[]);
+        assert_eq!(decide_access(&owner, &me, &allowed, true), Access::Unknown { missing: vec![Fact::Shares] });
+        // The owner's servers unknown.
+        let owner = OwnerSide { servers: None, ..known(&owner_servers, &none, &[]) };
+        assert_eq!(decide_access(&owner, &me, &allowed, true), Access::Unknown { missing: vec![Fact::OwnerServers] });
+        // The owner's identity unknown: nobody is refused, a member still gets in.
+        let owner = OwnerSide { id: None, ..known(&owner_servers, &none, &[]) };
+        assert_eq!(decide_access(&owner, &me, &[], true), Access::Unknown { missing: vec![Fact::OwnerIdentity] });
+        let owner = OwnerSide { id: None, ..known(&owner_servers, &share_own, &[]) };
+        assert!(granted(&decide_access(&owner, &me, &allowed, true)).is_some());
+        // The person's servers unknown: needed only for servers shared with the owner.
+        let nobody = PersonSide { id: ME, servers: None };
+        let owner = known(&owner_servers, &none, &[]);
+        assert_eq!(decide_access(&owner, &nobody, &allowed, true), Access::Denied(None));
+        assert_eq!(
+            decide_access(&owner, &nobody, &servers(&["shared"]), true),
+            Access::Unknown { missing: vec![Fact::PersonServers] }
+        );
+    }
+
+    /// Managed Home users are the Home relationship: it does not admit to the source by itself,
+    /// and a missing Home list never refuses.
+    #[test]
+    fn home_is_a_relationship_not_an_admission() {
+        let owner_servers = owner_servers();
+        let share_own = shares(&[("own", ME)]);
+        let none = shares(&[]);
+        let home = [ME];
+        let me = PersonSide { id: ME, servers: Some(&[]) };
+        let owner = OwnerSide { home: Some(&home), ..known(&owner_servers, &none, &[]) };
+        assert_eq!(decide_access(&owner, &me, &servers(&["own"]), true), Access::Denied(None));
+        let owner = OwnerSide { home: Some(&home), ..known(&owner_servers, &share_own, &[]) };
+        let access = decide_access(&owner, &me, &servers(&["own"]), true);
+        assert!(granted(&access).is_some_and(|r| r.home && !r.friend), "{access:?}");
+        let owner = OwnerSide { home: None, ..known(&owner_servers, &share_own, &[]) };
+        let access = decide_access(&owner, &me, &servers(&["own"]), true);
+        assert!(matches!(&access, Access::Granted { relationship, unknown } if !relationship.home && unknown == &[Fact::Home]));
     }
 
     #[test]
-    fn a_failed_friends_call_is_not_a_friend_and_not_definite() {
-        let mine = servers(&["s1"]);
-        let answers = PlexAnswers {
-            plex_id: ME,
-            owner_id: Some(OWNER),
-            friend_ids: None,
-            home_ids: None,
-            server_ids: Some(&mine),
-        };
-        // The server check still decides (D19).
-        assert!(matches!(decide_access(&answers, &mine, true), Access::Granted(r) if r.servers == mine));
-        assert_eq!(decide_access(&answers, &servers(&["other"]), true), Access::Denied { definite: false });
-        // Friends not allowed: the friends call does not matter.
-        assert_eq!(decide_access(&answers, &servers(&["other"]), false), Access::Denied { definite: true });
-    }
-
-    #[test]
-    fn failed_resources_or_owner_calls_are_not_definite() {
-        let answers =
-            PlexAnswers { plex_id: ME, owner_id: Some(OWNER), friend_ids: Some(&[]), home_ids: None, server_ids: None };
-        assert_eq!(decide_access(&answers, &servers(&["s1"]), true), Access::Denied { definite: false });
-        assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: true });
-        let answers =
-            PlexAnswers { plex_id: ME, owner_id: None, friend_ids: Some(&[]), home_ids: None, server_ids: Some(&[]) };
-        assert_eq!(decide_access(&answers, &[], true), Access::Denied { definite: false });
+    fn unknown_parts_keep_what_was_found_before() {
+        let before = Relationship { owner: false, home: true, friend: true, servers: servers(&["a"]) };
+        let now = Relationship { owner: false, home: false, friend: false, servers: servers(&["b"]) };
+        assert_eq!(now.clone().keeping(&before, &[]), now);
+        let kept = now.keeping(&before, &[Fact::Home, Fact::Friends, Fact::Shares]);
+        assert_eq!(kept, Relationship { owner: false, home: true, friend: true, servers: servers(&["b", "a"]) });
     }
 
     fn active(id: i64) -> Candidate {
@@ -503,6 +778,7 @@ mod tests {
             DenyReason::SourceDisabled,
             DenyReason::PlexTokenRejected,
             DenyReason::NotAllowed,
+            DenyReason::ServerClaimed,
             DenyReason::MatchExists,
             DenyReason::MatchValueMissing,
             DenyReason::MatchAmbiguous,
