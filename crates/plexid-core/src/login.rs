@@ -144,7 +144,8 @@ pub struct PersonSide<'a> {
 }
 
 /// A fact the access rule may need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Fact {
     OwnerIdentity,
     OwnerServers,

@@ -30,6 +30,16 @@ pub struct Settings {
     #[arg(long, env = "PLEXID_PLEX_API_URL", default_value = "https://plex.tv")]
     pub plex_api_url: String,
 
+    /// Base URL of clients.plex.tv (the owner's server shares); default: `https://clients.plex.tv`,
+    /// or the plex.tv API URL when that one was changed.
+    #[arg(long, env = "PLEXID_PLEX_CLIENTS_URL")]
+    pub plex_clients_url: Option<String>,
+
+    /// Base URL of community.plex.tv (the owner's friends); default: `https://community.plex.tv`,
+    /// or the plex.tv API URL when that one was changed.
+    #[arg(long, env = "PLEXID_PLEX_COMMUNITY_URL")]
+    pub plex_community_url: Option<String>,
+
     /// Base URL of the Plex web app (where users approve a PIN).
     #[arg(long, env = "PLEXID_PLEX_APP_URL", default_value = "https://app.plex.tv")]
     pub plex_app_url: String,
@@ -174,6 +184,9 @@ impl std::str::FromStr for Period {
     }
 }
 
+/// plex.tv's API base, whose other hosts follow it unless set.
+const PLEX_API_DEFAULT: &str = "https://plex.tv";
+
 /// The database setting that holds a generated secret key.
 pub const STORED_SECRET_KEY: &str = "secret_key";
 
@@ -194,6 +207,26 @@ impl Settings {
         Ok(Some(key))
     }
 
+    /// The base of `host` (`clients` or `community`): as set, else plex.tv's own host when the API
+    /// URL is plex.tv's, else the API URL (one stand-in serves all three).
+    fn plex_host(&self, set: Option<&String>, host: &str) -> String {
+        match set {
+            Some(url) => url.clone(),
+            None if self.plex_api_url.trim_end_matches('/') == PLEX_API_DEFAULT => format!("https://{host}.plex.tv"),
+            None => self.plex_api_url.clone(),
+        }
+    }
+
+    /// clients.plex.tv's base.
+    pub fn plex_clients(&self) -> String {
+        self.plex_host(self.plex_clients_url.as_ref(), "clients")
+    }
+
+    /// community.plex.tv's base.
+    pub fn plex_community(&self) -> String {
+        self.plex_host(self.plex_community_url.as_ref(), "community")
+    }
+
     /// Whether plexid is served over HTTPS (cookies are then `Secure`).
     pub fn is_https(&self) -> bool {
         self.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
@@ -207,6 +240,8 @@ impl Settings {
             bootstrap_token: None,
             bootstrap_password: None,
             plex_api_url: "https://plex.tv".into(),
+            plex_clients_url: None,
+            plex_community_url: None,
             plex_app_url: "https://app.plex.tv".into(),
             secret_key: None,
             secret_key_file: None,
@@ -237,6 +272,18 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::Period;
+
+
+    #[test]
+    fn plex_hosts_follow_the_api_url() {
+        let mut settings = super::Settings::for_database("sqlite://x.db");
+        assert_eq!((settings.plex_clients(), settings.plex_community()), ("https://clients.plex.tv".into(), "https://community.plex.tv".into()));
+        settings.plex_api_url = "http://127.0.0.1:9100".into();
+        assert_eq!(settings.plex_clients(), "http://127.0.0.1:9100");
+        assert_eq!(settings.plex_community(), "http://127.0.0.1:9100");
+        settings.plex_community_url = Some("http://c.test".into());
+        assert_eq!(settings.plex_community(), "http://c.test");
+    }
 
     #[test]
     fn periods() {

@@ -18,11 +18,15 @@ pub const SOURCE: &str = "plex";
 /// Runs the demo until Ctrl-C. `settings` are `plexid serve`'s; the Plex URLs are replaced by
 /// the stand-in's.
 pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), String> {
-    let fake =
-        FakePlex::start_on(plex_listen).await.map_err(|e| format!("cannot start fake-plex on {plex_listen}: {e}"))?;
+    let app_listen = std::net::SocketAddr::new(plex_listen.ip(), 0);
+    let fake = FakePlex::start_on(plex_listen, app_listen)
+        .await
+        .map_err(|e| format!("cannot start fake-plex on {plex_listen}: {e}"))?;
     let accounts = fake.load_demo();
     settings.plex_api_url = fake.url();
-    settings.plex_app_url = fake.url();
+    settings.plex_clients_url = None;
+    settings.plex_community_url = None;
+    settings.plex_app_url = fake.app_url();
     let token = settings.bootstrap_token.get_or_insert_with(crate::crypto::generate_key).clone();
     let server = Server::bind(settings).await.map_err(|e| e.to_string())?;
     let owner_token = accounts.iter().find(|(a, _)| a.username == "demo-owner").map(|(a, _)| a.token.clone());
@@ -34,7 +38,7 @@ pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), 
         fake.url()
     ));
     for (account, role) in &accounts {
-        crate::announce(&format!("  {:<14} {role}", account.username));
+        crate::announce(&format!("  {:<15} {role}", account.username));
     }
     crate::announce(&format!("Admin API: curl -H 'Authorization: Bearer {token}' {url}/api/v3/sources/plex/"));
     crate::announce(&format!("Audit log: {url}/api/v3/events/events/ (same token). Stop with Ctrl-C."));

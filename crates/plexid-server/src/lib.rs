@@ -102,6 +102,7 @@ impl Server {
             mappings,
             clock,
             plex,
+            plex_seen: Default::default(),
             login_limits,
             auth_cache: Default::default(),
             metrics,
@@ -132,6 +133,8 @@ fn plex_config(settings: &Settings, metrics: &Arc<metrics::Metrics>) -> plexid_p
     plexid_plex::PlexConfig {
         observer: plexid_plex::Observer::new(move |call| metrics.plex_call(call)),
         api_url: settings.plex_api_url.clone(),
+        clients_url: settings.plex_clients(),
+        community_url: settings.plex_community(),
         product: "plexid".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         request_timeout: settings.plex_timeout.std(),

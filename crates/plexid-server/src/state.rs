@@ -17,6 +17,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The plex.tv client (one connection pool, the owner cache).
     pub plex: plexid_plex::PlexClient,
+    /// The state of each source's plex.tv calls as this instance last saw it.
+    pub plex_seen: Arc<crate::service::plex_facts::Seen>,
     pub login_limits: Arc<crate::service::limits::LoginLimits>,
     /// Who API tokens and session keys authenticate (see `service::auth_cache`).
     pub auth_cache: Arc<AuthCaches>,

@@ -262,6 +262,20 @@ impl Conn<'_, ReadWrite> {
         .map(drop)
     }
 
+    /// The connection's Plex id and access state, locked until the transaction ends (what the
+    /// access sweep re-reads before it writes).
+    pub async fn connection_access_for_update(
+        &mut self,
+        id: UserConnectionId,
+    ) -> StoreResult<Option<(String, ConnectionAccess)>> {
+        let sql = format!(
+            "SELECT identifier, relationship, access_checked, access_revoked FROM user_source_connection WHERE id = $1{}",
+            self.dialect().for_update()
+        );
+        let row = self.fetch_optional(&sql, params![id]).await?;
+        row.as_ref().map(|r| Ok((r.text("identifier")?, access_from_row(r)?))).transpose()
+    }
+
     pub async fn set_connection_access(&mut self, id: UserConnectionId, access: &ConnectionAccess) -> StoreResult<()> {
         let relationship = serde_json::to_string(&access.relationship).expect("a relationship serialises");
         self.execute(

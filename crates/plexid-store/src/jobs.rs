@@ -15,7 +15,34 @@ fn unknown_state() -> SourceState {
     SourceState { token_state: "unknown".into(), ..Default::default() }
 }
 
+/// The stored health of one plex.tv call of a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactState {
+    pub fact: String,
+    /// `ok`, `unavailable`, `rate_limited`, `rejected` or `gone`.
+    pub state: String,
+    pub since: Timestamp,
+    pub detail: String,
+}
+
 impl<A: Access> Conn<'_, A> {
+    /// The health of each plex.tv call of each of `sources`, by fact name.
+    pub async fn fact_states(&mut self, sources: &[SourceId]) -> StoreResult<Vec<(SourceId, FactState)>> {
+        let head = "SELECT source_uuid, fact, state, since, detail FROM plex_fact_state WHERE state <> '' AND source_uuid IN";
+        let rows = self.rows_in(head, sources.iter().map(|s| Param::from(*s)), " ORDER BY fact").await?;
+        rows.iter()
+            .map(|row| {
+                let state = FactState {
+                    fact: row.text("fact")?,
+                    state: row.text("state")?,
+                    since: row.timestamp("since")?,
+                    detail: row.text("detail")?,
+                };
+                Ok((SourceId(row.uuid("source_uuid")?), state))
+            })
+            .collect()
+    }
+
     pub async fn source_state(&mut self, source: SourceId) -> StoreResult<SourceState> {
         Ok(self.source_states(&[source]).await?.pop().map_or_else(unknown_state, |(_, state)| state))
     }
@@ -64,6 +91,36 @@ impl Conn<'_, ReadWrite> {
     /// Gives the lease back early (only if `holder` still holds it).
     pub async fn release_lease(&mut self, name: &str, holder: &str) -> StoreResult<()> {
         self.execute("DELETE FROM job_lease WHERE name = $1 AND holder = $2", params![name, holder]).await.map(drop)
+    }
+
+    /// Records the state of a fact of `source` if it differs from the stored one (or none is
+    /// stored); returns the state it replaced (`None` when new) when it wrote, nothing when the
+    /// state was already this one. The row is locked, so concurrent instances record one change.
+    pub async fn change_fact_state(&mut self, source: SourceId, new: &FactState) -> StoreResult<Option<Option<String>>> {
+        // A row to lock first ('' stands for "nothing recorded yet").
+        self.execute(
+            "INSERT INTO plex_fact_state (source_uuid, fact, state, since) VALUES ($1, $2, '', $3) \
+             ON CONFLICT (source_uuid, fact) DO NOTHING",
+            params![source, &new.fact, new.since],
+        )
+        .await?;
+        let lock = self.dialect().for_update();
+        let row = self
+            .fetch_one(
+                &format!("SELECT state FROM plex_fact_state WHERE source_uuid = $1 AND fact = $2{lock}"),
+                params![source, &new.fact],
+            )
+            .await?;
+        let before = row.text("state")?;
+        if before == new.state {
+            return Ok(None);
+        }
+        self.execute(
+            "UPDATE plex_fact_state SET state = $3, since = $4, detail = $5 WHERE source_uuid = $1 AND fact = $2",
+            params![source, &new.fact, &new.state, new.since, &new.detail],
+        )
+        .await?;
+        Ok(Some((!before.is_empty()).then_some(before)))
     }
 
     pub async fn save_source_state(&mut self, source: SourceId, state: &SourceState) -> StoreResult<()> {

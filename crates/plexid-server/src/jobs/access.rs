@@ -1,22 +1,36 @@
-//! The access sweep (D3): every connection is checked again against its source's rules with the
-//! owner's token (identity, friends) and the user's stored token (their servers). Access that is
-//! *definitely* gone (plex.tv answered every check that could have granted it) ends the user's
-//! sessions through that source and is recorded; a plex.tv error or outage changes nothing.
-//! What each connection was found to be (owner, friend, member of which servers) is stored with
-//! it for per-application rules.
+//! The access sweep (D3), from the owner's side: one pass of the source owner's calls (identity,
+//! servers, accepted shares, friends, Plex Home; asked afresh) decides every connection of the
+//! source. A person's own token is asked only when an allowed server is shared with the owner by
+//! someone else (only that person's devices can show its membership); so someone who revoked
+//! their token at Plex, or whose token plex.tv rejects, is still judged. Access that is
+//! *definitely* gone (every fact that could have admitted them obtained) ends the user's sessions
+//! through that source and is recorded; a missing fact changes nothing.
+//!
+//! Each decision is written in a short transaction that re-reads the connection under a lock
+//! and writes only the access columns (relationship, checked, revoked); a connection a sign-in
+//! checked after the sweep's facts were gathered is left alone (the sweep never acts on facts
+//! older than the row). What each connection was found to be (owner, Home, friend, member of
+//! which servers) is stored with it for per-application rules; a part plex.tv did not answer
+//! keeps its last value.
 
-use plexid_core::login::{decide_access, Access, PlexAnswers};
-use plexid_core::model::Source;
+use plexid_core::login::{decide_access, Access, Fact, PersonSide};
+use plexid_core::model::{Source, UserConnection};
 use plexid_core::modes::EventAction;
+use plexid_core::Timestamp;
+use plexid_plex::OwnerQuery;
 use plexid_store::connections::ConnectionAccess;
 use serde_json::json;
 
 use crate::service::events::{self, NewEvent};
 use crate::service::login::owner_token;
+use crate::service::plex_facts::{self, Owner};
 use crate::service::ServiceResult;
 use crate::state::AppState;
 
 const APP: &str = "plexid.jobs.access_sweep";
+
+/// How many connections one write transaction decides.
+const BATCH: usize = 200;
 
 /// What one sweep of a source did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +40,11 @@ pub struct SweepSummary {
     pub restored: usize,
     /// Connections left as they were because plex.tv did not answer.
     pub unknown: usize,
+    /// Connections a sign-in checked after this sweep's facts were gathered (left alone).
+    pub fresher: usize,
     pub sessions_ended: u64,
+    /// plex.tv calls made with connections' own tokens.
+    pub person_calls: usize,
 }
 
 /// Sweeps every source; returns the summaries added up.
@@ -40,9 +58,32 @@ pub async fn sweep(state: &AppState) -> ServiceResult<SweepSummary> {
         total.revoked += s.revoked;
         total.restored += s.restored;
         total.unknown += s.unknown;
+        total.fresher += s.fresher;
         total.sessions_ended += s.sessions_ended;
+        total.person_calls += s.person_calls;
     }
     Ok(total)
+}
+
+/// The access rule's verdict for one connection, with the owner's facts and, only when needed,
+/// the person's own servers.
+async fn judge(state: &AppState, source: &Source, owner: &Owner, connection: &UserConnection, calls: &mut usize) -> Option<Access> {
+    let plex_id = connection.identifier.parse::<u64>().ok()?;
+    let decide = |servers| decide_access(&owner.side(), &PersonSide { id: plex_id, servers }, &source.allowed_servers, source.allow_friends);
+    let access = decide(None);
+    if !matches!(&access, Access::Unknown { missing } if missing == &[Fact::PersonServers]) {
+        return Some(access);
+    }
+    // Only the person's devices can show membership of a server shared with the owner.
+    let servers = match state.secrets.decrypt(&connection.plex_token) {
+        Ok(token) if token.is_empty() => Some(Vec::new()),
+        Ok(token) => {
+            *calls += 1;
+            plex_facts::person_servers(&state.plex.resources(&source.client_id, &token).await)
+        }
+        Err(_) => None,
+    };
+    Some(decide(servers.as_deref()))
 }
 
 pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<SweepSummary> {
@@ -51,80 +92,31 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     if connections.is_empty() {
         return Ok(summary);
     }
-    let owner = match owner_token(state, source) {
-        Some(token) => state.plex.owner(&source.client_id, &token, true).await.ok(),
+    let gathered = state.clock.now();
+    let facts = match owner_token(state, source) {
+        Some(token) => {
+            let query = OwnerQuery { servers: &source.allowed_servers, friends: source.allow_friends, fresh: true };
+            Some(state.plex.owner(&source.client_id, &token, query).await)
+        }
         None => None,
     };
-    let friends: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.friends.clone().ok());
-    let home: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.home.clone().ok());
-    for (connection, before) in connections {
+    if let Some(facts) = &facts {
+        plex_facts::observe(state, source, facts).await;
+    }
+    let owner = facts.as_ref().map(Owner::of).unwrap_or_default();
+    let mut verdicts = Vec::with_capacity(connections.len());
+    for (connection, _) in &connections {
         summary.checked += 1;
-        let Ok(plex_id) = connection.identifier.parse::<u64>() else {
-            summary.unknown += 1;
-            continue;
-        };
-        let servers: Option<Vec<String>> = match state.secrets.decrypt(&connection.plex_token) {
-            Ok(token) if !token.is_empty() => state
-                .plex
-                .resources(&source.client_id, &token)
-                .await
-                .ok()
-                .map(|all| all.into_iter().filter(|r| r.is_server()).map(|r| r.client_identifier).collect()),
-            _ => None,
-        };
-        let answers = PlexAnswers {
-            plex_id,
-            owner_id: owner.as_ref().map(|o| o.user.id),
-            friend_ids: friends.as_deref(),
-            home_ids: home.as_deref(),
-            server_ids: servers.as_deref(),
-        };
-        let now = state.clock.now();
-        let after = match decide_access(&answers, &source.allowed_servers, source.allow_friends) {
-            Access::Granted(relationship) => ConnectionAccess { relationship, checked: Some(now), revoked: None },
-            Access::Denied { definite: true } => ConnectionAccess {
-                relationship: Default::default(),
-                checked: Some(now),
-                revoked: before.revoked.or(Some(now)),
-            },
-            Access::Denied { definite: false } => {
-                summary.unknown += 1;
-                continue;
-            }
-        };
+        match judge(state, source, &owner, connection, &mut summary.person_calls).await {
+            Some(Access::Unknown { .. }) | None => summary.unknown += 1,
+            Some(access) => verdicts.push((connection, access)),
+        }
+    }
+    for batch in verdicts.chunks(BATCH) {
         let mut tx = state.store.begin().await?;
         let mut conn = tx.conn();
-        conn.set_connection_access(connection.id, &after).await?;
-        let change = match (before.revoked, after.revoked) {
-            (None, Some(_)) => Some("access_revoked"),
-            (Some(_), None) => Some("access_restored"),
-            _ => None,
-        };
-        if let Some(change) = change {
-            let ended = if change == "access_revoked" {
-                conn.delete_sessions_of_user(connection.user, Some(source.id)).await?
-            } else {
-                0
-            };
-            let user = conn.user_by_id(connection.user).await?;
-            let action =
-                if change == "access_revoked" { EventAction::Logout } else { EventAction::SystemTaskExecution };
-            let mut event = NewEvent::new(action, APP)
-                .context("reason", change)
-                .context("sessions_ended", ended)
-                .context("plex_id", connection.identifier.as_str())
-                .context("source", json!({"pk": source.id.0.to_string(), "slug": source.slug, "name": source.name}))
-                .model("authentik_sources_plex", "plexsource", source.id.0, &source.name);
-            if let Some(user) = &user {
-                event = event.user(user);
-            }
-            events::record(&mut conn, event, now).await?;
-            if change == "access_revoked" {
-                summary.revoked += 1;
-                summary.sessions_ended += ended;
-            } else {
-                summary.restored += 1;
-            }
+        for (connection, access) in batch {
+            apply(state, source, &mut conn, connection, access, gathered, &mut summary).await?;
         }
         tx.commit().await?;
     }
@@ -144,4 +136,62 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     tx.commit().await?;
     state.metrics.sweep(&source.slug, summary.revoked, summary.restored);
     Ok(summary)
+}
+
+/// Writes one verdict: the connection re-read under a lock, left alone when it changed hands or
+/// a sign-in checked it after `gathered`; sessions ended and an event recorded when access is
+/// revoked or restored.
+async fn apply(
+    state: &AppState,
+    source: &Source,
+    conn: &mut plexid_store::Conn<'_, plexid_store::ReadWrite>,
+    connection: &UserConnection,
+    access: &Access,
+    gathered: Timestamp,
+    summary: &mut SweepSummary,
+) -> ServiceResult<()> {
+    let Some((identifier, before)) = conn.connection_access_for_update(connection.id).await? else { return Ok(()) };
+    if identifier != connection.identifier || before.checked.is_some_and(|checked| checked > gathered) {
+        summary.fresher += 1;
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let after = match access {
+        Access::Granted { relationship, unknown } => ConnectionAccess {
+            relationship: relationship.clone().keeping(&before.relationship, unknown),
+            checked: Some(now),
+            revoked: None,
+        },
+        Access::Denied(_) => {
+            ConnectionAccess { relationship: Default::default(), checked: Some(now), revoked: before.revoked.or(Some(now)) }
+        }
+        Access::Unknown { .. } => return Ok(()),
+    };
+    conn.set_connection_access(connection.id, &after).await?;
+    let change = match (before.revoked, after.revoked) {
+        (None, Some(_)) => "access_revoked",
+        (Some(_), None) => "access_restored",
+        _ => return Ok(()),
+    };
+    let ended =
+        if change == "access_revoked" { conn.delete_sessions_of_user(connection.user, Some(source.id)).await? } else { 0 };
+    let user = conn.user_by_id(connection.user).await?;
+    let action = if change == "access_revoked" { EventAction::Logout } else { EventAction::SystemTaskExecution };
+    let mut event = NewEvent::new(action, APP)
+        .context("reason", change)
+        .context("sessions_ended", ended)
+        .context("plex_id", connection.identifier.as_str())
+        .context("source", json!({"pk": source.id.0.to_string(), "slug": source.slug, "name": source.name}))
+        .model("authentik_sources_plex", "plexsource", source.id.0, &source.name);
+    if let Some(user) = &user {
+        event = event.user(user);
+    }
+    events::record(conn, event, now).await?;
+    if change == "access_revoked" {
+        summary.revoked += 1;
+        summary.sessions_ended += ended;
+    } else {
+        summary.restored += 1;
+    }
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //!
 //! 1. The source (404), the token (400), the rate limits (429), the source enabled (D4).
 //! 2. plex.tv, one round trip of concurrent calls (D15): the person's identity and servers, and
-//!    the owner's identity and friends (cached). The access rule decides (D5, D16, D19).
+//!    the owner's identity, servers, accepted shares, friends and Plex Home (each cached on its
+//!    own). The access rule decides (D5, D16, D19, D22, D23); a fact it needed and could not get
+//!    is a 502/503 (D9), recorded as a failed sign-in, never a refusal.
 //! 3. Property mappings build the user's and groups' properties (spec §4.1) off the runtime's
 //!    threads; a failing mapping refuses the sign-in and writes nothing (D13).
 //! 4. One transaction decides and writes: the matching decision (spec §4.2 with D6, D18), the
@@ -13,19 +15,20 @@
 //! A refusal is a [`ServiceError::Denied`] with its reason, recorded in the audit log.
 
 use plexid_core::login::{
-    decide_access, decide_group, decide_user, Access, DenyReason, GroupAction, PlexAnswers, Relationship, UserAction,
-    UserLookup,
+    decide_access, decide_group, decide_user, Access, DenyHint, DenyReason, Fact, GroupAction, PersonSide, Relationship,
+    UserAction, UserLookup,
 };
 use plexid_core::model::{Group, GroupConnection, Source, User, UserConnection};
 use plexid_core::modes::{EventAction, UserMatchingMode};
 use plexid_core::{rules, FieldErrors, GroupConnectionId, GroupId, Timestamp, UserConnectionId, UserId};
-use plexid_plex::{PlexError, PlexUser};
+use plexid_plex::{OwnerQuery, PlexError, PlexUser};
 use plexid_store::connections::ConnectionAccess;
 use plexid_store::{Conn, Constraint, ReadWrite, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::events::{self, NewEvent};
+use super::plex_facts::{self, Owner};
 use super::sessions::{self, Started};
 use super::{Actor, AppState, Client, ServiceError, ServiceResult};
 
@@ -125,9 +128,12 @@ pub fn safe_next(next: Option<&str>) -> String {
 struct Admitted {
     identifier: String,
     plex_username: String,
-    /// The Plex user JSON (`info` for mappings).
+    /// The Plex user JSON without `authToken` or any other secret (`info` for mappings).
     info: Value,
     relationship: Relationship,
+    /// Facts plex.tv did not give: those parts of the connection's relationship stay as they were.
+    #[serde(default)]
+    unknown: Vec<Fact>,
 }
 
 /// The mapped properties of the user and of each group (spec §4.1).
@@ -162,9 +168,12 @@ pub async fn redeem(app: &AppState, actor: &Actor, request: Redeem) -> ServiceRe
     if !source.enabled {
         return Err(deny(app, &source, DenyReason::SourceDisabled, None, &request.client).await);
     }
-    let admitted = match check_access(app, &source, &token).await? {
-        Ok(admitted) => admitted,
-        Err((reason, plex_username)) => return Err(deny(app, &source, reason, plex_username, &request.client).await),
+    let admitted = match check_access(app, &source, &token).await {
+        Ok(Ok(admitted)) => admitted,
+        Ok(Err((reason, plex_username))) => {
+            return Err(deny(app, &source, reason, plex_username, &request.client).await)
+        }
+        Err(error) => return Err(plex_failed(app, &source, error, &request.client).await),
     };
     let properties = match map_properties(app, &source, &admitted).await {
         Ok(properties) => properties,
@@ -220,6 +229,26 @@ async fn deny(
     ServiceError::Denied { reason, message }
 }
 
+/// Records a sign-in that plex.tv's failure stopped (a failure, not a refusal: D9) and returns
+/// the error to answer.
+async fn plex_failed(app: &AppState, source: &Source, error: ServiceError, client: &Client) -> ServiceError {
+    let reason = match &error {
+        ServiceError::PlexRateLimited { .. } => "plex_rate_limited",
+        ServiceError::PlexUnavailable => "plex_unavailable",
+        _ => return error,
+    };
+    let event = NewEvent::new(EventAction::LoginFailed, APP)
+        .client_ip(&client.ip)
+        .context("reason", reason)
+        .context("message", "plex.tv failed before the sign-in could be decided; nothing was refused.")
+        .context("source", source_summary(source))
+        .model("authentik_sources_plex", "plexsource", source.id.0, &source.name);
+    if let Err(failure) = events::record_alone(app, event).await {
+        tracing::error!(error = %failure, "cannot record a sign-in stopped by plex.tv");
+    }
+    error
+}
+
 fn source_summary(source: &Source) -> Value {
     json!({"pk": source.id.0.to_string(), "slug": source.slug, "name": source.name})
 }
@@ -245,50 +274,58 @@ pub fn plex_failure(error: &PlexError) -> ServiceError {
         PlexError::RateLimited { retry_after } => {
             ServiceError::PlexRateLimited { retry_after: retry_after.map(|d| d.as_secs().max(1)) }
         }
-        PlexError::Unavailable(reason) => {
-            tracing::warn!(%reason, "plex.tv failed");
+        PlexError::Unavailable(_) | PlexError::Gone(_) | PlexError::NotFound(_) => {
+            tracing::warn!(%error, "plex.tv failed");
             ServiceError::PlexUnavailable
         }
         PlexError::Unauthorized => ServiceError::PlexUnavailable,
     }
 }
 
-/// Asks plex.tv about the person and applies the access rule. `Err((reason, plex username))`
-/// is a refusal; a failure of the person's own identity call is an error (D19).
+/// Asks plex.tv about the person and the source's owner and applies the access rule.
+/// `Ok(Err((reason, plex username)))` is a refusal; `Err` is plex.tv failing, either the
+/// person's own identity call or a fact the decision needed (D9, D19).
 async fn check_access(
     app: &AppState,
     source: &Source,
     token: &str,
 ) -> ServiceResult<Result<Admitted, (DenyReason, Option<String>)>> {
-    let owner = owner_token(app, source);
-    let facts = app.plex.login_facts(&source.client_id, token, owner.as_deref()).await;
+    let owner_token = owner_token(app, source);
+    let query = OwnerQuery { servers: &source.allowed_servers, friends: source.allow_friends, fresh: false };
+    let facts = app.plex.login_facts(&source.client_id, token, owner_token.as_deref().map(|t| (t, query))).await;
+    if let Some(owner) = &facts.owner {
+        plex_facts::observe(app, source, owner).await;
+    }
     let user: PlexUser = match facts.user {
         Ok(user) => user,
         Err(PlexError::Unauthorized) => return Ok(Err((DenyReason::PlexTokenRejected, None))),
         Err(error) => return Err(plex_failure(&error)),
     };
-    let servers: Option<Vec<String>> = facts
-        .resources
-        .ok()
-        .map(|all| all.into_iter().filter(|r| r.is_server()).map(|r| r.client_identifier).collect());
-    let owner = facts.owner.and_then(Result::ok);
-    let friends: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.friends.clone().ok());
-    let home: Option<Vec<u64>> = owner.as_ref().and_then(|o| o.home.clone().ok());
-    let answers = PlexAnswers {
-        plex_id: user.id,
-        owner_id: owner.as_ref().map(|o| o.user.id),
-        friend_ids: friends.as_deref(),
-        home_ids: home.as_deref(),
-        server_ids: servers.as_deref(),
-    };
-    match decide_access(&answers, &source.allowed_servers, source.allow_friends) {
-        Access::Granted(relationship) => Ok(Ok(Admitted {
+    let owner = facts.owner.as_ref().map(Owner::of).unwrap_or_default();
+    let mine = plex_facts::person_servers(&facts.resources);
+    let person = PersonSide { id: user.id, servers: mine.as_deref() };
+    match decide_access(&owner.side(), &person, &source.allowed_servers, source.allow_friends) {
+        Access::Granted { relationship, unknown } => Ok(Ok(Admitted {
             identifier: user.id.to_string(),
             plex_username: rules::clean_text(&user.username, rules::USERNAME_MAX_LENGTH),
             info: user.raw.clone(),
             relationship,
+            unknown,
         })),
-        Access::Denied { .. } => Ok(Err((DenyReason::NotAllowed, Some(user.username)))),
+        Access::Denied(hint) => {
+            let reason = match hint {
+                Some(DenyHint::ClaimedServer) => DenyReason::ServerClaimed,
+                None => DenyReason::NotAllowed,
+            };
+            Ok(Err((reason, Some(user.username))))
+        }
+        Access::Unknown { missing } => {
+            if owner_token.is_none() {
+                tracing::warn!(source = %source.slug, "the source has no usable Plex token: sign-ins cannot be decided");
+            }
+            let errors = missing.iter().map(|f| plex_facts::error_of(*f, facts.owner.as_ref(), Some(&facts.resources)));
+            Err(plex_facts::unavailable(errors))
+        }
     }
 }
 
@@ -645,8 +682,12 @@ impl Attempt<'_> {
                 (conn.insert_user_connection(&connection).await?, true)
             }
         };
-        let access =
-            ConnectionAccess { relationship: self.admitted.relationship.clone(), checked: Some(now), revoked: None };
+        let previous = match new {
+            true => Relationship::default(),
+            false => conn.connection_access(id).await?.map(|a| a.relationship).unwrap_or_default(),
+        };
+        let relationship = self.admitted.relationship.clone().keeping(&previous, &self.admitted.unknown);
+        let access = ConnectionAccess { relationship, checked: Some(now), revoked: None };
         conn.set_connection_access(id, &access).await?;
         conn.set_verified_email(id, &verified_email(&self.admitted.info)).await?;
         Ok(new)

@@ -22,6 +22,7 @@ pub mod login;
 pub mod mappings;
 pub mod oidc;
 pub mod permissions;
+pub mod plex_facts;
 pub mod providers;
 pub mod sessions;
 pub mod sources;

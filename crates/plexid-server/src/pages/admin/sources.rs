@@ -89,21 +89,34 @@ pub async fn health_table(state: &AppState, admin: &Admin) -> Result<String, Pag
     .map_err(failure)?;
     let ids: Vec<_> = listed.rows.iter().map(|s| s.id).collect();
     let states = state.store.read().source_states(&ids).await.map_err(|e| PageError::internal(&e))?;
+    let facts = state.store.read().fact_states(&ids).await.map_err(|e| PageError::internal(&e))?;
     let mut rows = String::new();
     for (s, (_, health)) in listed.rows.iter().zip(&states) {
         rows.push_str(&format!(
-            "<tr><td><a href=\"{BASE}{slug}/\">{name}</a></td><td>{token}</td><td>{sweep}</td></tr>",
+            "<tr><td><a href=\"{BASE}{slug}/\">{name}</a></td><td>{token}</td><td>{calls}</td><td>{sweep}</td></tr>",
             slug = escape(&s.slug),
             name = escape(&s.name),
             token = escape(&token_text(health)),
+            calls = calls_html(&facts, s.id),
             sweep = escape(&sweep_text(health)),
         ));
     }
     Ok(format!(
         "<section class=\"card\" aria-labelledby=\"health\"><h2 id=\"health\">Plex sources</h2>\
          <div class=\"table\"><table><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Admin token</th>\
-         <th scope=\"col\">Last access sweep</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+         <th scope=\"col\">plex.tv calls</th><th scope=\"col\">Last access sweep</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
     ))
+}
+
+/// The source's failing plex.tv calls ("friends list unavailable since …: …"), or that they work.
+fn calls_html(facts: &[(plexid_core::SourceId, plexid_store::jobs::FactState)], source: plexid_core::SourceId) -> String {
+    let mine: Vec<_> = facts.iter().filter(|(id, _)| *id == source).map(|(_, f)| f.clone()).collect();
+    let lines = crate::service::plex_facts::health_lines(&mine);
+    match (mine.is_empty(), lines.is_empty()) {
+        (true, _) => "not asked yet".to_owned(),
+        (false, true) => "all answer".to_owned(),
+        (false, false) => lines.iter().map(|l| format!("<span class=\"error\">{}</span>", escape(l))).collect::<Vec<_>>().join("<br>"),
+    }
 }
 
 fn token_text(health: &plexid_core::model::SourceState) -> String {
@@ -133,6 +146,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let source = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let health = state.store.read().source_state(source.id).await.map_err(|e| PageError::internal(&e))?;
+    let facts = state.store.read().fact_states(&[source.id]).await.map_err(|e| PageError::internal(&e))?;
     let mut actions = Vec::new();
     if can(&admin, Action::Change) {
         actions.push(format!("<a class=\"button\" href=\"{BASE}{}/edit\">Edit</a>", escape(&source.slug)));
@@ -150,7 +164,7 @@ pub async fn show(
          <section class=\"card\" aria-labelledby=\"settings\"><h2 id=\"settings\">Settings</h2><dl class=\"facts\">\
          <dt>Slug</dt><dd>{slug}</dd><dt>Enabled</dt><dd>{enabled}</dd><dt>Friends of the token's owner may sign in</dt><dd>{friends}</dd>\
          <dt>Allowed servers</dt><dd>{servers}</dd><dt>User matching</dt><dd>{matching}</dd><dt>Group matching</dt><dd>{group_matching}</dd>\
-         <dt>Client identifier</dt><dd><code>{client}</code></dd><dt>Admin token</dt><dd>{token}</dd><dt>Last access sweep</dt><dd>{sweep}</dd></dl></section>\
+         <dt>Client identifier</dt><dd><code>{client}</code></dd><dt>Admin token</dt><dd>{token}</dd><dt>plex.tv calls</dt><dd id=\"plex-calls\">{calls}</dd><dt>Last access sweep</dt><dd>{sweep}</dd></dl></section>\
          {connections}",
         name = escape(&source.name),
         actions = actions.join(" "),
@@ -162,6 +176,7 @@ pub async fn show(
         group_matching = source.group_matching_mode.as_str(),
         client = escape(&source.client_id),
         token = escape(&token_text(&health)),
+        calls = calls_html(&facts, source.id),
         sweep = escape(&sweep_text(&health)),
     );
     Ok(admin_page(&state, &admin, &source.name, BASE, &body, &[]))
