@@ -301,10 +301,23 @@ async fn check_access(
         Err(PlexError::Unauthorized) => return Ok(Err((DenyReason::PlexTokenRejected, None))),
         Err(error) => return Err(plex_failure(&error)),
     };
-    let owner = facts.owner.as_ref().map(Owner::of).unwrap_or_default();
     let mine = plex_facts::person_servers(&facts.resources);
     let person = PersonSide { id: user.id, servers: mine.as_deref() };
-    match decide_access(&owner.side(), &person, &source.allowed_servers, source.allow_friends) {
+    let decide = |owner: &Option<plexid_plex::OwnerFacts>| {
+        let owner = owner.as_ref().map(Owner::of).unwrap_or_default();
+        decide_access(&owner.side(), &person, &source.allowed_servers, source.allow_friends)
+    };
+    let mut owner_facts = facts.owner;
+    let mut access = decide(&owner_facts);
+    if let (Access::Denied(_), Some(token)) = (&access, owner_token.as_deref()) {
+        // A refusal is never made on cached owner facts: a share or a friendship the owner just
+        // added counts at once.
+        let fresh = app.plex.owner(&source.client_id, token, OwnerQuery { fresh: true, ..query }).await;
+        plex_facts::observe(app, source, &fresh).await;
+        owner_facts = Some(fresh);
+        access = decide(&owner_facts);
+    }
+    match access {
         Access::Granted { relationship, unknown } => Ok(Ok(Admitted {
             identifier: user.id.to_string(),
             plex_username: rules::clean_text(&user.username, rules::USERNAME_MAX_LENGTH),
@@ -323,7 +336,7 @@ async fn check_access(
             if owner_token.is_none() {
                 tracing::warn!(source = %source.slug, "the source has no usable Plex token: sign-ins cannot be decided");
             }
-            let errors = missing.iter().map(|f| plex_facts::error_of(*f, facts.owner.as_ref(), Some(&facts.resources)));
+            let errors = missing.iter().map(|f| plex_facts::error_of(*f, owner_facts.as_ref(), Some(&facts.resources)));
             Err(plex_facts::unavailable(errors))
         }
     }

@@ -152,7 +152,7 @@ impl TestApp {
         settings.public_url = Some(format!("http://{}", listener.local_addr().unwrap()));
         settings.bootstrap_token = Some(token.clone());
         settings.plex_api_url = plex.url();
-        settings.plex_app_url = plex.url();
+        settings.plex_app_url = plex.app_url();
         settings.jobs = false;
         settings.plex_timeout = plexid_server::config::Period::secs(2);
         settings.mapping_worker = Some(PathBuf::from(env!("CARGO_BIN_EXE_plexid")));

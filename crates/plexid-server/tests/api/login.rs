@@ -247,12 +247,15 @@ both!(request_errors_come_first, request_errors_come_first);
 async fn plex_failures_are_502_503_and_change_nothing(app: &TestApp) {
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
-    // The friends call fails: members still get in, friends do not (D19).
-    app.plex.fault("/api/v2/friends", Fault::Status(500));
+    // The friends calls fail (GraphQL; /api/v2/friends is gone): members still get in (D19); a
+    // friend is not refused but told plex.tv failed (this test said 403 `not_allowed` before
+    // issue 18: a failure read as a refusal).
+    app.plex.fault_exact(fake_plex::GRAPHQL_PATH, Fault::Status(500));
     assert_eq!(app.redeem(&mut Cookies::default(), "plex", MEMBER).await.status, 200);
     let a = app.redeem(&mut Cookies::default(), "plex", FRIEND).await;
-    assert_eq!((a.status, a.body["code"].clone()), (StatusCode::FORBIDDEN, json!("not_allowed")));
+    assert_eq!((a.status, a.body["code"].clone()), (StatusCode::BAD_GATEWAY, json!("plex_unavailable")));
     app.plex.clear_faults();
+    app.state.plex.forget_all();
     let users = app.count("/api/v3/core/users/").await;
     // plex.tv down: 502 JSON.
     app.plex.fault("/api/v2/user", Fault::Status(500));
@@ -264,7 +267,7 @@ async fn plex_failures_are_502_503_and_change_nothing(app: &TestApp) {
     assert_eq!(app.redeem(&mut Cookies::default(), "plex", FRIEND).await.status, 502);
     app.plex.clear_faults();
     // Rate limited for longer than plexid waits: 503 with Retry-After.
-    app.plex.fault("/api/v2/user", Fault::RateLimited { retry_after_secs: 120 });
+    app.plex.fault("/api/v2/user", Fault::RateLimited { retry_after_secs: Some(120) });
     let a = app.redeem(&mut Cookies::default(), "plex", FRIEND).await;
     assert_eq!(a.status, 503, "{}", a.body);
     assert_eq!(a.body["code"], "plex_rate_limited");
