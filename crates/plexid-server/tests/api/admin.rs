@@ -26,7 +26,7 @@ async fn setup(app: &TestApp) {
 }
 
 /// Signs the owner in and makes them a superuser; returns their browser cookies.
-async fn admin_cookies(app: &TestApp) -> Cookies {
+pub async fn admin_cookies(app: &TestApp) -> Cookies {
     let cookies = app.sign_in("plex", OWNER).await;
     let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
     let (_, users) = app.get("/api/v3/core/users/?username=owner").await;

@@ -23,6 +23,7 @@ mod login;
 mod mappings;
 mod metrics;
 mod oidc;
+mod plex_tv;
 mod process;
 mod protocol;
 mod proxies;
