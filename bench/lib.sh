@@ -1,5 +1,5 @@
 # Shared by the benchmark scripts: `. bench/lib.sh NAME PORT` sets DURATION, PG_URL, PORT,
-# PLEX_PORT (PORT + 1), TOKEN, WORK (removed on exit with the servers) and OUT
+# PLEX_PORT (PORT + 1; fake-plex's app page on PORT + 2), TOKEN, WORK (removed on exit with the servers) and OUT
 # (bench/results/NAME.md), checks for wrk and builds the release binaries; then the helpers
 # below start fake-plex and plexid on a fresh database, call the API, measure and write rows.
 
@@ -26,16 +26,23 @@ fresh_database() { # backend name → DB_URL, a fresh SQLite file or PostgreSQL 
   fi
 }
 
-start_servers() { # database-url fake-plex-latency-ms [VAR=value for plexid…]
+start_servers() { # database-url fake-plex-latency-ms [VAR=value for plexid…]; FAKE_ARGS: more fake-plex arguments
   local url=$1 latency=$2
   shift 2
-  target/release/fake-plex --listen "127.0.0.1:$PLEX_PORT" --latency-ms "$latency" >"$WORK/plex.log" 2>&1 &
+  # shellcheck disable=SC2086
+  target/release/fake-plex --listen "127.0.0.1:$PLEX_PORT" --app-listen "127.0.0.1:$((PLEX_PORT + 1))" \
+    --latency-ms "$latency" ${FAKE_ARGS:-} >"$WORK/plex.log" 2>&1 &
   PLEX_PID=$!
-  env PLEXID_DATABASE="$url" PLEXID_BOOTSTRAP_TOKEN="$TOKEN" PLEXID_LISTEN="127.0.0.1:$PORT" PLEXID_LOG=warn \
-    PLEXID_PLEX_API_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_PLEX_APP_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_JOBS=false \
-    "$@" target/release/plexid serve >"$WORK/serve.log" 2>&1 &
+  until curl -s "http://127.0.0.1:$((PLEX_PORT + 1))/auth" >/dev/null; do sleep 0.05; done
+  DB=$url start_plexid "$@"
+}
+
+start_plexid() { # [VAR=value for plexid…]: plexid alone, on $DB, pointed at the running fake-plex
+  env PLEXID_DATABASE="$DB" PLEXID_BOOTSTRAP_TOKEN="$TOKEN" PLEXID_LISTEN="127.0.0.1:$PORT" PLEXID_LOG=warn \
+    PLEXID_PLEX_API_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_PLEX_APP_URL="http://127.0.0.1:$((PLEX_PORT + 1))" PLEXID_JOBS=false \
+    "$@" target/release/plexid serve >>"$WORK/serve.log" 2>&1 &
   PID=$!
-  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null && curl -s "http://127.0.0.1:$PLEX_PORT/auth" >/dev/null; do sleep 0.05; done
+  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null; do sleep 0.05; done
 }
 
 stop_servers() { # stops both and drops the PostgreSQL schema, if one was made

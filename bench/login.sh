@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks Sign in with Plex: redeem_token for a returning member, against the fake-plex
-# binary answering every plex.tv call after 100 ms (latency, one connection) and at once
-# (logins per second, 32 connections), on SQLite and PostgreSQL, with the health endpoint as the
-# baseline of the same run. Writes bench/results/login.md.
+# binary answering every plex.tv call after 100 ms (latency, one connection; with the owner's
+# Plex Home call working, and with it failing: 500) and at once (logins per second, 32
+# connections), on SQLite and PostgreSQL, with the health endpoint as the baseline of the same
+# run. Writes bench/results/login.md.
 # Needs: wrk, a release build (built here), PostgreSQL at PLEXID_BENCH_POSTGRES_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,11 @@ cd "$(dirname "$0")/.."
 } >"$OUT"
 
 for backend in sqlite postgres; do
-  for latency in 100 0; do
-    fresh_database "$backend" "login_$latency"
+  for run in 100 100-home-failing 0; do
+    latency=${run%%-*}
+    FAKE_ARGS=
+    [ "$run" = 100-home-failing ] && FAKE_ARGS="--fault /api/v2/home/users=500"
+    fresh_database "$backend" "login_${latency}_${#FAKE_ARGS}"
     start_servers "$DB_URL" "$latency" \
       PLEXID_LOGIN_RATE_LIMIT=0 PLEXID_LOGIN_SOURCE_RATE_LIMIT=0
     demo_source
@@ -27,8 +31,10 @@ for backend in sqlite postgres; do
     read -r base_rps _ <<<"$base"
     path="/api/v3/sources/plex/redeem_token/?slug=plex"
     {
-      row "$backend, plex.tv +${latency} ms: GET /-/health/live/ (baseline)" "$base" "$base_rps"
-      if [ "$latency" = 100 ]; then
+      row "$backend, plex.tv +${latency} ms${FAKE_ARGS:+ (Home failing)}: GET /-/health/live/ (baseline)" "$base" "$base_rps"
+      if [ "$run" = 100-home-failing ]; then
+        row "$backend, plex.tv +100 ms, owner's Home call failing (500): redeem_token, returning member, 1 connection" "$(measure 1 "$path" redeem.lua)" "$base_rps"
+      elif [ "$latency" = 100 ]; then
         row "$backend, plex.tv +100 ms: redeem_token, returning member, 1 connection" "$(measure 1 "$path" redeem.lua)" "$base_rps"
         row "$backend, plex.tv +100 ms: redeem_token, returning member, 32 connections" "$(measure 32 "$path" redeem.lua)" "$base_rps"
       else

@@ -194,6 +194,8 @@ struct World {
     friends_gone: bool,
     /// `/api/v2/home/users` answers a bare array instead of the object.
     home_as_array: bool,
+    /// Every call is printed to standard output (`call METHOD PATH`), for the benchmarks.
+    echo_calls: bool,
 }
 
 impl Default for World {
@@ -215,6 +217,7 @@ impl Default for World {
             calls: Vec::new(),
             friends_gone: true,
             home_as_array: false,
+            echo_calls: false,
         }
     }
 }
@@ -354,6 +357,11 @@ impl FakePlex {
         self.world().friends_gone = gone;
     }
 
+    /// Prints every call to standard output as `call METHOD PATH` (the benchmarks count them).
+    pub fn set_echo_calls(&self, echo: bool) {
+        self.world().echo_calls = echo;
+    }
+
     /// Whether `GET /api/v2/home/users` answers a bare array instead of the object.
     pub fn set_home_as_array(&self, array: bool) {
         self.world().home_as_array = array;
@@ -450,7 +458,21 @@ impl FakePlex {
             9006,
             Resource { name: "Demo Server".into(), client_identifier: DEMO_SERVER_ID.into(), provides: "server".into() },
         );
+        let mut kid = Account::managed(9007, "demo kid");
+        kid.token = "demo-kid-token".into();
+        self.add_account(kid.clone());
+        self.add_home_member(9001, 9007);
+        self.share_server(DEMO_SERVER_ID, 9007);
+        accounts.push((kid, "a managed Plex Home user (no username), \"Demo Server\" shared: allowed, asked for a username"));
         accounts
+    }
+
+    /// Adds `count` accounts (Plex ids from `first`) the demo server is shared with (benchmarks).
+    pub fn add_demo_members(&self, first: u64, count: u64) {
+        for id in first..first + count {
+            self.add_account(Account::new(id, &format!("member-{id}")));
+            self.share_server(DEMO_SERVER_ID, id);
+        }
     }
 }
 
@@ -511,7 +533,13 @@ async fn log_and_cors(State(fake): State<FakePlex>, request: Request, next: Next
             .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
             .collect(),
     };
-    fake.world().calls.push(call);
+    {
+        let mut world = fake.world();
+        if world.echo_calls {
+            println!("call {} {}", call.method, call.path);
+        }
+        world.calls.push(call);
+    }
     let mut response = if request.method() == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -992,9 +1020,13 @@ async fn auth_page(State(fake): State<FakePlex>) -> Html<String> {
         .accounts
         .values()
         .map(|a| {
+            // A managed Home user has no username: its title, and its id in the button's id.
+            let key = if a.username.is_empty() { a.id.to_string() } else { a.username.clone() };
+            let name = if a.username.is_empty() { &a.title } else { &a.username };
             format!(
-                "<li><button type=\"button\" id=\"approve-{name}\" data-account=\"{id}\">Continue as {name}</button> <span>{title}</span></li>",
-                name = escape(&a.username),
+                "<li><button type=\"button\" id=\"approve-{key}\" data-account=\"{id}\">Continue as {name}</button> <span>{title}</span></li>",
+                key = escape(&key),
+                name = escape(name),
                 id = a.id,
                 title = escape(&a.title),
             )

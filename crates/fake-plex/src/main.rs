@@ -11,11 +11,26 @@ async fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     let mut listen = "127.0.0.1:9100".to_owned();
     let mut app_listen: Option<String> = None;
+    let mut members: u64 = 0;
+    let mut faults: Vec<(String, u16)> = Vec::new();
+    let mut echo_calls = false;
     let mut latency_ms: u64 = 0;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().unwrap_or_default(),
             "--app-listen" => app_listen = args.next(),
+            "--members" => members = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--fault" => match args.next().and_then(|v| {
+                let (path, status) = v.split_once('=')?;
+                Some((path.to_owned(), status.parse().ok()?))
+            }) {
+                Some(fault) => faults.push(fault),
+                None => {
+                    eprintln!("fake-plex: --fault needs PATH=STATUS, like /api/v2/home/users=500");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            "--log-calls" => echo_calls = true,
             "--latency-ms" => match args.next().and_then(|v| v.parse().ok()) {
                 Some(ms) => latency_ms = ms,
                 None => {
@@ -26,7 +41,9 @@ async fn main() -> std::process::ExitCode {
             "-h" | "--help" => {
                 println!(
                     "usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--app-listen ADDRESS (the next port)] \
-                     [--latency-ms N (added to every API answer)]"
+                     [--latency-ms N (added to every API answer)] [--members N (accounts 100000… the demo \
+                     server is shared with)] [--fault PATH=STATUS (calls under PATH answer STATUS)] \
+                     [--log-calls (print every call)]"
                 );
                 return std::process::ExitCode::SUCCESS;
             }
@@ -57,10 +74,15 @@ async fn main() -> std::process::ExitCode {
         }
     };
     fake.set_latency(std::time::Duration::from_millis(latency_ms));
+    fake.set_echo_calls(echo_calls);
+    for (path, status) in faults {
+        fake.fault(&path, fake_plex::Fault::Status(status));
+    }
     println!("fake plex.tv at {} (its app page at {})", fake.url(), fake.app_url());
     for (account, role) in fake.load_demo() {
-        println!("  {:<14} token {:<20} {role}", account.username, account.token);
+        println!("  {:<15} token {:<22} {role}", account.title, account.token);
     }
+    fake.add_demo_members(100_000, members);
     let _ = tokio::signal::ctrl_c().await;
     std::process::ExitCode::SUCCESS
 }

@@ -1,7 +1,10 @@
 // plexid's "Sign in with Plex" (D20). The Plex window is opened inside the click handler, so
 // browsers that block timer-opened popups (iOS Safari, Firefox) allow it; when it is blocked
-// anyway, the whole page goes to Plex and comes back through Plex's forwardUrl. Polling stops
-// when the PIN expires, with a message and a retry button. The Plex token goes only to plex.tv
+// anyway, the whole page goes to Plex and comes back through Plex's forwardUrl. The PIN is
+// polled every second; a network error, a 5xx or a 429 is passing (polled again, waiting longer
+// each time, up to 8 s), only a 404 means the PIN expired. Polling stops when the PIN expires or
+// when the Plex window is closed without approving (after one last look), with a message and a
+// retry button that starts a new sign-in in one click. The Plex token goes only to plex.tv
 // (headers) and to plexid (a POST body), never into a URL. Without a redeem path (the admin's
 // source form) the token is handed to the page as a "plexid-token" event instead.
 (function () {
@@ -77,35 +80,65 @@
     busy(false);
   }
 
+  var POLL = 1000, MAX_WAIT = 8000;
+
   function poll(pin, slug, win) {
-    var deadline = pin.deadline;
+    var deadline = pin.deadline, wait = POLL, closedSeen = false;
+    function stop(text) {
+      sessionStorage.removeItem(STORE);
+      if (win && !win.closed) win.close();
+      fail(text);
+    }
+    function again(delay) { setTimeout(tick, delay); }
     function tick() {
       if (Date.now() > deadline) {
-        sessionStorage.removeItem(STORE);
-        if (win && !win.closed) win.close();
-        fail("The Plex sign-in expired before it was approved. Please try again.");
+        stop("The Plex sign-in expired before it was approved. Please try again.");
         return;
       }
+      // The window was closed: one last look (Plex may close it after approving), then stop.
+      var closed = win && win.closed;
       fetch(plexApi + "/api/v2/pins/" + encodeURIComponent(pin.id), { headers: headers(pin.clientId) })
-        .then(function (r) { if (!r.ok) throw new Error("pin " + r.status); return r.json(); })
+        .then(function (r) {
+          if (r.status === 404) return { expired: true };
+          if (!r.ok) return { transient: true };
+          return r.json();
+        }, function () { return { transient: true }; })
         .then(function (body) {
-          if (body.authToken) {
+          if (body.expired) {
+            stop("The Plex sign-in expired before it was approved. Please try again.");
+          } else if (body.authToken) {
             sessionStorage.removeItem(STORE);
             if (win && !win.closed) win.close();
             redeem(slug, body.authToken, pin.clientId);
+          } else if (closed && !body.transient) {
+            if (closedSeen) {
+              stop("The Plex window was closed before the sign-in was approved.");
+            } else {
+              closedSeen = true;
+              again(POLL);
+            }
+          } else if (body.transient) {
+            show("Plex is not answering; still trying…");
+            wait = Math.min(wait * 2, MAX_WAIT);
+            again(wait);
           } else {
-            setTimeout(tick, 1000);
+            if (wait !== POLL) show("Approve the sign-in in the Plex window…");
+            wait = POLL;
+            again(POLL);
           }
         })
         .catch(function () {
-          sessionStorage.removeItem(STORE);
-          fail("The Plex sign-in was cancelled or expired. Please try again.");
+          wait = Math.min(wait * 2, MAX_WAIT);
+          again(wait);
         });
     }
     tick();
   }
 
+  var lastButton = null;
+
   function start(button) {
+    lastButton = button;
     var clientId = button.dataset.clientId, slug = button.dataset.plexSource;
     // Opened now, inside the click, so it is not blocked; pointed at Plex once the PIN exists.
     var win = window.open("", "plexauth", "width=600,height=700");
@@ -133,13 +166,20 @@
   Array.prototype.forEach.call(document.querySelectorAll("[data-plex-source]"), function (button) {
     button.addEventListener("click", function () { start(button); });
   });
-  retry.addEventListener("click", function () { retry.hidden = true; show(""); busy(false); });
+  // One click starts the sign-in again (inside the click, so the Plex window may open).
+  retry.addEventListener("click", function () {
+    retry.hidden = true;
+    show("");
+    busy(false);
+    if (lastButton) start(lastButton);
+  });
 
   // Back from Plex after a full-page redirect: finish that PIN.
   var pending = sessionStorage.getItem(STORE);
   if (pending) {
     try {
       var pin = JSON.parse(pending);
+      lastButton = document.querySelector("[data-plex-source=\"" + pin.slug + "\"]");
       busy(true);
       show("Finishing the Plex sign-in…");
       poll(pin, pin.slug, null);

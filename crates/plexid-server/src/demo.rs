@@ -38,7 +38,8 @@ pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), 
         fake.url()
     ));
     for (account, role) in &accounts {
-        crate::announce(&format!("  {:<15} {role}", account.username));
+        let name = if account.username.is_empty() { &account.title } else { &account.username };
+        crate::announce(&format!("  {name:<15} {role}"));
     }
     crate::announce(&format!("Admin API: curl -H 'Authorization: Bearer {token}' {url}/api/v3/sources/plex/"));
     crate::announce(&format!("Audit log: {url}/api/v3/events/events/ (same token). Stop with Ctrl-C."));

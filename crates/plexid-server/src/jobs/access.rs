@@ -93,6 +93,7 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
         return Ok(summary);
     }
     let gathered = state.clock.now();
+    let started = std::time::Instant::now();
     let facts = match owner_token(state, source) {
         Some(token) => {
             let query = OwnerQuery { servers: &source.allowed_servers, friends: source.allow_friends, fresh: true };
@@ -135,6 +136,17 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     conn.save_source_state(source.id, &stored).await?;
     tx.commit().await?;
     state.metrics.sweep(&source.slug, summary.revoked, summary.restored);
+    tracing::info!(
+        source = %source.slug,
+        checked = summary.checked,
+        revoked = summary.revoked,
+        restored = summary.restored,
+        unknown = summary.unknown,
+        fresher = summary.fresher,
+        person_calls = summary.person_calls,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "access sweep finished"
+    );
     Ok(summary)
 }
 

@@ -1,7 +1,9 @@
 //! The login page in a real browser (headless Chromium through ChromeDriver) against
-//! `fake-plex`: the Plex window opened by the click, the full-page fallback when popups are
-//! blocked (D20), a refusal shown on the page, the account page, and nothing loaded from outside
-//! plexid and the Plex stand-in.
+//! `fake-plex` (its app page on another origin than its API, as app.plex.tv): the Plex window
+//! opened by the click, the full-page fallback when popups are blocked (D20), a refusal shown on
+//! the page, passing errors while polling the PIN, a Plex window closed without approving (and
+//! the one-click retry), the account page, and nothing loaded from outside plexid and the Plex
+//! stand-in.
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -76,15 +78,7 @@ pub async fn approve_in_plex_window(browser: &Client, source: &str, account: &st
     let main = browser.window().await.unwrap();
     let button = browser.wait().at_most(WAIT).for_element(Locator::Id(&format!("plex-{source}"))).await.unwrap();
     button.click().await.unwrap();
-    let started = Instant::now();
-    let popup = loop {
-        let windows = browser.windows().await.unwrap();
-        if let Some(w) = windows.into_iter().find(|w| *w != main) {
-            break w;
-        }
-        assert!(started.elapsed() < WAIT, "no Plex window opened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let popup = wait_for_other_window(browser, &main).await;
     browser.switch_to_window(popup).await.unwrap();
     let approve = browser.wait().at_most(WAIT).for_element(Locator::Id(&format!("approve-{account}"))).await.unwrap();
     approve.click().await.unwrap();
@@ -155,9 +149,61 @@ async fn signing_in_through_the_login_page() {
     assert!(browser.find(Locator::Id("plex-retry")).await.unwrap().is_displayed().await.unwrap());
     browser.close().await.unwrap();
 
+    // 4. plex.tv fails while the page polls the PIN: the page keeps polling and signs in.
+    app.plex.fault_times("/api/v2/pins/", fake_plex::Fault::Status(503), 2);
+    app.plex.fault_times("/api/v2/pins/", fake_plex::Fault::RateLimited { retry_after_secs: None }, 1);
+    let browser = driver.browser().await;
+    browser.goto(&login).await.unwrap();
+    approve_in_plex_window(&browser, "plex", "member").await;
+    wait_for_url(&browser, "/if/user/").await;
+    assert_eq!(text_of(&browser, "h1").await, "member");
+    browser.close().await.unwrap();
+
+    // 5. The Plex window closed without approving: the page says so and offers a retry, which
+    //    opens Plex again in one click.
+    let browser = driver.browser().await;
+    browser.goto(&login).await.unwrap();
+    let main = browser.window().await.unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Id("plex-plex")).await.unwrap().click().await.unwrap();
+    let popup = wait_for_other_window(&browser, &main).await;
+    browser.switch_to_window(popup).await.unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Id("approve-member")).await.unwrap();
+    browser.close_window().await.unwrap();
+    browser.switch_to_window(main.clone()).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let status = text_of(&browser, "#plex-status").await;
+        if status.contains("The Plex window was closed") {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "no message for the closed window: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let retry = browser.find(Locator::Id("plex-retry")).await.unwrap();
+    assert!(retry.is_displayed().await.unwrap());
+    retry.click().await.unwrap();
+    let popup = wait_for_other_window(&browser, &main).await;
+    browser.switch_to_window(popup).await.unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Id("approve-member")).await.unwrap().click().await.unwrap();
+    browser.switch_to_window(main).await.unwrap();
+    wait_for_url(&browser, "/if/user/").await;
+    browser.close().await.unwrap();
+
     let users = app.count("/api/v3/sources/user_connections/plex/").await;
     assert_eq!(users, 2, "member and friend; nothing for the stranger");
     let _ = (MEMBER, FRIEND, STRANGER);
+}
+
+/// Waits for a window other than `main` (the Plex window) to open.
+async fn wait_for_other_window(browser: &Client, main: &fantoccini::wd::WindowHandle) -> fantoccini::wd::WindowHandle {
+    let started = Instant::now();
+    loop {
+        if let Some(w) = browser.windows().await.unwrap().into_iter().find(|w| w != main) {
+            return w;
+        }
+        assert!(started.elapsed() < WAIT, "no Plex window opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The basics of an accessible page, checked in the browser: one `h1`, every visible form
