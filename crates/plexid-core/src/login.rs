@@ -156,15 +156,16 @@ pub enum Fact {
 }
 
 /// How a Plex account relates to a source: what the access rule found. Stored with the
-/// connection (the access sweep keeps it current) for per-application rules.
+/// connection (the access sweep keeps it current) for per-application rules; a connection made
+/// through the API stores `{}` (nothing found yet).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Relationship {
     pub owner: bool,
     /// A member of the owner's Plex Home (a managed Home user included). For application rules:
     /// it does not by itself admit to the source, whose rule is authentik's (owner, friends,
     /// members of allowed servers); a Home member the owner shares an allowed server with is a
     /// member.
-    #[serde(default)]
     pub home: bool,
     /// An accepted friend of the owner (with `allow_friends`); a managed Home user is not.
     pub friend: bool,
@@ -634,6 +635,11 @@ mod tests {
         let owner = OwnerSide { home: None, ..known(&owner_servers, &share_own, &[]) };
         let access = decide_access(&owner, &me, &servers(&["own"]), true);
         assert!(matches!(&access, Access::Granted { relationship, unknown } if !relationship.home && unknown == &[Fact::Home]));
+    }
+
+    #[test]
+    fn a_connection_made_through_the_api_has_no_relationship_yet() {
+        assert_eq!(serde_json::from_str::<Relationship>("{}").unwrap(), Relationship::default());
     }
 
     #[test]

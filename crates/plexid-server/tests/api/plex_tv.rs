@@ -298,10 +298,18 @@ async fn the_sweep_works_from_the_owners_side(app: &TestApp) {
     assert!(app.me(&mut friend).await.is_some(), "the friend is still a friend");
     let calls = app.plex.calls().len();
     assert!(calls <= 5, "one owner pass: {calls} calls");
+    // A connection made through the API (no relationship stored yet) is judged too: the owner
+    // shares with nobody of that id, so it is revoked.
+    let (_, stranger_user) = app.post("/api/v3/core/users/", json!({"username": "made", "name": "Made"})).await;
+    let body = json!({"user": stranger_user["pk"], "source": "plex", "identifier": "4242", "plex_token": "t"});
+    let (status, made) = app.post("/api/v3/sources/user_connections/plex/", body).await;
+    assert_eq!(status, 201, "{made}");
+    let summary = plexid_server::jobs::access::sweep(&app.state).await.unwrap();
+    assert_eq!((summary.checked, summary.revoked), (3, 1), "{summary:?}");
     // A row a sign-in checked after the sweep gathered its facts is left alone.
     app.sql("UPDATE user_source_connection SET access_checked = access_checked + 3600000000").await;
     let summary = plexid_server::jobs::access::sweep(&app.state).await.unwrap();
-    assert_eq!((summary.fresher, summary.revoked), (2, 0), "{summary:?}");
+    assert_eq!((summary.fresher, summary.revoked), (3, 0), "{summary:?}");
 }
 both!(the_sweep_works_from_the_owners_side, the_sweep_works_from_the_owners_side);
 
