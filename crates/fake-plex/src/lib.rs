@@ -456,14 +456,21 @@ impl FakePlex {
         self.add_friend_request(9005, 9001);
         self.add_resource(
             9006,
-            Resource { name: "Demo Server".into(), client_identifier: DEMO_SERVER_ID.into(), provides: "server".into() },
+            Resource {
+                name: "Demo Server".into(),
+                client_identifier: DEMO_SERVER_ID.into(),
+                provides: "server".into(),
+            },
         );
         let mut kid = Account::managed(9007, "demo kid");
         kid.token = "demo-kid-token".into();
         self.add_account(kid.clone());
         self.add_home_member(9001, 9007);
         self.share_server(DEMO_SERVER_ID, 9007);
-        accounts.push((kid, "a managed Plex Home user (no username), \"Demo Server\" shared: allowed, asked for a username"));
+        accounts.push((
+            kid,
+            "a managed Plex Home user (no username), \"Demo Server\" shared: allowed, asked for a username",
+        ));
         accounts
     }
 
@@ -879,14 +886,24 @@ async fn server_shares(State(fake): State<FakePlex>, Path(id): Path<String>, req
                     "acceptedAt": if share.accepted { 1_700_000_000 } else { 0 }, "invitedAt": 1_699_000_000,
                     "allowSync": false, "allLibraries": true, "owned": false,
                 });
-                Some(element("SharedServer", &attributes, "<Section id=\"1\" key=\"1\" title=\"Movies\" type=\"movie\" shared=\"1\"/>"))
+                Some(element(
+                    "SharedServer",
+                    &attributes,
+                    "<Section id=\"1\" key=\"1\" title=\"Movies\" type=\"movie\" shared=\"1\"/>",
+                ))
             })
             .collect();
         let container = json!({
             "friendlyName": "myPlex", "identifier": "com.plexapp.plugins.myplex",
             "machineIdentifier": server.client_identifier, "size": shares.len(),
         });
-        xml_answer(StatusCode::OK, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", element("MediaContainer", &container, &shares.concat())))
+        xml_answer(
+            StatusCode::OK,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
+                element("MediaContainer", &container, &shares.concat())
+            ),
+        )
     })
 }
 
@@ -1008,8 +1025,12 @@ async fn home_users_xml(State(fake): State<FakePlex>, request: Request) -> Respo
     with_caller(&fake, &request, |world, a, _| {
         let Some(users) = home_members(world, a) else { return no_home() };
         let inner: String = users.iter().map(|u| element("User", u, "")).collect();
-        let container = json!({"friendlyName": "myPlex", "identifier": "com.plexapp.plugins.myplex", "size": users.len()});
-        xml_answer(StatusCode::OK, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", element("MediaContainer", &container, &inner)))
+        let container =
+            json!({"friendlyName": "myPlex", "identifier": "com.plexapp.plugins.myplex", "size": users.len()});
+        xml_answer(
+            StatusCode::OK,
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", element("MediaContainer", &container, &inner)),
+        )
     })
 }
 

@@ -80,8 +80,10 @@ async fn resources_list_owned_and_shared_servers() {
     };
     let owner: Value = get(1).await.unwrap().json().await.unwrap();
     assert_eq!((owner[0]["clientIdentifier"].as_str(), owner[0]["owned"].as_bool()), (Some("srv"), Some(true)));
+    assert!(owner[0]["ownerId"].is_null() && owner[0]["sourceTitle"].is_null(), "owned: no owner id");
     let member: Value = get(2).await.unwrap().json().await.unwrap();
-    assert_eq!(member[0]["owned"], false);
+    assert_eq!((member[0]["owned"].clone(), member[0]["ownerId"].clone()), (Value::Bool(false), Value::from(1)));
+    assert_eq!(member[0]["sourceTitle"], "owner");
     fake.unshare_server("srv", 2);
     let member: Value = get(2).await.unwrap().json().await.unwrap();
     assert_eq!(member, Value::Array(vec![]));
@@ -98,9 +100,14 @@ async fn faults_latency_cors_and_the_call_log() {
     fake.fault_times("/api/v2/user", Fault::Status(500), 1);
     assert_eq!(user().await.unwrap().status(), 500);
     assert_eq!(user().await.unwrap().status(), 200, "only once");
-    fake.fault("/api/v2/user", Fault::RateLimited { retry_after_secs: 7 });
+    fake.fault("/api/v2/user", Fault::RateLimited { retry_after_secs: Some(7) });
     let limited = user().await.unwrap();
     assert_eq!((limited.status().as_u16(), limited.headers()["retry-after"].to_str().unwrap()), (429, "7"));
+    fake.clear_faults();
+    fake.fault("/api/v2/user", Fault::RateLimited { retry_after_secs: None });
+    let limited = user().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("retry-after").is_none(), "as plex.tv: no Retry-After");
     fake.clear_faults();
     fake.fault("/api/v2/user", Fault::Malformed);
     assert!(user().await.unwrap().json::<Value>().await.is_err());
@@ -120,7 +127,7 @@ async fn faults_latency_cors_and_the_call_log() {
 #[tokio::test]
 async fn the_auth_page_offers_every_account() {
     let (fake, http) = fake().await;
-    let page = http.get(format!("{}/auth", fake.url())).send().await.unwrap().text().await.unwrap();
+    let page = http.get(format!("{}/auth", fake.app_url())).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"approve-owner\"") && page.contains("id=\"approve-member\""));
     let pin: Value = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins", fake.url()))
         .send()
@@ -131,10 +138,87 @@ async fn the_auth_page_offers_every_account() {
         .unwrap();
     let approve = |client: &'static str| {
         let code = pin["code"].as_str().unwrap().to_owned();
-        http.post(format!("{}/auth/approve", fake.url()))
+        http.post(format!("{}/auth/approve", fake.app_url()))
             .form(&[("code", code.as_str()), ("clientID", client), ("account", "2")])
             .send()
     };
     assert_eq!(approve("wrong-client").await.unwrap().status(), 404);
     assert_eq!(approve("c1").await.unwrap().status(), 204);
+}
+
+/// The owner's side as plex.tv shows it today: accepted and pending shares, the XML shares,
+/// friends from GraphQL with `/api/v2/friends` gone (its old JSON behind a switch), Plex Home in
+/// both shapes and none, the token in `/api/v2/user`, and the app page on another origin.
+#[tokio::test]
+async fn the_owners_side_is_as_harsh_as_plex_tv() {
+    let (fake, http) = fake().await;
+    fake.add_account(Account::new(3, "friend"));
+    fake.add_account(Account::new(4, "requester"));
+    fake.add_account(Account::managed(5, "Kid"));
+    fake.add_friend(1, 3);
+    fake.add_friend_request(4, 1);
+    fake.add_home_member(1, 5);
+    fake.invite_to_server("srv", 4);
+    let get = |path: &str, who: u64| {
+        api(&http, reqwest::Method::GET, format!("{}{path}", fake.url()))
+            .header("X-Plex-Token", fake.token_of(who).unwrap())
+            .send()
+    };
+    let accepted: Value = get("/api/v2/shared_servers/owned/accepted", 1).await.unwrap().json().await.unwrap();
+    assert_eq!(accepted.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (accepted[0]["invited"]["id"].clone(), accepted[0]["machineIdentifier"].clone()),
+        (Value::from(2), Value::from("srv"))
+    );
+    let pending: Value = get("/api/v2/shared_servers/owned/pending", 1).await.unwrap().json().await.unwrap();
+    assert_eq!(pending[0]["invitedId"], 4);
+    let xml = get("/api/servers/srv/shared_servers", 1).await.unwrap().text().await.unwrap();
+    assert!(xml.contains("userID=\"2\"") && xml.contains("acceptedAt=\"0\""), "{xml}");
+    assert_eq!(get("/api/servers/srv/shared_servers", 2).await.unwrap().status(), 403, "the owner's only");
+    // /api/v2/friends is gone; GraphQL lists accepted friends.
+    assert_eq!(get("/api/v2/friends", 1).await.unwrap().status(), 410);
+    let graphql: Value = api(&http, reqwest::Method::POST, format!("{}/api", fake.url()))
+        .header("X-Plex-Token", fake.token_of(1).unwrap())
+        .json(&serde_json::json!({"query": "query GetAllFriends { allFriendsV2 { user { id idRaw username } } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(graphql["data"]["allFriendsV2"][0]["user"]["idRaw"], 3);
+    assert_eq!(graphql["data"]["allFriendsV2"].as_array().unwrap().len(), 1);
+    fake.set_friends_gone(false);
+    let all: Value = get("/api/v2/friends", 1).await.unwrap().json().await.unwrap();
+    let statuses: Vec<&str> = all.as_array().unwrap().iter().map(|f| f["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["accepted", "pending_received", "accepted"], "{all}");
+    let kid = all.as_array().unwrap().iter().find(|f| f["id"] == 5).unwrap();
+    assert!(
+        kid["username"].is_null()
+            && kid["email"].is_null()
+            && kid["home"] == true
+            && kid["sharedServers"] == serde_json::json!([])
+    );
+    let accepted: Value = get("/api/v2/friends?status=accepted", 1).await.unwrap().json().await.unwrap();
+    assert_eq!(accepted.as_array().unwrap().len(), 2);
+    // Plex Home: the object with the admin, a bare array on request, 404 without a Home.
+    let home: Value = get("/api/v2/home/users", 1).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (home["users"][0]["admin"].clone(), home["users"][1]["username"].clone()),
+        (Value::Bool(true), Value::from(""))
+    );
+    fake.set_home_as_array(true);
+    assert!(get("/api/v2/home/users", 1).await.unwrap().json::<Value>().await.unwrap().is_array());
+    assert!(get("/api/home/users", 1).await.unwrap().text().await.unwrap().contains("<User "));
+    assert_eq!(get("/api/v2/home/users", 2).await.unwrap().status(), 404);
+    // The person's own token is in /api/v2/user; a managed user has no username or email.
+    let me: Value = get("/api/v2/user", 5).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (me["authToken"].as_str(), me["username"].as_str(), me["email"].as_str()),
+        (fake.token_of(5).as_deref(), Some(""), Some(""))
+    );
+    // The app page is on another origin.
+    assert_ne!(fake.url(), fake.app_url());
+    assert_eq!(http.get(format!("{}/auth", fake.app_url())).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("{}/auth", fake.url())).send().await.unwrap().status(), 404);
 }

@@ -188,7 +188,9 @@ impl Relationship {
             self.friend |= previous.friend;
         }
         for server in &previous.servers {
-            if !self.servers.contains(server) && unknown.iter().any(|f| matches!(f, Fact::Shares | Fact::OwnerServers | Fact::PersonServers)) {
+            if !self.servers.contains(server)
+                && unknown.iter().any(|f| matches!(f, Fact::Shares | Fact::OwnerServers | Fact::PersonServers))
+            {
                 self.servers.push(server.clone());
             }
         }
@@ -251,10 +253,10 @@ fn member_of(owner: &OwnerSide<'_>, person: &PersonSide<'_>, server: &str, missi
         missing.push(Fact::PersonServers);
         return None;
     };
-    Some(mine.iter().any(|s| {
-        s.id == server
-            && if s.owned { person.id == real_owner } else { s.owner_id == Some(real_owner) }
-    }))
+    Some(
+        mine.iter()
+            .any(|s| s.id == server && if s.owned { person.id == real_owner } else { s.owner_id == Some(real_owner) }),
+    )
 }
 
 /// The access rule of a source (D5, D19, D22, D23): the owner always; with `allow_friends`, the
@@ -296,12 +298,8 @@ pub fn decide_access(
     }
     unknown.sort_unstable();
     unknown.dedup();
-    let relationship = Relationship {
-        owner: is_owner == Some(true),
-        home: home == Some(true),
-        friend: friend == Some(true),
-        servers,
-    };
+    let relationship =
+        Relationship { owner: is_owner == Some(true), home: home == Some(true), friend: friend == Some(true), servers };
     if relationship.grants_access() {
         return Access::Granted { relationship, unknown };
     }
@@ -310,9 +308,7 @@ pub fn decide_access(
         missing.dedup();
         return Access::Unknown { missing };
     }
-    let claimed = person.servers.is_some_and(|mine| {
-        mine.iter().any(|s| s.owned && allowed_servers.contains(&s.id))
-    });
+    let claimed = person.servers.is_some_and(|mine| mine.iter().any(|s| s.owned && allowed_servers.contains(&s.id)));
     Access::Denied(claimed.then_some(DenyHint::ClaimedServer))
 }
 
@@ -476,7 +472,13 @@ mod tests {
 
     /// Every fact obtained: the owner's servers, no shares, no friends, no Home.
     fn known<'a>(servers: &'a [ServerEntry], shares: &'a ShareList, friends: &'a [u64]) -> OwnerSide<'a> {
-        OwnerSide { id: Some(OWNER), servers: Some(servers), shares: Some(shares), friends: Some(friends), home: Some(&[]) }
+        OwnerSide {
+            id: Some(OWNER),
+            servers: Some(servers),
+            shares: Some(shares),
+            friends: Some(friends),
+            home: Some(&[]),
+        }
     }
 
     fn granted(access: &Access) -> Option<&Relationship> {
@@ -499,7 +501,8 @@ mod tests {
         let allowed = servers(&["own", "shared"]);
         let share_own = shares(&[("own", ME)]);
         // (case, shares, person's servers, person id, expected servers or None for a refusal)
-        let rows: Vec<(&str, &ShareList, Option<&[ServerEntry]>, u64, Option<Vec<&str>>)> = vec![
+        type Row<'a> = (&'a str, &'a ShareList, Option<&'a [ServerEntry]>, u64, Option<Vec<&'a str>>);
+        let rows: Vec<Row> = vec![
             ("shared by the owner, accepted", &share_own, Some(&[]), ME, Some(vec!["own"])),
             ("accepted share counts without the person's devices", &share_own, None, ME, Some(vec!["own"])),
             ("the person lists the owner's server, no share", &none, Some(&mine_own_listed_shared), ME, None),
@@ -507,7 +510,13 @@ mod tests {
             ("shared with the owner: same real owner", &none, Some(&mine_shared_by_other), ME, Some(vec!["shared"])),
             ("shared with the owner: another owner id", &none, Some(&mine_shared_by_someone_else), ME, None),
             ("shared with the owner: claimed", &none, Some(&mine_claimed_shared), ME, None),
-            ("shared with the owner: its real owner signs in", &none, Some(&mine_claimed_shared), OTHER, Some(vec!["shared"])),
+            (
+                "shared with the owner: its real owner signs in",
+                &none,
+                Some(&mine_claimed_shared),
+                OTHER,
+                Some(vec!["shared"]),
+            ),
             ("nothing at all", &none, Some(&[]), ME, None),
         ];
         for (case, shares, mine, id, expected) in rows {
@@ -526,9 +535,19 @@ mod tests {
         let owner_servers = owner_servers();
         let none = shares(&[]);
         let claimed = [entry("own", true, None)];
-        let access = decide_access(&known(&owner_servers, &none, &[]), &PersonSide { id: ME, servers: Some(&claimed) }, &servers(&["own"]), true);
+        let access = decide_access(
+            &known(&owner_servers, &none, &[]),
+            &PersonSide { id: ME, servers: Some(&claimed) },
+            &servers(&["own"]),
+            true,
+        );
         assert_eq!(access, Access::Denied(Some(DenyHint::ClaimedServer)));
-        let access = decide_access(&known(&owner_servers, &none, &[]), &PersonSide { id: ME, servers: Some(&[]) }, &servers(&["own"]), true);
+        let access = decide_access(
+            &known(&owner_servers, &none, &[]),
+            &PersonSide { id: ME, servers: Some(&[]) },
+            &servers(&["own"]),
+            true,
+        );
         assert_eq!(access, Access::Denied(None));
     }
 
@@ -537,7 +556,12 @@ mod tests {
         let owner_servers = owner_servers();
         let none = shares(&[]);
         let mine = [entry("elsewhere", false, Some(OTHER)), entry("mine", true, None)];
-        let access = decide_access(&known(&owner_servers, &none, &[]), &PersonSide { id: ME, servers: Some(&mine) }, &servers(&["elsewhere", "mine"]), true);
+        let access = decide_access(
+            &known(&owner_servers, &none, &[]),
+            &PersonSide { id: ME, servers: Some(&mine) },
+            &servers(&["elsewhere", "mine"]),
+            true,
+        );
         assert!(matches!(access, Access::Denied(_)), "{access:?}");
     }
 
@@ -591,7 +615,11 @@ mod tests {
         assert!(matches!(&access, Access::Granted { unknown, .. } if unknown == &[Fact::Friends]), "{access:?}");
         let owner = OwnerSide { friends: None, ..known(&owner_servers, &none, &[]) };
         assert_eq!(decide_access(&owner, &me, &allowed, true), Access::Unknown { missing: vec![Fact::Friends] });
-        assert_eq!(decide_access(&owner, &me, &allowed, false), Access::Denied(None), "friends not allowed: not needed");
+        assert_eq!(
+            decide_access(&owner, &me, &allowed, false),
+            Access::Denied(None),
+            "friends not allowed: not needed"
+        );
         // Shares unknown.
         let owner = OwnerSide { shares: None, ..known(&owner_servers, &none, &[]) };
         assert_eq!(decide_access(&owner, &me, &allowed, true), Access::Unknown { missing: vec![Fact::Shares] });
@@ -634,7 +662,9 @@ mod tests {
         assert!(granted(&access).is_some_and(|r| r.home && !r.friend), "{access:?}");
         let owner = OwnerSide { home: None, ..known(&owner_servers, &share_own, &[]) };
         let access = decide_access(&owner, &me, &servers(&["own"]), true);
-        assert!(matches!(&access, Access::Granted { relationship, unknown } if !relationship.home && unknown == &[Fact::Home]));
+        assert!(
+            matches!(&access, Access::Granted { relationship, unknown } if !relationship.home && unknown == &[Fact::Home])
+        );
     }
 
     #[test]

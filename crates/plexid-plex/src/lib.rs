@@ -240,8 +240,13 @@ impl OwnerCache {
         fn until<T>(slot: &Slot<T>) -> Option<Instant> {
             slot.as_ref().map(|(until, _)| *until)
         }
-        let slots = [until(&self.identity), until(&self.servers), until(&self.shares), until(&self.friends), until(&self.home)];
-        slots.into_iter().flatten().chain(self.server_shares.values().map(|(until, _)| *until)).all(|until| until <= now)
+        let slots =
+            [until(&self.identity), until(&self.servers), until(&self.shares), until(&self.friends), until(&self.home)];
+        slots
+            .into_iter()
+            .flatten()
+            .chain(self.server_shares.values().map(|(until, _)| *until))
+            .all(|until| until <= now)
     }
 }
 
@@ -337,7 +342,8 @@ pub fn parse_accepted_shares(value: &Value) -> Option<Vec<(String, u64)>> {
             .iter()
             .filter_map(|share| {
                 let server = text_of(share, "machineIdentifier")?;
-                let invited = id_of(share.get("invited").and_then(|i| i.get("id"))).or(id_of(share.get("invitedId")))?;
+                let invited =
+                    id_of(share.get("invited").and_then(|i| i.get("id"))).or(id_of(share.get("invitedId")))?;
                 Some((server, invited))
             })
             .collect(),
@@ -609,7 +615,13 @@ impl PlexClient {
     pub async fn server_shares(&self, client_id: &str, token: &str, server: &str) -> Result<Vec<u64>, PlexError> {
         let encoded: String = server
             .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect();
         let path = format!("/api/servers/{encoded}/shared_servers");
         let body = self.send(Request { host: Host::Api, path: &path, body: None, endpoint: Some("/api/servers/{machineIdentifier}/shared_servers") }, client_id, token).await?;
@@ -840,7 +852,10 @@ mod tests {
             "subscription": {"active": true, "accessToken": "x"}, "pin": "1234"}))
         .unwrap();
         assert_eq!((user.id, user.username.as_str(), user.email), (1234, "u", None));
-        assert_eq!(user.raw, json!({"id": "1234", "username": "u", "title": "T", "email": "", "subscription": {"active": true}}));
+        assert_eq!(
+            user.raw,
+            json!({"id": "1234", "username": "u", "title": "T", "email": "", "subscription": {"active": true}})
+        );
         assert!(parse_user(&json!({"username": "no id"})).is_none());
         let managed = parse_user(&json!({"id": 5, "username": null, "email": null})).unwrap();
         assert_eq!((managed.username.as_str(), managed.email), ("", None));

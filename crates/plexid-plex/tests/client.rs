@@ -153,7 +153,7 @@ async fn friends_fall_back_and_gone_is_its_own_state() {
     // The old JSON while it answers: accepted friends only, never a request or a managed user.
     fake.set_friends_gone(false);
     assert_eq!(plex.friends(CLIENT, &owner).await.unwrap(), [3]);
-    let asked = fake.calls().into_iter().filter(|c| c.path == "/api/v2/friends").last().unwrap();
+    let asked = fake.calls().into_iter().rev().find(|c| c.path == "/api/v2/friends").unwrap();
     assert_eq!(asked.query, "status=accepted");
     // Plex Home: the admin and the managed user, in the object or the bare array.
     fake.clear_faults();

@@ -273,11 +273,13 @@ impl Settings {
 mod tests {
     use super::Period;
 
-
     #[test]
     fn plex_hosts_follow_the_api_url() {
         let mut settings = super::Settings::for_database("sqlite://x.db");
-        assert_eq!((settings.plex_clients(), settings.plex_community()), ("https://clients.plex.tv".into(), "https://community.plex.tv".into()));
+        assert_eq!(
+            (settings.plex_clients(), settings.plex_community()),
+            ("https://clients.plex.tv".into(), "https://community.plex.tv".into())
+        );
         settings.plex_api_url = "http://127.0.0.1:9100".into();
         assert_eq!(settings.plex_clients(), "http://127.0.0.1:9100");
         assert_eq!(settings.plex_community(), "http://127.0.0.1:9100");

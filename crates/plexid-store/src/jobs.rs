@@ -28,7 +28,8 @@ pub struct FactState {
 impl<A: Access> Conn<'_, A> {
     /// The health of each plex.tv call of each of `sources`, by fact name.
     pub async fn fact_states(&mut self, sources: &[SourceId]) -> StoreResult<Vec<(SourceId, FactState)>> {
-        let head = "SELECT source_uuid, fact, state, since, detail FROM plex_fact_state WHERE state <> '' AND source_uuid IN";
+        let head =
+            "SELECT source_uuid, fact, state, since, detail FROM plex_fact_state WHERE state <> '' AND source_uuid IN";
         let rows = self.rows_in(head, sources.iter().map(|s| Param::from(*s)), " ORDER BY fact").await?;
         rows.iter()
             .map(|row| {
@@ -96,7 +97,11 @@ impl Conn<'_, ReadWrite> {
     /// Records the state of a fact of `source` if it differs from the stored one (or none is
     /// stored); returns the state it replaced (`None` when new) when it wrote, nothing when the
     /// state was already this one. The row is locked, so concurrent instances record one change.
-    pub async fn change_fact_state(&mut self, source: SourceId, new: &FactState) -> StoreResult<Option<Option<String>>> {
+    pub async fn change_fact_state(
+        &mut self,
+        source: SourceId,
+        new: &FactState,
+    ) -> StoreResult<Option<Option<String>>> {
         // A row to lock first ('' stands for "nothing recorded yet").
         self.execute(
             "INSERT INTO plex_fact_state (source_uuid, fact, state, since) VALUES ($1, $2, '', $3) \

@@ -67,9 +67,22 @@ pub async fn sweep(state: &AppState) -> ServiceResult<SweepSummary> {
 
 /// The access rule's verdict for one connection, with the owner's facts and, only when needed,
 /// the person's own servers.
-async fn judge(state: &AppState, source: &Source, owner: &Owner, connection: &UserConnection, calls: &mut usize) -> Option<Access> {
+async fn judge(
+    state: &AppState,
+    source: &Source,
+    owner: &Owner,
+    connection: &UserConnection,
+    calls: &mut usize,
+) -> Option<Access> {
     let plex_id = connection.identifier.parse::<u64>().ok()?;
-    let decide = |servers| decide_access(&owner.side(), &PersonSide { id: plex_id, servers }, &source.allowed_servers, source.allow_friends);
+    let decide = |servers| {
+        decide_access(
+            &owner.side(),
+            &PersonSide { id: plex_id, servers },
+            &source.allowed_servers,
+            source.allow_friends,
+        )
+    };
     let access = decide(None);
     if !matches!(&access, Access::Unknown { missing } if missing == &[Fact::PersonServers]) {
         return Some(access);
@@ -174,9 +187,11 @@ async fn apply(
             checked: Some(now),
             revoked: None,
         },
-        Access::Denied(_) => {
-            ConnectionAccess { relationship: Default::default(), checked: Some(now), revoked: before.revoked.or(Some(now)) }
-        }
+        Access::Denied(_) => ConnectionAccess {
+            relationship: Default::default(),
+            checked: Some(now),
+            revoked: before.revoked.or(Some(now)),
+        },
         Access::Unknown { .. } => return Ok(()),
     };
     conn.set_connection_access(connection.id, &after).await?;
@@ -185,8 +200,11 @@ async fn apply(
         (Some(_), None) => "access_restored",
         _ => return Ok(()),
     };
-    let ended =
-        if change == "access_revoked" { conn.delete_sessions_of_user(connection.user, Some(source.id)).await? } else { 0 };
+    let ended = if change == "access_revoked" {
+        conn.delete_sessions_of_user(connection.user, Some(source.id)).await?
+    } else {
+        0
+    };
     let user = conn.user_by_id(connection.user).await?;
     let action = if change == "access_revoked" { EventAction::Logout } else { EventAction::SystemTaskExecution };
     let mut event = NewEvent::new(action, APP)

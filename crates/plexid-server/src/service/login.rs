@@ -15,8 +15,8 @@
 //! A refusal is a [`ServiceError::Denied`] with its reason, recorded in the audit log.
 
 use plexid_core::login::{
-    decide_access, decide_group, decide_user, Access, DenyHint, DenyReason, Fact, GroupAction, PersonSide, Relationship,
-    UserAction, UserLookup,
+    decide_access, decide_group, decide_user, Access, DenyHint, DenyReason, Fact, GroupAction, PersonSide,
+    Relationship, UserAction, UserLookup,
 };
 use plexid_core::model::{Group, GroupConnection, Source, User, UserConnection};
 use plexid_core::modes::{EventAction, UserMatchingMode};

@@ -39,10 +39,11 @@ impl Owner {
         Owner {
             id: facts.identity.as_ref().ok().map(|u| u.id),
             servers: facts.servers.as_ref().ok().map(|all| server_entries(all)),
-            shares: facts.shares.as_ref().and_then(|r| r.as_ref().ok()).map(|s| ShareList {
-                accepted: s.accepted.clone(),
-                covers: s.covers.clone(),
-            }),
+            shares: facts
+                .shares
+                .as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|s| ShareList { accepted: s.accepted.clone(), covers: s.covers.clone() }),
             friends: facts.friends.as_ref().and_then(|r| r.as_ref().ok()).cloned(),
             home: facts.home.as_ref().ok().cloned(),
         }
@@ -205,7 +206,10 @@ async fn record(app: &AppState, source: &Source, changed: &[(Fact, &'static str,
         let (action, message) = if *state == "ok" {
             (EventAction::SystemTaskExecution, format!("plex.tv answers the {name} call again."))
         } else {
-            (EventAction::ConfigurationError, format!("plex.tv {name} call: {}; {}", state.replace('_', " "), consequence(name)))
+            (
+                EventAction::ConfigurationError,
+                format!("plex.tv {name} call: {}; {}", state.replace('_', " "), consequence(name)),
+            )
         };
         let event = NewEvent::new(action, APP)
             .context("message", message)

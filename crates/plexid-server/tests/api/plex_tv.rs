@@ -34,7 +34,8 @@ impl TestApp {
         self.plex.invite_to_server(SERVER_ID, INVITED);
         self.plex.add_friend_request(REQUESTER, OWNER);
         self.plex.add_friend_request(OWNER, INVITED);
-        let server = Resource { name: "Allowed".into(), client_identifier: SERVER_ID.into(), provides: "server".into() };
+        let server =
+            Resource { name: "Allowed".into(), client_identifier: SERVER_ID.into(), provides: "server".into() };
         self.plex.add_resource(CLAIMER, server);
         self.plex.add_account(Account::managed(KID, "Kid"));
         self.plex.add_home_member(OWNER, KID);
@@ -213,7 +214,8 @@ async fn each_failure_on_each_call_is_502_503_and_writes_nothing(app: &TestApp) 
             if slug == "shared" {
                 // The owner's facts come from the cache; only the person's devices fail.
                 let owner = app.plex.token_of(OWNER).unwrap();
-                let query = plexid_plex::OwnerQuery { servers: &["srv-other".to_owned()], friends: false, fresh: false };
+                let query =
+                    plexid_plex::OwnerQuery { servers: &["srv-other".to_owned()], friends: false, fresh: false };
                 let source = app.store.read().source_by_slug("shared").await.unwrap().unwrap();
                 app.state.plex.owner(&source.client_id, &owner, query).await;
             }
@@ -237,7 +239,9 @@ async fn each_failure_on_each_call_is_502_503_and_writes_nothing(app: &TestApp) 
     assert_eq!(app.written().await, before, "nothing written");
     let failed = app.events("action=login_failed").await;
     assert_eq!(failed.len(), failures);
-    assert!(failed.iter().all(|e| e["context"]["reason"] == "plex_unavailable" || e["context"]["reason"] == "plex_rate_limited"));
+    assert!(failed
+        .iter()
+        .all(|e| e["context"]["reason"] == "plex_unavailable" || e["context"]["reason"] == "plex_rate_limited"));
     assert!(app.events("action=login").await.is_empty());
 }
 
@@ -250,7 +254,8 @@ mod each_failure_on_each_call {
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        super::each_failure_on_each_call_is_502_503_and_writes_nothing(&spawn(crate::helpers::Backend::Sqlite).await).await;
+        super::each_failure_on_each_call_is_502_503_and_writes_nothing(&spawn(crate::helpers::Backend::Sqlite).await)
+            .await;
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {

@@ -109,13 +109,18 @@ pub async fn health_table(state: &AppState, admin: &Admin) -> Result<String, Pag
 }
 
 /// The source's failing plex.tv calls ("friends list unavailable since …: …"), or that they work.
-fn calls_html(facts: &[(plexid_core::SourceId, plexid_store::jobs::FactState)], source: plexid_core::SourceId) -> String {
+fn calls_html(
+    facts: &[(plexid_core::SourceId, plexid_store::jobs::FactState)],
+    source: plexid_core::SourceId,
+) -> String {
     let mine: Vec<_> = facts.iter().filter(|(id, _)| *id == source).map(|(_, f)| f.clone()).collect();
     let lines = crate::service::plex_facts::health_lines(&mine);
     match (mine.is_empty(), lines.is_empty()) {
         (true, _) => "not asked yet".to_owned(),
         (false, true) => "all answer".to_owned(),
-        (false, false) => lines.iter().map(|l| format!("<span class=\"error\">{}</span>", escape(l))).collect::<Vec<_>>().join("<br>"),
+        (false, false) => {
+            lines.iter().map(|l| format!("<span class=\"error\">{}</span>", escape(l))).collect::<Vec<_>>().join("<br>")
+        }
     }
 }
 
