@@ -245,24 +245,13 @@ async fn each_failure_on_each_call_is_502_503_and_writes_nothing(app: &TestApp) 
     assert!(app.events("action=login").await.is_empty());
 }
 
-mod each_failure_on_each_call {
-    async fn spawn(backend: crate::helpers::Backend) -> crate::helpers::TestApp {
-        crate::helpers::TestApp::spawn_with(backend, |s| {
-            s.plex_timeout = plexid_server::config::Period(jiff::SignedDuration::from_millis(250));
-        })
-        .await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::each_failure_on_each_call_is_502_503_and_writes_nothing(&spawn(crate::helpers::Backend::Sqlite).await)
-            .await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::each_failure_on_each_call_is_502_503_and_writes_nothing(&spawn(crate::helpers::Backend::Postgres).await)
-            .await;
-    }
-}
+both!(
+    each_failure_on_each_call,
+    each_failure_on_each_call_is_502_503_and_writes_nothing,
+    settings(|s: &mut plexid_server::config::Settings| {
+        s.plex_timeout = plexid_server::config::Period(jiff::SignedDuration::from_millis(250));
+    })
+);
 
 async fn the_owner_cache_is_kept_when_the_home_call_fails(app: &TestApp) {
     app.harsh_accounts();
