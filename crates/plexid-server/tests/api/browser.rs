@@ -137,15 +137,7 @@ async fn signing_in_through_the_login_page() {
     browser.execute("window.open = function () { return null; };", vec![]).await.unwrap();
     browser.wait().at_most(WAIT).for_element(Locator::Id("plex-plex")).await.unwrap().click().await.unwrap();
     browser.wait().at_most(WAIT).for_element(Locator::Id("approve-stranger")).await.unwrap().click().await.unwrap();
-    let started = Instant::now();
-    loop {
-        let status = text_of(&browser, "#plex-status").await;
-        if status.contains("does not have access") {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "no refusal shown: {status:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_status(&browser, "does not have access").await;
     assert!(browser.find(Locator::Id("plex-retry")).await.unwrap().is_displayed().await.unwrap());
     browser.close().await.unwrap();
 
@@ -170,15 +162,7 @@ async fn signing_in_through_the_login_page() {
     browser.wait().at_most(WAIT).for_element(Locator::Id("approve-member")).await.unwrap();
     browser.close_window().await.unwrap();
     browser.switch_to_window(main.clone()).await.unwrap();
-    let started = Instant::now();
-    loop {
-        let status = text_of(&browser, "#plex-status").await;
-        if status.contains("The Plex window was closed") {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "no message for the closed window: {status:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_status(&browser, "The Plex window was closed").await;
     let retry = browser.find(Locator::Id("plex-retry")).await.unwrap();
     assert!(retry.is_displayed().await.unwrap());
     retry.click().await.unwrap();
@@ -192,6 +176,19 @@ async fn signing_in_through_the_login_page() {
     let users = app.count("/api/v3/sources/user_connections/plex/").await;
     assert_eq!(users, 2, "member and friend; nothing for the stranger");
     let _ = (MEMBER, FRIEND, STRANGER);
+}
+
+/// Waits until the login page's status says `needle`.
+async fn wait_for_status(browser: &Client, needle: &str) {
+    let started = Instant::now();
+    loop {
+        let status = text_of(browser, "#plex-status").await;
+        if status.contains(needle) {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "the page never said {needle:?}: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits for a window other than `main` (the Plex window) to open.
