@@ -262,18 +262,28 @@ impl Conn<'_, ReadWrite> {
         .map(drop)
     }
 
-    /// The connection's Plex id and access state, locked until the transaction ends (what the
-    /// access sweep re-reads before it writes).
-    pub async fn connection_access_for_update(
+    /// The Plex id and access state of each of the connections `ids` that still exist, locked
+    /// until the transaction ends (what the access sweep re-reads before it writes), in one query.
+    pub async fn connections_access_for_update(
         &mut self,
-        id: UserConnectionId,
-    ) -> StoreResult<Option<(String, ConnectionAccess)>> {
-        let sql = format!(
-            "SELECT identifier, relationship, access_checked, access_revoked FROM user_source_connection WHERE id = $1{}",
-            self.dialect().for_update()
-        );
-        let row = self.fetch_optional(&sql, params![id]).await?;
-        row.as_ref().map(|r| Ok((r.text("identifier")?, access_from_row(r)?))).transpose()
+        ids: &[UserConnectionId],
+    ) -> StoreResult<Vec<(UserConnectionId, String, ConnectionAccess)>> {
+        let head = "SELECT id, identifier, relationship, access_checked, access_revoked FROM user_source_connection \
+                    WHERE id IN";
+        let tail = format!(" ORDER BY id{}", self.dialect().for_update());
+        let rows = self.rows_in(head, ids.iter().map(|id| crate::row::Param::from(*id)), &tail).await?;
+        rows.iter().map(|r| Ok((UserConnectionId(r.int("id")?), r.text("identifier")?, access_from_row(r)?))).collect()
+    }
+
+    /// Marks the connections `ids` checked at `at` (the access sweep's "nothing changed").
+    pub async fn touch_connections_checked(&mut self, ids: &[UserConnectionId], at: Timestamp) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut params = crate::params![at];
+        let list = crate::listing::bind_list(&mut params, ids.iter().map(|id| crate::row::Param::from(*id)));
+        let sql = format!("UPDATE user_source_connection SET access_checked = $1 WHERE id IN ({list})");
+        self.execute(&sql, params).await.map(drop)
     }
 
     pub async fn set_connection_access(&mut self, id: UserConnectionId, access: &ConnectionAccess) -> StoreResult<()> {

@@ -6,17 +6,17 @@
 //! *definitely* gone (every fact that could have admitted them obtained) ends the user's sessions
 //! through that source and is recorded; a missing fact changes nothing.
 //!
-//! Each decision is written in a short transaction that re-reads the connection under a lock
-//! and writes only the access columns (relationship, checked, revoked); a connection a sign-in
-//! checked after the sweep's facts were gathered is left alone (the sweep never acts on facts
-//! older than the row). What each connection was found to be (owner, Home, friend, member of
+//! Decisions are written 200 connections to a short transaction that re-reads those rows under a
+//! lock (one query) and writes only the access columns (relationship, checked, revoked): a
+//! changed row on its own, the unchanged ones' time of check in one statement; a connection a
+//! sign-in checked after the sweep's facts were gathered is left alone (the sweep never acts on
+//! facts older than the row). What each connection was found to be (owner, Home, friend, member of
 //! which servers) is stored with it for per-application rules; a part plex.tv did not answer
 //! keeps its last value.
 
 use plexid_core::login::{decide_access, Access, Fact, PersonSide};
 use plexid_core::model::{Source, UserConnection};
 use plexid_core::modes::EventAction;
-use plexid_core::Timestamp;
 use plexid_plex::OwnerQuery;
 use plexid_store::connections::ConnectionAccess;
 use serde_json::json;
@@ -129,9 +129,21 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     for batch in verdicts.chunks(BATCH) {
         let mut tx = state.store.begin().await?;
         let mut conn = tx.conn();
+        let ids: Vec<_> = batch.iter().map(|(c, _)| c.id).collect();
+        let rows = conn.connections_access_for_update(&ids).await?;
+        let mut unchanged = Vec::new();
         for (connection, access) in batch {
-            apply(state, source, &mut conn, connection, access, gathered, &mut summary).await?;
+            let Some((_, identifier, before)) = rows.iter().find(|(id, _, _)| *id == connection.id) else { continue };
+            // Changed hands, or a sign-in checked it after the facts were gathered: left alone.
+            if *identifier != connection.identifier || before.checked.is_some_and(|checked| checked > gathered) {
+                summary.fresher += 1;
+                continue;
+            }
+            if !apply(state, source, &mut conn, connection, access, before, &mut summary).await? {
+                unchanged.push(connection.id);
+            }
         }
+        conn.touch_connections_checked(&unchanged, state.clock.now()).await?;
         tx.commit().await?;
     }
     let now = state.clock.now();
@@ -163,23 +175,18 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
     Ok(summary)
 }
 
-/// Writes one verdict: the connection re-read under a lock, left alone when it changed hands or
-/// a sign-in checked it after `gathered`; sessions ended and an event recorded when access is
-/// revoked or restored.
+/// Writes one verdict on the connection as re-read under its lock (`before`); sessions ended and
+/// an event recorded when access is revoked or restored. Returns whether anything but the time
+/// of the check changed (that one is written for the whole batch at once).
 async fn apply(
     state: &AppState,
     source: &Source,
     conn: &mut plexid_store::Conn<'_, plexid_store::ReadWrite>,
     connection: &UserConnection,
     access: &Access,
-    gathered: Timestamp,
+    before: &ConnectionAccess,
     summary: &mut SweepSummary,
-) -> ServiceResult<()> {
-    let Some((identifier, before)) = conn.connection_access_for_update(connection.id).await? else { return Ok(()) };
-    if identifier != connection.identifier || before.checked.is_some_and(|checked| checked > gathered) {
-        summary.fresher += 1;
-        return Ok(());
-    }
+) -> ServiceResult<bool> {
     let now = state.clock.now();
     let after = match access {
         Access::Granted { relationship, unknown } => ConnectionAccess {
@@ -192,13 +199,16 @@ async fn apply(
             checked: Some(now),
             revoked: before.revoked.or(Some(now)),
         },
-        Access::Unknown { .. } => return Ok(()),
+        Access::Unknown { .. } => return Ok(true),
     };
+    if after.relationship == before.relationship && after.revoked == before.revoked {
+        return Ok(false);
+    }
     conn.set_connection_access(connection.id, &after).await?;
     let change = match (before.revoked, after.revoked) {
         (None, Some(_)) => "access_revoked",
         (Some(_), None) => "access_restored",
-        _ => return Ok(()),
+        _ => return Ok(true),
     };
     let ended = if change == "access_revoked" {
         conn.delete_sessions_of_user(connection.user, Some(source.id)).await?
@@ -223,5 +233,5 @@ async fn apply(
     } else {
         summary.restored += 1;
     }
-    Ok(())
+    Ok(true)
 }
