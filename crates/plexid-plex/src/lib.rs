@@ -595,7 +595,13 @@ impl PlexClient {
 
     /// `GET plex.tv/api/v2/user`: the token's account.
     pub async fn user(&self, client_id: &str, token: &str) -> Result<PlexUser, PlexError> {
-        self.json(Request { host: Host::Api, path: "/api/v2/user", body: None, endpoint: None }, client_id, token, parse_user).await
+        self.json(
+            Request { host: Host::Api, path: "/api/v2/user", body: None, endpoint: None },
+            client_id,
+            token,
+            parse_user,
+        )
+        .await
     }
 
     /// `GET plex.tv/api/v2/resources`: the account's devices and servers, owned and shared.
@@ -607,7 +613,8 @@ impl PlexClient {
     /// `GET clients.plex.tv/api/v2/shared_servers/owned/accepted`: who the account shares its
     /// servers with (accepted only).
     pub async fn accepted_shares(&self, client_id: &str, token: &str) -> Result<Vec<(String, u64)>, PlexError> {
-        let call = Request { host: Host::Clients, path: "/api/v2/shared_servers/owned/accepted", body: None, endpoint: None };
+        let call =
+            Request { host: Host::Clients, path: "/api/v2/shared_servers/owned/accepted", body: None, endpoint: None };
         self.json(call, client_id, token, parse_accepted_shares).await
     }
 
@@ -624,7 +631,18 @@ impl PlexClient {
             })
             .collect();
         let path = format!("/api/servers/{encoded}/shared_servers");
-        let body = self.send(Request { host: Host::Api, path: &path, body: None, endpoint: Some("/api/servers/{machineIdentifier}/shared_servers") }, client_id, token).await?;
+        let body = self
+            .send(
+                Request {
+                    host: Host::Api,
+                    path: &path,
+                    body: None,
+                    endpoint: Some("/api/servers/{machineIdentifier}/shared_servers"),
+                },
+                client_id,
+                token,
+            )
+            .await?;
         parse_server_shares_xml(&body)
             .ok_or_else(|| PlexError::Unavailable("/api/servers/…/shared_servers: unreadable XML".into()))
     }
