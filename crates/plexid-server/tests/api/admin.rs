@@ -545,6 +545,37 @@ async fn mapping_pages(app: &TestApp) {
 }
 both!(mapping_pages, mapping_pages);
 
+/// The admin pages refuse what would overflow a parser's stack (issue 19) at the expression, in
+/// the editor and in the test panel's unsaved edit, and keep answering.
+async fn deep_expressions_in_mapping_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/mappings/new", &[]).await;
+    let csrf = csrf_of(&html);
+    let deep = format!("return {}1", "-".repeat(50_000));
+    let fields = [("csrf", csrf.as_str()), ("name", "Deep"), ("expression", deep.as_str())];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/mappings/new", &fields).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("<li>Expression Syntax Error: expression nested too deeply"), "{}", &html[..2000]);
+    let good = [("csrf", csrf.as_str()), ("name", "Fine"), ("expression", "return {}")];
+    let (_, _, location) = page(app, &admin, Method::POST, "/if/admin/mappings/new", &good).await;
+    let brackets = format!("return {}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    for expression in [&deep, &brackets] {
+        let fields = [("csrf", csrf.as_str()), ("name", "Fine"), ("expression", expression), ("info", "{}")];
+        let (status, html, _) = page(app, &admin, Method::POST, &format!("{location}test"), &fields).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("The expression failed"), "{}", &html[..2000]);
+        assert!(html.contains("expression nested too deeply (more than 500 levels) (None, line 2)"));
+        assert_eq!(reqwest::get(format!("{}/-/health/live/", app.base)).await.unwrap().status(), 200);
+    }
+    let long = "#".repeat(plexid_mapping::MAX_EXPRESSION_CHARS + 1);
+    let fields = [("csrf", csrf.as_str()), ("name", "Fine"), ("expression", long.as_str()), ("info", "{}")];
+    let (status, html, _) = page(app, &admin, Method::POST, &format!("{location}test"), &fields).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Ensure this field has no more than 65536 characters."));
+}
+both!(deep_expressions_in_mapping_pages, deep_expressions_in_mapping_pages);
+
 /// A user's page: their Plex relationship and browsers; ending one session, making them an
 /// administrator through the groups form and back, and signing them out everywhere.
 async fn user_pages(app: &TestApp) {
