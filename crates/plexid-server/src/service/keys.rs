@@ -66,7 +66,7 @@ fn encoding_key(alg: SigningAlg, der: &[u8]) -> EncodingKey {
 fn is_current(app: &AppState, key: &SigningKey, alg: SigningAlg) -> bool {
     key.alg == alg.as_str()
         && key.retired.is_none()
-        && key.created + app.settings.signing_key_lifetime.0 > app.clock.now()
+        && plexid_core::time::later(key.created, app.settings.signing_key_lifetime.0) > app.clock.now()
 }
 
 fn active(app: &AppState, key: &SigningKey, alg: SigningAlg) -> ServiceResult<ActiveKey> {
@@ -122,7 +122,7 @@ pub async fn rotate(app: &AppState, alg: SigningAlg, force: bool) -> ServiceResu
         }
     }
     conn.retire_signing_keys(alg.as_str(), now).await?;
-    conn.delete_retired_signing_keys(now - RETIRED_KEPT).await?;
+    conn.delete_retired_signing_keys(plexid_core::time::earlier(now, RETIRED_KEPT)).await?;
     use base64::Engine;
     let stored = SigningKey {
         kid: kid.clone(),
@@ -149,7 +149,7 @@ pub async fn jwks(app: &AppState, alg: SigningAlg) -> ServiceResult<JwkSet> {
     }
     let keys = keys
         .iter()
-        .filter(|k| k.retired.is_none_or(|at| at + RETIRED_KEPT > now))
+        .filter(|k| k.retired.is_none_or(|at| plexid_core::time::later(at, RETIRED_KEPT) > now))
         .filter_map(|k| serde_json::from_str::<Jwk>(&k.public_jwk).ok())
         .collect();
     Ok(JwkSet { keys })
