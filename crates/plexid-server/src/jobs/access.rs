@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::service::events::{self, NewEvent};
 use crate::service::login::owner_token;
+use super::Lease;
 use crate::service::ServiceResult;
 use crate::state::AppState;
 
@@ -31,11 +32,16 @@ pub struct SweepSummary {
 
 /// Sweeps every source; returns the summaries added up.
 pub async fn sweep(state: &AppState) -> ServiceResult<SweepSummary> {
+    sweep_with(state, &Lease::none()).await
+}
+
+/// [`sweep`] as a run of the job holding `lease` (every write checks it first).
+pub async fn sweep_with(state: &AppState, lease: &Lease) -> ServiceResult<SweepSummary> {
     let ids = state.store.read().source_ids().await?;
     let mut total = SweepSummary::default();
     for id in ids {
         let Some(source) = state.store.read().source_by_id(id).await? else { continue };
-        let s = sweep_source(state, &source).await?;
+        let s = sweep_source(state, &source, lease).await?;
         total.checked += s.checked;
         total.revoked += s.revoked;
         total.restored += s.restored;
@@ -45,7 +51,7 @@ pub async fn sweep(state: &AppState) -> ServiceResult<SweepSummary> {
     Ok(total)
 }
 
-pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<SweepSummary> {
+pub async fn sweep_source(state: &AppState, source: &Source, lease: &Lease) -> ServiceResult<SweepSummary> {
     let connections = state.store.read().connections_of_source(source.id).await?;
     let mut summary = SweepSummary::default();
     if connections.is_empty() {
@@ -92,7 +98,7 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
                 continue;
             }
         };
-        let mut tx = state.store.begin().await?;
+        let mut tx = lease.begin(state).await?;
         let mut conn = tx.conn();
         conn.set_connection_access(connection.id, &after).await?;
         let change = match (before.revoked, after.revoked) {
@@ -128,19 +134,14 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
         }
         tx.commit().await?;
     }
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    let mut stored = conn.source_state(source.id).await?;
-    stored.sweep_finished = Some(now);
-    stored.sweep_summary = json!({
+    let summary_json = json!({
         "checked": summary.checked, "revoked": summary.revoked, "restored": summary.restored,
         "unknown": summary.unknown, "sessions_ended": summary.sessions_ended,
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default();
-    conn.save_source_state(source.id, &stored).await?;
+    });
+    // Only the sweep's columns of the source's state: the token check writes the others.
+    let mut tx = lease.begin(state).await?;
+    let finished = state.clock.now();
+    tx.conn().save_sweep_state(source.id, finished, summary_json.as_object().unwrap_or(&Default::default())).await?;
     tx.commit().await?;
     state.metrics.sweep(&source.slug, summary.revoked, summary.restored);
     Ok(summary)

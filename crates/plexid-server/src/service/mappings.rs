@@ -34,6 +34,13 @@ pub async fn syntax_error(app: &AppState, expression: &str, name: Option<&str>) 
     }
 }
 
+/// The same check in this process, for the command line's import (it has no worker pool): safe
+/// there too, since `plexid_mapping::check_bounds` caps the nesting the parser recurses through
+/// before it runs.
+pub fn syntax_error_here(expression: &str, name: Option<&str>) -> Option<String> {
+    plexid_mapping::check_syntax(expression, name).err().map(|e| format!("Expression Syntax Error: {e}"))
+}
+
 /// Records what is wrong with a new `expression` (too long, or not parsing) under `expression`.
 async fn check_expression(
     app: &AppState,

@@ -158,16 +158,13 @@ pub async fn list_live(
     Ok(app.store.read().list_live_sessions(now, earlier(now, app.settings.session_idle.0), search, window).await?)
 }
 
-/// Removes ended sessions, expired pending sign-ins, expired OAuth2 codes, tokens and
-/// forward-auth sessions, and expired audit events (run by the background jobs).
-pub async fn sweep_stale(app: &AppState) -> ServiceResult<u64> {
-    let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let mut conn = tx.conn();
+/// Removes sessions ended at `now`, expired pending sign-ins, expired OAuth2 codes, tokens and
+/// forward-auth sessions, and expired audit events, in the caller's transaction (the clean-up
+/// job's).
+pub async fn sweep_stale(conn: &mut Conn<'_, ReadWrite>, app: &AppState, now: Timestamp) -> ServiceResult<u64> {
     let ended = conn.delete_stale_sessions(now, earlier(now, app.settings.session_idle.0)).await?;
     let grants = conn.delete_expired_grants(now).await?;
     let events = conn.delete_expired_events(now).await?;
-    tx.commit().await?;
     Ok(ended + grants + events)
 }
 

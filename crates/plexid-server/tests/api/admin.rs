@@ -258,13 +258,12 @@ async fn source_pages(app: &TestApp) {
     assert!(html.contains("Connected users (2)") && html.contains("<tr><td>member</td><td>1002</td>"), "{html}");
     // The overview shows each source's last checks (one checked, the other not yet).
     let plex = app.store.read().source_by_slug("plex").await.unwrap().unwrap();
-    let checked = plexid_core::model::SourceState { token_state: "rejected".into(), ..Default::default() };
     let mut tx = app.store.begin().await.unwrap();
-    tx.conn().save_source_state(plex.id, &checked).await.unwrap();
+    tx.conn().save_token_state(plex.id, "rejected", app.state.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/", &[]).await;
     assert!(html.contains(">Friends and members</a></td><td>not checked yet</td>"), "{html}");
-    assert!(html.contains(">Plex plex</a></td><td>rejected by plex.tv: re-authorise with Plex</td>"), "{html}");
+    assert!(html.contains(">Plex plex</a></td><td>rejected by plex.tv: re-authorise with Plex ("), "{html}");
 
     // Delete: the confirmation says what goes with it; then the source is gone.
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/plex/delete", &[]).await;
