@@ -68,10 +68,7 @@ impl Conn<'_, ReadWrite> {
     /// Extends `holder`'s lease on `name` to `until`; false when someone else holds it now.
     pub async fn renew_lease(&mut self, name: &str, holder: &str, until: Timestamp) -> StoreResult<bool> {
         let changed = self
-            .execute(
-                "UPDATE job_lease SET expires = $3 WHERE name = $1 AND holder = $2",
-                params![name, holder, until],
-            )
+            .execute("UPDATE job_lease SET expires = $3 WHERE name = $1 AND holder = $2", params![name, holder, until])
             .await?;
         Ok(changed > 0)
     }

@@ -11,9 +11,9 @@ use plexid_core::modes::EventAction;
 use plexid_store::connections::ConnectionAccess;
 use serde_json::json;
 
+use super::Lease;
 use crate::service::events::{self, NewEvent};
 use crate::service::login::owner_token;
-use super::Lease;
 use crate::service::ServiceResult;
 use crate::state::AppState;
 

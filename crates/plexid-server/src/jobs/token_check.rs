@@ -6,9 +6,9 @@ use plexid_core::model::Source;
 use plexid_core::modes::EventAction;
 use plexid_plex::PlexError;
 
+use super::Lease;
 use crate::service::events::{self, NewEvent};
 use crate::service::login::owner_token;
-use super::Lease;
 use crate::service::ServiceResult;
 use crate::state::AppState;
 

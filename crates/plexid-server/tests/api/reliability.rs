@@ -1,0 +1,279 @@
+//! Issue 19: nothing a request or a setting can crash, caches that cannot go stale, jobs that
+//! cannot overlap. Each test here failed on the code before it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plexid_server::clock::Clock;
+use plexid_server::config::Period;
+use plexid_server::jobs::{self, Job, Lease};
+use plexid_server::service::ServiceResult;
+use plexid_server::state::AppState;
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::both;
+use crate::helpers::{postgres_url, Backend, TestApp};
+use crate::login::{FRIEND, MEMBER, OWNER, SERVER_ID};
+
+/// Asks `check` every 50 ms until it holds or `within` has passed; how long it took.
+async fn within<F: Future<Output = bool>>(within: Duration, mut check: impl FnMut() -> F) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+async fn lease_holder(app: &TestApp, job: &str) -> Option<String> {
+    let row = app
+        .store
+        .read()
+        .fetch_optional("SELECT holder FROM job_lease WHERE name = $1", vec![job.into()])
+        .await
+        .unwrap();
+    row.map(|r| r.text("holder").unwrap())
+}
+
+/// A sweep slower than its interval keeps its lease (another instance does not start a second
+/// one beside it), and a run whose lease was taken over writes nothing more: the member who left
+/// the server, checked after the takeover, is not revoked by the old run.
+async fn slow_sweeps_do_not_overlap_and_stop_when_their_lease_is_lost(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.access_check_interval = Period::secs(1)).await;
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    app.sign_in("plex", OWNER).await;
+    app.sign_in("plex", FRIEND).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    app.plex.unshare_server(SERVER_ID, MEMBER);
+    let other = app.another_instance(None, Clock::system(), |s| s.access_check_interval = Period::secs(1)).await;
+    // Each connection's servers take 1.5 s to come: the sweep of three takes 4.5 s.
+    app.plex.set_path_latency("/api/v2/resources", Duration::from_millis(1500));
+    let state = app.state.clone();
+    let running = tokio::spawn(async move { jobs::run_due(&state, "instance-a").await });
+    let holds = within(Duration::from_secs(5), || async {
+        lease_holder(&app, "access_sweep").await.as_deref() == Some("instance-a")
+    });
+    assert!(holds.await.is_some(), "the sweep started");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let ran = jobs::run_due(&other.state, "instance-b").await;
+    assert!(!ran.contains(&"access_sweep"), "a second sweep started beside the first: {ran:?}");
+    app.sql("UPDATE job_lease SET holder = 'intruder' WHERE name = 'access_sweep'").await;
+    let ran = running.await.unwrap();
+    assert!(ran.contains(&"access_sweep"), "{ran:?}");
+    assert!(app.events("action=logout").await.is_empty(), "the old run revoked someone after losing its lease");
+    assert!(app.me(&mut member).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_sweeps_do_not_overlap_sqlite() {
+    slow_sweeps_do_not_overlap_and_stop_when_their_lease_is_lost(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_sweeps_do_not_overlap_postgres() {
+    slow_sweeps_do_not_overlap_and_stop_when_their_lease_is_lost(Backend::Postgres).await;
+}
+
+/// Log lines written while a test runs (the subscriber is global: each test is its own
+/// process under nextest).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test process");
+        logs
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
+static STEADY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn flaky_runner(_: AppState, job: Job, _: Lease) -> Pin<Box<dyn Future<Output = ServiceResult<()>> + Send>> {
+    Box::pin(async move {
+        if job.name == "steady" {
+            STEADY_RUNS.fetch_add(1, Ordering::SeqCst);
+        } else if FLAKY_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the first run breaks");
+        }
+        Ok(())
+    })
+}
+
+/// A job that panics is logged at error and runs again at its next interval; the other jobs
+/// never stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_is_logged_and_runs_again() {
+    let logs = Logs::capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let every = jiff::SignedDuration::from_millis(300);
+    let schedule = vec![Job { name: "flaky", every }, Job { name: "steady", every }];
+    let runner = jobs::spawn_with(app.state.clone(), schedule, flaky_runner, Duration::from_millis(100));
+    let again = within(Duration::from_secs(10), || async {
+        FLAKY_RUNS.load(Ordering::SeqCst) >= 3 && STEADY_RUNS.load(Ordering::SeqCst) >= 3
+    });
+    assert!(again.await.is_some(), "flaky {FLAKY_RUNS:?}, steady {STEADY_RUNS:?}");
+    runner.abort();
+    let text = logs.text();
+    let line = text.lines().find(|l| l.contains("job panicked")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("ERROR") && line.contains("flaky") && line.contains("the first run breaks"), "{line}");
+}
+
+/// A TCP proxy in front of PostgreSQL that can go silent on the connections that sent `LISTEN`
+/// (as a NAT or firewall that drops an idle connection does): bytes stop flowing both ways, the
+/// sockets stay open.
+struct SilencingProxy {
+    address: String,
+    silent: Arc<AtomicBool>,
+}
+
+impl SilencingProxy {
+    async fn start(upstream: String) -> SilencingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let silent = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&silent);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else { continue };
+                let listening = Arc::new(AtomicBool::new(false));
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                let pump =
+                    |mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, marks: bool| {
+                        let (silent, listening) = (Arc::clone(&flag), Arc::clone(&listening));
+                        async move {
+                            let mut buffer = vec![0u8; 16 * 1024];
+                            loop {
+                                let n = match from.read(&mut buffer).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => n,
+                                };
+                                if marks && buffer[..n].windows(6).any(|w| w == b"LISTEN") {
+                                    listening.store(true, Ordering::SeqCst);
+                                }
+                                if silent.load(Ordering::SeqCst) && listening.load(Ordering::SeqCst) {
+                                    continue;
+                                }
+                                if to.write_all(&buffer[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                tokio::spawn(pump(client_read, server_write, true));
+                tokio::spawn(pump(server_read, client_write, false));
+            }
+        });
+        SilencingProxy { address, silent }
+    }
+}
+
+/// An instance whose change listener goes silent turns its caches off within seconds: a token
+/// revoked on another instance is refused there within the bound (it used to be admitted for
+/// as long as the listener stayed silent), and caches come back once the listener hears again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_listener_turns_caches_off_within_seconds() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let url = postgres_url();
+    let upstream = url.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let proxy = SilencingProxy::start(upstream.clone()).await;
+    let through_proxy = app.state.settings.db.database.replacen(&upstream, &proxy.address, 1);
+    let other = app.another_instance(Some(&through_proxy), Clock::system(), |_| {}).await;
+    let key = app.user_with_permissions("viewer", &["authentik_sources_plex.view_plexsource"]).await;
+    let status = |key: String| {
+        let url = format!("{}/api/v3/sources/plex/", other.base);
+        async move { reqwest::Client::new().get(url).bearer_auth(key).send().await.unwrap().status().as_u16() }
+    };
+    let caching = within(Duration::from_secs(5), || async { other.store.auth_generation().is_some() });
+    assert!(caching.await.is_some(), "the listener proved itself");
+    for _ in 0..3 {
+        assert_eq!(status(key.clone()).await, 200, "warm on the other instance");
+    }
+    proxy.silent.store(true, Ordering::SeqCst);
+    let (_, tokens) = app.get("/api/v3/core/tokens/?user__username=viewer").await;
+    let identifier = tokens["results"][0]["identifier"].as_str().unwrap().to_owned();
+    assert_eq!(app.delete(&format!("/api/v3/core/tokens/{identifier}/")).await.0, 204);
+    let bound = plexid_store::changes::FRESH_FOR + Duration::from_secs(1);
+    let refused = within(Duration::from_secs(10), || async { status(key.clone()).await == 403 }).await;
+    assert!(refused.is_some_and(|took| took <= bound), "refused after {refused:?} (bound {bound:?})");
+    assert!(other.store.auth_generation().is_none(), "caches are off while the listener is silent");
+    proxy.silent.store(false, Ordering::SeqCst);
+    let back = within(Duration::from_secs(20), || async { other.store.auth_generation().is_some() });
+    assert!(back.await.is_some(), "caches come back once the listener hears itself again");
+}
+
+/// A session's last use that cannot be written (a read-only database, a disk full) is logged;
+/// the request goes on.
+async fn a_failed_session_touch_fails_no_request(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    match app.store.dialect() {
+        plexid_store::Dialect::Sqlite => {
+            app.sql("CREATE TRIGGER no_touch BEFORE UPDATE ON user_session BEGIN SELECT RAISE(ABORT, 'read-only'); END")
+                .await
+        }
+        plexid_store::Dialect::Postgres => {
+            app.sql(
+                "CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'read-only'; END $$",
+            )
+            .await;
+            app.sql(
+                "CREATE TRIGGER no_touch BEFORE UPDATE ON user_session FOR EACH ROW EXECUTE FUNCTION refuse_write()",
+            )
+            .await;
+        }
+    }
+    app.state.clock.advance(Duration::from_secs(120));
+    assert_eq!(app.me(&mut member).await.map(|u| u["username"].clone()), Some(json!("member")));
+    let page = app.browser(&mut member, Method::GET, "/if/user/", None, false).await;
+    assert_eq!(page.status, 200);
+}
+both!(a_failed_session_touch_fails_no_request, a_failed_session_touch_fails_no_request, manual_clock);
+
+/// A session used on one instance is not timed out as idle on another that cached it earlier.
+async fn a_session_used_elsewhere_is_not_idle_here(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let clock = app.state.clock.clone();
+    let other = app.another_instance(None, clock.clone(), |s| s.session_idle = Period::minutes(30)).await;
+    let mut member = app.sign_in("plex", MEMBER).await;
+    assert!(other.me(&mut member).await.is_some(), "cached there");
+    clock.advance(Duration::from_secs(20 * 60));
+    assert!(app.me(&mut member).await.is_some(), "used here: its last use moves on");
+    clock.advance(Duration::from_secs(20 * 60));
+    assert!(other.me(&mut member).await.is_some(), "used 20 minutes ago, not 40");
+}
+both!(a_session_used_elsewhere_is_not_idle_here, a_session_used_elsewhere_is_not_idle_here, manual_clock);
