@@ -277,3 +277,79 @@ async fn a_session_used_elsewhere_is_not_idle_here(app: &TestApp) {
     assert!(other.me(&mut member).await.is_some(), "used 20 minutes ago, not 40");
 }
 both!(a_session_used_elsewhere_is_not_idle_here, a_session_used_elsewhere_is_not_idle_here, manual_clock);
+
+/// Reads what the server sends until it closes the connection, or `None` after `wait`.
+async fn until_closed(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut buffer = [0u8; 4096];
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&seen).into_owned()),
+            Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Sends `head`, then a byte of body every 300 ms; what the server sent until it closed the
+/// connection (`None`: still open after 6 s), and when it closed it.
+async fn trickle(address: &str, head: &str) -> (Option<String>, Duration) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (mut reading, mut writing) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        for _ in 0..99 {
+            if writing.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let mut seen = Vec::new();
+    let answer = loop {
+        let mut buffer = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_secs(6), reading.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break Some(String::from_utf8_lossy(&seen).into_owned()),
+            Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
+            Err(_) => break None,
+        }
+    };
+    writer.abort();
+    (answer, started.elapsed())
+}
+
+/// A body trickled in one byte at a time is cut off at the body deadline (counted from the
+/// headers, not from the last byte) with 408, and the connection is closed; a handler that never
+/// reads the body answers and closes at once; a body sent in time is read as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_is_cut_off_at_the_deadline() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.body_timeout = Period(jiff::SignedDuration::from_millis(1000));
+    })
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let head = "POST /api/v3/sources/plex/redeem_token/?slug=plex HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    let (answer, took) = trickle(&address, head).await;
+    let answer = answer.expect("the connection was held open past the deadline");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("The request body did not arrive in time."), "{answer}");
+    assert!(took < Duration::from_millis(2500), "closed after {took:?}");
+    let head = "GET /-/health/live/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+    let (answer, took) = trickle(&address, head).await;
+    assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")) && took < Duration::from_secs(1));
+    // In time, the same request is read and answered as ever (404: no such source).
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let body = "{\"plex_token\": \"x\"}";
+    let request = format!(
+        "POST /api/v3/sources/plex/redeem_token/?slug=plex HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = until_closed(&mut stream, Duration::from_secs(5)).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
