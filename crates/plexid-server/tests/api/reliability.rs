@@ -353,3 +353,28 @@ async fn a_trickled_body_is_cut_off_at_the_deadline() {
     let answer = until_closed(&mut stream, Duration::from_secs(5)).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
+
+/// The addresses of one IPv6 /64 count as one client for the sign-in limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_clients_are_limited_by_their_64() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.login_rate_limit = 3;
+        s.trust_proxy_headers = true;
+    })
+    .await;
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let body = json!({"plex_token": app.plex.token_of(crate::login::STRANGER).unwrap()});
+    let attempt = |ip: &str| {
+        let request = reqwest::Client::new()
+            .post(format!("{}/api/v3/sources/plex/redeem_token/?slug=plex", app.base))
+            .header("X-Forwarded-For", ip)
+            .json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for i in 1..=3 {
+        assert_eq!(attempt(&format!("2001:db8:7:7::{i}")).await, 403, "refused as a stranger, not throttled");
+    }
+    assert_eq!(attempt("2001:db8:7:7:ffff:1:2:3").await, 429, "the same /64");
+    assert_eq!(attempt("2001:db8:7:8::1").await, 403, "another /64");
+}
