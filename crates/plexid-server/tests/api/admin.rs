@@ -1059,3 +1059,45 @@ async fn view_only_pages(app: &TestApp) {
     assert_eq!(app.get(&format!("/api/v3/core/groups/{}/", group["pk"].as_str().unwrap())).await.0, 200);
 }
 both!(view_only_pages, view_only_pages);
+
+/// A group's page lists its members fifty at a time, with a search; the groups list counts them
+/// without reading them.
+async fn group_members_are_paged(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let (_, user) = app.post("/api/v3/core/users/", json!({"username": format!("user{i:02}"), "name": "x"})).await;
+        ids.push(user["pk"].as_i64().unwrap());
+    }
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "Big", "users": ids})).await;
+    let path = format!("/if/admin/groups/{}/", group["pk"].as_str().unwrap());
+    let (status, html, _) = page(app, &admin, Method::GET, &path, &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Members (60)") && html.contains("Page 1 of 2"), "{html}");
+    assert!(html.contains(">user49</a>") && !html.contains(">user50</a>"), "fifty by username");
+    let (_, html, _) = page(app, &admin, Method::GET, &format!("{path}?page=2"), &[]).await;
+    assert!(html.contains(">user59</a>") && !html.contains(">user00</a>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, &format!("{path}?search=USER07"), &[]).await;
+    assert!(html.contains(">user07</a>") && !html.contains(">user08</a>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/groups/?search=big", &[]).await;
+    assert!(html.contains("<td>no</td><td>60</td>"), "{html}");
+}
+both!(group_members_are_paged, group_members_are_paged);
+
+/// The admin lists search alike on both engines ("Alice" finds alice on PostgreSQL too) and a
+/// page number past the end (or past any number) is an empty page, not a failure.
+async fn admin_lists_search_and_page_alike(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    app.post("/api/v3/core/users/", json!({"username": "alice", "name": "Alice Liddell"})).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/users/?search=Alice", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(">alice</a>"), "{html}");
+    for list in ["users", "groups", "sessions", "events", "sources", "tokens", "connections/user", "flows"] {
+        let path = format!("/if/admin/{list}/?page=18446744073709551615");
+        let (status, html, _) = page(app, &admin, Method::GET, &path, &[]).await;
+        assert_eq!(status, 200, "{path}: {html}");
+    }
+}
+both!(admin_lists_search_and_page_alike, admin_lists_search_and_page_alike);

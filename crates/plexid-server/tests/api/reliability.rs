@@ -378,3 +378,51 @@ async fn ipv6_clients_are_limited_by_their_64() {
     assert_eq!(attempt("2001:db8:7:7:ffff:1:2:3").await, 429, "the same /64");
     assert_eq!(attempt("2001:db8:7:8::1").await, 403, "another /64");
 }
+
+/// Groups' members are joined to their groups by id, and left out with authentik's
+/// `include_users=false` (`users` still lists them; `users_obj` is null).
+async fn group_members_are_optional(app: &TestApp) {
+    let mut ids = Vec::new();
+    for name in ["ann", "bob", "cy"] {
+        let (status, user) = app.post("/api/v3/core/users/", json!({"username": name, "name": name})).await;
+        assert_eq!(status, 201, "{user}");
+        ids.push(user["pk"].as_i64().unwrap());
+    }
+    let (_, all) = app.post("/api/v3/core/groups/", json!({"name": "all", "users": ids})).await;
+    let (_, one) = app.post("/api/v3/core/groups/", json!({"name": "one", "users": [ids[1]]})).await;
+    let (_, listed) = app.get("/api/v3/core/groups/?search=o&ordering=name").await;
+    let names = |group: &serde_json::Value| -> Vec<String> {
+        group["users_obj"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(listed["results"].as_array().unwrap().len(), 1);
+    assert_eq!(names(&listed["results"][0]), ["bob"]);
+    let (_, listed) = app.get("/api/v3/core/groups/?name=all").await;
+    assert_eq!(names(&listed["results"][0]), ["ann", "bob", "cy"]);
+    assert_eq!(listed["results"][0]["users"], json!(ids));
+    let (_, light) = app.get("/api/v3/core/groups/?include_users=false&ordering=name").await;
+    for group in light["results"].as_array().unwrap() {
+        assert_eq!(group["users_obj"], serde_json::Value::Null, "{group}");
+    }
+    let all_light = light["results"].as_array().unwrap().iter().find(|g| g["name"] == "all").unwrap();
+    assert_eq!(all_light["users"], json!(ids));
+    let one_pk = one["pk"].as_str().unwrap();
+    let (_, got) = app.get(&format!("/api/v3/core/groups/{one_pk}/?include_users=False")).await;
+    assert_eq!((got["users"].clone(), got["users_obj"].clone()), (json!([ids[1]]), serde_json::Value::Null));
+    let (_, got) = app.get(&format!("/api/v3/core/groups/{}/?include_users=true", all["pk"].as_str().unwrap())).await;
+    assert_eq!(got["users_obj"].as_array().unwrap().len(), 3);
+}
+both!(group_members_are_optional, group_members_are_optional);
+
+/// Search folds case the same way on both engines, for every letter (SQLite's own `lower()`
+/// folds ASCII only).
+async fn search_folds_case_alike_on_both_engines(app: &TestApp) {
+    app.post("/api/v3/core/users/", json!({"username": "zola", "name": "ÉMILE Zola"})).await;
+    app.post("/api/v3/core/users/", json!({"username": "other", "name": "Someone"})).await;
+    for search in ["émile", "ÉMILE", "Émile", "zOLA"] {
+        let (_, found) = app.get(&format!("/api/v3/core/users/?search={search}")).await;
+        let names: Vec<&str> =
+            found["results"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+        assert_eq!(names, ["zola"], "{search}");
+    }
+}
+both!(search_folds_case_alike_on_both_engines, search_folds_case_alike_on_both_engines);
