@@ -426,3 +426,76 @@ async fn search_folds_case_alike_on_both_engines(app: &TestApp) {
     }
 }
 both!(search_folds_case_alike_on_both_engines, search_folds_case_alike_on_both_engines);
+
+/// A group deleted after an application's access rule named it stays in the rule, where it
+/// matches nobody (the rule does not widen), and no longer fails every later save of the
+/// application; naming a group that does not exist is still refused.
+async fn a_deleted_group_in_an_access_rule(app: &TestApp) {
+    let (_, user) = app.post("/api/v3/core/users/", json!({"username": "ann", "name": "Ann"})).await;
+    let ann = user["pk"].as_i64().unwrap();
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "staff", "users": [ann]})).await;
+    let provider = app.oauth2_provider("Rule", json!({})).await;
+    app.application("rule", &provider["pk"], json!({"access_groups": [group["pk"]]})).await;
+    let passing = || async {
+        let (_, result) = app.get(&format!("/api/v3/core/applications/rule/check_access/?for_user={ann}")).await;
+        result["passing"].as_bool().unwrap()
+    };
+    assert!(passing().await);
+    assert_eq!(app.delete(&format!("/api/v3/core/groups/{}/", group["pk"].as_str().unwrap())).await.0, 204);
+    let (status, body) = app.patch("/api/v3/core/applications/rule/", json!({"name": "Renamed"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!passing().await, "the rule still names the deleted group: nobody is in it");
+    let unknown = uuid::Uuid::new_v4();
+    let (status, body) =
+        app.patch("/api/v3/core/applications/rule/", json!({"access_groups": [group["pk"], unknown]})).await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (400, json!({"access_groups": [format!("Invalid pk \"{unknown}\" - object does not exist.")]}))
+    );
+}
+both!(a_deleted_group_in_an_access_rule, a_deleted_group_in_an_access_rule);
+
+/// Saves read their references through their own transaction: twenty concurrent saves of one
+/// application (more than PostgreSQL's pool of 16 connections) all succeed at once. Each used to
+/// hold its transaction's connection, locked row and all, while waiting for a second one for
+/// its checks, and they failed together after the pool's 10 s timeout.
+async fn concurrent_saves_do_not_starve_the_pool(app: &TestApp) {
+    let provider = app.oauth2_provider("Busy", json!({})).await;
+    app.application("busy", &provider["pk"], json!({})).await;
+    let started = Instant::now();
+    let mut saves = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let url = format!("{}/api/v3/core/applications/busy/", app.base);
+        let token = app.token.clone();
+        saves.spawn(async move {
+            let body = json!({"meta_description": format!("save {i}")});
+            reqwest::Client::new().patch(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+        });
+    }
+    let statuses = saves.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+}
+both!(concurrent_saves_do_not_starve_the_pool, concurrent_saves_do_not_starve_the_pool);
+
+/// Changing `PLEXID_BOOTSTRAP_TOKEN` after the bootstrap token was renamed replaces it (start-up
+/// used to fail with "invalid input" on the token's `managed` value).
+async fn a_renamed_bootstrap_token_is_replaced(app: &TestApp) {
+    let path = "/api/v3/core/tokens/authentik-bootstrap-token/";
+    let (status, body) = app.patch(path, json!({"identifier": "renamed-bootstrap"})).await;
+    assert_eq!(status, 200, "{body}");
+    let new_key = format!("new-bootstrap-{}", uuid::Uuid::new_v4().simple());
+    let key = new_key.clone();
+    let other = app.another_instance(None, Clock::system(), move |s| s.bootstrap_token = Some(key)).await;
+    let tokens = |key: String| {
+        let url = format!("{}/api/v3/core/tokens/?managed=goauthentik.io/core/bootstrap-token", other.base);
+        async move {
+            let response = reqwest::Client::new().get(url).bearer_auth(key).send().await.unwrap();
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, listed) = tokens(new_key).await;
+    assert_eq!((status, listed["pagination"]["count"].clone()), (200, json!(1)), "{listed}");
+    assert_eq!(tokens(app.token.clone()).await.0, 403, "the old key is gone");
+}
+both!(a_renamed_bootstrap_token_is_replaced, a_renamed_bootstrap_token_is_replaced);
