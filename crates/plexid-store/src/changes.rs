@@ -74,13 +74,11 @@ impl Feed {
         self.nanos(Instant::now()) < self.fresh_until.load(Ordering::SeqCst)
     }
 
-    /// Caches may be used until `until`. Returns whether they were off until now.
+    /// Caches may be used until `until`. Returns whether they were off until now. (Entries
+    /// cached before a pause on the same connection stay good: it delivers every notification,
+    /// in order. A lost connection moves the generations on, in [`Feed::off`].)
     fn fresh_until(&self, until: Instant) -> bool {
         let was_fresh = self.is_fresh();
-        if !was_fresh {
-            // Whatever was cached before the gap must not be used after it.
-            self.bump_all();
-        }
         self.fresh_until.fetch_max(self.nanos(until), Ordering::SeqCst);
         !was_fresh
     }
@@ -208,6 +206,17 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
         Ok(Err(error)) => return lost("cannot listen", &error),
         Err(_) => return Ended::Lost(format!("cannot listen within {CONNECT_TIMEOUT:?}")),
     }
+    // The triggers name the schema a change was made in (notifications reach every listener of
+    // the database); changes to other schemas are not ours. (An empty payload comes from the
+    // triggers before migration 9, which replaces them in the same transaction as the tables it
+    // upgrades, before any instance serves from this schema: it is never ours.)
+    let schema = sqlx::query_scalar::<_, Option<String>>("SELECT current_schema()").fetch_one(&mut listener);
+    let schema = match tokio::time::timeout(CONNECT_TIMEOUT, schema).await {
+        Ok(Ok(schema)) => schema.unwrap_or_default(),
+        Ok(Err(error)) => return lost("cannot read its schema", &error),
+        Err(_) => return Ended::Lost(format!("cannot read its schema within {CONNECT_TIMEOUT:?}")),
+    };
+    let ours = |payload: &str| payload == schema;
     let mut ticker = tokio::time::interval(PROBE_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sequence = 0u64;
@@ -217,10 +226,11 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
         tokio::select! {
             heard = listener.try_recv() => match heard {
                 Ok(Some(notification)) => match notification.channel() {
-                    AUTH_CHANNEL => feed.bump_all(),
-                    DATA_CHANNEL => {
+                    AUTH_CHANNEL if ours(notification.payload()) => feed.bump_all(),
+                    DATA_CHANNEL if ours(notification.payload()) => {
                         feed.data.fetch_add(1, Ordering::SeqCst);
                     }
+                    AUTH_CHANNEL | DATA_CHANNEL => {}
                     _ => {
                         if let Some((payload, sent)) = &waiting {
                             if notification.payload() == payload {
@@ -275,8 +285,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(feed.current(&feed.auth), None, "no probe heard since: off");
         assert!(feed.fresh_until(Instant::now() + Duration::from_secs(1)));
-        assert!(feed.current(&feed.auth).is_some_and(|g| g > on), "what was cached before the gap is not used");
+        assert_eq!(feed.current(&feed.auth), Some(on), "the same connection heard everything meanwhile");
         feed.off();
         assert_eq!(feed.current(&feed.data), None);
+        assert!(feed.fresh_until(Instant::now() + Duration::from_secs(1)));
+        assert!(feed.current(&feed.auth).is_some_and(|g| g > on), "nothing cached before a lost connection is used");
     }
 }

@@ -188,7 +188,13 @@ impl ListQuery<'_> {
 
     async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter) -> StoreResult<u64> {
         let sql = format!("SELECT COUNT(*) AS n FROM ({}{}) q", self.select, filter.sql());
-        Ok(conn.fetch_one(&sql, filter.params.clone()).await?.int("n")? as u64)
+        // `fetch_all`: a count reads as many rows as the page could, so SQLite runs it off the
+        // runtime's threads like other long reads.
+        let rows = conn.fetch_all(&sql, filter.params.clone()).await?;
+        rows.first()
+            .ok_or_else(|| crate::StoreError::Corrupt("COUNT returned no row".into()))?
+            .int("n")
+            .map(|n| n as u64)
     }
 }
 

@@ -499,3 +499,25 @@ async fn a_renamed_bootstrap_token_is_replaced(app: &TestApp) {
     assert_eq!(tokens(app.token.clone()).await.0, 403, "the old key is gone");
 }
 both!(a_renamed_bootstrap_token_is_replaced, a_renamed_bootstrap_token_is_replaced);
+
+/// Every change that matters to what instances cache tells the others, a user's attributes
+/// included (they give the UPN-mode `x-authentik-uid`; the triggers used to list columns by hand
+/// and missed them); a user's last sign-in does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attribute_changes_reach_other_instances_caches() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let other = app.another_instance(None, Clock::system(), |_| {}).await;
+    let (_, user) = app.post("/api/v3/core/users/", json!({"username": "ann", "name": "Ann"})).await;
+    let pk = user["pk"].as_i64().unwrap();
+    let proven = within(Duration::from_secs(5), || async { other.store.auth_generation().is_some() });
+    assert!(proven.await.is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = other.store.auth_generation();
+    app.sql(&format!("UPDATE app_user SET last_login = 1 WHERE id = {pk}")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(other.store.auth_generation(), before, "a sign-in's last_login changes no cache");
+    let (status, _) = app.patch(&format!("/api/v3/core/users/{pk}/"), json!({"attributes": {"upn": "ann@x"}})).await;
+    assert_eq!(status, 200);
+    let moved = within(Duration::from_secs(3), || async { other.store.auth_generation() != before });
+    assert!(moved.await.is_some(), "the other instance dropped what it cached");
+}

@@ -27,3 +27,18 @@ CREATE TRIGGER user_source_connection_changed AFTER UPDATE ON user_source_connec
     WHEN ((to_jsonb(OLD) - ARRAY['plex_token', 'last_updated', 'access_checked'])
           IS DISTINCT FROM (to_jsonb(NEW) - ARRAY['plex_token', 'last_updated', 'access_checked']))
     EXECUTE FUNCTION plexid_notify_auth();
+
+-- A notification names the schema it comes from, so instances on other schemas of the same
+-- database (notifications are per database) ignore it instead of dropping their caches.
+CREATE OR REPLACE FUNCTION plexid_notify_auth() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('plexid_auth', current_schema());
+    RETURN NULL;
+END;
+$$;
+CREATE OR REPLACE FUNCTION plexid_notify_data() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('plexid_data', current_schema());
+    RETURN NULL;
+END;
+$$;
