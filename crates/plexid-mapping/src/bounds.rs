@@ -104,10 +104,8 @@ pub(crate) fn too_deep_at(source: &str, limit: usize) -> Option<usize> {
                 add(&mut groups, &mut open, 1);
                 groups.push(0);
             }
-            ')' | ']' | '}' => {
-                if groups.len() > 1 {
-                    open -= groups.pop().unwrap_or(0);
-                }
+            ')' | ']' | '}' if groups.len() > 1 => {
+                open -= groups.pop().unwrap_or(0);
             }
             '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '~' | '<' | '>' | '!' | '.' | '@' => {
                 add(&mut groups, &mut open, 1);

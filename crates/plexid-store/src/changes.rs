@@ -70,15 +70,15 @@ impl Feed {
         u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn is_fresh(&self) -> bool {
-        self.nanos(Instant::now()) < self.fresh_until.load(Ordering::SeqCst)
+    fn is_fresh_at(&self, now: Instant) -> bool {
+        self.nanos(now) < self.fresh_until.load(Ordering::SeqCst)
     }
 
-    /// Caches may be used until `until`. Returns whether they were off until now. (Entries
+    /// Caches may be used until `until`. Returns whether they were off at `now`. (Entries
     /// cached before a pause on the same connection stay good: it delivers every notification,
     /// in order. A lost connection moves the generations on, in [`Feed::off`].)
-    fn fresh_until(&self, until: Instant) -> bool {
-        let was_fresh = self.is_fresh();
+    fn fresh_until(&self, until: Instant, now: Instant) -> bool {
+        let was_fresh = self.is_fresh_at(now);
         self.fresh_until.fetch_max(self.nanos(until), Ordering::SeqCst);
         !was_fresh
     }
@@ -88,8 +88,8 @@ impl Feed {
         self.bump_all();
     }
 
-    fn current(&self, counter: &AtomicU64) -> Option<u64> {
-        self.is_fresh().then(|| counter.load(Ordering::SeqCst))
+    fn current(&self, counter: &AtomicU64, now: Instant) -> Option<u64> {
+        self.is_fresh_at(now).then(|| counter.load(Ordering::SeqCst))
     }
 }
 
@@ -125,14 +125,14 @@ impl Changes {
     /// reading what is to be cached.
     pub fn generation(&self) -> Option<u64> {
         let feed = self.inner.as_ref()?;
-        feed.current(&feed.auth)
+        feed.current(&feed.auth, Instant::now())
     }
 
     /// The current data generation, if cached reads may be used at all. Read it *before* the
     /// read that is to be cached.
     pub fn data_generation(&self) -> Option<u64> {
         let feed = self.inner.as_ref()?;
-        feed.current(&feed.data)
+        feed.current(&feed.data, Instant::now())
     }
 }
 
@@ -234,7 +234,7 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
                     _ => {
                         if let Some((payload, sent)) = &waiting {
                             if notification.payload() == payload {
-                                if feed.fresh_until(*sent + FRESH_FOR) {
+                                if feed.fresh_until(*sent + FRESH_FOR, Instant::now()) {
                                     tracing::info!("change listener is hearing itself; caches are on");
                                 }
                                 *proven = true;
@@ -277,18 +277,19 @@ mod tests {
     #[test]
     fn caches_are_on_only_while_a_probe_vouches_for_them() {
         let feed = Feed::new();
-        assert_eq!(feed.current(&feed.auth), None, "not proven yet");
-        assert!(feed.fresh_until(Instant::now() + Duration::from_millis(200)), "switched on");
-        let on = feed.current(&feed.auth).expect("on");
-        assert!(!feed.fresh_until(Instant::now() + Duration::from_millis(200)), "already on");
-        assert_eq!(feed.current(&feed.auth), Some(on), "still the same generation");
-        std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(feed.current(&feed.auth), None, "no probe heard since: off");
-        assert!(feed.fresh_until(Instant::now() + Duration::from_secs(1)));
-        assert_eq!(feed.current(&feed.auth), Some(on), "the same connection heard everything meanwhile");
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(feed.current(&feed.auth, at(0)), None, "not proven yet");
+        assert!(feed.fresh_until(at(200), at(0)), "switched on");
+        let on = feed.current(&feed.auth, at(100)).expect("on");
+        assert!(!feed.fresh_until(at(300), at(100)), "already on");
+        assert_eq!(feed.current(&feed.auth, at(250)), Some(on), "still the same generation");
+        assert_eq!(feed.current(&feed.auth, at(350)), None, "no probe heard since: off");
+        assert!(feed.fresh_until(at(1000), at(400)));
+        assert_eq!(feed.current(&feed.auth, at(500)), Some(on), "the same connection heard everything meanwhile");
         feed.off();
-        assert_eq!(feed.current(&feed.data), None);
-        assert!(feed.fresh_until(Instant::now() + Duration::from_secs(1)));
-        assert!(feed.current(&feed.auth).is_some_and(|g| g > on), "nothing cached before a lost connection is used");
+        assert_eq!(feed.current(&feed.data, at(500)), None);
+        assert!(feed.fresh_until(at(2000), at(600)));
+        assert!(feed.current(&feed.auth, at(700)).is_some_and(|g| g > on), "nothing cached before a lost connection");
     }
 }
