@@ -425,3 +425,50 @@ async fn long_sqlite_reads_run_off_the_runtime() {
     store.close().await;
     cleanup(Some(path));
 }
+
+/// The token check and the access sweep each write only their own columns of a source's state,
+/// so neither can overwrite the other's, even when they write at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_write_only_their_own_source_state_columns() {
+    for (store, file) in stores().await {
+        let source = plexid_core::SourceId(uuid::Uuid::new_v4());
+        let mut tx = store.begin().await.unwrap();
+        tx.conn()
+            .execute(
+                "INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, \
+                 group_matching_mode, user_path_template, client_id, plex_token) \
+                 VALUES ($1, 'p', 'p', 'any', 'identifier', 'identifier', 'p', 'c', '')",
+                plexid_store::params![source],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let at = |s: i64| plexid_core::Timestamp::from_second(1_800_000_000 + s).unwrap();
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let store = store.clone();
+            writes.spawn(async move {
+                let mut tx = store.begin().await.unwrap();
+                if i % 2 == 0 {
+                    tx.conn().save_token_state(source, "valid", at(i)).await.unwrap();
+                } else {
+                    let summary = serde_json::json!({"checked": i}).as_object().unwrap().clone();
+                    tx.conn().save_sweep_state(source, at(i), &summary).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+            });
+        }
+        writes.join_all().await;
+        let state = store.read().source_state(source).await.unwrap();
+        assert_eq!(state.token_state, "valid");
+        assert!(state.token_checked.is_some() && state.sweep_finished.is_some(), "{state:?}");
+        let mut tx = store.begin().await.unwrap();
+        tx.conn().save_token_state(source, "rejected", at(100)).await.unwrap();
+        tx.commit().await.unwrap();
+        let after = store.read().source_state(source).await.unwrap();
+        assert_eq!((after.sweep_finished, &after.sweep_summary), (state.sweep_finished, &state.sweep_summary));
+        assert_eq!((after.token_state.as_str(), after.token_checked), ("rejected", Some(at(100))));
+        store.close().await;
+        cleanup(file);
+    }
+}

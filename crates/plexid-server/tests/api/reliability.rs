@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::both;
 use crate::helpers::{postgres_url, Backend, TestApp};
+use crate::limits::closed_within;
 use crate::login::{FRIEND, MEMBER, OWNER, SERVER_ID};
 
 /// Asks `check` every 50 ms until it holds or `within` has passed; how long it took.
@@ -278,21 +279,6 @@ async fn a_session_used_elsewhere_is_not_idle_here(app: &TestApp) {
 }
 both!(a_session_used_elsewhere_is_not_idle_here, a_session_used_elsewhere_is_not_idle_here, manual_clock);
 
-/// Reads what the server sends until it closes the connection, or `None` after `wait`.
-async fn until_closed(stream: &mut TcpStream, wait: Duration) -> Option<String> {
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + wait;
-    loop {
-        let mut buffer = [0u8; 4096];
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&seen).into_owned()),
-            Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
-            Err(_) => return None,
-        }
-    }
-}
-
 /// Sends `head`, then a byte of body every 300 ms; what the server sent until it closed the
 /// connection (`None`: still open after 6 s), and when it closed it.
 async fn trickle(address: &str, head: &str) -> (Option<String>, Duration) {
@@ -308,15 +294,7 @@ async fn trickle(address: &str, head: &str) -> (Option<String>, Duration) {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     });
-    let mut seen = Vec::new();
-    let answer = loop {
-        let mut buffer = [0u8; 4096];
-        match tokio::time::timeout(Duration::from_secs(6), reading.read(&mut buffer)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break Some(String::from_utf8_lossy(&seen).into_owned()),
-            Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
-            Err(_) => break None,
-        }
-    };
+    let answer = closed_within(&mut reading, Duration::from_secs(6)).await;
     writer.abort();
     (answer, started.elapsed())
 }
@@ -350,7 +328,7 @@ async fn a_trickled_body_is_cut_off_at_the_deadline() {
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
-    let answer = until_closed(&mut stream, Duration::from_secs(5)).await.unwrap();
+    let answer = closed_within(&mut stream, Duration::from_secs(5)).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
 
