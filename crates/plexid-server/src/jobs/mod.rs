@@ -152,7 +152,7 @@ async fn run_job(state: &AppState, job: Job, lease: &Lease) -> ServiceResult<()>
         "access_sweep" => access::sweep_with(state, lease).await.map(drop),
         _ => {
             let mut tx = lease.begin(state).await?;
-            sessions::sweep_stale(&mut tx.conn(), state, state.clock.now()).await?;
+            sessions::sweep_stale_in(&mut tx.conn(), state, state.clock.now()).await?;
             Ok(tx.commit().await?)
         }
     }

@@ -158,10 +158,18 @@ pub async fn list_live(
     Ok(app.store.read().list_live_sessions(now, earlier(now, app.settings.session_idle.0), search, window).await?)
 }
 
-/// Removes sessions ended at `now`, expired pending sign-ins, expired OAuth2 codes, tokens and
-/// forward-auth sessions, and expired audit events, in the caller's transaction (the clean-up
-/// job's).
-pub async fn sweep_stale(conn: &mut Conn<'_, ReadWrite>, app: &AppState, now: Timestamp) -> ServiceResult<u64> {
+/// Removes ended sessions, expired pending sign-ins, expired OAuth2 codes, tokens and
+/// forward-auth sessions, and expired audit events, now, in a transaction of its own.
+pub async fn sweep_stale(app: &AppState) -> ServiceResult<u64> {
+    let mut tx = app.store.begin().await?;
+    let removed = sweep_stale_in(&mut tx.conn(), app, app.clock.now()).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// [`sweep_stale`] at `now` in the caller's transaction (the clean-up job's, which holds its
+/// lease).
+pub async fn sweep_stale_in(conn: &mut Conn<'_, ReadWrite>, app: &AppState, now: Timestamp) -> ServiceResult<u64> {
     let ended = conn.delete_stale_sessions(now, earlier(now, app.settings.session_idle.0)).await?;
     let grants = conn.delete_expired_grants(now).await?;
     let events = conn.delete_expired_events(now).await?;
