@@ -206,10 +206,14 @@ impl SilencingProxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_listener_turns_caches_off_within_seconds() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let url = postgres_url();
-    let upstream = url.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
-    let proxy = SilencingProxy::start(upstream.clone()).await;
-    let through_proxy = app.state.settings.db.database.replacen(&upstream, &proxy.address, 1);
+    let server = url::Url::parse(&postgres_url()).unwrap();
+    let upstream = format!("{}:{}", server.host_str().unwrap(), server.port().unwrap_or(5432));
+    let proxy = SilencingProxy::start(upstream).await;
+    let mut through_proxy = url::Url::parse(&app.state.settings.db.database).unwrap();
+    let (host, port) = proxy.address.rsplit_once(':').unwrap();
+    through_proxy.set_host(Some(host)).unwrap();
+    through_proxy.set_port(Some(port.parse().unwrap())).unwrap();
+    let through_proxy = through_proxy.to_string();
     let other = app.another_instance(Some(&through_proxy), Clock::system(), |_| {}).await;
     let key = app.user_with_permissions("viewer", &["authentik_sources_plex.view_plexsource"]).await;
     let status = |key: String| {
