@@ -182,7 +182,7 @@ pub async fn verify_own_id_token(
     let keys = all(app).await?;
     let published = keys
         .iter()
-        .filter(|k| k.retired.is_none_or(|at| at + RETIRED_KEPT > now))
+        .filter(|k| k.retired.is_none_or(|at| plexid_core::time::later(at, RETIRED_KEPT) > now))
         .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && algorithm_of(&k.alg) == Some(header.alg));
     let Some(key) = published else { return Ok(None) };
     let Ok(jwk) = serde_json::from_str::<Jwk>(&key.public_jwk) else { return Ok(None) };
