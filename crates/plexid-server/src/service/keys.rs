@@ -140,6 +140,11 @@ pub async fn rotate(app: &AppState, alg: SigningAlg, force: bool) -> ServiceResu
     Ok(ActiveKey { kid, algorithm: algorithm(alg), key: encoding_key(alg, &der) })
 }
 
+/// Is the key current, or retired less than [`RETIRED_KEPT`] before `now`?
+fn is_published(key: &SigningKey, now: plexid_core::Timestamp) -> bool {
+    key.retired.is_none_or(|at| plexid_core::time::later(at, RETIRED_KEPT) > now)
+}
+
 /// Every published key: current ones and those retired less than [`RETIRED_KEPT`] ago. The
 /// first key of `alg` is made before anything is signed, so clients can fetch it up front.
 pub async fn jwks(app: &AppState, alg: SigningAlg) -> ServiceResult<JwkSet> {
@@ -151,7 +156,7 @@ pub async fn jwks(app: &AppState, alg: SigningAlg) -> ServiceResult<JwkSet> {
     }
     let keys = keys
         .iter()
-        .filter(|k| k.retired.is_none_or(|at| plexid_core::time::later(at, RETIRED_KEPT) > now))
+        .filter(|k| is_published(k, now))
         .filter_map(|k| serde_json::from_str::<Jwk>(&k.public_jwk).ok())
         .collect();
     Ok(JwkSet { keys })
@@ -182,7 +187,7 @@ pub async fn verify_own_id_token(
     let keys = all(app).await?;
     let published = keys
         .iter()
-        .filter(|k| k.retired.is_none_or(|at| plexid_core::time::later(at, RETIRED_KEPT) > now))
+        .filter(|k| is_published(k, now))
         .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && algorithm_of(&k.alg) == Some(header.alg));
     let Some(key) = published else { return Ok(None) };
     let Ok(jwk) = serde_json::from_str::<Jwk>(&key.public_jwk) else { return Ok(None) };
