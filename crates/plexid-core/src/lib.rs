@@ -12,6 +12,7 @@ pub mod modes;
 pub mod permission;
 pub mod rules;
 pub mod source;
+pub mod time;
 
 pub use errors::FieldErrors;
 pub use ids::{

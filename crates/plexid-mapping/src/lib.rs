@@ -15,7 +15,10 @@
 //! Evaluation is bounded by [`Limits`] (statement steps, heap bytes and wall
 //! time); there is no I/O, no `load()` and no access to the environment.
 
+mod bounds;
 pub mod worker;
+
+pub use bounds::{check_bounds, too_long_message, MAX_EXPRESSION_CHARS, MAX_NESTING};
 
 use std::cell::Cell;
 use std::fmt::Write as _;
@@ -87,7 +90,8 @@ pub enum MappingError {
 // Public entry points
 // ---------------------------------------------------------------------------
 
-/// Parse-check only (used when a mapping is saved). `filename` = mapping name or None.
+/// Parse-check only (when a mapping is saved, through [`worker::Pool::check_syntax`]).
+/// `filename` = mapping name or None. The [`check_bounds`] limits come first.
 pub fn check_syntax(expression: &str, filename: Option<&str>) -> Result<(), MappingError> {
     parse(expression, filename).map(|_| ())
 }
@@ -261,6 +265,7 @@ fn display_name(filename: Option<&str>) -> &str {
 }
 
 fn parse(expression: &str, filename: Option<&str>) -> Result<AstModule, MappingError> {
+    check_bounds(expression, filename)?;
     let name = display_name(filename);
     let source = wrap(expression);
     AstModule::parse(name, source.clone(), &dialect()).map_err(|e| {

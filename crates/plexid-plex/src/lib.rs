@@ -569,7 +569,9 @@ impl PlexClient {
                     attempt += 1;
                     let too_long = wait.is_some_and(|w| w > config.max_retry_wait);
                     if attempt > config.max_retries || too_long {
-                        tracing::debug!(path = call.path, %error, attempt, "plex.tv call failed");
+                        // An outage or a slow plex.tv: the operator should see it (the owner's
+                        // calls failing leave the sweep unable to decide anything).
+                        tracing::warn!(path = call.path, %error, attempt, "plex.tv call failed");
                         return Err(error);
                     }
                     tokio::time::sleep(backoff(attempt, wait, config.max_retry_wait)).await;

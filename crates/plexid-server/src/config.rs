@@ -167,6 +167,47 @@ impl Period {
     }
 }
 
+/// The largest value of each setting ([`Settings::check`], before anything starts: an error
+/// naming the setting beyond it), so no setting can push a time past what the clock can
+/// represent or ask for absurd resources.
+pub mod bounds {
+    use super::Period;
+
+    /// Sessions (idle and total) and signing keys: ten years.
+    pub const SESSION: Period = Period::hours(24 * 3650);
+    /// How often a job runs: thirty days at most.
+    pub const JOB_INTERVAL: Period = Period::hours(24 * 30);
+    /// How long plex.tv's answers about an owner are reused: a day.
+    pub const PLEX_CACHE: Period = Period::hours(24);
+    /// A request's time limits (plex.tv, headers, body): an hour.
+    pub const REQUEST: Period = Period::hours(1);
+    pub const MAX_CONNECTIONS: usize = 1_000_000;
+    pub const MAPPING_WORKERS: usize = 64;
+}
+
+impl Period {
+    fn check(self, max: Period) -> Result<(), String> {
+        if !self.0.is_positive() {
+            Err("must be longer than zero".into())
+        } else if self.0 > max.0 {
+            Err(format!("must be at most {max}"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs();
+        match secs {
+            s if s % 3600 == 0 => write!(f, "{}h", s / 3600),
+            s if s % 60 == 0 => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
+}
+
 impl std::str::FromStr for Period {
     type Err = String;
 
@@ -225,6 +266,35 @@ impl Settings {
     /// community.plex.tv's base.
     pub fn plex_community(&self) -> String {
         self.plex_host(self.plex_community_url.as_ref(), "community")
+    }
+
+    /// Checks every bounded setting (as the command line does when it reads them; settings
+    /// built in code pass here too): the error names the setting.
+    pub fn check(&self) -> Result<(), String> {
+        let periods = [
+            ("PLEXID_SESSION_IDLE", self.session_idle, bounds::SESSION),
+            ("PLEXID_SESSION_LIFETIME", self.session_lifetime, bounds::SESSION),
+            ("PLEXID_ACCESS_CHECK_INTERVAL", self.access_check_interval, bounds::JOB_INTERVAL),
+            ("PLEXID_TOKEN_CHECK_INTERVAL", self.token_check_interval, bounds::JOB_INTERVAL),
+            ("PLEXID_PLEX_CACHE_TTL", self.plex_cache_ttl, bounds::PLEX_CACHE),
+            ("PLEXID_PLEX_TIMEOUT", self.plex_timeout, bounds::REQUEST),
+            ("PLEXID_HEADER_TIMEOUT", self.header_timeout, bounds::REQUEST),
+            ("PLEXID_BODY_TIMEOUT", self.body_timeout, bounds::REQUEST),
+            ("PLEXID_SIGNING_KEY_LIFETIME", self.signing_key_lifetime, bounds::SESSION),
+        ];
+        for (name, value, max) in periods {
+            value.check(max).map_err(|message| format!("{name} {message}"))?;
+        }
+        let counts = [
+            ("PLEXID_MAX_CONNECTIONS", self.max_connections, bounds::MAX_CONNECTIONS),
+            ("PLEXID_MAPPING_WORKERS", self.mapping_workers, bounds::MAPPING_WORKERS),
+        ];
+        for (name, value, max) in counts {
+            if !(1..=max).contains(&value) {
+                return Err(format!("{name} must be between 1 and {max}"));
+            }
+        }
+        Ok(())
     }
 
     /// Whether plexid is served over HTTPS (cookies are then `Secure`).
@@ -296,5 +366,16 @@ mod tests {
         assert_eq!("336h".parse::<Period>(), Ok(Period::hours(336)));
         assert!("0".parse::<Period>().is_err());
         assert!("soon".parse::<Period>().is_err());
+    }
+
+    #[test]
+    fn periods_beyond_their_bound_are_refused_by_name() {
+        let mut settings = super::Settings::for_database("sqlite://x.db");
+        assert_eq!(settings.check(), Ok(()));
+        settings.session_idle = Period::secs(999_999_999_999);
+        assert_eq!(settings.check(), Err("PLEXID_SESSION_IDLE must be at most 87600h".into()));
+        settings.session_idle = Period::hours(1);
+        settings.mapping_workers = 0;
+        assert_eq!(settings.check(), Err("PLEXID_MAPPING_WORKERS must be between 1 and 64".into()));
     }
 }

@@ -374,7 +374,7 @@ impl Import<'_, '_> {
     async fn mapping(&mut self, theirs: &Value) -> Result<(), ImportError> {
         let name = text(theirs, "name");
         let expression = text(theirs, "expression");
-        if let Some(error) = crate::service::mappings::syntax_error(&expression, Some(&name)) {
+        if let Some(error) = crate::service::mappings::syntax_error_here(&expression, Some(&name)) {
             let why = format!(
                 "its expression is not valid in plexid (Starlark, close to Python): {error}; rewrite it in \
                  /if/admin/mappings/ and add it to the source"

@@ -43,6 +43,8 @@ pub enum StartError {
     Plex(String),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
+    #[error("{0}")]
+    Setting(String),
 }
 
 /// A server bound to its address, ready to run.
@@ -70,6 +72,7 @@ impl Server {
         settings: Settings,
         clock: Clock,
     ) -> Result<Server, StartError> {
+        settings.check().map_err(StartError::Setting)?;
         let (store, secrets) = startup::prepare(&settings, &clock).await?;
         let listen_error = |source| StartError::Listen { address: settings.listen.clone(), source };
         let listener = match listener {

@@ -314,6 +314,8 @@ async fn check_config(settings: Settings, matches: &clap::ArgMatches) -> Result<
     };
     let features = check::features(&settings, &facts);
     print!("{}", check::report(&rows, &database, &features));
+    // A setting beyond its bound would stop `serve`: say so here too.
+    settings.check()?;
     if features.iter().any(|f| f.state == check::State::Broken) {
         return Err("a configured feature cannot work with these settings (see BROKEN above)".into());
     }

@@ -99,7 +99,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.settings.body_timeout.std()))
+        .layer(middleware::from_fn_with_state(state.settings.body_timeout.std(), crate::serve::body_deadline))
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), web::metrics::count_requests))

@@ -3,8 +3,10 @@
 //! * a request's headers must arrive within `PLEXID_HEADER_TIMEOUT` (hyper's header read timeout,
 //!   which also runs while a keep-alive connection waits for its next request, so idle
 //!   connections are closed after it too);
-//! * a request's body must arrive within `PLEXID_BODY_TIMEOUT` (tower-http's
-//!   `RequestBodyTimeoutLayer`, answered 408);
+//! * a request's whole body must arrive within `PLEXID_BODY_TIMEOUT` of its headers
+//!   ([`body_deadline`]: one deadline for the whole body, not a timeout that starts again at
+//!   every chunk, so a client sending a byte every few seconds is cut off too), answered 408
+//!   and the connection closed;
 //! * at most `PLEXID_MAX_CONNECTIONS` connections are open; one more is answered
 //!   `503 Service Unavailable` with `Retry-After` and closed.
 //!
@@ -14,13 +16,18 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Request, Response, StatusCode};
+use axum::middleware::Next;
 use axum::Router;
+use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -57,6 +64,58 @@ async fn busy(_: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         .body(Body::from(body))
         .expect("a static response");
     Ok(response)
+}
+
+/// A request body that fails once its deadline has passed, however its bytes trickle in.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.expired.store(true, Ordering::SeqCst);
+            return Poll::Ready(Some(Err(axum::Error::new("the request body did not arrive in time"))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Middleware: the request's body must be complete within `deadline` of its headers. A handler
+/// whose body read failed at the deadline is answered `408 Request Timeout` whatever it made of
+/// the failure, and the connection is closed (the rest of the body is never read).
+pub async fn body_deadline(State(deadline): State<Duration>, request: Request<Body>, next: Next) -> Response<Body> {
+    let expired = Arc::new(AtomicBool::new(false));
+    let (parts, inner) = request.into_parts();
+    let body = DeadlineBody { inner, deadline: Box::pin(tokio::time::sleep(deadline)), expired: Arc::clone(&expired) };
+    let response = next.run(Request::from_parts(parts, Body::new(body))).await;
+    if !expired.load(Ordering::SeqCst) {
+        return response;
+    }
+    let body = r#"{"detail":"The request body did not arrive in time."}"#;
+    Response::builder()
+        .status(StatusCode::REQUEST_TIMEOUT)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(header::CONNECTION, "close")
+        .body(Body::from(body))
+        .expect("a static response")
 }
 
 /// Serves `app` on `listener` until `shutdown` completes.

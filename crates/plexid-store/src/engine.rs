@@ -103,7 +103,7 @@ macro_rules! bind_pg {
 /// database) off the async runtime's worker threads, so one slow write does not stall every
 /// other request: on the multi-threaded runtime the worker hands its other tasks to another
 /// thread first (`block_in_place`). Cached reads stay inline; they take microseconds.
-fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)
@@ -120,22 +120,32 @@ impl<A: Access> Conn<'_, A> {
         }
     }
 
+    /// The rows of `sql`, the first `limit` of them when given (on every engine and connection
+    /// alike: a limit keeps the *first* rows).
     async fn fetch(&mut self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
         let pg_rows = match &mut self.inner {
             Inner::Sqlite(db) => return db.cached_fetch(sql, params, limit),
             Inner::SqliteTx(conn) => return off_runtime(|| lite_fetch(conn, sql, &params, limit)),
             Inner::PgPool(db) => return db.cached_fetch(sql, params, limit).await,
+            Inner::PgTx(conn) if limit == Some(1) => {
+                bind_pg!(sqlx::query(sql), params).fetch_optional(&mut **conn).await?.into_iter().collect()
+            }
             Inner::PgTx(conn) => bind_pg!(sqlx::query(sql), params).fetch_all(&mut **conn).await?,
         };
-        Ok(pg_rows.into_iter().map(|r| Row::Pg(Arc::new(r))).collect())
+        let rows = pg_rows.into_iter().map(|r| Row::Pg(Arc::new(r)));
+        Ok(match limit {
+            Some(l) => rows.take(l).collect(),
+            None => rows.collect(),
+        })
     }
 
     pub async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Vec<Row>> {
         self.fetch(sql, params, None).await
     }
 
+    /// The first row, if any (as `LIMIT 1` would give it, on both engines).
     pub async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Option<Row>> {
-        Ok(self.fetch(sql, params, Some(1)).await?.pop())
+        Ok(self.fetch(sql, params, Some(1)).await?.into_iter().next())
     }
 
     pub async fn fetch_one(&mut self, sql: &str, params: Vec<Param>) -> StoreResult<Row> {
@@ -269,9 +279,9 @@ impl Store {
             .max_connections(16)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let changes = crate::changes::Changes::listen(pool.clone());
+        let changes = crate::changes::Changes::listen(pool.clone(), options);
         let cache = read_cache.then(Default::default);
         let db = PgDb { pool, cache, changes: changes.clone() };
         Ok(Store { pools: Pools::Postgres(Arc::new(db)), changes })
@@ -314,7 +324,7 @@ impl Store {
     /// Is the database answering? (Never from the read cache.)
     pub async fn ping(&self) -> bool {
         match &self.pools {
-            Pools::Sqlite(_) => self.read().fetch_one("SELECT 1 AS one", vec![]).await.is_ok(),
+            Pools::Sqlite(db) => db.ping(),
             Pools::Postgres(db) => sqlx::query("SELECT 1").execute(&db.pool).await.is_ok(),
         }
     }

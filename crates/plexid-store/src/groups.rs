@@ -108,6 +108,37 @@ impl<A: Access> Conn<'_, A> {
         rows.iter().map(|r| Ok((GroupId(r.uuid("group_uuid")?), crate::users::from_row(r)?))).collect()
     }
 
+    /// The member ids of each of these groups: (group, user), by user id.
+    pub async fn member_ids_of_groups(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, UserId)>> {
+        let head = "SELECT group_uuid, user_id FROM group_member WHERE group_uuid IN";
+        let rows = self.rows_in(head, groups.iter().map(|id| Param::from(*id)), " ORDER BY user_id").await?;
+        rows.iter().map(|r| Ok((GroupId(r.uuid("group_uuid")?), UserId(r.int("user_id")?)))).collect()
+    }
+
+    /// How many members each of these groups has (groups without members are left out).
+    pub async fn member_counts(&mut self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, u64)>> {
+        let head = "SELECT group_uuid, COUNT(*) AS n FROM group_member WHERE group_uuid IN";
+        let rows = self.rows_in(head, groups.iter().map(|id| Param::from(*id)), " GROUP BY group_uuid").await?;
+        rows.iter().map(|r| Ok((GroupId(r.uuid("group_uuid")?), r.int("n")? as u64))).collect()
+    }
+
+    /// A page of a group's members, by username; every `search` term must appear in the
+    /// username, name or email.
+    pub async fn list_group_members(
+        &mut self,
+        group: GroupId,
+        search: &[String],
+        window: Window,
+    ) -> StoreResult<Listed<User>> {
+        let select = format!("SELECT {USER_COLUMNS} FROM group_member gm JOIN app_user u ON u.id = gm.user_id");
+        let mut f = Filter::default();
+        f.eq("gm.group_uuid", Some(group));
+        f.search(search, &["u.username", "u.name", "u.email"]);
+        ListQuery { select: &select, columns: &[], tiebreak: "id" }
+            .run(self, f, &[OrderTerm::asc("username")], window, crate::users::from_row)
+            .await
+    }
+
     /// `start` and its ancestors, nearest first (at most `limit` of them; a cycle stops there).
     pub async fn group_ancestors(&mut self, start: GroupId, limit: i64) -> StoreResult<Vec<GroupId>> {
         let rows = self

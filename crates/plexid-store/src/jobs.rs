@@ -1,5 +1,7 @@
-//! What background jobs share between instances: leases (one runner at a time across every
-//! instance on one database) and the last results per source.
+//! What background jobs share between instances: leases (one runner of each job at a time
+//! across every instance on one database, and when each job is due next) and the last results
+//! per source, where each job writes only its own columns (the token check `token_*`, the access
+//! sweep `sweep_*`), so neither can overwrite the other's.
 
 use plexid_core::model::SourceState;
 use plexid_core::{SourceId, Timestamp};
@@ -69,29 +71,34 @@ impl<A: Access> Conn<'_, A> {
 }
 
 impl Conn<'_, ReadWrite> {
-    /// Takes the lease `name` for `holder` until `until`, unless the lease (anyone's) still runs
-    /// at `now`. Returns whether it was taken.
+    /// Takes the lease `name` for `holder` until `until` when the job is due at `now` (its last
+    /// run was taken at least an interval ago) and nobody holds it; the next run is due at
+    /// `next`. Returns whether it was taken.
     pub async fn take_lease(
         &mut self,
         name: &str,
         holder: &str,
         now: Timestamp,
         until: Timestamp,
+        next: Timestamp,
     ) -> StoreResult<bool> {
         let changed = self
             .execute(
-                "INSERT INTO job_lease (name, holder, expires) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires \
-                 WHERE job_lease.expires <= $4",
-                params![name, holder, until, now],
+                "INSERT INTO job_lease (name, holder, expires, next_run) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires, \
+                 next_run = excluded.next_run WHERE job_lease.expires <= $5 AND job_lease.next_run <= $5",
+                params![name, holder, until, next, now],
             )
             .await?;
         Ok(changed > 0)
     }
 
-    /// Gives the lease back early (only if `holder` still holds it).
-    pub async fn release_lease(&mut self, name: &str, holder: &str) -> StoreResult<()> {
-        self.execute("DELETE FROM job_lease WHERE name = $1 AND holder = $2", params![name, holder]).await.map(drop)
+    /// Extends `holder`'s lease on `name` to `until`; false when someone else holds it now.
+    pub async fn renew_lease(&mut self, name: &str, holder: &str, until: Timestamp) -> StoreResult<bool> {
+        let changed = self
+            .execute("UPDATE job_lease SET expires = $3 WHERE name = $1 AND holder = $2", params![name, holder, until])
+            .await?;
+        Ok(changed > 0)
     }
 
     /// Records the state of a fact of `source` if it differs from the stored one (or none is
@@ -128,19 +135,50 @@ impl Conn<'_, ReadWrite> {
         Ok(Some((!before.is_empty()).then_some(before)))
     }
 
-    pub async fn save_source_state(&mut self, source: SourceId, state: &SourceState) -> StoreResult<()> {
+    /// Does `holder` hold the lease `name` at `now`? The lease row stays locked until this
+    /// transaction ends, so nobody can take it before this transaction's writes are committed.
+    pub async fn holds_lease(&mut self, name: &str, holder: &str, now: Timestamp) -> StoreResult<bool> {
+        let sql = format!(
+            "SELECT holder FROM job_lease WHERE name = $1 AND holder = $2 AND expires > $3{}",
+            self.dialect().for_update()
+        );
+        Ok(self.fetch_optional(&sql, params![name, holder, now]).await?.is_some())
+    }
+
+    /// Ends `holder`'s lease on `name` at `now` (the job's next run stays when it was due).
+    pub async fn release_lease(&mut self, name: &str, holder: &str, now: Timestamp) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO source_state (source_uuid, token_state, token_checked, sweep_finished, sweep_summary) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source_uuid) DO UPDATE SET token_state = excluded.token_state, \
-             token_checked = excluded.token_checked, sweep_finished = excluded.sweep_finished, \
+            "UPDATE job_lease SET expires = $3 WHERE name = $1 AND holder = $2 AND expires > $3",
+            params![name, holder, now],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Records the token check's result (only its columns).
+    pub async fn save_token_state(&mut self, source: SourceId, state: &str, checked: Timestamp) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO source_state (source_uuid, token_state, token_checked) VALUES ($1, $2, $3) \
+             ON CONFLICT (source_uuid) DO UPDATE SET token_state = excluded.token_state, \
+             token_checked = excluded.token_checked",
+            params![source, state, checked],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Records an access sweep's end and summary (only its columns).
+    pub async fn save_sweep_state(
+        &mut self,
+        source: SourceId,
+        finished: Timestamp,
+        summary: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO source_state (source_uuid, sweep_finished, sweep_summary) VALUES ($1, $2, $3) \
+             ON CONFLICT (source_uuid) DO UPDATE SET sweep_finished = excluded.sweep_finished, \
              sweep_summary = excluded.sweep_summary",
-            params![
-                source,
-                &state.token_state,
-                state.token_checked,
-                state.sweep_finished,
-                json_text(&state.sweep_summary)
-            ],
+            params![source, finished, json_text(summary)],
         )
         .await
         .map(drop)

@@ -67,10 +67,13 @@ impl Filter {
         self.clauses.push(clause);
     }
 
-    /// Every term must appear (case-insensitively) in at least one of `columns`.
+    /// Every term must appear (case-insensitively) in at least one of `columns`. The one place
+    /// search is normalised, for every caller: both sides are lowercased (SQLite's `lower()` is
+    /// replaced by one that folds every letter, as PostgreSQL's does), so a search finds the same
+    /// rows on both engines whatever case the caller passed.
     pub fn search(&mut self, terms: &[String], columns: &[&str]) {
         for term in terms {
-            let p = self.bind(contains_pattern(term));
+            let p = self.bind(contains_pattern(&term.to_lowercase()));
             let any: Vec<String> = columns.iter().map(|c| format!("LOWER({c}) LIKE {p} ESCAPE '\\'")).collect();
             self.clauses.push(format!("({})", any.join(" OR ")));
         }
@@ -185,7 +188,13 @@ impl ListQuery<'_> {
 
     async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter) -> StoreResult<u64> {
         let sql = format!("SELECT COUNT(*) AS n FROM ({}{}) q", self.select, filter.sql());
-        Ok(conn.fetch_one(&sql, filter.params.clone()).await?.int("n")? as u64)
+        // `fetch_all`: a count reads as many rows as the page could, so SQLite runs it off the
+        // runtime's threads like other long reads.
+        let rows = conn.fetch_all(&sql, filter.params.clone()).await?;
+        rows.first()
+            .ok_or_else(|| crate::StoreError::Corrupt("COUNT returned no row".into()))?
+            .int("n")
+            .map(|n| n as u64)
     }
 }
 

@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "connection_counts", include_str!("../migrations/sqlite/0006_connection_counts.sql")),
     (7, "security", include_str!("../migrations/sqlite/0007_security.sql")),
     (8, "plex_facts", include_str!("../migrations/sqlite/0008_plex_facts.sql")),
+    (9, "reliability", include_str!("../migrations/sqlite/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/sqlite/0011_provider_names.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "connection_counts", include_str!("../migrations/postgres/0006_connection_counts.sql")),
     (7, "security", include_str!("../migrations/postgres/0007_security.sql")),
     (8, "plex_facts", include_str!("../migrations/postgres/0008_plex_facts.sql")),
+    (9, "reliability", include_str!("../migrations/postgres/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/postgres/0011_provider_names.sql")),
 ];
 

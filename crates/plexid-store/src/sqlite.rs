@@ -1,6 +1,10 @@
-//! SQLite through rusqlite, called directly. SQLite is an in-process library: a read of a page of
-//! rows takes tens of microseconds, less than handing it to another thread would cost, so queries
-//! run on the calling task. Reads use a small pool of connections (WAL lets them run beside the
+//! SQLite through rusqlite, called directly. SQLite is an in-process library: a read of a row
+//! takes microseconds, less than handing it to another thread would cost, so single-row reads
+//! run on the calling task, and never wait there: on the runtime a reader does not wait for a
+//! lock (a checkpoint, another process's exclusive lock); a read that finds the database busy is
+//! run again off the runtime's threads (`block_in_place`), where it may wait up to the busy
+//! timeout. Reads of many rows (lists, the access sweep's snapshot) run off the runtime's
+//! threads from the start. Reads use a small pool of connections (WAL lets them run beside the
 //! writer) and a read cache; writes go through the one write connection, held for a whole
 //! transaction.
 
@@ -41,11 +45,21 @@ impl ReadCache {
 
 const SQLITE_READERS: usize = 8;
 const STATEMENT_CACHE: usize = 128;
+/// How long a statement waits for a lock (off the runtime's threads) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // SQLite's own lower() folds ASCII only; PostgreSQL's folds every letter. One behaviour:
+    // searches (`LOWER(column) LIKE …`) find "Émile" by "émile" on both.
+    conn.create_scalar_function(
+        "lower",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8 | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|text| text.to_lowercase())),
+    )?;
     Ok(())
 }
 
@@ -53,6 +67,12 @@ fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     Some(PathBuf::from(rest.split_once('?').map_or(rest, |(path, _)| path)))
+}
+
+/// Did a statement fail because the database was locked?
+fn is_busy(error: &StoreError) -> bool {
+    matches!(error, StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+        if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 impl SqliteDb {
@@ -96,17 +116,19 @@ impl SqliteDb {
         })
     }
 
-    /// A read through the cache.
+    /// A read through the cache. A read of one row runs on the calling thread unless the
+    /// database is busy; a read of many runs off the runtime's threads.
     pub(crate) fn cached_fetch(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        let long = limit.is_none();
         if !self.read_cache {
-            return self.read(|conn| lite_fetch(conn, sql, &params, limit));
+            return self.read(long, |conn| lite_fetch(conn, sql, &params, limit));
         }
         let version = self.cache.version()?;
         let key = (sql.to_owned(), params);
         let rows = match self.cache.entries.get(&key, version) {
             Some(rows) => rows,
             None => {
-                let rows = self.read(|conn| lite_fetch(conn, sql, &key.1, None))?;
+                let rows = self.read(long, |conn| lite_fetch(conn, sql, &key.1, None))?;
                 self.cache.entries.put(key, version, &rows);
                 rows
             }
@@ -117,8 +139,38 @@ impl SqliteDb {
         })
     }
 
-    /// Runs `f` on a read connection from the pool (opening one if none is free).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
+    /// Is the database answering? A read on a reader, never from the cache.
+    pub(crate) fn ping(&self) -> bool {
+        self.read(false, |conn| lite_fetch(conn, "SELECT 1 AS one", &[], Some(1))).is_ok()
+    }
+
+    /// Runs `f` on a read connection from the pool (opening one if none is free): off the
+    /// runtime's threads when `long`; otherwise on this thread without waiting for locks, and
+    /// again off the runtime's threads if the database was busy.
+    pub(crate) fn read<T>(&self, long: bool, f: impl Fn(&rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.reader()?;
+        let waiting = |conn: &rusqlite::Connection| {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            crate::engine::off_runtime(|| f(conn))
+        };
+        let result = if long {
+            waiting(&conn)
+        } else {
+            match conn.busy_timeout(Duration::ZERO).map_err(StoreError::from).and_then(|()| f(&conn)) {
+                Err(error) if is_busy(&error) => waiting(&conn),
+                other => other,
+            }
+        };
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < SQLITE_READERS {
+                readers.push(conn);
+            }
+        }
+        result
+    }
+
+    /// A read connection from the pool, or a new one.
+    fn reader(&self) -> StoreResult<rusqlite::Connection> {
         let pooled = self.readers.lock().map_err(|_| StoreError::Corrupt("reader pool poisoned".into()))?.pop();
         let conn = match pooled {
             Some(conn) => conn,
@@ -133,13 +185,7 @@ impl SqliteDb {
                 conn
             }
         };
-        let result = f(&conn);
-        if let Ok(mut readers) = self.readers.lock() {
-            if readers.len() < SQLITE_READERS {
-                readers.push(conn);
-            }
-        }
-        result
+        Ok(conn)
     }
 }
 

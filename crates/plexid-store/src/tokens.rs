@@ -148,11 +148,12 @@ impl Conn<'_, ReadWrite> {
         .map(drop)
     }
 
-    /// Creates or replaces the token with this identifier or key (the bootstrap token).
+    /// Creates or replaces the token with this identifier, key or `managed` value (the bootstrap
+    /// token, also after it was renamed).
     pub async fn upsert_token(&mut self, t: &Token) -> StoreResult<()> {
         self.execute(
-            "DELETE FROM api_token WHERE identifier = $1 OR key_hash = $2",
-            params![&t.identifier, &t.key_hash],
+            "DELETE FROM api_token WHERE identifier = $1 OR key_hash = $2 OR managed = $3",
+            params![&t.identifier, &t.key_hash, &t.managed],
         )
         .await?;
         self.insert_token(t).await

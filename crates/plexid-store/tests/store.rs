@@ -369,3 +369,106 @@ async fn postgres_read_cache_follows_writes_of_every_instance() {
     a.close().await;
     b.close().await;
 }
+
+/// `fetch_optional` is the first row on every engine and connection, as `LIMIT 1` would give
+/// it (a PostgreSQL transaction used to return the last).
+#[tokio::test]
+async fn fetch_optional_is_the_first_row_everywhere() {
+    for (store, file) in stores().await {
+        let mut tx = store.begin().await.unwrap();
+        let mut conn = tx.conn();
+        for (key, value) in [("b", "2"), ("a", "1"), ("c", "3")] {
+            conn.execute("INSERT INTO setting (key, value) VALUES ($1, $2)", vec![key.into(), value.into()])
+                .await
+                .unwrap();
+        }
+        let sql = "SELECT key FROM setting WHERE key IN ('a', 'b', 'c') ORDER BY key";
+        let first = conn.fetch_optional(sql, vec![]).await.unwrap().unwrap();
+        assert_eq!(first.text("key").unwrap(), "a", "{:?} in a transaction", store.dialect());
+        tx.commit().await.unwrap();
+        let first = store.read().fetch_optional(sql, vec![]).await.unwrap().unwrap();
+        assert_eq!(first.text("key").unwrap(), "a", "{:?} outside", store.dialect());
+        store.close().await;
+        cleanup(file);
+    }
+}
+
+/// SQLite reads that may take long (many rows, counts) run off the runtime's threads: four slow
+/// reads at once on a runtime of two worker threads do not stall its other tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_sqlite_reads_run_off_the_runtime() {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("plexid-store-test-")));
+    let store = Store::connect(&format!("sqlite://{}?read_cache=off", path.display())).await.unwrap();
+    store.migrate().await.unwrap();
+    let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) \
+                SELECT x FROM c WHERE x % 250000 = 0";
+    let started = std::time::Instant::now();
+    store.read().fetch_all(slow, vec![]).await.unwrap();
+    let one = started.elapsed();
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        reads.spawn(async move { store.read().fetch_all(slow, vec![]).await.map(|rows| rows.len()) });
+    }
+    let ticker = tokio::spawn(async {
+        let started = std::time::Instant::now();
+        for _ in 0..5 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        started.elapsed()
+    });
+    let ticked = ticker.await.unwrap();
+    assert!(ticked < one / 2 + std::time::Duration::from_millis(100), "stalled {ticked:?} (one read: {one:?})");
+    for read in reads.join_all().await {
+        assert_eq!(read.unwrap(), 4);
+    }
+    store.close().await;
+    cleanup(Some(path));
+}
+
+/// The token check and the access sweep each write only their own columns of a source's state,
+/// so neither can overwrite the other's, even when they write at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_write_only_their_own_source_state_columns() {
+    for (store, file) in stores().await {
+        let source = plexid_core::SourceId(uuid::Uuid::new_v4());
+        let mut tx = store.begin().await.unwrap();
+        tx.conn()
+            .execute(
+                "INSERT INTO plex_source (uuid, name, slug, policy_engine_mode, user_matching_mode, \
+                 group_matching_mode, user_path_template, client_id, plex_token) \
+                 VALUES ($1, 'p', 'p', 'any', 'identifier', 'identifier', 'p', 'c', '')",
+                plexid_store::params![source],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let at = |s: i64| plexid_core::Timestamp::from_second(1_800_000_000 + s).unwrap();
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let store = store.clone();
+            writes.spawn(async move {
+                let mut tx = store.begin().await.unwrap();
+                if i % 2 == 0 {
+                    tx.conn().save_token_state(source, "valid", at(i)).await.unwrap();
+                } else {
+                    let summary = serde_json::json!({"checked": i}).as_object().unwrap().clone();
+                    tx.conn().save_sweep_state(source, at(i), &summary).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+            });
+        }
+        writes.join_all().await;
+        let state = store.read().source_state(source).await.unwrap();
+        assert_eq!(state.token_state, "valid");
+        assert!(state.token_checked.is_some() && state.sweep_finished.is_some(), "{state:?}");
+        let mut tx = store.begin().await.unwrap();
+        tx.conn().save_token_state(source, "rejected", at(100)).await.unwrap();
+        tx.commit().await.unwrap();
+        let after = store.read().source_state(source).await.unwrap();
+        assert_eq!((after.sweep_finished, &after.sweep_summary), (state.sweep_finished, &state.sweep_summary));
+        assert_eq!((after.token_state.as_str(), after.token_checked), ("rejected", Some(at(100))));
+        store.close().await;
+        cleanup(file);
+    }
+}

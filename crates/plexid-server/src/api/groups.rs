@@ -17,7 +17,7 @@ use super::http::{created, no_content, ok, JsonBody, QueryParams};
 use super::users::{num_pk, uid};
 use super::{asc, lookup, paginated_schema, read_body, GenericError, ListArgs, UsedBy, ValidationError};
 use crate::clock::iso8601;
-use crate::service::groups::{self as service, GroupInput, GroupView};
+use crate::service::groups::{self as service, GroupInput, GroupView, MemberDetail, Members};
 use crate::service::Actor;
 use crate::state::AppState;
 
@@ -44,7 +44,8 @@ pub struct Group {
     pub parent: Option<Uuid>,
     pub parent_name: Option<String>,
     pub users: Vec<i64>,
-    pub users_obj: Vec<GroupMember>,
+    /// The members; null with `include_users=false`.
+    pub users_obj: Option<Vec<GroupMember>>,
     pub attributes: Map<String, Value>,
     pub roles: Vec<Uuid>,
     pub roles_obj: Vec<Value>,
@@ -86,7 +87,11 @@ fn member(user: UserRecord) -> GroupMember {
 impl From<GroupView> for Group {
     fn from(view: GroupView) -> Self {
         let g = view.group;
-        let users_obj: Vec<GroupMember> = view.members.into_iter().map(member).collect();
+        let users = view.members.ids().into_iter().map(|id| id.0).collect();
+        let users_obj = match view.members {
+            Members::Users(users) => Some(users.into_iter().map(member).collect()),
+            Members::Count(_) | Members::Ids(_) => None,
+        };
         Group {
             pk: g.id.0,
             num_pk: num_pk(g.id),
@@ -94,7 +99,7 @@ impl From<GroupView> for Group {
             is_superuser: g.is_superuser,
             parent: g.parent.map(|p| p.0),
             parent_name: view.parent_name,
-            users: users_obj.iter().map(|m| m.pk).collect(),
+            users,
             users_obj,
             attributes: g.attributes,
             roles: Vec::new(),
@@ -115,13 +120,22 @@ pub(crate) fn read_group(body: &mut Body<'_>) -> GroupInput {
     GroupInput { changes: GroupChanges { attributes, ..changes }, users }
 }
 
+/// authentik's `include_users` (default true): anything but `true` leaves the members out
+/// (`users_obj` null, `users` still listed), so a page of groups costs no user rows.
+fn member_detail(query: &QueryParams) -> MemberDetail {
+    match query.get("include_users") {
+        Some(value) if !value.eq_ignore_ascii_case("true") => MemberDetail::Ids,
+        _ => MemberDetail::Users,
+    }
+}
+
 fn group_id(pk: &str) -> ApiResult<GroupId> {
     lookup(pk)?.parse().map_err(|_| ApiError::NotFound)
 }
 
 /// List groups.
 #[utoipa::path(get, path = "/core/groups/", tag = "core",
-    params(("name" = Option<String>, Query), ("is_superuser" = Option<bool>, Query), ("ordering" = Option<String>, Query),
+    params(("include_users" = Option<bool>, Query), ("name" = Option<String>, Query), ("is_superuser" = Option<bool>, Query), ("ordering" = Option<String>, Query),
         ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query), ("search" = Option<String>, Query)),
     responses((status = 200, body = PaginatedGroupList), (status = 403, body = GenericError)))]
 pub async fn list(State(state): State<AppState>, actor: Actor, query: QueryParams) -> ApiResult<Response> {
@@ -132,7 +146,7 @@ pub async fn list(State(state): State<AppState>, actor: Actor, query: QueryParam
         is_superuser: bool_filter(query.get("is_superuser")),
         search: args.search.clone(),
     };
-    let listed = service::list(&state, &actor, &filter, &args.ordering, args.window()).await?;
+    let listed = service::list(&state, &actor, &filter, &args.ordering, args.window(), member_detail(&query)).await?;
     args.respond(listed, Group::from)
 }
 
@@ -145,11 +159,17 @@ pub async fn create(State(state): State<AppState>, actor: Actor, JsonBody(body):
 }
 
 /// Get a group.
-#[utoipa::path(get, path = "/core/groups/{group_uuid}/", tag = "core", params(("group_uuid" = Uuid, Path)),
+#[utoipa::path(get, path = "/core/groups/{group_uuid}/", tag = "core",
+    params(("group_uuid" = Uuid, Path), ("include_users" = Option<bool>, Query)),
     responses((status = 200, body = Group), (status = 403, body = GenericError), (status = 404, body = GenericError)))]
-pub async fn retrieve(State(state): State<AppState>, actor: Actor, Path(pk): Path<String>) -> ApiResult<Response> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(pk): Path<String>,
+    query: QueryParams,
+) -> ApiResult<Response> {
     actor.require(service::VIEW)?; // a malformed id is 404 only for those who may look
-    Ok(ok(&Group::from(service::get(&state, &actor, group_id(&pk)?).await?)))
+    Ok(ok(&Group::from(service::get(&state, &actor, group_id(&pk)?, member_detail(&query)).await?)))
 }
 
 /// PUT (`partial` false) and PATCH (true) of one object.

@@ -84,7 +84,10 @@ pub struct PropertyMappingTestResult {
 paginated_schema!(PaginatedPlexSourcePropertyMappingList, PlexSourcePropertyMapping);
 
 pub(crate) fn read_mapping(body: &mut Body<'_>) -> MappingChanges {
-    MappingChanges { name: body.text("name", Text::REQUIRED), expression: body.text("expression", Text::REQUIRED) }
+    MappingChanges {
+        name: body.text("name", Text::REQUIRED),
+        expression: body.text("expression", Text::REQUIRED.max(plexid_mapping::MAX_EXPRESSION_CHARS)),
+    }
 }
 
 fn mapping_id(pm_uuid: &str) -> ApiResult<MappingId> {

@@ -21,6 +21,7 @@ use plexid_plex::OwnerQuery;
 use plexid_store::connections::ConnectionAccess;
 use serde_json::json;
 
+use super::Lease;
 use crate::service::events::{self, NewEvent};
 use crate::service::login::owner_token;
 use crate::service::plex_facts::{self, Owner};
@@ -49,11 +50,16 @@ pub struct SweepSummary {
 
 /// Sweeps every source; returns the summaries added up.
 pub async fn sweep(state: &AppState) -> ServiceResult<SweepSummary> {
+    sweep_with(state, &Lease::none()).await
+}
+
+/// [`sweep`] as a run of the job holding `lease` (every write checks it first).
+pub async fn sweep_with(state: &AppState, lease: &Lease) -> ServiceResult<SweepSummary> {
     let ids = state.store.read().source_ids().await?;
     let mut total = SweepSummary::default();
     for id in ids {
         let Some(source) = state.store.read().source_by_id(id).await? else { continue };
-        let s = sweep_source(state, &source).await?;
+        let s = sweep_source(state, &source, lease).await?;
         total.checked += s.checked;
         total.revoked += s.revoked;
         total.restored += s.restored;
@@ -99,7 +105,7 @@ async fn judge(
     Some(decide(servers.as_deref()))
 }
 
-pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<SweepSummary> {
+pub async fn sweep_source(state: &AppState, source: &Source, lease: &Lease) -> ServiceResult<SweepSummary> {
     let connections = state.store.read().connections_of_source(source.id).await?;
     let mut summary = SweepSummary::default();
     if connections.is_empty() {
@@ -127,7 +133,7 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
         }
     }
     for batch in verdicts.chunks(BATCH) {
-        let mut tx = state.store.begin().await?;
+        let mut tx = lease.begin(state).await?;
         let mut conn = tx.conn();
         let ids: Vec<_> = batch.iter().map(|(c, _)| c.id).collect();
         let rows = conn.connections_access_for_update(&ids).await?;
@@ -146,19 +152,14 @@ pub async fn sweep_source(state: &AppState, source: &Source) -> ServiceResult<Sw
         conn.touch_connections_checked(&unchanged, state.clock.now()).await?;
         tx.commit().await?;
     }
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let mut conn = tx.conn();
-    let mut stored = conn.source_state(source.id).await?;
-    stored.sweep_finished = Some(now);
-    stored.sweep_summary = json!({
+    let summary_json = json!({
         "checked": summary.checked, "revoked": summary.revoked, "restored": summary.restored,
         "unknown": summary.unknown, "sessions_ended": summary.sessions_ended,
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default();
-    conn.save_source_state(source.id, &stored).await?;
+    });
+    // Only the sweep's columns of the source's state: the token check writes the others.
+    let mut tx = lease.begin(state).await?;
+    let finished = state.clock.now();
+    tx.conn().save_sweep_state(source.id, finished, summary_json.as_object().unwrap_or(&Default::default())).await?;
     tx.commit().await?;
     state.metrics.sweep(&source.slug, summary.revoked, summary.restored);
     tracing::info!(

@@ -6,6 +6,7 @@ use plexid_core::model::Source;
 use plexid_core::modes::EventAction;
 use plexid_plex::PlexError;
 
+use super::Lease;
 use crate::service::events::{self, NewEvent};
 use crate::service::login::owner_token;
 use crate::service::ServiceResult;
@@ -32,31 +33,35 @@ fn message(state: &str) -> &'static str {
 
 /// Checks every source that has a token; returns how many changed state.
 pub async fn run(state: &AppState) -> ServiceResult<usize> {
+    run_with(state, &Lease::none()).await
+}
+
+/// [`run`] as a run of the job holding `lease`.
+pub async fn run_with(state: &AppState, lease: &Lease) -> ServiceResult<usize> {
     let ids = state.store.read().source_ids().await?;
     let mut changed = 0;
     for id in ids {
         let Some(source) = state.store.read().source_by_id(id).await? else { continue };
-        if check(state, &source).await? {
+        if check(state, &source, lease).await? {
             changed += 1;
         }
     }
     Ok(changed)
 }
 
-/// Checks one source; returns whether its state changed.
-pub async fn check(state: &AppState, source: &Source) -> ServiceResult<bool> {
+/// Checks one source; returns whether its state changed. Writes only the token columns of the
+/// source's state (the access sweep writes the others).
+pub async fn check(state: &AppState, source: &Source, lease: &Lease) -> ServiceResult<bool> {
     let Some(token) = owner_token(state, source) else { return Ok(false) };
     let result = state.plex.user(&source.client_id, &token).await.map(drop);
-    let now = state.clock.now();
     let new_state = state_of(&result);
-    let mut tx = state.store.begin().await?;
+    let mut tx = lease.begin(state).await?;
+    let now = state.clock.now();
     let mut conn = tx.conn();
-    let mut stored = conn.source_state(source.id).await?;
+    let stored = conn.source_state(source.id).await?;
     let first_check_valid = stored.token_state == "unknown" && new_state == "valid";
     let changed = stored.token_state != new_state;
-    stored.token_state = new_state.to_owned();
-    stored.token_checked = Some(now);
-    conn.save_source_state(source.id, &stored).await?;
+    conn.save_token_state(source.id, new_state, now).await?;
     if changed && !first_check_valid {
         let action =
             if new_state == "valid" { EventAction::SystemTaskExecution } else { EventAction::ConfigurationError };

@@ -120,7 +120,15 @@ async fn access_source<A: Access>(
     Ok(())
 }
 
-async fn validate(app: &AppState, a: &Application, errors: &mut FieldErrors) -> ServiceResult<()> {
+/// Checks the application, reading through the caller's transaction. Only groups the change
+/// adds to the access rule must exist: a group deleted since it was named stays in the rule
+/// (where it matches nobody, so the rule does not widen) without failing every later save.
+async fn validate(
+    conn: &mut Conn<'_, ReadWrite>,
+    a: &Application,
+    stored_groups: &[GroupId],
+    errors: &mut FieldErrors,
+) -> ServiceResult<()> {
     if !errors.has("slug") {
         for message in rules::slug_errors(&a.slug) {
             errors.add("slug", message);
@@ -132,15 +140,15 @@ async fn validate(app: &AppState, a: &Application, errors: &mut FieldErrors) -> 
     {
         errors.add("meta_launch_url", "Enter a valid URL.");
     }
-    let mut conn = app.store.read();
     if let (Some(id), false) = (a.provider, errors.has("provider")) {
         if conn.provider_by_id(id).await?.is_none() {
             errors.add("provider", plexid_core::errors::does_not_exist(id));
         }
     }
     if !errors.has("access_groups") {
-        let existing = conn.existing_groups(&a.access.groups).await?;
-        missing_reference(errors, "access_groups", &a.access.groups, &existing);
+        let added: Vec<GroupId> = a.access.groups.iter().filter(|g| !stored_groups.contains(g)).copied().collect();
+        let existing = conn.existing_groups(&added).await?;
+        missing_reference(errors, "access_groups", &added, &existing);
     }
     Ok(())
 }
@@ -245,9 +253,9 @@ pub async fn create(
     actor.require(perm(Action::Add))?;
     let named = changes.access_source.clone();
     let mut a = apply(Application::new("", ""), changes);
-    validate(app, &a, &mut errors).await?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
+    validate(&mut conn, &a, &[], &mut errors).await?;
     access_source(&mut conn, &mut a, named, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.insert_application(&a).await?;
@@ -260,14 +268,15 @@ pub async fn create(
 /// and validated; problems go to `errors`.
 async fn prepare_change(
     conn: &mut Conn<'_, ReadWrite>,
-    app: &AppState,
     slug: &str,
     changes: ApplicationChanges,
     errors: &mut FieldErrors,
 ) -> ServiceResult<Application> {
     let named = changes.access_source.clone();
-    let mut a = apply(conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
-    validate(app, &a, errors).await?;
+    let stored = conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
+    let stored_groups = stored.access.groups.clone();
+    let mut a = apply(stored, changes);
+    validate(conn, &a, &stored_groups, errors).await?;
     access_source(conn, &mut a, named, errors).await?;
     Ok(a)
 }
@@ -283,7 +292,7 @@ pub async fn update(
     actor.require(perm(Action::Change))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let a = prepare_change(&mut conn, app, slug, changes, &mut errors).await?;
+    let a = prepare_change(&mut conn, slug, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_application(&a).await?;
     let shown = shown(&mut conn, a).await?;
@@ -324,12 +333,17 @@ pub async fn create_with_provider(
     input.application.provider = Some(None);
     let named = input.application.access_source.take();
     let mut a = apply(Application::new("", ""), std::mem::take(&mut input.application));
-    validate(app, &a, &mut input.application_errors).await?;
-    let (provider, secret) =
-        providers::prepare_new(app, input.kind, std::mem::take(&mut input.provider), &mut input.provider_errors)
-            .await?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
+    validate(&mut conn, &a, &[], &mut input.application_errors).await?;
+    let (provider, secret) = providers::prepare_new(
+        &mut conn,
+        app,
+        input.kind,
+        std::mem::take(&mut input.provider),
+        &mut input.provider_errors,
+    )
+    .await?;
     access_source(&mut conn, &mut a, named, &mut input.application_errors).await?;
     check(input.errors(), FIELD_ORDER)?;
     a.provider = Some(conn.insert_provider(&provider).await?);
@@ -352,11 +366,11 @@ pub async fn update_with_provider(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     input.application.provider = None;
-    let a = prepare_change(&mut conn, app, slug, std::mem::take(&mut input.application), &mut input.application_errors)
-        .await?;
+    let a =
+        prepare_change(&mut conn, slug, std::mem::take(&mut input.application), &mut input.application_errors).await?;
     let id = a.provider.ok_or(ServiceError::NotFound)?;
     let (row, secret) =
-        providers::prepare_change(&mut conn, app, id, std::mem::take(&mut input.provider), &mut input.provider_errors)
+        providers::prepare_change(&mut conn, id, std::mem::take(&mut input.provider), &mut input.provider_errors)
             .await?;
     if row.provider.kind != input.kind {
         return Err(ServiceError::NotFound);

@@ -61,7 +61,7 @@ impl NewEvent {
 
 /// Records an event inside the caller's transaction (so it lands with what it describes).
 pub async fn record(conn: &mut Conn<'_, ReadWrite>, event: NewEvent, now: Timestamp) -> ServiceResult<()> {
-    Ok(conn.insert_event(&stored(event, now, now + RETENTION)).await?)
+    Ok(conn.insert_event(&stored(event, now, plexid_core::time::later(now, RETENTION))).await?)
 }
 
 fn stored(event: NewEvent, now: Timestamp, expires: Timestamp) -> Event {
@@ -113,7 +113,7 @@ pub async fn record_refusal(app: &AppState, event: NewEvent) -> ServiceResult<()
         None => {
             let mut event = event;
             event.client_ip = ip;
-            let expires = now + ANONYMOUS_RETENTION;
+            let expires = plexid_core::time::later(now, ANONYMOUS_RETENTION);
             let event = stored(event, now, expires);
             conn.insert_event(&event).await?;
         }

@@ -130,7 +130,7 @@ pub async fn finish(app: &AppState, client: &Client, code: &str) -> Result<(Stri
         provider: client.provider.id,
         user: record.user,
         created: now,
-        expires: now + life,
+        expires: plexid_core::time::later(now, life),
         session: record.session,
     };
     let mut tx = app.store.begin().await?;

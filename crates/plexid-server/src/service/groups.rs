@@ -1,5 +1,7 @@
 //! Groups and their members.
 
+use std::collections::HashMap;
+
 use plexid_core::model::{Group, GroupChanges, User};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{
@@ -20,12 +22,50 @@ pub const VIEW: Permission = perm(Action::View);
 
 pub const FIELD_ORDER: &[&str] = &["name", "is_superuser", "parent", "users", "attributes"];
 
+/// How much of a group's members to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberDetail {
+    /// How many there are.
+    Count,
+    /// Their ids (authentik's `users`, with `include_users=false`).
+    Ids,
+    /// The users (authentik's `users_obj`).
+    Users,
+}
+
+/// A group's members, as much as was asked for.
+#[derive(Clone, Debug)]
+pub enum Members {
+    Count(u64),
+    Ids(Vec<UserId>),
+    Users(Vec<User>),
+}
+
+impl Members {
+    pub fn count(&self) -> u64 {
+        match self {
+            Members::Count(n) => *n,
+            Members::Ids(ids) => ids.len() as u64,
+            Members::Users(users) => users.len() as u64,
+        }
+    }
+
+    /// Their ids (empty when only the count was read).
+    pub fn ids(&self) -> Vec<UserId> {
+        match self {
+            Members::Count(_) => Vec::new(),
+            Members::Ids(ids) => ids.clone(),
+            Members::Users(users) => users.iter().map(|u| u.id).collect(),
+        }
+    }
+}
+
 /// A group with its parent's name and its members.
 #[derive(Clone, Debug)]
 pub struct GroupView {
     pub group: Group,
     pub parent_name: Option<String>,
-    pub members: Vec<User>,
+    pub members: Members,
 }
 
 /// A create or update: the group's own fields, and (when given) its members.
@@ -35,19 +75,50 @@ pub struct GroupInput {
     pub users: Option<Vec<UserId>>,
 }
 
-/// Groups with their parents' names and members, in three queries whatever their number.
-pub async fn with_members<A: Access>(conn: &mut Conn<'_, A>, groups: Vec<Group>) -> ServiceResult<Vec<GroupView>> {
+/// Groups with their parents' names and members (as much as `detail` asks), in three queries
+/// whatever their number, joined by group id.
+pub async fn with_members<A: Access>(
+    conn: &mut Conn<'_, A>,
+    groups: Vec<Group>,
+    detail: MemberDetail,
+) -> ServiceResult<Vec<GroupView>> {
     let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-    let mut members = conn.members_of_groups(&ids).await?;
+    let mut members: HashMap<GroupId, Members> = HashMap::new();
+    match detail {
+        MemberDetail::Count => {
+            for (group, n) in conn.member_counts(&ids).await? {
+                members.insert(group, Members::Count(n));
+            }
+        }
+        MemberDetail::Ids => {
+            for (group, user) in conn.member_ids_of_groups(&ids).await? {
+                if let Members::Ids(list) = members.entry(group).or_insert_with(|| Members::Ids(Vec::new())) {
+                    list.push(user);
+                }
+            }
+        }
+        MemberDetail::Users => {
+            for (group, user) in conn.members_of_groups(&ids).await? {
+                if let Members::Users(list) = members.entry(group).or_insert_with(|| Members::Users(Vec::new())) {
+                    list.push(user);
+                }
+            }
+        }
+    }
     let parent_ids: Vec<GroupId> = groups.iter().filter_map(|g| g.parent).collect();
-    let parents = conn.groups_by_ids(&parent_ids).await?;
+    let parents: HashMap<GroupId, String> =
+        conn.groups_by_ids(&parent_ids).await?.into_iter().map(|g| (g.id, g.name)).collect();
+    let none = match detail {
+        MemberDetail::Count => Members::Count(0),
+        MemberDetail::Ids => Members::Ids(Vec::new()),
+        MemberDetail::Users => Members::Users(Vec::new()),
+    };
     Ok(groups
         .into_iter()
         .map(|group| {
-            let (mine, rest): (Vec<_>, Vec<_>) = members.drain(..).partition(|(g, _)| *g == group.id);
-            members = rest;
-            let parent_name = group.parent.and_then(|p| parents.iter().find(|g| g.id == p).map(|g| g.name.clone()));
-            GroupView { group, parent_name, members: mine.into_iter().map(|(_, u)| u).collect() }
+            let parent_name = group.parent.and_then(|p| parents.get(&p).cloned());
+            let members = members.remove(&group.id).unwrap_or_else(|| none.clone());
+            GroupView { group, parent_name, members }
         })
         .collect())
 }
@@ -113,7 +184,7 @@ async fn save(
     if let Some(users) = &input.users {
         conn.set_group_members(group.id, users).await?;
     }
-    with_members(conn, vec![group]).await?.pop().ok_or(ServiceError::NotFound)
+    with_members(conn, vec![group], MemberDetail::Users).await?.pop().ok_or(ServiceError::NotFound)
 }
 
 pub async fn list(
@@ -122,11 +193,12 @@ pub async fn list(
     filter: &GroupFilter,
     ordering: &[OrderTerm],
     window: Window,
+    detail: MemberDetail,
 ) -> ServiceResult<Listed<GroupView>> {
     actor.require(perm(Action::View))?;
     let mut conn = app.store.read();
     let listed = conn.list_groups(filter, ordering, window).await?;
-    Ok(Listed { total: listed.total, rows: with_members(&mut conn, listed.rows).await? })
+    Ok(Listed { total: listed.total, rows: with_members(&mut conn, listed.rows, detail).await? })
 }
 
 /// Up to `limit` groups by name, without their members (the pages' group pickers).
@@ -141,9 +213,21 @@ async fn stored(app: &AppState, actor: &Actor, id: GroupId) -> ServiceResult<Gro
     app.store.read().group_by_id(id).await?.ok_or(ServiceError::NotFound)
 }
 
-pub async fn get(app: &AppState, actor: &Actor, id: GroupId) -> ServiceResult<GroupView> {
+pub async fn get(app: &AppState, actor: &Actor, id: GroupId, detail: MemberDetail) -> ServiceResult<GroupView> {
     let group = stored(app, actor, id).await?;
-    with_members(&mut app.store.read(), vec![group]).await?.pop().ok_or(ServiceError::NotFound)
+    with_members(&mut app.store.read(), vec![group], detail).await?.pop().ok_or(ServiceError::NotFound)
+}
+
+/// A page of the group's members, by username (`search`: terms in the username, name or email).
+pub async fn members(
+    app: &AppState,
+    actor: &Actor,
+    id: GroupId,
+    search: &[String],
+    window: Window,
+) -> ServiceResult<Listed<User>> {
+    stored(app, actor, id).await?;
+    Ok(app.store.read().list_group_members(id, search, window).await?)
 }
 
 pub async fn create(app: &AppState, actor: &Actor, input: GroupInput, errors: FieldErrors) -> ServiceResult<GroupView> {
@@ -172,13 +256,17 @@ pub async fn update(
 }
 
 pub async fn delete(app: &AppState, actor: &Actor, id: GroupId) -> ServiceResult<()> {
-    let group = stored(app, actor, id).await?;
+    stored(app, actor, id).await?;
     actor.require(perm(Action::Delete))?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    // The guard reads the group as it is now, locked: it cannot become a superuser group
+    // between the check and the delete.
+    let group = conn.group_for_update(id).await?.ok_or(ServiceError::NotFound)?;
     if !rules::may_save_group(actor.is_superuser(), group.is_superuser, false, true) {
         return Err(ServiceError::Forbidden);
     }
-    let mut tx = app.store.begin().await?;
-    tx.conn().delete_group(id).await?;
+    conn.delete_group(id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -192,14 +280,15 @@ pub async fn change_membership(
     errors: FieldErrors,
     add: bool,
 ) -> ServiceResult<()> {
-    let group = stored(app, actor, id).await?;
+    stored(app, actor, id).await?;
     actor.require(perm(Action::Change))?;
+    let mut tx = app.store.begin().await?;
+    let mut conn = tx.conn();
+    let group = conn.group_for_update(id).await?.ok_or(ServiceError::NotFound)?;
     if !rules::may_change_memberships(actor.is_superuser(), [group.is_superuser]) {
         return Err(ServiceError::Forbidden);
     }
     errors.into_result()?;
-    let mut tx = app.store.begin().await?;
-    let mut conn = tx.conn();
     let user = conn.user_by_id(user.unwrap_or(UserId(0))).await?.ok_or(ServiceError::NotFound)?;
     if add {
         conn.add_member(id, user.id).await?;

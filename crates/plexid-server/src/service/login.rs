@@ -755,7 +755,8 @@ impl Attempt<'_> {
         };
         let payload = serde_json::to_string(&pending).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let (key, hash) = sessions::new_pending_key();
-        conn.insert_pending_login(&hash, self.source.id, &payload, now + PENDING_LIFETIME).await?;
+        conn.insert_pending_login(&hash, self.source.id, &payload, plexid_core::time::later(now, PENDING_LIFETIME))
+            .await?;
         Ok(key)
     }
 

@@ -21,9 +21,42 @@ pub const TEST: Permission = Permission::new(Action::View, Model::PropertyMappin
 
 pub const FIELD_ORDER: &[&str] = &["name", "expression"];
 
-/// The `Expression Syntax Error: …` message, if the expression does not parse.
-pub fn syntax_error(expression: &str, name: Option<&str>) -> Option<String> {
+/// The `Expression Syntax Error: …` message, if the expression does not parse. The parser runs
+/// in a mapping worker, after the length and nesting limits: no expression can take the
+/// server's stack.
+pub async fn syntax_error(app: &AppState, expression: &str, name: Option<&str>) -> ServiceResult<Option<String>> {
+    match app.mappings.check_syntax(expression, name).await {
+        Ok(()) => Ok(None),
+        Err(MappingError::Syntax(message) | MappingError::Limit(message)) => {
+            Ok(Some(format!("Expression Syntax Error: {message}")))
+        }
+        Err(MappingError::Runtime(message)) => Err(ServiceError::Internal(message)),
+    }
+}
+
+/// The same check in this process, for the command line's import (it has no worker pool): safe
+/// there too, since `plexid_mapping::check_bounds` caps the nesting the parser recurses through
+/// before it runs.
+pub fn syntax_error_here(expression: &str, name: Option<&str>) -> Option<String> {
     plexid_mapping::check_syntax(expression, name).err().map(|e| format!("Expression Syntax Error: {e}"))
+}
+
+/// Records what is wrong with a new `expression` (too long, or not parsing) under `expression`.
+async fn check_expression(
+    app: &AppState,
+    expression: &str,
+    name: Option<&str>,
+    errors: &mut FieldErrors,
+) -> ServiceResult<()> {
+    if errors.has("expression") {
+        return Ok(());
+    }
+    if expression.chars().count() > plexid_mapping::MAX_EXPRESSION_CHARS {
+        errors.add("expression", plexid_mapping::too_long_message());
+    } else if let Some(message) = syntax_error(app, expression, name).await? {
+        errors.add("expression", message);
+    }
+    Ok(())
 }
 
 /// How an evaluation failure reads to an admin.
@@ -58,14 +91,11 @@ pub async fn get(app: &AppState, actor: &Actor, id: MappingId) -> ServiceResult<
     app.store.read().mapping_by_id(id).await?.ok_or(ServiceError::NotFound)
 }
 
-fn apply(mut m: Mapping, c: MappingChanges, stored_name: Option<&str>, errors: &mut FieldErrors) -> Mapping {
+fn apply(mut m: Mapping, c: MappingChanges) -> Mapping {
     if let Some(name) = c.name {
         m.name = name;
     }
     if let Some(expression) = c.expression {
-        if let Some(message) = syntax_error(&expression, stored_name) {
-            errors.add("expression", message);
-        }
         m.expression = expression;
     }
     m
@@ -78,8 +108,11 @@ pub async fn create(
     mut errors: FieldErrors,
 ) -> ServiceResult<Mapping> {
     actor.require(perm(Action::Add))?;
+    if let Some(expression) = &changes.expression {
+        check_expression(app, expression, None, &mut errors).await?;
+    }
     let blank = Mapping { id: MappingId::random(), name: String::new(), expression: String::new(), managed: None };
-    let mapping = apply(blank, changes, None, &mut errors);
+    let mapping = apply(blank, changes);
     check(errors, FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
     tx.conn().insert_mapping(&mapping).await?;
@@ -94,13 +127,17 @@ pub async fn update(
     changes: MappingChanges,
     mut errors: FieldErrors,
 ) -> ServiceResult<Mapping> {
-    get(app, actor, id).await?;
+    let current = get(app, actor, id).await?;
     actor.require(perm(Action::Change))?;
+    // Before the transaction: the check waits for a worker, and no row lock (nor SQLite's one
+    // writer) should wait with it. The name only labels the message.
+    if let Some(expression) = &changes.expression {
+        check_expression(app, expression, Some(&current.name), &mut errors).await?;
+    }
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let stored = conn.mapping_for_update(id).await?.ok_or(ServiceError::NotFound)?;
-    let name = stored.name.clone();
-    let mapping = apply(stored, changes, Some(&name), &mut errors);
+    let mapping = apply(stored, changes);
     check(errors, FIELD_ORDER)?;
     conn.update_mapping(&mapping).await?;
     tx.commit().await?;
@@ -150,6 +187,11 @@ pub async fn test(
     let mapping = conn.mapping_by_id(id).await?.ok_or(ServiceError::NotFound)?;
     if input.expression.is_some() {
         actor.require(perm(Action::Change))?;
+    }
+    if let Some(expression) = &input.expression {
+        if expression.chars().count() > plexid_mapping::MAX_EXPRESSION_CHARS {
+            errors.add("expression", plexid_mapping::too_long_message());
+        }
     }
     let expression = input.expression.unwrap_or(mapping.expression);
     let mut variables = input.context;

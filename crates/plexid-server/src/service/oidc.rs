@@ -248,7 +248,7 @@ pub async fn authorize(
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
         auth_time: now,
-        expires: now + validity,
+        expires: plexid_core::time::later(now, validity),
         used: false,
         session: Some(session),
     };
@@ -453,7 +453,7 @@ async fn issue(app: &AppState, base: &str, client: &Client, grant: &Grant) -> OA
         scope: grant.scope.clone(),
         auth_time: grant.auth_time,
         created: now,
-        expires: now + life,
+        expires: plexid_core::time::later(now, life),
         spent: false,
         session: grant.session,
     };
@@ -503,7 +503,7 @@ async fn id_token(
     let mut claims = Map::new();
     claims.insert("iss".into(), issuer(base, &client.provider, &client.application).into());
     claims.insert("aud".into(), client.provider.client_id.clone().into());
-    claims.insert("exp".into(), (now + life).as_second().into());
+    claims.insert("exp".into(), plexid_core::time::later(now, life).as_second().into());
     claims.insert("iat".into(), now.as_second().into());
     claims.insert("auth_time".into(), grant.auth_time.as_second().into());
     claims.insert("acr".into(), ACR.into());

@@ -182,8 +182,8 @@ fn validate(p: &Provider, errors: &mut FieldErrors) {
     }
 }
 
-async fn check_flows(app: &AppState, p: &Provider, errors: &mut FieldErrors) -> ServiceResult<()> {
-    let mut conn = app.store.read();
+/// Checks the provider's flows, reading through the caller's transaction.
+async fn check_flows(conn: &mut Conn<'_, ReadWrite>, p: &Provider, errors: &mut FieldErrors) -> ServiceResult<()> {
     if !errors.has("authorization_flow") {
         match conn.flow_by_id(p.authorization_flow).await? {
             None => errors.add("authorization_flow", plexid_core::errors::does_not_exist(p.authorization_flow)),
@@ -219,9 +219,11 @@ pub async fn get(app: &AppState, actor: &Actor, kind: ProviderKind, id: Provider
     app.store.read().provider_by_id(id).await?.filter(|r| r.provider.kind == kind).ok_or(ServiceError::NotFound)
 }
 
-/// A new provider of `kind` from `changes`, validated (problems go to `errors`), and the client
-/// secret it was given (generated for an OAuth2 provider when none is sent). Nothing is written.
+/// A new provider of `kind` from `changes`, validated in the caller's transaction (problems go
+/// to `errors`), and the client secret it was given (generated for an OAuth2 provider when none
+/// is sent). Nothing is written.
 pub(super) async fn prepare_new(
+    conn: &mut Conn<'_, ReadWrite>,
     app: &AppState,
     kind: ProviderKind,
     changes: ProviderChanges,
@@ -237,7 +239,7 @@ pub(super) async fn prepare_new(
     if kind == ProviderKind::Proxy && app.settings.public_url.is_none() {
         errors.add("non_field_errors", super::forward_auth::NEEDS_PUBLIC_URL);
     }
-    check_flows(app, &provider, errors).await?;
+    check_flows(conn, &provider, errors).await?;
     Ok((provider, new_secret))
 }
 
@@ -245,7 +247,6 @@ pub(super) async fn prepare_new(
 /// validated (problems go to `errors`), and the new client secret if the changes set one.
 pub(super) async fn prepare_change(
     conn: &mut Conn<'_, ReadWrite>,
-    app: &AppState,
     id: ProviderId,
     changes: ProviderChanges,
     errors: &mut FieldErrors,
@@ -253,7 +254,7 @@ pub(super) async fn prepare_change(
     let mut row = conn.provider_for_update(id).await?.ok_or(ServiceError::NotFound)?;
     let new_secret = apply(&mut row.provider, changes);
     validate(&row.provider, errors);
-    check_flows(app, &row.provider, errors).await?;
+    check_flows(conn, &row.provider, errors).await?;
     Ok((row, new_secret))
 }
 
@@ -270,10 +271,10 @@ pub async fn create(
     mut errors: FieldErrors,
 ) -> ServiceResult<Saved> {
     actor.require(perm(kind, Action::Add))?;
-    let (provider, new_secret) = prepare_new(app, kind, changes, &mut errors).await?;
-    check(errors, FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
+    let (provider, new_secret) = prepare_new(&mut conn, app, kind, changes, &mut errors).await?;
+    check(errors, FIELD_ORDER)?;
     let id = conn.insert_provider(&provider).await?;
     let row = conn.provider_by_id(id).await?.ok_or_else(|| ServiceError::Internal("provider vanished".into()))?;
     tx.commit().await?;
@@ -292,7 +293,7 @@ pub async fn update(
     actor.require(perm(kind, Action::Change))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let (row, new_secret) = prepare_change(&mut conn, app, id, changes, &mut errors).await?;
+    let (row, new_secret) = prepare_change(&mut conn, id, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_provider(&row.provider).await?;
     tx.commit().await?;

@@ -4,6 +4,7 @@
 //! Cookie-authenticated writes carry a CSRF token derived from the session key.
 
 use plexid_core::model::Session;
+use plexid_core::time::{earlier, later};
 use plexid_core::{SourceId, Timestamp, UserId};
 use plexid_store::listing::{Listed, Window};
 use plexid_store::{Conn, ReadWrite};
@@ -61,7 +62,7 @@ pub async fn start(
         source,
         created: now,
         last_seen: now,
-        expires: now + app.settings.session_lifetime.0,
+        expires: later(now, app.settings.session_lifetime.0),
         client_ip: client.ip.clone(),
         user_agent: client.user_agent.chars().take(512).collect(),
     };
@@ -71,29 +72,38 @@ pub async fn start(
 }
 
 fn is_live(app: &AppState, session: &Session, now: Timestamp) -> bool {
-    session.expires > now && session.last_seen + app.settings.session_idle.0 > now
+    session.expires > now && later(session.last_seen, app.settings.session_idle.0) > now
 }
 
-/// The principal of a live session of an active user.
+/// The principal of a live session of an active user. A session whose cached copy looks idle is
+/// read again first (another instance may have seen it used since). Its last use is recorded at
+/// most every [`TOUCH_EVERY`], and only as well as the database allows: a failed write is logged
+/// and the request goes on.
 pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<(Principal, Session)>> {
     let now = app.clock.now();
     let key_hash = hash_token(key);
     let generation = app.store.auth_generation();
     let found = match app.auth_cache.sessions.get(&key_hash, generation) {
-        Some(cached) => Some(cached),
-        None => load(app, &key_hash).await?,
+        Some(cached) if is_live(app, &cached.1, now) => Some(cached),
+        _ => load(app, &key_hash).await?,
     };
     let Some((principal, mut session)) = found.filter(|(_, s)| is_live(app, s, now)) else {
         return Ok(None);
     };
-    if session.last_seen + TOUCH_EVERY <= now {
-        let mut tx = app.store.begin().await?;
-        tx.conn().touch_session(&key_hash, now).await?;
-        tx.commit().await?;
-        session.last_seen = now;
+    if later(session.last_seen, TOUCH_EVERY) <= now {
+        match touch(app, &key_hash, now).await {
+            Ok(()) => session.last_seen = now,
+            Err(error) => tracing::warn!(%error, "could not record a session's last use; the request goes on"),
+        }
     }
     app.auth_cache.sessions.put(&key_hash, generation, (principal.clone(), session.clone()));
     Ok(Some((principal, session)))
+}
+
+async fn touch(app: &AppState, key_hash: &str, now: Timestamp) -> ServiceResult<()> {
+    let mut tx = app.store.begin().await?;
+    tx.conn().touch_session(key_hash, now).await?;
+    Ok(tx.commit().await?)
 }
 
 /// The session with this key hash and its active user's principal.
@@ -145,19 +155,24 @@ pub async fn list_live(
 ) -> ServiceResult<Listed<(Session, String)>> {
     actor.require(Permission::new(Action::View, Model::User))?;
     let now = app.clock.now();
-    Ok(app.store.read().list_live_sessions(now, now - app.settings.session_idle.0, search, window).await?)
+    Ok(app.store.read().list_live_sessions(now, earlier(now, app.settings.session_idle.0), search, window).await?)
 }
 
 /// Removes ended sessions, expired pending sign-ins, expired OAuth2 codes, tokens and
-/// forward-auth sessions, and expired audit events (run by the background jobs).
+/// forward-auth sessions, and expired audit events, now, in a transaction of its own.
 pub async fn sweep_stale(app: &AppState) -> ServiceResult<u64> {
-    let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let mut conn = tx.conn();
-    let ended = conn.delete_stale_sessions(now, now - app.settings.session_idle.0).await?;
+    let removed = sweep_stale_in(&mut tx.conn(), app, app.clock.now()).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// [`sweep_stale`] at `now` in the caller's transaction (the clean-up job's, which holds its
+/// lease).
+pub async fn sweep_stale_in(conn: &mut Conn<'_, ReadWrite>, app: &AppState, now: Timestamp) -> ServiceResult<u64> {
+    let ended = conn.delete_stale_sessions(now, earlier(now, app.settings.session_idle.0)).await?;
     let grants = conn.delete_expired_grants(now).await?;
     let events = conn.delete_expired_events(now).await?;
-    tx.commit().await?;
     Ok(ended + grants + events)
 }
 

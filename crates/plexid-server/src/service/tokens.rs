@@ -1,8 +1,6 @@
 //! API tokens: issuing them (the one place a key is made), editing, revoking, and finding who a
 //! key belongs to.
 
-use std::time::Duration;
-
 use plexid_core::model::{Token, TokenChanges};
 use plexid_core::modes::TokenIntent;
 use plexid_core::permission::{Action, Model};
@@ -22,7 +20,7 @@ const fn perm(action: Action) -> Permission {
 pub const VIEW: Permission = perm(Action::View);
 
 /// authentik's default lifetime of an expiring token.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
+const DEFAULT_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 pub const FIELD_ORDER: &[&str] = &["identifier", "intent", "user", "description", "expires", "expiring"];
 
@@ -133,7 +131,7 @@ async fn apply(
     }
     take!(intent, description, expires, expiring);
     if token.expiring && token.expires.is_none() {
-        token.expires = Some(now + DEFAULT_LIFETIME);
+        token.expires = Some(plexid_core::time::later(now, DEFAULT_LIFETIME));
     }
     if let Some(user) = c.user.filter(|u| *u != token.user) {
         if !actor.is_superuser() {

@@ -258,13 +258,12 @@ async fn source_pages(app: &TestApp) {
     assert!(html.contains("Connected users (2)") && html.contains("<tr><td>member</td><td>1002</td>"), "{html}");
     // The overview shows each source's last checks (one checked, the other not yet).
     let plex = app.store.read().source_by_slug("plex").await.unwrap().unwrap();
-    let checked = plexid_core::model::SourceState { token_state: "rejected".into(), ..Default::default() };
     let mut tx = app.store.begin().await.unwrap();
-    tx.conn().save_source_state(plex.id, &checked).await.unwrap();
+    tx.conn().save_token_state(plex.id, "rejected", app.state.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/", &[]).await;
     assert!(html.contains(">Friends and members</a></td><td>not checked yet</td>"), "{html}");
-    assert!(html.contains(">Plex plex</a></td><td>rejected by plex.tv: re-authorise with Plex</td>"), "{html}");
+    assert!(html.contains(">Plex plex</a></td><td>rejected by plex.tv: re-authorise with Plex ("), "{html}");
 
     // Delete: the confirmation says what goes with it; then the source is gone.
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/sources/plex/delete", &[]).await;
@@ -544,6 +543,37 @@ async fn mapping_pages(app: &TestApp) {
     assert_eq!(source["user_property_mappings"], json!([]));
 }
 both!(mapping_pages, mapping_pages);
+
+/// The admin pages refuse what would overflow a parser's stack (issue 19) at the expression, in
+/// the editor and in the test panel's unsaved edit, and keep answering.
+async fn deep_expressions_in_mapping_pages(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/mappings/new", &[]).await;
+    let csrf = csrf_of(&html);
+    let deep = format!("return {}1", "-".repeat(50_000));
+    let fields = [("csrf", csrf.as_str()), ("name", "Deep"), ("expression", deep.as_str())];
+    let (status, html, _) = page(app, &admin, Method::POST, "/if/admin/mappings/new", &fields).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("<li>Expression Syntax Error: expression nested too deeply"), "{}", &html[..2000]);
+    let good = [("csrf", csrf.as_str()), ("name", "Fine"), ("expression", "return {}")];
+    let (_, _, location) = page(app, &admin, Method::POST, "/if/admin/mappings/new", &good).await;
+    let brackets = format!("return {}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    for expression in [&deep, &brackets] {
+        let fields = [("csrf", csrf.as_str()), ("name", "Fine"), ("expression", expression), ("info", "{}")];
+        let (status, html, _) = page(app, &admin, Method::POST, &format!("{location}test"), &fields).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("The expression failed"), "{}", &html[..2000]);
+        assert!(html.contains("expression nested too deeply (more than 500 levels) (None, line 2)"));
+        assert_eq!(reqwest::get(format!("{}/-/health/live/", app.base)).await.unwrap().status(), 200);
+    }
+    let long = "#".repeat(plexid_mapping::MAX_EXPRESSION_CHARS + 1);
+    let fields = [("csrf", csrf.as_str()), ("name", "Fine"), ("expression", long.as_str()), ("info", "{}")];
+    let (status, html, _) = page(app, &admin, Method::POST, &format!("{location}test"), &fields).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Ensure this field has no more than 65536 characters."));
+}
+both!(deep_expressions_in_mapping_pages, deep_expressions_in_mapping_pages);
 
 /// A user's page: their Plex relationship and browsers; ending one session, making them an
 /// administrator through the groups form and back, and signing them out everywhere.
@@ -1029,3 +1059,45 @@ async fn view_only_pages(app: &TestApp) {
     assert_eq!(app.get(&format!("/api/v3/core/groups/{}/", group["pk"].as_str().unwrap())).await.0, 200);
 }
 both!(view_only_pages, view_only_pages);
+
+/// A group's page lists its members fifty at a time, with a search; the groups list counts them
+/// without reading them.
+async fn group_members_are_paged(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let (_, user) = app.post("/api/v3/core/users/", json!({"username": format!("user{i:02}"), "name": "x"})).await;
+        ids.push(user["pk"].as_i64().unwrap());
+    }
+    let (_, group) = app.post("/api/v3/core/groups/", json!({"name": "Big", "users": ids})).await;
+    let path = format!("/if/admin/groups/{}/", group["pk"].as_str().unwrap());
+    let (status, html, _) = page(app, &admin, Method::GET, &path, &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Members (60)") && html.contains("Page 1 of 2"), "{html}");
+    assert!(html.contains(">user49</a>") && !html.contains(">user50</a>"), "fifty by username");
+    let (_, html, _) = page(app, &admin, Method::GET, &format!("{path}?page=2"), &[]).await;
+    assert!(html.contains(">user59</a>") && !html.contains(">user00</a>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, &format!("{path}?search=USER07"), &[]).await;
+    assert!(html.contains(">user07</a>") && !html.contains(">user08</a>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/groups/?search=big", &[]).await;
+    assert!(html.contains("<td>no</td><td>60</td>"), "{html}");
+}
+both!(group_members_are_paged, group_members_are_paged);
+
+/// The admin lists search alike on both engines ("Alice" finds alice on PostgreSQL too) and a
+/// page number past the end (or past any number) is an empty page, not a failure.
+async fn admin_lists_search_and_page_alike(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    app.post("/api/v3/core/users/", json!({"username": "alice", "name": "Alice Liddell"})).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/users/?search=Alice", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(">alice</a>"), "{html}");
+    for list in ["users", "groups", "sessions", "events", "sources", "tokens", "connections/user", "flows"] {
+        let path = format!("/if/admin/{list}/?page=18446744073709551615");
+        let (status, html, _) = page(app, &admin, Method::GET, &path, &[]).await;
+        assert_eq!(status, 200, "{path}: {html}");
+    }
+}
+both!(admin_lists_search_and_page_alike, admin_lists_search_and_page_alike);

@@ -270,3 +270,27 @@ async fn the_secret_key_moves_out_of_the_database() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// A setting beyond its bound stops start-up with a message naming it (issue 19: a session idle
+/// time past jiff's range used to panic on every authenticated request).
+#[test]
+fn a_setting_beyond_its_bound_is_refused_at_start_up_by_name() {
+    let dir = std::env::temp_dir().join(format!("plexid-bounds-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, value, expected) in [
+        ("PLEXID_SESSION_IDLE", "999999999999", "plexid: PLEXID_SESSION_IDLE must be at most 87600h"),
+        ("PLEXID_ACCESS_CHECK_INTERVAL", "99999999999", "plexid: PLEXID_ACCESS_CHECK_INTERVAL must be at most 720h"),
+        ("PLEXID_MAPPING_WORKERS", "0", "plexid: PLEXID_MAPPING_WORKERS must be between 1 and 64"),
+    ] {
+        let output = Command::new(PLEXID)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("PLEXID_DATABASE", format!("sqlite://{}", dir.join("x.db").display()))
+            .env(name, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}: {stderr}");
+        assert_eq!(stderr.trim(), expected);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

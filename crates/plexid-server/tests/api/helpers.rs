@@ -138,6 +138,19 @@ impl TestApp {
         Self::start(&database_url, None, self.plex.clone(), Clock::system(), self.token.clone(), configure).await
     }
 
+    /// Another instance on this one's database (or `database`, a URL to the same one through
+    /// something in between) and plex.tv stand-in, reading time from `clock`, with settings
+    /// adjusted by `configure`.
+    pub async fn another_instance(
+        &self,
+        database: Option<&str>,
+        clock: Clock,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let database_url = database.map_or_else(|| self.state.settings.db.database.clone(), str::to_owned);
+        Self::start(&database_url, None, self.plex.clone(), clock, self.token.clone(), configure).await
+    }
+
     async fn start(
         database_url: &str,
         sqlite_file: Option<PathBuf>,

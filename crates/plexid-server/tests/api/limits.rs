@@ -21,7 +21,7 @@ fn address(app: &TestApp) -> String {
 
 /// Reads until the server closes the connection; what it sent, or `None` if it kept it open
 /// past `wait`.
-async fn closed_within(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+pub async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), wait: Duration) -> Option<String> {
     let mut seen = Vec::new();
     let deadline = Instant::now() + wait;
     loop {

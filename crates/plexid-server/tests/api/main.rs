@@ -28,6 +28,7 @@ mod process;
 mod protocol;
 mod proxies;
 mod rbac;
+mod reliability;
 mod security;
 mod shape;
 mod sources;

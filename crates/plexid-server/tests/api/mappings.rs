@@ -185,3 +185,41 @@ async fn runaway_expressions_hit_hard_limits() {
     let url = format!("/api/v3/propertymappings/all/{}/test/", ok["pk"].as_str().unwrap());
     assert_eq!(app.post(&url, json!({})).await.1["successful"], true);
 }
+
+/// Expressions built to overflow a parser's stack (issue 19: 50 KB of minus signs once aborted
+/// the whole server): they are refused as field errors, an expression over the length limit too,
+/// and the server answers throughout.
+async fn deep_expressions_cannot_crash_the_server(app: &TestApp) {
+    let minus = format!("return {}1", "-".repeat(50_000));
+    let brackets = format!("return {}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let (_, kept) = app.post(LIST, json!({"name": "kept", "expression": "return 1"})).await;
+    let item = format!("{LIST}{}/", kept["pk"].as_str().unwrap());
+    for expression in [&minus, &brackets] {
+        let (status, errors) = app.post(LIST, json!({"name": "deep", "expression": expression})).await;
+        assert_eq!(status, 400, "{errors}");
+        let message = errors["expression"][0].as_str().unwrap();
+        assert_eq!(
+            message,
+            "Expression Syntax Error: expression nested too deeply (more than 500 levels) (None, line 2)"
+        );
+        let (status, errors) = app.patch(&item, json!({"expression": expression})).await;
+        assert_eq!(status, 400, "{errors}");
+        assert!(errors["expression"][0].as_str().unwrap().contains("(kept, line 2)"), "{errors}");
+        assert_eq!(reqwest::get(format!("{}/-/health/live/", app.base)).await.unwrap().status(), 200);
+    }
+    let long = format!("return \"{}\"", "x".repeat(plexid_mapping::MAX_EXPRESSION_CHARS));
+    let (status, errors) = app.post(LIST, json!({"name": "long", "expression": long})).await;
+    assert_eq!(
+        (status.as_u16(), errors),
+        (400, json!({"expression": ["Ensure this field has no more than 65536 characters."]}))
+    );
+    assert_eq!(app.get(&item).await.1["expression"], "return 1", "nothing was changed");
+    assert_eq!(app.count(LIST).await, 1, "nothing was created");
+    // The limits leave room: a long, flat expression parses and runs.
+    let flat: Vec<String> = (0..2_000).map(|i| format!("\"user{i}\": [{i}, -{i}]")).collect();
+    let flat = format!("table = {{{}}}\nreturn table[\"user7\"]", flat.join(", "));
+    assert_eq!(app.patch(&item, json!({"expression": flat})).await.0, 200);
+    let url = format!("/api/v3/propertymappings/all/{}/test/", kept["pk"].as_str().unwrap());
+    assert_eq!(app.post(&url, json!({})).await.1["result"], "[7, -7]");
+}
+both!(deep_expressions_cannot_crash_the_server, deep_expressions_cannot_crash_the_server);

@@ -6,13 +6,14 @@ use plexid_store::OrderTerm;
 /// At most this many search terms are used (each becomes a bound parameter).
 pub const MAX_SEARCH_TERMS: usize = 16;
 
-/// `search`: terms split on whitespace and commas; every term must match some search field.
-/// Repeated terms count once; terms past [`MAX_SEARCH_TERMS`] are ignored.
+/// `search`: terms split on whitespace and commas; every term must match some search field
+/// (case-insensitively: the store's `Filter::search` normalises them). Repeated terms count once,
+/// whatever their case; terms past [`MAX_SEARCH_TERMS`] are ignored.
 pub fn search_terms(search: Option<&str>) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for term in search.unwrap_or("").split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()) {
-        let term = term.to_lowercase();
-        if !terms.contains(&term) {
+        let term = term.to_owned();
+        if !terms.iter().any(|t| t.to_lowercase() == term.to_lowercase()) {
             terms.push(term);
         }
         if terms.len() == MAX_SEARCH_TERMS {
@@ -67,7 +68,7 @@ mod tests {
 
     #[test]
     fn search_splits_on_whitespace_and_commas() {
-        assert_eq!(search_terms(Some(" Plex, test  x")), ["plex", "test", "x"]);
+        assert_eq!(search_terms(Some(" Plex, test  x")), ["Plex", "test", "x"]);
         assert!(search_terms(None).is_empty());
         assert_eq!(search_terms(Some("a a,A")), ["a"]);
         let many = (0..100).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");

@@ -17,7 +17,8 @@ use super::paging::Paging;
 use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
-use crate::service::{groups as service, users, ServiceError};
+use crate::service::groups::{self as service, MemberDetail};
+use crate::service::{users, ServiceError};
 use crate::state::AppState;
 
 const BASE: &str = "/if/admin/groups/";
@@ -37,8 +38,9 @@ fn group_page(id: GroupId) -> String {
 /// `GET /if/admin/groups/`.
 pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<Paging>) -> Result<Response, PageError> {
     let filter = GroupFilter { search: q.terms(), ..Default::default() };
+    let order = [OrderTerm::asc("name")];
     let listed =
-        service::list(&state, &admin.actor, &filter, &[OrderTerm::asc("name")], q.window()).await.map_err(failure)?;
+        service::list(&state, &admin.actor, &filter, &order, q.window(), MemberDetail::Count).await.map_err(failure)?;
     let rows: String = listed
         .rows
         .iter()
@@ -49,7 +51,7 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
                 name = escape(&v.group.name),
                 parent = escape(v.parent_name.as_deref().unwrap_or("")),
                 admin = if v.group.is_superuser { "yes" } else { "no" },
-                members = v.members.len(),
+                members = v.members.count(),
             )
         })
         .collect();
@@ -66,14 +68,22 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
     Ok(admin_page(&state, &admin, "Groups", BASE, &body, &[]))
 }
 
-/// `GET /if/admin/groups/{id}/`: the group, its members, and the actions the admin may use.
-pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<Response, PageError> {
-    let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+/// `GET /if/admin/groups/{id}/`: the group, a page of its members (50, by username, with a
+/// search), and the actions the admin may use.
+pub async fn show(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Query(q): Query<Paging>,
+) -> Result<Response, PageError> {
+    let view = service::get(&state, &admin.actor, group_id(&id)?, MemberDetail::Count).await.map_err(failure)?;
+    let listed =
+        service::members(&state, &admin.actor, view.group.id, &q.terms(), q.window()).await.map_err(failure)?;
     let page = group_page(view.group.id);
     let change = can(&admin, Action::Change) && (!view.group.is_superuser || admin.actor.is_superuser());
     let csrf = csrf_field(&admin.csrf);
-    let members: String = view
-        .members
+    let members: String = listed
+        .rows
         .iter()
         .map(|u| {
             let remove = if change {
@@ -94,11 +104,13 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
             format!("<li>{link} {remove}</li>")
         })
         .collect();
-    let members = if members.is_empty() {
-        "<p class=\"muted\">No members.</p>".to_owned()
-    } else {
-        format!("<ul id=\"members\">{members}</ul>")
+    let members = match (members.is_empty(), view.members.count()) {
+        (true, 0) => "<p class=\"muted\">No members.</p>".to_owned(),
+        (true, _) => "<p class=\"muted\">No member matches.</p>".to_owned(),
+        (false, _) => format!("<ul id=\"members\">{members}</ul>"),
     };
+    let search = if view.members.count() > 0 { q.search_form(&page, "Search members") } else { String::new() };
+    let pager = q.pages(listed.total, &page);
     let add = if change {
         format!(
             "<form method=\"post\" action=\"{page}members\" class=\"searchbar\">{csrf}<label for=\"username\">Add a member (username)</label>\
@@ -119,8 +131,10 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
     let body = format!(
         "<p><a href=\"{BASE}\">Groups</a></p><h1>{name}</h1>{actions}\
          <dl class=\"facts\"><dt>Parent</dt><dd>{parent}</dd><dt>Administrators</dt><dd>{admins}</dd></dl>\
-         <section class=\"card\" aria-labelledby=\"members-h\"><h2 id=\"members-h\">Members</h2>{members}{add}</section>",
+         <section class=\"card\" aria-labelledby=\"members-h\"><h2 id=\"members-h\">Members ({count})</h2>\
+         {search}{members}{pager}{add}</section>",
         name = escape(&view.group.name),
+        count = view.members.count(),
         admins = if view.group.is_superuser { "yes: members may do everything" } else { "no" },
     );
     Ok(admin_page(&state, &admin, &view.group.name, BASE, &body, &[]))
@@ -226,7 +240,7 @@ pub async fn edit_form(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+    let view = service::get(&state, &admin.actor, group_id(&id)?, MemberDetail::Count).await.map_err(failure)?;
     permitted(can(&admin, Action::Change))?;
     let values = GroupForm {
         name: view.group.name.clone(),
@@ -309,7 +323,7 @@ pub async fn confirm_delete(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     permitted(can(&admin, Action::Delete))?;
-    let view = service::get(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
+    let view = service::get(&state, &admin.actor, group_id(&id)?, MemberDetail::Count).await.map_err(failure)?;
     let connections = service::usage(&state, &admin.actor, view.group.id).await.map_err(failure)?;
     let sources = state
         .store
@@ -319,7 +333,7 @@ pub async fn confirm_delete(
         .map_err(|e| PageError::internal(&e))?;
     let mut consequences = format!(
         "<p>Its {} member(s) leave it (their accounts stay); its subgroups lose their parent.</p>",
-        view.members.len()
+        view.members.count()
     );
     if !connections.is_empty() {
         let items: String = sources.iter().map(|s| format!("<li>{}</li>", escape(&s.name))).collect();

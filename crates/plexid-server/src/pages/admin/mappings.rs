@@ -239,8 +239,13 @@ pub async fn test(
     let mut context = Map::new();
     context.insert("info".into(), info);
     let input = service::TestInput { context, expression: edited.map(str::to_owned), ..Default::default() };
-    let outcome =
-        service::test(&state, &admin.actor, mapping.id, input, FieldErrors::default()).await.map_err(failure)?;
+    let outcome = match service::test(&state, &admin.actor, mapping.id, input, FieldErrors::default()).await {
+        Ok(outcome) => outcome,
+        Err(ServiceError::Invalid(errors)) => {
+            return Ok(mapping_page(&state, &admin, &mapping, shown, &errors, (sample, None)));
+        }
+        Err(other) => return Err(failure(other)),
+    };
     let result = match outcome {
         Ok(value) => (true, serde_json::to_string_pretty(&value).unwrap_or_default()),
         Err(error) => (false, service::describe(&error)),

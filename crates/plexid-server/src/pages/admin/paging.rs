@@ -26,7 +26,8 @@ impl Paging {
     }
 
     pub fn window(&self) -> Window {
-        Window::Offset { limit: PAGE_SIZE, offset: (self.page() - 1) * PAGE_SIZE }
+        // Saturating: `?page=18446744073709551615` is a page past the end, not an overflow.
+        Window::Offset { limit: PAGE_SIZE, offset: (self.page() - 1).saturating_mul(PAGE_SIZE) }
     }
 
     /// The search box of the list at `base` (a path), labelled `label`.
@@ -53,7 +54,9 @@ impl Paging {
         }
         let mut links = Vec::new();
         if page > 1 {
-            links.push(format!("<a href=\"{}&amp;page={}\" rel=\"prev\">Previous</a>", escape(query), page - 1));
+            // From past the end, "previous" is the last page.
+            let previous = (page - 1).min(pages);
+            links.push(format!("<a href=\"{}&amp;page={previous}\" rel=\"prev\">Previous</a>", escape(query)));
         }
         links.push(format!("<span>Page {page} of {pages}</span>"));
         if page < pages {
@@ -77,5 +80,8 @@ mod tests {
         assert!(links.contains("Page 2 of 3") && links.contains("page=3\" rel=\"next\""), "{links}");
         assert_eq!(Paging::default().pager(50, "/x?"), "", "one page: no links");
         assert!(matches!(Paging { page: Some(0), ..Default::default() }.window(), Window::Offset { offset: 0, .. }));
+        let far = Paging { page: Some(u64::MAX), ..Default::default() };
+        assert!(matches!(far.window(), Window::Offset { offset: u64::MAX, .. }), "no overflow");
+        assert!(far.pager(120, "/x?").contains("page=3\" rel=\"prev\""), "back to the last page");
     }
 }
