@@ -309,6 +309,12 @@ impl Store {
         self.changes.generation()
     }
 
+    /// The generation cached reads are kept under on PostgreSQL (see [`crate::changes`]);
+    /// `None` when nothing may be cached.
+    pub fn data_generation(&self) -> Option<u64> {
+        self.changes.data_generation()
+    }
+
     /// Starts a write transaction (on SQLite, waits for the one writer).
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match &self.pools {
