@@ -118,9 +118,43 @@ pub fn may_save_group(actor_is_superuser: bool, was_superuser: bool, is_superuse
     actor_is_superuser || !(was_superuser || is_superuser) || (was_superuser == is_superuser && !members_change)
 }
 
+/// Why a change is refused that would leave plexid without an active administrator.
+pub const LAST_ADMIN: &str =
+    "This would leave plexid without an administrator. Make someone else an administrator first.";
+/// Why a change is refused that would take the acting administrator's own rights away.
+pub const OWN_ADMIN: &str =
+    "You cannot take away your own administration rights (you would be locked out). Ask another administrator.";
+
+/// Whether a change may take administration away: `before` and `after` are the active
+/// superusers around the change, `actor` the user making it (none: plexid itself). Refused when
+/// the actor loses their own rights, or when administrators existed and none would be left.
+pub fn admin_loss_problem(actor: Option<i64>, before: &[i64], after: &[i64]) -> Option<&'static str> {
+    if actor.is_some_and(|me| before.contains(&me) && !after.contains(&me)) {
+        Some(OWN_ADMIN)
+    } else if !before.is_empty() && after.is_empty() {
+        Some(LAST_ADMIN)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn administration_is_never_lost_by_accident() {
+        // Another administrator stays: fine.
+        assert_eq!(admin_loss_problem(Some(1), &[1, 2], &[1]), None);
+        // Taking one's own rights: refused, even with others left.
+        assert_eq!(admin_loss_problem(Some(1), &[1, 2], &[2]), Some(OWN_ADMIN));
+        // The last one: refused, whoever does it.
+        assert_eq!(admin_loss_problem(Some(3), &[2], &[]), Some(LAST_ADMIN));
+        assert_eq!(admin_loss_problem(None, &[2], &[]), Some(LAST_ADMIN));
+        // Nothing to lose, or gaining: fine.
+        assert_eq!(admin_loss_problem(Some(3), &[], &[]), None);
+        assert_eq!(admin_loss_problem(Some(3), &[2], &[2, 3]), None);
+    }
 
     #[test]
     fn slugs() {

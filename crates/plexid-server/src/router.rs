@@ -87,6 +87,39 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Names the request (method, path, query, user agent, client address, an id) in the audit
+/// events of the changes it makes (`service::audit`); reads change nothing, so they skip this.
+async fn audit_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use axum::http::Method;
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let args = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        .map(|(k, v)| {
+            let secret = ["token", "secret", "key", "password"].iter().any(|s| k.to_ascii_lowercase().contains(s));
+            let value = if secret { crate::service::audit::CLEANSED.to_owned() } else { v.into_owned() };
+            (k.into_owned(), serde_json::Value::String(value))
+        })
+        .collect();
+    let info = crate::service::audit::RequestInfo {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        args,
+        user_agent: parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(512)
+            .collect(),
+        client_ip: web::client::client_ip(&parts, state.settings.trust_proxy_headers, state.settings.trusted_proxy_hops),
+        request_id: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    crate::service::audit::with_request(info, next.run(Request::from_parts(parts, body))).await
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", api::routes())
@@ -100,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.settings.body_timeout.std(), crate::serve::body_deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), audit_request))
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), web::metrics::count_requests))

@@ -96,6 +96,12 @@ impl<A: Access> Conn<'_, A> {
         query.run(self, f, ordering, window, from_row).await
     }
 
+    /// The actions the log holds events of, by name.
+    pub async fn event_actions(&mut self) -> StoreResult<Vec<String>> {
+        let rows = self.fetch_all("SELECT DISTINCT action FROM event ORDER BY action", vec![]).await?;
+        rows.iter().map(|r| r.text("action")).collect()
+    }
+
     pub async fn event(&mut self, id: uuid::Uuid) -> StoreResult<Option<Event>> {
         let sql = format!("{SELECT} WHERE uuid = $1");
         self.fetch_optional(&sql, params![id]).await?.as_ref().map(from_row).transpose()

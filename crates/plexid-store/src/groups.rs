@@ -195,6 +195,18 @@ impl<A: Access> Conn<'_, A> {
             .await?;
         row.boolean("s")
     }
+
+    /// The active users who are superusers (members of a superuser group), by id.
+    pub async fn active_superusers(&mut self) -> StoreResult<Vec<UserId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT DISTINCT u.id FROM app_user u JOIN group_member gm ON gm.user_id = u.id \
+                 JOIN app_group g ON g.uuid = gm.group_uuid WHERE g.is_superuser AND u.is_active ORDER BY u.id",
+                vec![],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(UserId(r.int("id")?))).collect()
+    }
 }
 
 impl Conn<'_, ReadWrite> {

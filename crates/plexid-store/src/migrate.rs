@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (8, "plex_facts", include_str!("../migrations/sqlite/0008_plex_facts.sql")),
     (9, "reliability", include_str!("../migrations/sqlite/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/sqlite/0011_provider_names.sql")),
+    (12, "pages", include_str!("../migrations/sqlite/0012_pages.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -28,6 +29,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (8, "plex_facts", include_str!("../migrations/postgres/0008_plex_facts.sql")),
     (9, "reliability", include_str!("../migrations/postgres/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/postgres/0011_provider_names.sql")),
+    (12, "pages", include_str!("../migrations/postgres/0012_pages.sql")),
 ];
 
 /// How many migrations there are (the same on both engines).

@@ -296,3 +296,75 @@ pub struct SourceUsage {
     /// (connection, its user)
     pub user_connections: Vec<(UserConnectionId, UserId)>,
 }
+
+/// The name an administrator's Plex server had when it was picked for a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerName {
+    pub source: SourceId,
+    /// The server's client identifier (what `allowed_servers` holds).
+    pub identifier: String,
+    pub name: String,
+}
+
+impl<A: Access> Conn<'_, A> {
+    /// The stored names of every source's picked servers, by source and name.
+    pub async fn server_names(&mut self) -> StoreResult<Vec<ServerName>> {
+        let rows = self
+            .fetch_all("SELECT source_uuid, identifier, name FROM plex_server_name ORDER BY source_uuid, name", vec![])
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ServerName {
+                    source: SourceId(r.uuid("source_uuid")?),
+                    identifier: r.text("identifier")?,
+                    name: r.text("name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the source's Plex owner becomes an administrator at their next sign-in.
+    pub async fn has_owner_admin_grant(&mut self, source: SourceId) -> StoreResult<bool> {
+        let row = self.fetch_optional("SELECT source_uuid FROM owner_admin_grant WHERE source_uuid = $1", params![source]);
+        Ok(row.await?.is_some())
+    }
+}
+
+impl Conn<'_, ReadWrite> {
+    /// Records the names of the source's servers (`(identifier, name)`), replacing those of the
+    /// same identifiers; names of servers no longer allowed are dropped.
+    pub async fn set_server_names(&mut self, source: SourceId, allowed: &[String], names: &[(String, String)]) -> StoreResult<()> {
+        for (identifier, name) in names.iter().filter(|(id, name)| allowed.contains(id) && !name.is_empty()) {
+            self.execute(
+                "INSERT INTO plex_server_name (source_uuid, identifier, name) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source_uuid, identifier) DO UPDATE SET name = excluded.name",
+                params![source, identifier.as_str(), name.as_str()],
+            )
+            .await?;
+        }
+        let stored = self.fetch_all("SELECT identifier FROM plex_server_name WHERE source_uuid = $1", params![source]).await?;
+        for row in stored {
+            let identifier = row.text("identifier")?;
+            if !allowed.contains(&identifier) {
+                self.execute(
+                    "DELETE FROM plex_server_name WHERE source_uuid = $1 AND identifier = $2",
+                    params![source, identifier],
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the source's Plex owner an administrator at their next sign-in through it.
+    pub async fn grant_owner_admin(&mut self, source: SourceId) -> StoreResult<()> {
+        self.execute("INSERT INTO owner_admin_grant (source_uuid) VALUES ($1) ON CONFLICT DO NOTHING", params![source])
+            .await
+            .map(drop)
+    }
+
+    /// Takes the source's owner grant: true when there was one (it is used up).
+    pub async fn take_owner_admin_grant(&mut self, source: SourceId) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM owner_admin_grant WHERE source_uuid = $1", params![source]).await? > 0)
+    }
+}

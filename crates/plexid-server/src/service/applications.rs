@@ -2,7 +2,7 @@
 //! The access rule itself is [`plexid_core::apps::decide_app_access`]; [`Subject`] gathers what it
 //! needs about a user from the database, once.
 
-use plexid_core::apps::{decide_app_access, AccessRules, AppDenial, Application, UserFacts};
+use plexid_core::apps::{decide_app_access, AccessRules, AppDenial, Application, Provider, UserFacts};
 use plexid_core::login::Relationship;
 use plexid_core::model::User;
 use plexid_core::modes::{PolicyEngineMode, ProviderKind};
@@ -259,26 +259,27 @@ pub async fn create(
     access_source(&mut conn, &mut a, named, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.insert_application(&a).await?;
+    super::audit::created(&mut conn, actor, app.clock.now(), &a).await?;
     let shown = shown(&mut conn, a).await?;
     tx.commit().await?;
     Ok(shown)
 }
 
-/// The stored application `slug` (locked in the caller's transaction) with `changes` applied
-/// and validated; problems go to `errors`.
+/// The stored application `slug` (locked in the caller's transaction), and it with `changes`
+/// applied and validated; problems go to `errors`.
 async fn prepare_change(
     conn: &mut Conn<'_, ReadWrite>,
     slug: &str,
     changes: ApplicationChanges,
     errors: &mut FieldErrors,
-) -> ServiceResult<Application> {
+) -> ServiceResult<(Application, Application)> {
     let named = changes.access_source.clone();
-    let stored = conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
-    let stored_groups = stored.access.groups.clone();
-    let mut a = apply(stored, changes);
+    let before = conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
+    let stored_groups = before.access.groups.clone();
+    let mut a = apply(before.clone(), changes);
     validate(conn, &a, &stored_groups, errors).await?;
     access_source(conn, &mut a, named, errors).await?;
-    Ok(a)
+    Ok((before, a))
 }
 
 pub async fn update(
@@ -292,9 +293,10 @@ pub async fn update(
     actor.require(perm(Action::Change))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let a = prepare_change(&mut conn, slug, changes, &mut errors).await?;
+    let (before, a) = prepare_change(&mut conn, slug, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_application(&a).await?;
+    super::audit::updated(&mut conn, actor, app.clock.now(), &before, &a).await?;
     let shown = shown(&mut conn, a).await?;
     tx.commit().await?;
     Ok(shown)
@@ -346,8 +348,12 @@ pub async fn create_with_provider(
     .await?;
     access_source(&mut conn, &mut a, named, &mut input.application_errors).await?;
     check(input.errors(), FIELD_ORDER)?;
-    a.provider = Some(conn.insert_provider(&provider).await?);
+    let id = conn.insert_provider(&provider).await?;
+    a.provider = Some(id);
     conn.insert_application(&a).await?;
+    let now = app.clock.now();
+    super::audit::created(&mut conn, actor, now, &Provider { id, ..provider }).await?;
+    super::audit::created(&mut conn, actor, now, &a).await?;
     let shown = shown(&mut conn, a).await?;
     tx.commit().await?;
     Ok((shown, secret))
@@ -366,10 +372,10 @@ pub async fn update_with_provider(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     input.application.provider = None;
-    let a =
+    let (before, a) =
         prepare_change(&mut conn, slug, std::mem::take(&mut input.application), &mut input.application_errors).await?;
     let id = a.provider.ok_or(ServiceError::NotFound)?;
-    let (row, secret) =
+    let (provider_before, row, secret) =
         providers::prepare_change(&mut conn, id, std::mem::take(&mut input.provider), &mut input.provider_errors)
             .await?;
     if row.provider.kind != input.kind {
@@ -378,6 +384,9 @@ pub async fn update_with_provider(
     check(input.errors(), FIELD_ORDER)?;
     conn.update_application(&a).await?;
     conn.update_provider(&row.provider).await?;
+    let now = app.clock.now();
+    super::audit::updated(&mut conn, actor, now, &before, &a).await?;
+    super::audit::updated(&mut conn, actor, now, &provider_before, &row.provider).await?;
     let shown = shown(&mut conn, a).await?;
     tx.commit().await?;
     Ok((shown, secret))
@@ -392,10 +401,13 @@ pub async fn delete(app: &AppState, actor: &Actor, slug: &str, with_provider: bo
     let mut conn = tx.conn();
     let a = conn.application_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
     conn.delete_application(a.id).await?;
+    let now = app.clock.now();
+    super::audit::deleted(&mut conn, actor, now, &a).await?;
     if let Some(id) = a.provider.filter(|_| with_provider) {
         if let Some(row) = conn.provider_by_id(id).await? {
             providers::require(actor, row.provider.kind, Action::Delete)?;
             conn.delete_provider(id).await?;
+            super::audit::deleted(&mut conn, actor, now, &row.provider).await?;
         }
     }
     tx.commit().await?;
@@ -481,4 +493,24 @@ impl Subject {
 pub async fn user_access(app: &AppState, user: UserId, a: &Application) -> ServiceResult<Result<(), AppDenial>> {
     let subject = Subject::load(&mut app.store.read(), user, !a.access.groups.is_empty()).await?;
     Ok(subject.map_or(Err(AppDenial::Inactive), |s| s.decide(a)))
+}
+
+/// Records that `user` was refused `a` (a `policy_execution` event whose result did not pass,
+/// as authentik's policy engine logs one), in a transaction of its own.
+pub async fn record_refusal(
+    app: &AppState,
+    user: UserId,
+    a: &Application,
+    reason: AppDenial,
+    client_ip: &str,
+) -> ServiceResult<()> {
+    use plexid_core::modes::EventAction;
+    let mut event = super::events::NewEvent::new(EventAction::PolicyExecution, "authentik.policies.engine")
+        .client_ip(client_ip)
+        .context("result", serde_json::json!({"passing": false, "messages": [reason.message()]}))
+        .model("authentik_core", "application", a.id.0, &a.name);
+    if let Some(user) = app.store.read().user_by_id(user).await? {
+        event = event.user(&user);
+    }
+    super::events::record_alone(app, event).await
 }

@@ -79,7 +79,9 @@ pub async fn create(
     check(errors, FIELD_ORDER)?;
     let flow = apply(Flow::new("", "", "", FlowDesignation::Authentication), changes);
     let mut tx = app.store.begin().await?;
-    tx.conn().insert_flow(&flow).await?;
+    let mut conn = tx.conn();
+    conn.insert_flow(&flow).await?;
+    super::audit::created(&mut conn, actor, app.clock.now(), &flow).await?;
     tx.commit().await?;
     Ok(flow)
 }
@@ -97,8 +99,10 @@ pub async fn update(
     check(errors, FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let flow = apply(conn.flow_for_update(slug).await?.ok_or(ServiceError::NotFound)?, changes);
+    let before = conn.flow_for_update(slug).await?.ok_or(ServiceError::NotFound)?;
+    let flow = apply(before.clone(), changes);
     conn.update_flow(&flow).await?;
+    super::audit::updated(&mut conn, actor, app.clock.now(), &before, &flow).await?;
     tx.commit().await?;
     Ok(flow)
 }
@@ -107,7 +111,9 @@ pub async fn delete(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<
     let flow = get(app, actor, slug).await?;
     actor.require(perm(Action::Delete))?;
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_flow(flow.id).await?;
+    let mut conn = tx.conn();
+    conn.delete_flow(flow.id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &flow).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -152,10 +152,13 @@ async fn nesting_problem(
     Ok(None)
 }
 
-/// Validates and writes a new (`before` None) or changed group, in the caller's transaction.
+/// Validates and writes a new (`before` None) or changed group, in the caller's transaction,
+/// with its audit events; taking administration away must leave administrators (and the
+/// actor's own rights).
 async fn save(
     conn: &mut Conn<'_, plexid_store::ReadWrite>,
     actor: &Actor,
+    now: plexid_core::Timestamp,
     before: Option<Group>,
     input: GroupInput,
     mut errors: FieldErrors,
@@ -177,13 +180,29 @@ async fn save(
     if !rules::may_save_group(actor.is_superuser(), was_superuser, group.is_superuser, input.users.is_some()) {
         return Err(ServiceError::Forbidden);
     }
+    let admins = if was_superuser { conn.active_superusers().await? } else { Vec::new() };
+    let members_before: Vec<UserId> = match (&before, &input.users) {
+        (Some(_), Some(_)) => conn.members_of_groups(&[group.id]).await?.into_iter().map(|(_, u)| u.id).collect(),
+        _ => Vec::new(),
+    };
     match &before {
-        None => conn.insert_group(&group).await?,
-        Some(before) => conn.update_group(before, &group).await?,
+        None => {
+            conn.insert_group(&group).await?;
+            super::audit::created(conn, actor, now, &group).await?;
+        }
+        Some(before) => {
+            conn.update_group(before, &group).await?;
+            super::audit::updated(conn, actor, now, before, &group).await?;
+        }
     }
     if let Some(users) = &input.users {
         conn.set_group_members(group.id, users).await?;
+        let added: Vec<UserId> = users.iter().filter(|u| !members_before.contains(u)).copied().collect();
+        let removed: Vec<UserId> = members_before.iter().filter(|u| !users.contains(u)).copied().collect();
+        super::audit::members(conn, actor, now, &group, true, &added).await?;
+        super::audit::members(conn, actor, now, &group, false, &removed).await?;
     }
+    super::audit::keep_administrators(conn, actor, &admins).await?;
     with_members(conn, vec![group], MemberDetail::Users).await?.pop().ok_or(ServiceError::NotFound)
 }
 
@@ -233,7 +252,7 @@ pub async fn members(
 pub async fn create(app: &AppState, actor: &Actor, input: GroupInput, errors: FieldErrors) -> ServiceResult<GroupView> {
     actor.require(perm(Action::Add))?;
     let mut tx = app.store.begin().await?;
-    let view = save(&mut tx.conn(), actor, None, input, errors).await?;
+    let view = save(&mut tx.conn(), actor, app.clock.now(), None, input, errors).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -250,7 +269,7 @@ pub async fn update(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let before = conn.group_for_update(id).await?.ok_or(ServiceError::NotFound)?;
-    let view = save(&mut conn, actor, Some(before), input, errors).await?;
+    let view = save(&mut conn, actor, app.clock.now(), Some(before), input, errors).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -266,7 +285,10 @@ pub async fn delete(app: &AppState, actor: &Actor, id: GroupId) -> ServiceResult
     if !rules::may_save_group(actor.is_superuser(), group.is_superuser, false, true) {
         return Err(ServiceError::Forbidden);
     }
+    let admins = if group.is_superuser { conn.active_superusers().await? } else { Vec::new() };
     conn.delete_group(id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &group).await?;
+    super::audit::keep_administrators(&mut conn, actor, &admins).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -290,11 +312,17 @@ pub async fn change_membership(
     }
     errors.into_result()?;
     let user = conn.user_by_id(user.unwrap_or(UserId(0))).await?.ok_or(ServiceError::NotFound)?;
+    let admins = if group.is_superuser && !add { conn.active_superusers().await? } else { Vec::new() };
+    let member = conn.memberships_of_users(&[user.id]).await?.iter().any(|m| m.group.id == id);
     if add {
         conn.add_member(id, user.id).await?;
     } else {
         conn.remove_member(id, user.id).await?;
     }
+    if member != add {
+        super::audit::members(&mut conn, actor, app.clock.now(), &group, add, &[user.id]).await?;
+    }
+    super::audit::keep_administrators(&mut conn, actor, &admins).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -306,4 +334,28 @@ pub async fn usage(app: &AppState, actor: &Actor, id: GroupId) -> ServiceResult<
         return Ok(Vec::new());
     }
     Ok(app.store.read().connections_of_group(group.id).await?)
+}
+
+/// Makes `user` an administrator in the caller's transaction: a member of `authentik Admins`
+/// (or of the first superuser group, made if there is none), with its audit event.
+pub(crate) async fn make_administrator(
+    conn: &mut Conn<'_, plexid_store::ReadWrite>,
+    actor: &Actor,
+    now: plexid_core::Timestamp,
+    user: UserId,
+) -> ServiceResult<()> {
+    let filter = GroupFilter { is_superuser: Some(true), ..Default::default() };
+    let window = Window::Offset { limit: 50, offset: 0 };
+    let supers = conn.list_groups(&filter, &[OrderTerm::asc("name")], window).await?.rows;
+    let group = match supers.iter().find(|g| g.name == crate::startup::ADMIN_GROUP).or(supers.first()) {
+        Some(group) => group.clone(),
+        None => {
+            let group = Group { is_superuser: true, ..Group::named(crate::startup::ADMIN_GROUP) };
+            conn.insert_group(&group).await?;
+            super::audit::created(conn, actor, now, &group).await?;
+            group
+        }
+    };
+    conn.add_member(group.id, user).await?;
+    super::audit::members(conn, actor, now, &group, true, &[user]).await
 }

@@ -709,6 +709,10 @@ impl Attempt<'_> {
     /// Signs `user` in: groups synchronised, last login, the session and the login event.
     async fn sign_in(&self, conn: &mut Conn<'_, ReadWrite>, user: &User, now: Timestamp) -> Result<Started, Failure> {
         self.sync_groups(conn, user.id, now).await?;
+        // The source's owner, when its administrator asked for it (the first source's form).
+        if self.admitted.relationship.owner && conn.take_owner_admin_grant(self.source.id).await? {
+            super::groups::make_administrator(conn, &Actor::System, now, user.id).await?;
+        }
         let mut after = user.clone();
         after.last_login = Some(now);
         conn.update_user(user, &after).await?;

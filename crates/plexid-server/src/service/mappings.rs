@@ -115,7 +115,9 @@ pub async fn create(
     let mapping = apply(blank, changes);
     check(errors, FIELD_ORDER)?;
     let mut tx = app.store.begin().await?;
-    tx.conn().insert_mapping(&mapping).await?;
+    let mut conn = tx.conn();
+    conn.insert_mapping(&mapping).await?;
+    super::audit::created(&mut conn, actor, app.clock.now(), &mapping).await?;
     tx.commit().await?;
     Ok(mapping)
 }
@@ -137,9 +139,10 @@ pub async fn update(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     let stored = conn.mapping_for_update(id).await?.ok_or(ServiceError::NotFound)?;
-    let mapping = apply(stored, changes);
+    let mapping = apply(stored.clone(), changes);
     check(errors, FIELD_ORDER)?;
     conn.update_mapping(&mapping).await?;
+    super::audit::updated(&mut conn, actor, app.clock.now(), &stored, &mapping).await?;
     tx.commit().await?;
     Ok(mapping)
 }
@@ -148,7 +151,9 @@ pub async fn delete(app: &AppState, actor: &Actor, id: MappingId) -> ServiceResu
     let mapping = get(app, actor, id).await?;
     actor.require(perm(Action::Delete))?;
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_mapping(mapping.id).await?;
+    let mut conn = tx.conn();
+    conn.delete_mapping(mapping.id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &mapping).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use plexid_core::{FieldErrors, Permission, UserId};
 use plexid_store::{Constraint, StoreError};
 
 pub mod applications;
+pub mod audit;
 pub mod auth_cache;
 pub mod connections;
 pub mod events;

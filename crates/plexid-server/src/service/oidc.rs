@@ -233,6 +233,7 @@ pub async fn authorize(
         return Ok(Authorized::SignIn { flow_slug: flow.unwrap_or_else(|| "default-source-authentication".into()) });
     };
     if let Err(reason) = applications::user_access(app, principal.user, &client.application).await? {
+        applications::record_refusal(app, principal.user, &client.application, reason, client_ip).await?;
         return Ok(Authorized::Denied { application: client.application.name.clone(), reason });
     }
     let now = app.clock.now();

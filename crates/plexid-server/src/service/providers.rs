@@ -250,12 +250,13 @@ pub(super) async fn prepare_change(
     id: ProviderId,
     changes: ProviderChanges,
     errors: &mut FieldErrors,
-) -> ServiceResult<(ProviderRow, Option<String>)> {
+) -> ServiceResult<(Provider, ProviderRow, Option<String>)> {
     let mut row = conn.provider_for_update(id).await?.ok_or(ServiceError::NotFound)?;
+    let before = row.provider.clone();
     let new_secret = apply(&mut row.provider, changes);
     validate(&row.provider, errors);
     check_flows(conn, &row.provider, errors).await?;
-    Ok((row, new_secret))
+    Ok((before, row, new_secret))
 }
 
 /// Needs the permission to `action` providers of `kind`.
@@ -277,6 +278,7 @@ pub async fn create(
     check(errors, FIELD_ORDER)?;
     let id = conn.insert_provider(&provider).await?;
     let row = conn.provider_by_id(id).await?.ok_or_else(|| ServiceError::Internal("provider vanished".into()))?;
+    super::audit::created(&mut conn, actor, app.clock.now(), &row.provider).await?;
     tx.commit().await?;
     Ok(Saved { row, new_secret })
 }
@@ -293,18 +295,21 @@ pub async fn update(
     actor.require(perm(kind, Action::Change))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
-    let (row, new_secret) = prepare_change(&mut conn, id, changes, &mut errors).await?;
+    let (before, row, new_secret) = prepare_change(&mut conn, id, changes, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_provider(&row.provider).await?;
+    super::audit::updated(&mut conn, actor, app.clock.now(), &before, &row.provider).await?;
     tx.commit().await?;
     Ok(Saved { row, new_secret })
 }
 
 pub async fn delete(app: &AppState, actor: &Actor, kind: ProviderKind, id: ProviderId) -> ServiceResult<()> {
-    get(app, actor, kind, id).await?;
+    let row = get(app, actor, kind, id).await?;
     actor.require(perm(kind, Action::Delete))?;
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_provider(id).await?;
+    let mut conn = tx.conn();
+    conn.delete_provider(id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &row.provider).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -120,10 +120,16 @@ async fn load(app: &AppState, key_hash: &str) -> ServiceResult<Option<(Principal
     Ok(Some((principal, session)))
 }
 
-/// Ends the session with this key (logout). Ending an unknown session is fine.
+/// Ends the session with this key (logout), with a `logout` event. Ending an unknown session
+/// is fine.
 pub async fn end(app: &AppState, key: &str) -> ServiceResult<()> {
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_session(&hash_token(key)).await?;
+    let mut conn = tx.conn();
+    let session = conn.session_by_key(&hash_token(key)).await?;
+    conn.delete_session(&hash_token(key)).await?;
+    if let Some(session) = session {
+        record_logout(&mut conn, app, &session, false).await?;
+    }
     Ok(tx.commit().await?)
 }
 
@@ -134,6 +140,31 @@ pub async fn end_everywhere(app: &AppState, key: &str) -> ServiceResult<u64> {
     let mut conn = tx.conn();
     let Some(session) = conn.session_by_key(&hash_token(key)).await? else { return Ok(0) };
     let ended = conn.delete_sessions_of_user(session.user, None).await? + conn.revoke_all_grants(session.user).await?;
+    record_logout(&mut conn, app, &session, true).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// The `logout` event of the user of `session` (`everywhere`: every browser and application).
+async fn record_logout(
+    conn: &mut Conn<'_, ReadWrite>,
+    app: &AppState,
+    session: &Session,
+    everywhere: bool,
+) -> ServiceResult<()> {
+    let Some(user) = conn.user_by_id(session.user).await? else { return Ok(()) };
+    let event = super::events::NewEvent::new(plexid_core::modes::EventAction::Logout, "authentik.events.signals")
+        .user(&user)
+        .client_ip(&super::audit::request_ip().unwrap_or_else(|| session.client_ip.clone()))
+        .context("everywhere", everywhere);
+    super::events::record(conn, event, app.clock.now()).await
+}
+
+/// Ends one of the signed-in user's own sessions (the account page's "End"): only theirs.
+/// Returns whether there was such a session.
+pub async fn end_own(app: &AppState, principal: &Principal, session: uuid::Uuid) -> ServiceResult<bool> {
+    let mut tx = app.store.begin().await?;
+    let ended = tx.conn().delete_session_of_user(principal.user, session).await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -153,9 +153,33 @@ pub async fn create(
     app: &AppState,
     actor: &Actor,
     changes: SourceChanges,
+    errors: FieldErrors,
+) -> ServiceResult<Source> {
+    create_with(app, actor, changes, errors, Extras::default()).await
+}
+
+/// What the admin pages' source form sends beside the API's fields.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// The names of the picked servers, `(client identifier, name)`, as Plex listed them.
+    pub server_names: Vec<(String, String)>,
+    /// The source's Plex owner becomes an administrator at their first sign-in through it
+    /// (only a superuser may grant this).
+    pub owner_becomes_admin: bool,
+}
+
+/// [`create`] with the pages' [`Extras`], written in the same transaction.
+pub async fn create_with(
+    app: &AppState,
+    actor: &Actor,
+    changes: SourceChanges,
     mut errors: FieldErrors,
+    extras: Extras,
 ) -> ServiceResult<Source> {
     actor.require(perm(Action::Add))?;
+    if extras.owner_becomes_admin && !actor.is_superuser() {
+        return Err(ServiceError::Forbidden);
+    }
     check_slug(changes.slug.as_ref(), &mut errors);
     let source = apply(app, defaults(), changes);
     let mut tx = app.store.begin().await?;
@@ -163,7 +187,12 @@ pub async fn create(
     check_references(&mut conn, &source, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.insert_source(&source).await?;
+    conn.set_server_names(source.id, &source.allowed_servers, &extras.server_names).await?;
+    if extras.owner_becomes_admin {
+        conn.grant_owner_admin(source.id).await?;
+    }
     let saved = conn.source_by_id(source.id).await?.ok_or(ServiceError::NotFound)?;
+    super::audit::created(&mut conn, actor, app.clock.now(), &saved).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -175,7 +204,19 @@ pub async fn update(
     actor: &Actor,
     slug: &str,
     changes: SourceChanges,
+    errors: FieldErrors,
+) -> ServiceResult<Source> {
+    update_with(app, actor, slug, changes, errors, Vec::new()).await
+}
+
+/// [`update`] with the names of the picked servers (the pages' form; see [`Extras`]).
+pub async fn update_with(
+    app: &AppState,
+    actor: &Actor,
+    slug: &str,
+    changes: SourceChanges,
     mut errors: FieldErrors,
+    server_names: Vec<(String, String)>,
 ) -> ServiceResult<Source> {
     get(app, actor, slug).await?;
     actor.require(perm(Action::Change))?;
@@ -187,7 +228,9 @@ pub async fn update(
     check_references(&mut conn, &after, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_source(&before, &after).await?;
+    conn.set_server_names(after.id, &after.allowed_servers, &server_names).await?;
     let saved = conn.source_by_id(after.id).await?.ok_or(ServiceError::NotFound)?;
+    super::audit::updated(&mut conn, actor, app.clock.now(), &before, &saved).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -196,7 +239,9 @@ pub async fn delete(app: &AppState, actor: &Actor, slug: &str) -> ServiceResult<
     let source = get(app, actor, slug).await?;
     actor.require(perm(Action::Delete))?;
     let mut tx = app.store.begin().await?;
-    tx.conn().delete_source(source.id).await?;
+    let mut conn = tx.conn();
+    conn.delete_source(source.id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &source).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -200,6 +200,7 @@ pub async fn create(
     let token = apply(&mut conn, actor, blank, changes, now, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.insert_token(&token).await?;
+    super::audit::created(&mut conn, actor, now, &token).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -223,6 +224,7 @@ pub async fn update(
     let after = apply(&mut conn, actor, before.clone(), changes, now, &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     conn.update_token(&before, &after).await?;
+    super::audit::updated(&mut conn, actor, now, &before, &after).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -237,6 +239,7 @@ pub async fn delete(app: &AppState, actor: &Actor, identifier: &str) -> ServiceR
         super::users::guard_target(&mut conn, actor, token.user).await?;
     }
     conn.delete_token(token.id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &token).await?;
     tx.commit().await?;
     Ok(())
 }

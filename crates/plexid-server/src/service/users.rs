@@ -85,10 +85,12 @@ fn apply(mut u: User, c: UserChanges, errors: &mut FieldErrors) -> User {
     u
 }
 
-/// Checks the groups exist and that the actor may change the memberships; then sets them.
+/// Checks the groups exist and that the actor may change the memberships; then sets them, with
+/// an audit event for each group joined or left.
 async fn set_groups(
     conn: &mut Conn<'_, ReadWrite>,
     actor: &Actor,
+    now: plexid_core::Timestamp,
     user: UserId,
     groups: &[GroupId],
 ) -> ServiceResult<()> {
@@ -99,11 +101,15 @@ async fn set_groups(
         .chain(groups.iter().filter(|g| !before.contains(g)))
         .copied()
         .collect();
-    let touched_superuser = conn.groups_by_ids(&touched).await?.into_iter().map(|g| g.is_superuser);
-    if !rules::may_change_memberships(actor.is_superuser(), touched_superuser) {
+    let touched = conn.groups_by_ids(&touched).await?;
+    if !rules::may_change_memberships(actor.is_superuser(), touched.iter().map(|g| g.is_superuser)) {
         return Err(ServiceError::Forbidden);
     }
-    Ok(conn.set_user_groups(user, groups).await?)
+    conn.set_user_groups(user, groups).await?;
+    for group in &touched {
+        super::audit::members(conn, actor, now, group, groups.contains(&group.id), &[user]).await?;
+    }
+    Ok(())
 }
 
 async fn check_groups(
@@ -154,10 +160,12 @@ pub async fn create(
     check_groups(&mut conn, input.groups.as_ref(), &mut errors).await?;
     check(errors, FIELD_ORDER)?;
     let id = conn.insert_user(&user).await?;
-    if let Some(groups) = &input.groups {
-        set_groups(&mut conn, actor, id, groups).await?;
-    }
+    let now = app.clock.now();
     let user = conn.user_by_id(id).await?.ok_or(ServiceError::NotFound)?;
+    super::audit::created(&mut conn, actor, now, &user).await?;
+    if let Some(groups) = &input.groups {
+        set_groups(&mut conn, actor, now, id, groups).await?;
+    }
     let view = with_groups(&mut conn, vec![user]).await?.pop().ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     Ok(view)
@@ -192,23 +200,30 @@ pub async fn update(
     let after = apply(before.clone(), input.changes, &mut errors);
     check_groups(&mut conn, input.groups.as_ref(), &mut errors).await?;
     check(errors, FIELD_ORDER)?;
+    let now = app.clock.now();
+    let admins = conn.active_superusers().await?;
     if let Some(groups) = &input.groups {
-        set_groups(&mut conn, actor, id, groups).await?;
+        set_groups(&mut conn, actor, now, id, groups).await?;
     }
     conn.update_user(&before, &after).await?;
     let user = conn.user_by_id(id).await?.ok_or(ServiceError::NotFound)?;
+    super::audit::updated(&mut conn, actor, now, &before, &user).await?;
+    super::audit::keep_administrators(&mut conn, actor, &admins).await?;
     let view = with_groups(&mut conn, vec![user]).await?.pop().ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     Ok(view)
 }
 
 pub async fn delete(app: &AppState, actor: &Actor, id: UserId) -> ServiceResult<()> {
-    stored(app, actor, id).await?;
+    let user = stored(app, actor, id).await?;
     actor.require(perm(Action::Delete))?;
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     guard_target(&mut conn, actor, id).await?;
+    let admins = conn.active_superusers().await?;
     conn.delete_user(id).await?;
+    super::audit::deleted(&mut conn, actor, app.clock.now(), &user).await?;
+    super::audit::keep_administrators(&mut conn, actor, &admins).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -232,7 +247,10 @@ pub async fn set_password(
     let mut tx = app.store.begin().await?;
     let mut conn = tx.conn();
     guard_target(&mut conn, actor, id).await?;
+    let before = conn.user_by_id(id).await?.ok_or(ServiceError::NotFound)?;
     conn.set_user_password(id, &hash).await?;
+    let after = plexid_core::model::User { password_hash: Some(hash), ..before.clone() };
+    super::audit::updated(&mut conn, actor, app.clock.now(), &before, &after).await?;
     tx.commit().await?;
     Ok(())
 }
