@@ -127,12 +127,12 @@ pub const OWN_ADMIN: &str =
 
 /// Whether a change may take administration away: `before` and `after` are the active
 /// superusers around the change, `actor` the user making it (none: plexid itself). Refused when
-/// the actor loses their own rights, or when administrators existed and none would be left.
+/// administrators existed and none would be left, or when the actor loses their own rights.
 pub fn admin_loss_problem(actor: Option<i64>, before: &[i64], after: &[i64]) -> Option<&'static str> {
-    if actor.is_some_and(|me| before.contains(&me) && !after.contains(&me)) {
-        Some(OWN_ADMIN)
-    } else if !before.is_empty() && after.is_empty() {
+    if !before.is_empty() && after.is_empty() {
         Some(LAST_ADMIN)
+    } else if actor.is_some_and(|me| before.contains(&me) && !after.contains(&me)) {
+        Some(OWN_ADMIN)
     } else {
         None
     }
@@ -148,8 +148,9 @@ mod tests {
         assert_eq!(admin_loss_problem(Some(1), &[1, 2], &[1]), None);
         // Taking one's own rights: refused, even with others left.
         assert_eq!(admin_loss_problem(Some(1), &[1, 2], &[2]), Some(OWN_ADMIN));
-        // The last one: refused, whoever does it.
+        // The last one: refused, whoever does it (themselves too: the more useful reason).
         assert_eq!(admin_loss_problem(Some(3), &[2], &[]), Some(LAST_ADMIN));
+        assert_eq!(admin_loss_problem(Some(2), &[2], &[]), Some(LAST_ADMIN));
         assert_eq!(admin_loss_problem(None, &[2], &[]), Some(LAST_ADMIN));
         // Nothing to lose, or gaining: fine.
         assert_eq!(admin_loss_problem(Some(3), &[], &[]), None);

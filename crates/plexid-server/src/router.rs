@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::http::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.settings.body_timeout.std(), crate::serve::body_deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), pages::admin::error_layout))
         .layer(middleware::from_fn_with_state(state.clone(), audit_request))
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(security_headers))

@@ -56,25 +56,9 @@ pub struct Application {
     pub access_source: Option<Uuid>,
 }
 
-/// Where the application's launch link goes: its own launch URL, else its provider's (the
-/// first redirect URI's origin for OpenID Connect, the external host for forward-auth).
-fn launch_url(shown: &Shown) -> Option<String> {
-    if !shown.app.meta_launch_url.is_empty() {
-        return Some(shown.app.meta_launch_url.clone());
-    }
-    let provider = &shown.provider.as_ref()?.provider;
-    match provider.kind {
-        plexid_core::modes::ProviderKind::Proxy => Some(provider.settings.external_host.clone()),
-        plexid_core::modes::ProviderKind::OAuth2 => {
-            let first = provider.redirect_uris().into_iter().next()?;
-            url::Url::parse(&first).ok().map(|u| u.origin().ascii_serialization())
-        }
-    }
-}
-
 impl From<Shown> for Application {
     fn from(shown: Shown) -> Self {
-        let launch_url = launch_url(&shown);
+        let launch_url = shown.launch_url();
         let a = shown.app;
         Application {
             pk: a.id.0,

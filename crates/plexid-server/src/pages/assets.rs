@@ -8,6 +8,7 @@ use super::PageError;
 
 const FILES: &[(&str, &str, &str)] = &[
     ("plexid.css", "text/css; charset=utf-8", include_str!("../../assets/plexid.css")),
+    ("plexid.js", "text/javascript; charset=utf-8", include_str!("../../assets/plexid.js")),
     ("plex-login.js", "text/javascript; charset=utf-8", include_str!("../../assets/plex-login.js")),
     ("account.js", "text/javascript; charset=utf-8", include_str!("../../assets/account.js")),
     ("admin-source.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin-source.js")),

@@ -6,7 +6,10 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod denied;
+pub mod flash;
 pub mod login;
+pub mod text;
 
 use axum::http::header::{ACCEPT, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -27,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/if/flow/{slug}/", get(login::show).post(login::submit))
         .route("/if/user/", get(account::show))
         .route("/if/logout/", post(account::logout))
+        .route("/if/user/sessions/{id}/end", post(account::end_session))
+        .route("/if/user/connections/{id}/disconnect", post(account::disconnect))
         .route("/static/plexid/{file}", get(assets::file))
         // Anyone may post these forms: small bodies only.
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::http::ANONYMOUS_MAX_BODY_BYTES))
@@ -64,37 +69,63 @@ impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// A complete page: `title`, the `body` HTML (already escaped) and the scripts it loads. The
-/// Content-Security-Policy allows plexid's own files and, for the Plex PIN, the plex.tv API.
+/// A complete page: `title`, the `body` HTML (already escaped) and the scripts it loads, under
+/// the site's bar. The Content-Security-Policy allows plexid's own files and, for the Plex PIN,
+/// the plex.tv API.
 pub fn page(state: &AppState, title: &str, body: &str, scripts: &[&str]) -> Response {
-    document(state, title, "", body, scripts, "")
+    document(state, title, &site_header(&[]), body, scripts, "")
 }
 
-/// [`page`] with a `header` before the `<main>` (id `content`) and a class on `<main>`.
-pub fn document(state: &AppState, title: &str, header: &str, body: &str, scripts: &[&str], class: &str) -> Response {
-    let scripts: String =
-        scripts.iter().map(|s| format!("<script src=\"/static/plexid/{s}\" defer></script>")).collect();
+/// The bar of plexid's own pages (not the admin pages): the name, linking home, and `links`
+/// (label, path), the first marked as the current page when it is `current`.
+pub fn site_header(links: &[(&str, &str)]) -> String {
+    let links: String = links.iter().map(|(label, path)| format!("<li><a href=\"{path}\">{label}</a></li>")).collect();
+    format!(
+        "<a class=\"skip\" href=\"#content\">Skip to content</a><header class=\"site-bar\"><a class=\"brand\" href=\"/\">plexid</a>\
+         <nav aria-label=\"Site\"><ul>{links}</ul></nav></header>"
+    )
+}
+
+/// The HTML document: `header` before the `<main>` (id `content`, with `class`), plexid's
+/// stylesheet and common script (`plexid.js`: local times, Copy buttons, slugs, the menu), and
+/// `scripts`.
+fn html_document(title: &str, header: &str, body: &str, scripts: &[&str], class: &str) -> String {
+    let scripts: String = std::iter::once("plexid.js")
+        .chain(scripts.iter().copied())
+        .map(|s| format!("<script src=\"/static/plexid/{s}\" defer></script>"))
+        .collect();
     let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
-    let html = format!(
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · plexid</title><link rel=\"stylesheet\" href=\"/static/plexid/plexid.css\">{scripts}</head>\
          <body>{header}<main id=\"content\"{class}>{body}</main></body></html>\n",
         title = escape(title),
-    );
+    )
+}
+
+/// An HTML response with plexid's security headers; `plex_api` (plex.tv's API) may be fetched
+/// by its scripts.
+fn html_response(html: String, plex_api: Option<&str>) -> Response {
     let mut response = html.into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     let policy = format!(
         "default-src 'self'; connect-src 'self' {}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        state.settings.plex_api_url.trim_end_matches('/')
+        plex_api.unwrap_or_default()
     );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
+    if let Ok(value) = HeaderValue::from_str(policy.trim_end()) {
         headers.insert(CONTENT_SECURITY_POLICY, value);
     }
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     response
+}
+
+/// [`page`] with its own `header` before the `<main>` (id `content`) and a class on `<main>`.
+pub fn document(state: &AppState, title: &str, header: &str, body: &str, scripts: &[&str], class: &str) -> Response {
+    let html = html_document(title, header, body, scripts, class);
+    html_response(html, Some(state.settings.plex_api_url.trim_end_matches('/')))
 }
 
 /// An error shown as a page.
@@ -105,9 +136,21 @@ pub struct PageError {
     pub message: String,
 }
 
+/// What an error page said, kept on its response so the admin pages' layer can show it again
+/// inside their layout (with the navigation).
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+}
+
 impl PageError {
     pub fn not_found() -> Self {
-        PageError { status: StatusCode::NOT_FOUND, title: "Not found", message: "There is no page here.".into() }
+        PageError {
+            status: StatusCode::NOT_FOUND,
+            title: "Not found",
+            message: "There is no page at this address. It may have been deleted or renamed.".into(),
+        }
     }
 
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
@@ -120,19 +163,29 @@ impl PageError {
     }
 }
 
+/// The body of an error page: what happened and the ways on.
+pub fn error_body(title: &str, message: &str, ways_on: &str) -> String {
+    format!(
+        "<div class=\"card\"><h1>{title}</h1><p>{message}</p>{ways_on}</div>",
+        title = escape(title),
+        message = escape(message),
+    )
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let body = format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · plexid</title></head>\
-             <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem\">\
-             <h1>{title}</h1><p>{message}</p><p><a href=\"/\">plexid</a></p></body></html>\n",
-            title = escape(self.title),
-            message = escape(&self.message),
+        let ways_on = "<p class=\"actions\"><a class=\"button secondary\" href=\"/\">Go to the start page</a> \
+                       <a class=\"button secondary\" href=\"/if/user/\">My account</a></p>";
+        let html = html_document(
+            self.title,
+            &site_header(&[("My account", "/if/user/")]),
+            &error_body(self.title, &self.message, ways_on),
+            &[],
+            "",
         );
-        let mut response = (self.status, body).into_response();
-        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        let mut response = html_response(html, None);
+        *response.status_mut() = self.status;
+        response.extensions_mut().insert(ErrorPage { title: self.title, message: self.message });
         response
     }
 }

@@ -67,6 +67,24 @@ pub struct Shown {
     pub provider: Option<ProviderRow>,
 }
 
+impl Shown {
+    /// Where the application's launch link goes: its own launch URL, else its provider's (the
+    /// first redirect URI's origin for OpenID Connect, the external host for forward-auth).
+    pub fn launch_url(&self) -> Option<String> {
+        if !self.app.meta_launch_url.is_empty() {
+            return Some(self.app.meta_launch_url.clone());
+        }
+        let provider = &self.provider.as_ref()?.provider;
+        match provider.kind {
+            ProviderKind::Proxy => Some(provider.settings.external_host.clone()),
+            ProviderKind::OAuth2 => {
+                let first = provider.redirect_uris().into_iter().next()?;
+                url::Url::parse(&first).ok().map(|u| u.origin().ascii_serialization())
+            }
+        }
+    }
+}
+
 fn apply(mut a: Application, mut c: ApplicationChanges) -> Application {
     // The source is written apart from the other rules (it is resolved in `validate`).
     if let Some(access) = c.access.as_mut() {
@@ -513,4 +531,16 @@ pub async fn record_refusal(
         event = event.user(&user);
     }
     super::events::record_alone(app, event).await
+}
+
+/// The names an application's rule refers to: its groups', and its Plex source's (for saying
+/// the rule in words; names are shown to whoever the application refuses, so no permission).
+pub async fn rule_names(app: &AppState, a: &Application) -> ServiceResult<(Vec<String>, Option<String>)> {
+    let mut conn = app.store.read();
+    let groups = conn.groups_by_ids(&a.access.groups).await?.into_iter().map(|g| g.name).collect();
+    let source = match a.access.source {
+        Some(id) => conn.source_by_id(id).await?.map(|s| s.name),
+        None => None,
+    };
+    Ok((groups, source))
 }

@@ -353,3 +353,9 @@ pub async fn plex_servers(
 /// The client identifier plexid names itself with when a browser-obtained token lists servers
 /// and the form did not say which one it used.
 const PICKER_CLIENT_ID: &str = "plexid-admin";
+
+/// The names of the Plex servers administrators picked for sources, by client identifier (what
+/// pages show instead of identifiers; names are no secret, so no permission is needed).
+pub async fn server_names(app: &AppState) -> ServiceResult<std::collections::HashMap<String, String>> {
+    Ok(app.store.read().server_names().await?.into_iter().map(|s| (s.identifier, s.name)).collect())
+}

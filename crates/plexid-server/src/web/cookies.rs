@@ -95,6 +95,17 @@ pub fn set_pending(response: &mut Response, settings: &Settings, key: &str) {
     add(response, build(settings, PENDING, key.to_owned(), true, Some(15 * 60)));
 }
 
+/// A message for the next page after a form's redirect (HttpOnly, encrypted: see
+/// `pages::flash`).
+pub const FLASH: &str = "plexid_flash";
+/// A secret to show on the page a form redirects to, once (HttpOnly, encrypted, short-lived).
+pub const REVEAL: &str = "plexid_reveal";
+
+/// Sets a short-lived HttpOnly cookie (`seconds`), such as [`FLASH`] or [`REVEAL`].
+pub fn set_brief(response: &mut Response, settings: &Settings, name: &'static str, value: &str, seconds: i64) {
+    add(response, build(settings, name, value.to_owned(), true, Some(seconds)));
+}
+
 /// Removes a cookie from the browser.
 pub fn clear(response: &mut Response, settings: &Settings, name: &'static str) {
     add(response, build(settings, name, String::new(), name != CSRF, Some(0)));

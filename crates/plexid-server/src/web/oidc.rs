@@ -105,11 +105,18 @@ async fn authorize(
         Ok(Authorized::Invalid(message)) => {
             page_error(StatusCode::BAD_REQUEST, "This sign-in link is not valid", message)
         }
-        Ok(Authorized::Denied { application, reason }) => page_error(
-            StatusCode::FORBIDDEN,
-            "Access denied",
-            format!("You may not use {application}. {}", reason.message()),
-        ),
+        Ok(Authorized::Denied { application, reason }) => match &user {
+            // What the application admits, and "use another Plex account" back to this request.
+            Some(user) => {
+                let back = format!("/application/o/authorize/?{}", encode_params(&q));
+                crate::pages::denied::show(&state, &req.client_id, reason, user, &back).await
+            }
+            None => page_error(
+                StatusCode::FORBIDDEN,
+                "Access denied",
+                format!("You may not use {application}. {}", reason.message()),
+            ),
+        },
         Err(error) => PageError::internal(&error).into_response(),
     }
 }

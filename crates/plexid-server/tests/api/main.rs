@@ -7,6 +7,7 @@ mod import;
 mod accounts;
 mod admin;
 mod apps;
+mod audit;
 mod auth;
 mod binary;
 mod browser;

@@ -25,6 +25,12 @@ impl FormData {
         self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
     }
 
+    /// Every field but those named in `except`, in order (to send a form again after a
+    /// question).
+    pub fn fields_except(&self, except: &[&str]) -> Vec<(String, String)> {
+        self.0.iter().filter(|(n, _)| !except.contains(&n.as_str())).cloned().collect()
+    }
+
     /// A checkbox: present means ticked.
     pub fn ticked(&self, name: &str) -> bool {
         self.get(name).is_some()

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use plexid_core::permission::{Action, Model};
 use plexid_core::{FieldErrors, GroupId, Permission, UserId};
 use plexid_store::groups::GroupFilter;
@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::forms::{checkbox, csrf_field, form_errors, input, select, FormData};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
+use super::users::Change;
+use super::{admin_page, confirm_delete_page, done, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::pages::{escape, PageError};
 use crate::service::groups::{self as service, MemberDetail};
@@ -57,12 +58,12 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
         .collect();
     let new = super::new_button(can(&admin, Action::Add), &format!("{BASE}new"), "New group");
     let body = format!(
-        "<h1>Groups</h1>{new}{search}<p class=\"muted\">{total} group(s).</p>\
+        "<h1>Groups</h1>{new}{search}<p class=\"muted\">{total}.</p>\
          <div class=\"table\"><table><caption class=\"sr-only\">Groups</caption><thead><tr><th scope=\"col\">Name</th>\
          <th scope=\"col\">Parent</th><th scope=\"col\">Administrators</th><th scope=\"col\">Members</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>{pager}",
         search = q.search_form(BASE, "Search groups"),
-        total = listed.total,
+        total = crate::pages::text::count(listed.total, "group", "groups"),
         pager = q.pages(listed.total, BASE),
     );
     Ok(admin_page(&state, &admin, "Groups", BASE, &body, &[]))
@@ -182,7 +183,13 @@ async fn form_page(
         .chain(all.iter().filter(|g| Some(g.id) != editing).map(|g| (g.id.0.to_string(), g.name.clone())))
         .collect();
     let superuser = if admin.actor.is_superuser() {
-        checkbox("is_superuser", "Administrators", values.is_superuser, "Members may do everything in plexid.", errors)
+        checkbox(
+            "is_superuser",
+            "Administrators (authentik's “superuser” flag)",
+            values.is_superuser,
+            "Members may do everything in plexid, including making and removing administrators.",
+            errors,
+        )
     } else {
         String::new()
     };
@@ -214,7 +221,10 @@ async fn saved(
     result: Result<service::GroupView, ServiceError>,
 ) -> Result<Response, PageError> {
     match result {
-        Ok(view) => Ok(Redirect::to(&group_page(view.group.id)).into_response()),
+        Ok(view) => {
+            let verb = if editing.is_some() { "Saved" } else { "Created" };
+            Ok(done(state, &group_page(view.group.id), &format!("{verb} the group {}.", view.group.name)))
+        }
         Err(ServiceError::Invalid(errors)) => form_page(state, admin, editing, values, &errors).await,
         Err(other) => Err(failure(other)),
     }
@@ -290,30 +300,22 @@ pub async fn add_member(
             message: format!("There is no user named “{username}”. Go back and check the username."),
         });
     };
-    membership(&state, &admin, id, user.user.id, true).await
+    let page = group_page(id);
+    let action = format!("{page}members");
+    super::users::membership(&state, &admin, user.user.id, id, &form, Change::Add, &action, &page).await
 }
 
 /// `POST /if/admin/groups/{id}/members/{user}/remove`.
 pub async fn remove_member(
     State(state): State<AppState>,
     Path((id, user)): Path<(String, String)>,
-    Posted { admin, .. }: Posted,
+    Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
     let user = user.parse::<i64>().map(UserId).map_err(|_| PageError::not_found())?;
-    membership(&state, &admin, group_id(&id)?, user, false).await
-}
-
-async fn membership(
-    state: &AppState,
-    admin: &Admin,
-    id: GroupId,
-    user: UserId,
-    add: bool,
-) -> Result<Response, PageError> {
-    service::change_membership(state, &admin.actor, id, Some(user), FieldErrors::default(), add)
-        .await
-        .map_err(failure)?;
-    Ok(Redirect::to(&group_page(id)).into_response())
+    let id = group_id(&id)?;
+    let page = group_page(id);
+    let action = format!("{page}members/{}/remove", user.0);
+    super::users::membership(&state, &admin, user, id, &form, Change::Remove, &action, &page).await
 }
 
 /// `GET /if/admin/groups/{id}/delete`: what goes with the group.
@@ -332,8 +334,8 @@ pub async fn confirm_delete(
         .await
         .map_err(|e| PageError::internal(&e))?;
     let mut consequences = format!(
-        "<p>Its {} member(s) leave it (their accounts stay); its subgroups lose their parent.</p>",
-        view.members.count()
+        "<p>Its {} leave it (their accounts stay); its subgroups lose their parent.</p>",
+        crate::pages::text::count(view.members.count() as u64, "member", "members")
     );
     if !connections.is_empty() {
         let items: String = sources.iter().map(|s| format!("<li>{}</li>", escape(&s.name))).collect();
@@ -350,6 +352,15 @@ pub async fn delete(
     Path(id): Path<String>,
     Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    service::delete(&state, &admin.actor, group_id(&id)?).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    let id = group_id(&id)?;
+    let name = service::get(&state, &admin.actor, id, service::MemberDetail::Count).await.map_err(failure)?.group.name;
+    match service::delete(&state, &admin.actor, id).await {
+        Ok(()) => Ok(done(&state, BASE, &format!("Deleted the group {name}."))),
+        Err(ServiceError::Invalid(errors)) => Ok(super::super::flash::refused(
+            &state,
+            &group_page(id),
+            &errors.messages("non_field_errors").join(" "),
+        )),
+        Err(other) => Err(failure(other)),
+    }
 }

@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/users/{id}/groups/{group}/remove", axum::routing::post(users::remove_group))
         .route("/if/admin/users/{id}/sessions/{session}/end", axum::routing::post(users::end_session))
         .route("/if/admin/users/{id}/sessions/end-all", axum::routing::post(users::end_all))
+        .route("/if/admin/users/{id}/active", axum::routing::post(users::set_active))
         .route("/if/admin/groups/", get(groups::list))
         .route("/if/admin/groups/new", get(groups::new_form).post(groups::create))
         .route("/if/admin/groups/{id}/", get(groups::show))
@@ -105,6 +106,15 @@ pub struct Admin {
     pub username: String,
     /// The session's CSRF token, carried by every form.
     pub csrf: String,
+    /// What the last form did (see `pages::flash`), shown once by [`admin_page`].
+    pub flash: Option<String>,
+}
+
+impl Admin {
+    /// The signed-in user's id.
+    pub fn user(&self) -> Option<plexid_core::UserId> {
+        self.actor.principal().ok().map(|p| p.user)
+    }
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -120,16 +130,42 @@ impl FromRequestParts<AppState> for Admin {
         };
         let actor = Actor::User(user.principal.clone());
         if !SECTIONS.iter().any(|(_, _, permission)| actor.can(*permission)) {
-            return Err(PageError {
-                status: StatusCode::FORBIDDEN,
-                title: "No administration rights",
-                message: "Your account may not administer plexid. Ask an administrator for access.".into(),
-            }
-            .into_response());
+            return Err(no_rights(state, &user));
         }
         let username = user.principal.username.clone();
-        Ok(Admin { actor, username, csrf: session_service::csrf_token(&user.key) })
+        let flash = super::flash::take(state, &parts.headers);
+        Ok(Admin { actor, username, csrf: session_service::csrf_token(&user.key), flash })
     }
+}
+
+/// The page of a signed-in person without administration rights: how one gets them, and
+/// signing out (to sign in as someone else).
+fn no_rights(state: &AppState, user: &SignedIn) -> Response {
+    let body = format!(
+        "<div class=\"card\"><h1>No administration rights</h1>\
+         <p>You are signed in as <strong>{username}</strong>, which may not administer plexid.</p>\
+         <h2>How to get in</h2><ul>\
+         <li>An administrator can make you one: on your page under <em>Users</em>, “Add to a group” → \
+         <em>{group}</em>.</li>\
+         <li>If you run this plexid and nobody can sign in as an administrator yet, sign out and use \
+         <a href=\"/if/admin/sign-in\">the administrator sign-in</a> with the bootstrap token \
+         (<code>PLEXID_BOOTSTRAP_TOKEN</code>) or a token printed by <code>plexid create-token</code>.</li></ul>\
+         <form method=\"post\" action=\"/if/logout/\" class=\"actions\">{csrf}\
+         <button type=\"submit\">Sign out</button> <a class=\"button secondary\" href=\"/if/user/\">My account</a></form></div>",
+        username = escape(&user.principal.username),
+        group = escape(crate::startup::ADMIN_GROUP),
+        csrf = forms::csrf_field(&session_service::csrf_token(&user.key)),
+    );
+    let mut response = document(
+        state,
+        "No administration rights",
+        &super::account::account_header(&user.principal),
+        &body,
+        &[],
+        "",
+    );
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
 }
 
 /// A form posted to an admin page by an admin: read only once it carries this session's CSRF
@@ -196,6 +232,11 @@ pub fn new_button(allowed: bool, href: &str, label: &str) -> String {
     }
 }
 
+/// The redirect after an action, to `to`, whose page says `message` (see `pages::flash`).
+pub fn done(state: &AppState, to: &str, message: &str) -> Response {
+    super::flash::redirect(state, to, message)
+}
+
 /// The Edit and Delete buttons of the object whose page is `page` (a path ending in `/`), each
 /// only when the admin may use it; nothing when neither.
 pub fn edit_delete(page: &str, edit: bool, delete: bool) -> String {
@@ -217,6 +258,12 @@ pub fn edit_delete(page: &str, edit: bool, delete: bool) -> String {
 pub fn failure(error: ServiceError) -> PageError {
     match error {
         ServiceError::NotFound => PageError::not_found(),
+        // A refusal that is no form's field error (such as losing the last administrator).
+        ServiceError::Invalid(errors) if errors.has("non_field_errors") => PageError {
+            status: StatusCode::BAD_REQUEST,
+            title: "Not done",
+            message: errors.messages("non_field_errors").join(" "),
+        },
         ServiceError::Forbidden | ServiceError::NotAuthenticated => PageError {
             status: StatusCode::FORBIDDEN,
             title: "Not allowed",
@@ -244,13 +291,48 @@ pub fn admin_page(
         .collect();
     let header = format!(
         "<a class=\"skip\" href=\"#content\">Skip to content</a>\
-         <header class=\"admin-bar\"><nav aria-label=\"Administration\"><ul>{links}</ul></nav>\
+         <header class=\"admin-bar\"><button type=\"button\" id=\"menu-toggle\" class=\"secondary small menu-toggle\" \
+         aria-expanded=\"false\" aria-controls=\"admin-nav\" hidden>Menu</button>\
+         <nav aria-label=\"Administration\" id=\"admin-nav\"><ul>{links}</ul></nav>\
          <form class=\"inline\" method=\"post\" action=\"/if/logout/\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <span class=\"muted\">{user}</span> <button type=\"submit\" class=\"secondary small\">Sign out</button></form></header>",
+         <a href=\"/if/user/\">My account ({user})</a> <button type=\"submit\" class=\"secondary small\">Sign out</button></form></header>",
         csrf = escape(&admin.csrf),
         user = escape(&admin.username),
     );
-    document(state, title, &header, body, scripts, "admin")
+    let body = match &admin.flash {
+        Some(message) => format!("{}{body}", super::flash::html(message)),
+        None => body.to_owned(),
+    };
+    let mut response = document(state, title, &header, &body, scripts, "admin");
+    if admin.flash.is_some() {
+        super::flash::clear(state, &mut response);
+    }
+    response
+}
+
+/// Error pages of the admin pages, shown inside the admin layout (with the navigation) when the
+/// person may use them; everything else passes through untouched.
+pub async fn error_layout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !request.uri().path().starts_with("/if/admin/") {
+        return next.run(request).await;
+    }
+    let (uri, headers) = (request.uri().clone(), request.headers().clone());
+    let response = next.run(request).await;
+    let Some(error) = response.extensions().get::<super::ErrorPage>().cloned() else { return response };
+    let Ok(empty) = Request::builder().uri(uri).body(axum::body::Body::empty()) else { return response };
+    let (mut parts, _) = empty.into_parts();
+    parts.headers = headers;
+    let Ok(admin) = Admin::from_request_parts(&mut parts, &state).await else { return response };
+    let status = response.status();
+    let ways_on = "<p class=\"actions\"><a class=\"button secondary\" href=\"/if/admin/\">Overview</a></p>";
+    let body = super::error_body(error.title, &error.message, ways_on);
+    let mut page = admin_page(&state, &admin, error.title, "", &body, &[]);
+    *page.status_mut() = status;
+    page
 }
 
 /// Sign-ins and refusals over the last 24 hours: a bar chart (SVG, drawn here; nothing is
@@ -285,12 +367,25 @@ async fn activity_chart(state: &AppState, admin: &Admin) -> Result<String, PageE
         .map(|(hour, (ok, refused))| format!("<tr><td>{}</td><td>{ok}</td><td>{refused}</td></tr>", HOURS - hour))
         .collect();
     let (total_ok, total_refused): (i64, i64) = (signins.iter().sum(), refusals.iter().sum());
+    // The axes: the hours along the bottom, the tallest bar's count at the top left.
+    let axis = format!(
+        "<text class=\"chart-axis\" x=\"0\" y=\"{label_y}\">24 h ago</text>\
+         <text class=\"chart-axis\" x=\"{mid}\" y=\"{label_y}\" text-anchor=\"middle\">12 h ago</text>\
+         <text class=\"chart-axis\" x=\"{width}\" y=\"{label_y}\" text-anchor=\"end\">now</text>\
+         <text class=\"chart-axis\" x=\"0\" y=\"10\">{top}</text>",
+        label_y = height + 14,
+        mid = width / 2,
+    );
     Ok(format!(
         "<section class=\"card\" aria-labelledby=\"activity\"><h2 id=\"activity\">Sign-ins, last 24 hours</h2>\
-         <p><span class=\"key-ok\">{total_ok} sign-in(s)</span> · <span class=\"key-refused\">{total_refused} refusal(s)</span></p>\
-         <svg class=\"chart\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{total_ok} sign-ins and {total_refused} refusals in the last 24 hours, by hour\">{bars}</svg>\
+         <p><span class=\"key-ok\">{signed_in}</span> · <span class=\"key-refused\">{refused}</span> \
+         <span class=\"muted\">(bars per hour; the scale tops out at {top})</span></p>\
+         <svg class=\"chart\" viewBox=\"0 0 {width} {svg_height}\" role=\"img\" aria-label=\"{total_ok} sign-ins and {total_refused} refusals in the last 24 hours, by hour\">{bars}{axis}</svg>\
          <details><summary>By hour</summary><table><thead><tr><th scope=\"col\">Hours ago</th><th scope=\"col\">Sign-ins</th>\
-         <th scope=\"col\">Refusals</th></tr></thead><tbody>{rows}</tbody></table></details></section>"
+         <th scope=\"col\">Refusals</th></tr></thead><tbody>{rows}</tbody></table></details></section>",
+        signed_in = super::text::count(total_ok as u64, "sign-in", "sign-ins"),
+        refused = super::text::count(total_refused as u64, "refusal", "refusals"),
+        svg_height = height + 18,
     ))
 }
 
@@ -305,15 +400,65 @@ pub fn confirm_delete_page(
     name: &str,
     consequences: &str,
 ) -> Response {
+    confirm_verb_page(state, admin, section, page, "Delete", name, consequences)
+}
+
+/// [`confirm_delete_page`] whose action is called `verb` (`Revoke` for a token).
+pub fn confirm_verb_page(
+    state: &AppState,
+    admin: &Admin,
+    section: &str,
+    page: &str,
+    verb: &str,
+    name: &str,
+    consequences: &str,
+) -> Response {
+    let confirm = Confirm {
+        back: page,
+        question: &format!("{verb} {name}?"),
+        explanation: consequences,
+        action: &format!("{page}delete"),
+        button: &format!("{verb} {name}"),
+        danger: true,
+        fields: &[],
+    };
+    confirm_page(state, admin, section, &confirm)
+}
+
+/// A question asked before an action: the form posts `fields` (and `confirm=yes`) to
+/// `action`; Cancel goes `back`.
+pub struct Confirm<'a> {
+    pub back: &'a str,
+    pub question: &'a str,
+    /// HTML, already escaped: what the action does.
+    pub explanation: &'a str,
+    pub action: &'a str,
+    pub button: &'a str,
+    pub danger: bool,
+    pub fields: &'a [(&'a str, &'a str)],
+}
+
+/// The page of a [`Confirm`] question.
+pub fn confirm_page(state: &AppState, admin: &Admin, section: &str, c: &Confirm<'_>) -> Response {
+    let fields: String = c
+        .fields
+        .iter()
+        .map(|(name, value)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value)))
+        .collect();
     let body = format!(
-        "<p><a href=\"{page}\">{name}</a></p><h1>Delete {name}?</h1><div class=\"card\">{consequences}\
-         <form method=\"post\" action=\"{page}delete\" id=\"delete-form\">{csrf}<button type=\"submit\" class=\"danger\">Delete {name}</button> \
-         <a href=\"{page}\">Cancel</a></form></div>",
-        page = escape(page),
-        name = escape(name),
+        "<p><a href=\"{back}\">Back</a></p><h1>{question}</h1><div class=\"card\">{explanation}\
+         <form method=\"post\" action=\"{action}\" id=\"delete-form\">{csrf}{fields}\
+         <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+         <button type=\"submit\"{class}>{button}</button> <a href=\"{back}\">Cancel</a></form></div>",
+        back = escape(c.back),
+        question = escape(c.question),
+        explanation = c.explanation,
+        action = escape(c.action),
         csrf = forms::csrf_field(&admin.csrf),
+        class = if c.danger { " class=\"danger\"" } else { "" },
+        button = escape(c.button),
     );
-    admin_page(state, admin, &format!("Delete {name}"), section, &body, &[])
+    admin_page(state, admin, c.question, section, &body, &[])
 }
 
 /// `GET /if/admin/`: what each section holds, and the sources' health.
