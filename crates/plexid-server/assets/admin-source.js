@@ -41,9 +41,15 @@
       row.appendChild(box); row.appendChild(text);
       checks.appendChild(row);
     }
+    // The servers' names go with the form, so pages show names instead of identifiers.
+    var names = document.getElementById("server-names");
+    names.textContent = "";
     servers.forEach(function (s) {
       listed[s.clientIdentifier] = true;
       add(s.clientIdentifier, s.name + (s.owned ? " (owned)" : " (shared with you)"), ticked[s.clientIdentifier]);
+      var hidden = document.createElement("input");
+      hidden.type = "hidden"; hidden.name = "server_names"; hidden.value = s.clientIdentifier + "=" + s.name;
+      names.appendChild(hidden);
     });
     Object.keys(ticked).forEach(function (id) { if (!listed[id]) add(id, id + " (not listed by Plex)", true); });
   }
@@ -61,7 +67,7 @@
       return r.json().then(function (body) {
         if (!r.ok) throw new Error(body.detail || (body.plex_token && body.plex_token[0]) || ("plexid answered " + r.status));
         render(body);
-        status.textContent = body.length + " server(s) listed by Plex.";
+        status.textContent = body.length + (body.length === 1 ? " server" : " servers") + " listed by Plex.";
       });
     }).catch(function (error) { status.textContent = error.message; });
   });

@@ -82,15 +82,37 @@ pub async fn show(
         return Ok(Redirect::to(&next).into_response());
     }
     let choices = login::choices(&state).await.map_err(|e| PageError::internal(&e))?;
+    let message = super::flash::take(&state, &headers);
+    let flash = message.as_deref().map(super::flash::html).unwrap_or_default();
     let body = if choices.is_empty() {
-        "<div class=\"card\"><h1>Sign in</h1><p>No sign-in method is set up yet. An administrator has to add a Plex source first.</p></div>".to_owned()
-    } else {
         format!(
-            "<div class=\"card\"><h1>Sign in</h1><p class=\"muted\">Sign in with the Plex account you use for this server.</p>{}</div>",
+            "{flash}<div class=\"card\"><h1>Sign in</h1><p>No sign-in method is set up yet. An administrator has to add a \
+             Plex source first, in <a href=\"/if/admin/\">the admin pages</a>.</p></div>"
+        )
+    } else {
+        let purpose = match coming_from(&state, query.get("next")).await {
+            Some(app) => format!("Sign in with Plex to continue to <strong>{}</strong>.", escape(&app)),
+            None => "Sign in with the Plex account you use for this server.".to_owned(),
+        };
+        format!(
+            "{flash}<div class=\"card\"><h1>Sign in</h1><p class=\"muted\" id=\"purpose\">{purpose}</p>{}</div>",
             plex_buttons(&state, &choices, "/api/v3/sources/plex/redeem_token/", query.get("next").map_or("", |_| next.as_str()), "Sign in with")
         )
     };
-    Ok(page(&state, "Sign in", &body, &["plex-login.js"]))
+    let mut response = page(&state, "Sign in", &body, &["plex-login.js"]);
+    if message.is_some() {
+        super::flash::clear(&state, &mut response);
+    }
+    Ok(response)
+}
+
+/// The application a sign-in is for, when `next` is an authorization request (an OpenID
+/// Connect application's, or forward-auth's, which uses one too).
+async fn coming_from(state: &AppState, next: Option<&str>) -> Option<String> {
+    let query = next?.strip_prefix("/application/o/authorize/?")?;
+    let client_id = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "client_id")?.1.into_owned();
+    let client = crate::service::oidc::client(state, &client_id).await.ok()??;
+    Some(client.application.name)
 }
 
 #[derive(Deserialize)]

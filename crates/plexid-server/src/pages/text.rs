@@ -151,6 +151,30 @@ pub fn rule(
     }
 }
 
+/// The human label of one of authentik's choices (`field`, `value`), the value itself for
+/// what has none; the value on the wire is unchanged.
+pub fn choice_label(field: &str, value: &str) -> String {
+    let label = match (field, value) {
+        ("user_matching_mode", "identifier") => "A new user for each new Plex account (recommended)",
+        ("user_matching_mode", "email_link") => "Link to the user with the same email (only if you trust the emails)",
+        ("user_matching_mode", "email_deny") => "Refuse a Plex account whose email a user already has",
+        ("user_matching_mode", "username_link") => "Link to the user with the same username",
+        ("user_matching_mode", "username_deny") => "Refuse a Plex account whose username a user already has",
+        ("group_matching_mode", "identifier") => "A new group for each new group a mapping names (recommended)",
+        ("group_matching_mode", "name_link") => "Link to the group with the same name",
+        ("group_matching_mode", "name_deny") => "Refuse a group whose name a group already has",
+        ("policy_engine_mode", "any") => "Any rule admits",
+        ("policy_engine_mode", "all") => "Every rule must admit",
+        _ => return value.to_owned(),
+    };
+    format!("{label} ({value})")
+}
+
+/// The options of a choice field: (wire value, human label).
+pub fn choice_options(field: &str, values: &[&str]) -> Vec<(String, String)> {
+    values.iter().map(|v| ((*v).to_owned(), choice_label(field, v))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,8 @@
 //! Connect endpoints to copy, and deletion after a confirmation.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use plexid_core::modes::{AppRelationship, PolicyEngineMode, ProviderKind, ProxyMode};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{FieldErrors, Permission};
@@ -12,13 +13,16 @@ use plexid_store::apps::ApplicationFilter;
 use plexid_store::listing::{OrderTerm, Window};
 use serde_json::json;
 
-use super::forms::{checkbox_group, csrf_field, form_errors, input, select, FormData};
-use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
+use super::forms::{
+    checkbox_group, copy_block, copy_inline, csrf_field, form_errors, input, input_with, select, select_hinted, FormData,
+};
+use super::{admin_page, confirm_delete_page, done, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
+use crate::pages::text::{choice_options, count, relationship_choice, rule, ServerNames};
 use crate::pages::{escape, PageError};
-use crate::service::{applications as service, providers, ServiceError};
+use crate::service::{applications as service, groups, providers, sources, ServiceError};
 use crate::state::AppState;
-use crate::web::snippets;
+use crate::web::{cookies, snippets};
 
 const BASE: &str = "/if/admin/applications/";
 /// The flow a provider created here authorizes with (created at first start).
@@ -34,18 +38,16 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
     let listed = service::list(&state, &admin.actor, &ApplicationFilter::default(), &[OrderTerm::asc("name")], window)
         .await
         .map_err(failure)?;
-    let rows: String = listed
-        .rows
-        .iter()
-        .map(|a| {
-            format!(
-                "<tr><td><a href=\"{BASE}{slug}/\">{name}</a></td><td>{slug}</td><td>{rule}</td></tr>",
-                slug = escape(&a.slug),
-                name = escape(&a.name),
-                rule = escape(&rule_text(&a.access)),
-            )
-        })
-        .collect();
+    let servers = ServerNames(sources::server_names(&state).await.map_err(failure)?);
+    let mut rows = String::new();
+    for a in &listed.rows {
+        rows.push_str(&format!(
+            "<tr><td><a href=\"{BASE}{slug}/\">{name}</a></td><td>{slug}</td><td>{rule}</td></tr>",
+            slug = escape(&a.slug),
+            name = escape(&a.name),
+            rule = escape(&rule_in_words(&state, a, &servers).await?),
+        ));
+    }
     let mut new = String::new();
     if may(&admin, Some(ProviderKind::Proxy), Action::Add).is_ok() {
         new.push_str(&format!("<a class=\"button\" href=\"{BASE}new\">New application behind forward-auth</a> "));
@@ -59,39 +61,22 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
         new = format!("<p class=\"actions\">{new}</p>");
     }
     let body = format!(
-        "<h1>Applications</h1>{new}<p class=\"muted\">{total} application(s).</p>\
+        "<h1>Applications</h1>{new}<p class=\"muted\">{total}.</p>\
          <div class=\"table\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th><th scope=\"col\">Who may use it</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>",
-        total = listed.total,
+        total = count(listed.total, "application", "applications"),
     );
     Ok(admin_page(&state, &admin, "Applications", BASE, &body, &[]))
 }
 
-/// Who an application admits, in words.
-fn rule_text(rules: &plexid_core::apps::AccessRules) -> String {
-    let mut parts: Vec<String> = rules.relationships.iter().map(|r| relationship_label(*r).to_owned()).collect();
-    if !rules.servers.is_empty() {
-        parts.push(format!("members of {}", rules.servers.join(", ")));
-    }
-    if !rules.groups.is_empty() {
-        parts.push(format!("{} group(s)", rules.groups.len()));
-    }
-    if parts.is_empty() {
-        "every signed-in user".into()
-    } else if !rules.relationships.is_empty() && rules.source.is_none() {
-        format!("{}; no Plex source chosen, so the relationships admit nobody", parts.join(", "))
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn relationship_label(r: AppRelationship) -> &'static str {
-    match r {
-        AppRelationship::Owner => "the Plex owner",
-        AppRelationship::Home => "the owner's Plex Home",
-        AppRelationship::Friend => "the owner's Plex friends",
-        AppRelationship::ServerMember => "members of a server",
-    }
+/// Who an application admits, in words (groups, servers and its source by name).
+async fn rule_in_words(
+    state: &AppState,
+    a: &plexid_core::apps::Application,
+    servers: &ServerNames,
+) -> Result<String, PageError> {
+    let (groups, source) = service::rule_names(state, a).await.map_err(failure)?;
+    Ok(rule(&a.access, a.policy_engine_mode, &groups, source.as_deref(), servers))
 }
 
 /// The form's `kind` for a provider of `kind` (none: an application without one).
@@ -114,7 +99,17 @@ struct AppForm {
     mode: String,
     cookie_domain: String,
     relationships: Vec<String>,
-    servers: String,
+    /// The ticked servers (client identifiers).
+    servers: Vec<String>,
+    /// Server identifiers typed in (for servers no source's picker named).
+    servers_other: String,
+    /// The ticked groups (pks).
+    groups: Vec<String>,
+    /// The groups to choose from: (pk, name); `None`: the admin may not list groups (the
+    /// stored ones are kept).
+    group_choices: Option<Vec<(String, String)>>,
+    /// The servers to choose from: (client identifier, "name (source)").
+    server_choices: Vec<(String, String)>,
     /// The pk of the source whose relationships count (empty: none chosen).
     access_source: String,
     /// The sources to choose from: (pk, name).
@@ -147,7 +142,8 @@ impl AppForm {
             name: app.name.clone(),
             slug: app.slug.clone(),
             relationships: app.access.relationships.iter().map(|r| r.as_str().to_owned()).collect(),
-            servers: app.access.servers.join(", "),
+            servers: app.access.servers.clone(),
+            groups: app.access.groups.iter().map(|g| g.0.to_string()).collect(),
             access_source: app.access.source.map(|s| s.0.to_string()).unwrap_or_default(),
             policy_engine_mode: app.policy_engine_mode.as_str().into(),
             ..Default::default()
@@ -173,7 +169,11 @@ impl AppForm {
             mode: text("mode"),
             cookie_domain: text("cookie_domain"),
             relationships: form.all("access_relationships"),
-            servers: text("access_servers"),
+            servers: form.all("access_servers"),
+            servers_other: text("access_servers_other"),
+            groups: form.all("access_groups"),
+            group_choices: None,
+            server_choices: Vec::new(),
             access_source: text("access_source"),
             sources: Vec::new(),
             policy_engine_mode: text("policy_engine_mode"),
@@ -199,16 +199,28 @@ impl AppForm {
         read_body(&body, flow.is_none(), reader)
     }
 
-    /// The application's changes read by the API's reader, with their errors. A new
-    /// application has no group rule; a stored one keeps its groups and its provider.
+    /// The ticked servers and those typed in, without repeats.
+    fn all_servers(&self) -> Vec<String> {
+        let typed = self.servers_other.split([',', ' ', '\n']).map(str::trim).map(str::to_owned);
+        let mut servers: Vec<String> = Vec::new();
+        for id in self.servers.iter().cloned().chain(typed) {
+            if !id.is_empty() && !servers.contains(&id) {
+                servers.push(id);
+            }
+        }
+        servers
+    }
+
+    /// The application's changes read by the API's reader, with their errors. A stored one
+    /// keeps its provider, and its groups when the admin may not list groups.
     fn application_changes(&self, new: bool) -> (service::ApplicationChanges, FieldErrors) {
-        let servers: Vec<&str> =
-            self.servers.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
         let source = Some(self.access_source.as_str()).filter(|s| !s.is_empty());
         let mut body = json!({"name": self.name, "slug": self.slug, "policy_engine_mode": self.policy_engine_mode,
-                              "access_relationships": self.relationships, "access_servers": servers,
+                              "access_relationships": self.relationships, "access_servers": self.all_servers(),
                               "access_source": source});
-        if new {
+        if self.group_choices.is_some() {
+            body["access_groups"] = json!(self.groups);
+        } else if new {
             body["access_groups"] = json!([]);
         }
         read_body(&body, !new, crate::api::applications::read_application)
@@ -257,7 +269,7 @@ fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &Fiel
         .map(|r| {
             (
                 r.as_str().to_owned(),
-                relationship_label(*r).to_owned(),
+                relationship_choice(*r).to_owned(),
                 values.relationships.iter().any(|v| v == r.as_str()),
             )
         })
@@ -266,8 +278,7 @@ fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &Fiel
         ("forward_single".to_owned(), "One application (forward_single)".to_owned()),
         ("forward_domain".to_owned(), "Every application under a domain (forward_domain)".to_owned()),
     ];
-    let engines: Vec<(String, String)> =
-        vec![("any".into(), "any rule admits (any)".into()), ("all".into(), "every rule must admit (all)".into())];
+    let engines = choice_options("policy_engine_mode", PolicyEngineMode::NAMES);
     let provider = if values.provider_kind().is_none() {
         String::new()
     } else if values.oidc() {
@@ -299,21 +310,49 @@ fn form_html(admin: &Admin, target: &FormTarget, values: &AppForm, errors: &Fiel
         "{alert}<form method=\"post\" action=\"{action}\" id=\"app-form\" novalidate>{csrf}\
          <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
          <section class=\"card\" aria-labelledby=\"app\"><h2 id=\"app\">Application</h2>{name}{slug}</section>{provider}\
-         <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>{rels}{source}{servers}{engine}</section>\
+         <section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">Who may use it</h2>\
+         <p class=\"hint\">No rule at all admits everyone who can sign in.</p>{groups}{rels}{source}{servers}{other}{engine}</section>\
          <p><button type=\"submit\">{submit}</button> <a href=\"{cancel}\">Cancel</a></p></form>",
         alert = form_errors(errors),
         action = target.action,
         submit = target.submit,
         cancel = target.cancel,
         csrf = csrf_field(&admin.csrf),
-        name = input("text", "name", "Name", &values.name, "", errors),
-        slug = input("text", "slug", "Slug", &values.slug, "", errors),
+        name = input("text", "name", "Name", &values.name, "What people see in their list of applications.", errors),
+        slug = input_with("text", "slug", "Slug", &values.slug, "Letters, numbers, underscores or hyphens; part of its addresses. Filled from the name.", errors, if target.submit == "Create application" { " data-slug-from=\"name\"" } else { "" }),
         kind = form_kind(values.provider_kind()),
-        rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "No rule at all admits every signed-in user.", errors),
-        source = select("access_source", "Whose relationships (Plex source)", &source_options(values), &values.access_source, errors),
-        servers = input("text", "access_servers", "Servers", &values.servers, "Comma-separated clientIdentifiers, for “members of a server”.", errors),
-        engine = select("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, errors),
+        groups = group_field(values, errors),
+        rels = checkbox_group("access_relationships", "Plex relationships", &relationships, "People with one of these relationships to the Plex server's owner.", errors),
+        source = select_hinted("access_source", "Whose Plex server", &source_options(values), &values.access_source, "The Plex source whose owner, friends and servers the relationships are counted with.", errors),
+        servers = checkbox_group("access_servers", "Servers (for “members of the owner's servers”)", &server_items(values), "Only members of the ticked servers; none ticked: of any server the source allows.", errors),
+        other = input("text", "access_servers_other", "Other server identifiers", &values.servers_other, "Comma-separated client identifiers, for servers no source lists.", &FieldErrors::default()),
+        engine = select_hinted("policy_engine_mode", "Combining the rules", &engines, &values.policy_engine_mode, "With several rules: whether one is enough (authentik's policy engine mode).", errors),
     )
+}
+
+/// The groups whose members the application admits (checkboxes), or nothing when the admin may
+/// not list groups (the stored ones are kept).
+fn group_field(values: &AppForm, errors: &FieldErrors) -> String {
+    let Some(choices) = &values.group_choices else { return String::new() };
+    let items: Vec<(String, String, bool)> =
+        choices.iter().map(|(id, name)| (id.clone(), name.clone(), values.groups.contains(id))).collect();
+    checkbox_group("access_groups", "Groups", &items, "Members of these groups (and of their subgroups).", errors)
+}
+
+/// The servers to tick: every source's allowed servers by name, and the ticked ones no source
+/// lists.
+fn server_items(values: &AppForm) -> Vec<(String, String, bool)> {
+    let mut items: Vec<(String, String, bool)> = values
+        .server_choices
+        .iter()
+        .map(|(id, label)| (id.clone(), label.clone(), values.servers.contains(id)))
+        .collect();
+    for id in &values.servers {
+        if !items.iter().any(|(known, ..)| known == id) {
+            items.push((id.clone(), format!("{id} (no source lists it)"), true));
+        }
+    }
+    items
 }
 
 /// The sources to choose from, after "none" (relationship rules then admit nobody).
@@ -323,12 +362,24 @@ fn source_options(values: &AppForm) -> Vec<(String, String)> {
     options
 }
 
-/// Every source, as (pk, name), for the form's choice.
-async fn source_choices(state: &AppState) -> Result<Vec<(String, String)>, PageError> {
+/// Fills in what the form offers: every source (pk, name), their servers by name, and the
+/// groups (when the admin may list them).
+async fn fill_choices(state: &AppState, admin: &Admin, values: &mut AppForm) -> Result<(), PageError> {
     let mut conn = state.store.read();
     let ids = conn.source_ids().await.map_err(|e| PageError::internal(&e))?;
     let sources = conn.sources_by_ids(&ids).await.map_err(|e| PageError::internal(&e))?;
-    Ok(sources.into_iter().map(|s| (s.id.0.to_string(), s.name)).collect())
+    let names = ServerNames(sources::server_names(state).await.map_err(failure)?);
+    values.server_choices = sources
+        .iter()
+        .flat_map(|s| s.allowed_servers.iter().map(move |id| (id, s)))
+        .map(|(id, s)| (id.clone(), format!("{} ({})", names.name(id), s.name)))
+        .collect();
+    values.sources = sources.into_iter().map(|s| (s.id.0.to_string(), s.name)).collect();
+    if admin.actor.can(groups::VIEW) {
+        let all = groups::by_name(state, &admin.actor, 1000).await.map_err(failure)?;
+        values.group_choices = Some(all.into_iter().map(|g| (g.id.0.to_string(), g.name)).collect());
+    }
+    Ok(())
 }
 
 fn form_page(state: &AppState, admin: &Admin, target: &FormTarget, values: &AppForm, errors: &FieldErrors) -> Response {
@@ -373,29 +424,30 @@ pub async fn new_form(
     admin: Admin,
     axum::extract::Query(q): axum::extract::Query<KindQuery>,
 ) -> Result<Response, PageError> {
-    let sources = source_choices(&state).await?;
-    let values = AppForm {
+    let mut values = AppForm {
         kind: q.kind,
         mode: ProxyMode::ForwardSingle.as_str().into(),
         policy_engine_mode: PolicyEngineMode::Any.as_str().into(),
         client_type: "confidential".into(),
-        // With one source there is nothing to choose.
-        access_source: match sources.as_slice() {
-            [(only, _)] => only.clone(),
-            _ => String::new(),
-        },
-        sources,
         ..Default::default()
     };
+    fill_choices(&state, &admin, &mut values).await?;
+    // With one source there is nothing to choose.
+    if let [(only, _)] = values.sources.as_slice() {
+        values.access_source = only.clone();
+    }
     may(&admin, values.provider_kind(), Action::Add)?;
     Ok(form_page(&state, &admin, &FormTarget::new(), &values, &FieldErrors::default()))
 }
+
+/// How long the page after creating an OAuth2 application may show its client secret.
+const REVEAL_SECONDS: i64 = 10 * 60;
 
 /// `POST /if/admin/applications/new`: the provider and the application using it, validated
 /// together and written in one transaction, so a refused form leaves nothing behind.
 pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let mut values = AppForm::submitted(&form);
-    values.sources = source_choices(&state).await?;
+    fill_choices(&state, &admin, &mut values).await?;
     if values.kind == "none" {
         values.kind.clear();
     }
@@ -405,12 +457,21 @@ pub async fn create(State(state): State<AppState>, Posted { admin, form }: Poste
     let flow = flow.map(|f| f.id.0.to_string()).unwrap_or_default();
     let target = FormTarget::new();
     match service::create_with_provider(&state, &admin.actor, values.with_provider(kind, Some(&flow))).await {
-        // A confidential client's secret exists in full only now: shown once, on this answer
-        // (a public client does not use one).
-        Ok((shown, secret)) => match secret.filter(|_| values.client_type != "public") {
-            Some(secret) => Ok(secret_page(&state, &admin, &shown, &secret)),
-            None => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
-        },
+        Ok((shown, secret)) => {
+            let page = format!("{BASE}{}/", shown.app.slug);
+            let message = format!("Created the application {}.", shown.app.name);
+            // A confidential client's secret exists in full only now: the next page shows it,
+            // from an encrypted cookie that lives a few minutes (a public client uses none).
+            match secret.filter(|_| values.client_type != "public") {
+                Some(secret) => {
+                    let mut response = done(&state, &format!("{page}secret"), &message);
+                    let value = state.secrets.encrypt(&format!("{}\n{secret}", shown.app.slug));
+                    cookies::set_brief(&mut response, &state.settings, cookies::REVEAL, &value, REVEAL_SECONDS);
+                    Ok(response)
+                }
+                None => Ok(done(&state, &page, &message)),
+            }
+        }
         Err(error) => refused(&state, &admin, &target, &values, error),
     }
 }
@@ -424,7 +485,7 @@ pub async fn edit_form(
 ) -> Result<Response, PageError> {
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut values = AppForm::stored(&shown);
-    values.sources = source_choices(&state).await?;
+    fill_choices(&state, &admin, &mut values).await?;
     may(&admin, values.provider_kind(), Action::Change)?;
     let target = FormTarget::edit(&shown.app.slug, &shown.app.name);
     Ok(form_page(&state, &admin, &target, &values, &FieldErrors::default()))
@@ -439,7 +500,7 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut values = AppForm::submitted(&form);
-    values.sources = source_choices(&state).await?;
+    fill_choices(&state, &admin, &mut values).await?;
     // The provider's kind is the stored one, whatever the form says.
     values.kind = form_kind(shown.provider.as_ref().map(|row| row.provider.kind)).into();
     let kind = values.provider_kind();
@@ -455,26 +516,49 @@ pub async fn update(
         }
     };
     match saved {
-        Ok(shown) => Ok(Redirect::to(&format!("{BASE}{}/", shown.app.slug)).into_response()),
+        Ok(shown) => Ok(done(
+            &state,
+            &format!("{BASE}{}/", shown.app.slug),
+            &format!("Saved the application {}.", shown.app.name),
+        )),
         Err(error) => refused(&state, &admin, &target, &values, error),
     }
+}
+
+/// plexid's address for the snippets and endpoints: `PLEXID_PUBLIC_URL`, else the address this
+/// page was opened at, with a notice that forward-auth needs the setting.
+fn plexid_address(state: &AppState, headers: &HeaderMap) -> (String, String) {
+    let base = crate::web::base_url(&state.settings, headers);
+    let notice = if state.settings.public_url.is_some() {
+        String::new()
+    } else {
+        format!(
+            "<div class=\"notice\" role=\"note\" id=\"public-url-notice\"><p><strong>Set <code>PLEXID_PUBLIC_URL</code> first.</strong> \
+             plexid does not know the address people reach it at, so these use the one this page was opened at \
+             (<code>{base}</code>). Forward-auth sends browsers to plexid's address to sign in: start plexid with \
+             <code>PLEXID_PUBLIC_URL</code> (or <code>--public-url</code>) set to it, such as \
+             <code>https://plexid.example.com</code>, then copy these.</p></div>",
+            base = escape(&base),
+        )
+    };
+    (base, notice)
 }
 
 /// `GET /if/admin/applications/{slug}/`: the rule and the snippets for the reverse proxy.
 pub async fn show(
     State(state): State<AppState>,
     admin: Admin,
+    headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
-    let plexid = state.settings.public_url.clone().unwrap_or_else(|| "http://PLEXID_PUBLIC_URL".into());
-    let plexid = plexid.trim_end_matches('/');
+    let (plexid, notice) = plexid_address(&state, &headers);
     let setup = match &shown.provider {
         Some(row) if row.provider.kind == ProviderKind::Proxy => {
             let s = &row.provider.settings;
             let scheme = if s.external_host.starts_with("https://") { "https" } else { "http" };
             let example = format!("{scheme}://app.{}", s.cookie_domain.trim_start_matches('.'));
-            let target = snippets::Target::of(&row.provider, plexid, &example);
+            let target = snippets::Target::of(&row.provider, &plexid, &example);
             let domain_note = if s.mode == ProxyMode::ForwardDomain {
                 "<p>Each application under the domain gets its own server block or site, with its own address \
                  where these say <code>app.</code>.</p>"
@@ -482,20 +566,21 @@ pub async fn show(
                 ""
             };
             format!(
-                "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">Reverse proxy</h2>\
-                 <p>External address: <code>{host}</code> ({mode}).</p>{domain_note}\
-                 <h3>nginx</h3><pre><code>{nginx}</code></pre><h3>Caddy</h3><pre><code>{caddy}</code></pre>\
-                 <h3>Traefik</h3><pre><code>{traefik}</code></pre></section>",
+                "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">Reverse proxy</h2>{notice}\
+                 <p>External address: <code>{host}</code> ({mode}). Paste one of these into your reverse proxy's \
+                 configuration; <code>your-app:8080</code> is where the application itself listens.</p>{domain_note}\
+                 <h3>nginx</h3>{nginx}<h3>Caddy</h3>{caddy}<h3>Traefik</h3>{traefik}</section>",
                 host = escape(&s.external_host),
-                mode = s.mode.as_str(),
-                nginx = escape(&snippets::nginx(&target)),
-                caddy = escape(&snippets::caddy(&target)),
-                traefik = escape(&snippets::traefik(&target)),
+                mode = if s.mode == ProxyMode::ForwardDomain { "every application under a domain" } else { "one application" },
+                nginx = copy_block("snippet-nginx", "the nginx snippet", &snippets::nginx(&target)),
+                caddy = copy_block("snippet-caddy", "the Caddy snippet", &snippets::caddy(&target)),
+                traefik = copy_block("snippet-traefik", "the Traefik snippet", &snippets::traefik(&target)),
             )
         }
-        Some(row) => oidc_section(&state, &row.provider, &shown.app),
+        Some(row) => oidc_section(&plexid, &notice, &row.provider, &shown.app),
         None => String::new(),
     };
+    // The page after this one forgets a client secret still waiting to be shown.
     let page = format!("{BASE}{}/", escape(&shown.app.slug));
     let kind = shown.provider.as_ref().map(|row| row.provider.kind);
     let delete = super::edit_delete(
@@ -503,43 +588,48 @@ pub async fn show(
         may(&admin, kind, Action::Change).is_ok(),
         can(&admin, Model::Application, Action::Delete),
     );
+    let servers = ServerNames(sources::server_names(&state).await.map_err(failure)?);
+    let launch = match shown.launch_url() {
+        Some(url) => format!("<p>Opens at <a href=\"{url}\">{url}</a>.</p>", url = escape(&url)),
+        None => String::new(),
+    };
     let body = format!(
         "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1>{delete}\
-         <section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Who may use it</h2><p>{rule} ({engine})</p></section>{setup}",
+         <section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Who may use it</h2><p id=\"rule-text\">{rule}.</p>{launch}</section>{setup}",
         name = escape(&shown.app.name),
-        rule = escape(&match shown.app.access.source.filter(|_| !shown.app.access.relationships.is_empty()) {
-            Some(id) => {
-                let source = state.store.read().source_by_id(id).await.map_err(|e| PageError::internal(&e))?;
-                format!("{} (through {})", rule_text(&shown.app.access), source.map(|s| s.name).unwrap_or_default())
-            }
-            None => rule_text(&shown.app.access),
-        }),
-        engine = shown.app.policy_engine_mode.as_str(),
+        rule = escape(&capitalized(&rule_in_words(&state, &shown.app, &servers).await?)),
     );
-    Ok(admin_page(&state, &admin, &shown.app.name, BASE, &body, &[]))
+    let mut response = admin_page(&state, &admin, &shown.app.name, BASE, &body, &[]);
+    cookies::clear(&mut response, &state.settings, cookies::REVEAL);
+    Ok(response)
 }
 
-/// The client id and the endpoints a relying party needs.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The client id and the endpoints a relying party needs, each with a Copy button.
 fn oidc_section(
-    state: &AppState,
+    base: &str,
+    notice: &str,
     provider: &plexid_core::apps::Provider,
     app: &plexid_core::apps::Application,
 ) -> String {
-    let base = state.settings.public_url.clone().unwrap_or_else(|| "http://PLEXID_PUBLIC_URL".into());
-    let issuer = crate::service::oidc::issuer(&base, provider, app);
-    let e = crate::service::oidc::endpoints(&base, &app.slug, issuer);
+    let issuer = crate::service::oidc::issuer(base, provider, app);
+    let e = crate::service::oidc::endpoints(base, &app.slug, issuer);
     let rows: String = [
-        ("Client ID", provider.client_id.as_str()),
-        ("Issuer", e.issuer.as_str()),
-        ("Discovery", e.provider_info.as_str()),
-        ("Authorize", e.authorize.as_str()),
-        ("Token", e.token.as_str()),
-        ("User info", e.user_info.as_str()),
-        ("JWKS", e.jwks.as_str()),
-        ("End session", e.logout.as_str()),
+        ("client-id", "Client ID", provider.client_id.as_str()),
+        ("issuer", "Issuer", e.issuer.as_str()),
+        ("discovery", "Discovery", e.provider_info.as_str()),
+        ("authorize", "Authorize", e.authorize.as_str()),
+        ("token", "Token", e.token.as_str()),
+        ("userinfo", "User info", e.user_info.as_str()),
+        ("jwks", "JWKS", e.jwks.as_str()),
+        ("end-session", "End session", e.logout.as_str()),
     ]
     .iter()
-    .map(|(label, value)| format!("<dt>{label}</dt><dd><code>{}</code></dd>", escape(value)))
+    .map(|(id, label, value)| format!("<dt>{label}</dt><dd>{}</dd>", copy_inline(&format!("oidc-{id}"), label, value)))
     .collect();
     let secret = match provider.client_secret_hint.as_str() {
         "" => String::new(),
@@ -549,25 +639,45 @@ fn oidc_section(
         ),
     };
     format!(
-        "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">OpenID Connect</h2><dl class=\"facts\">{rows}{secret}</dl></section>"
+        "<section class=\"card\" aria-labelledby=\"setup\"><h2 id=\"setup\">OpenID Connect</h2>{notice}<dl class=\"facts\">{rows}{secret}</dl></section>"
     )
 }
 
-/// The answer to creating an application with a confidential OAuth2 provider: its client secret,
-/// this once (never cached), and the endpoints.
-fn secret_page(state: &AppState, admin: &Admin, shown: &service::Shown, secret: &str) -> Response {
-    let setup = shown.provider.as_ref().map(|row| oidc_section(state, &row.provider, &shown.app)).unwrap_or_default();
+/// `GET /if/admin/applications/{slug}/secret`: the page after creating an application with a
+/// confidential OAuth2 provider: its client secret, while the creating browser's short-lived
+/// cookie holds it (never cached), and the endpoints.
+pub async fn secret(
+    State(state): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
+    let revealed = cookies::read(&headers, cookies::REVEAL)
+        .and_then(|value| state.secrets.decrypt(&value).ok())
+        .and_then(|value| value.split_once('\n').map(|(s, secret)| (s.to_owned(), secret.to_owned())))
+        .filter(|(s, _)| *s == shown.app.slug)
+        .map(|(_, secret)| secret);
+    let (plexid, notice) = plexid_address(&state, &headers);
+    let setup = shown.provider.as_ref().map(|row| oidc_section(&plexid, &notice, &row.provider, &shown.app)).unwrap_or_default();
+    let secret = match revealed {
+        Some(secret) => format!(
+            "<p>The client secret, shown only now: copy it into the application's settings.</p>{}",
+            copy_block("client-secret", "the client secret", &secret)
+        ),
+        None => "<p>The client secret was shown when the application was made and is not kept in full. If it was \
+                 lost, make the application again (or a new provider for it through the API).</p>"
+            .to_owned(),
+    };
     let body = format!(
-        "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1><div class=\"card\" role=\"status\">\
-         <p>The client secret, shown this once: copy it into the application now.</p><pre><code id=\"client-secret\">{secret}</code></pre>\
-         <p><a href=\"{BASE}{slug}/\">Done</a></p></div>{setup}",
+        "<p><a href=\"{BASE}\">Applications</a></p><h1>{name}</h1><div class=\"card secret\">{secret}\
+         <p><a class=\"button\" href=\"{BASE}{slug}/\">Done</a></p></div>{setup}",
         name = escape(&shown.app.name),
-        secret = escape(secret),
         slug = escape(&shown.app.slug),
     );
-    let mut response = admin_page(state, admin, &shown.app.name, BASE, &body, &[]);
+    let mut response = admin_page(&state, &admin, &shown.app.name, BASE, &body, &[]);
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }
 
 /// `GET /if/admin/applications/{slug}/delete`.
@@ -601,6 +711,7 @@ pub async fn delete(
     Path(slug): Path<String>,
     Posted { admin, form }: Posted,
 ) -> Result<Response, PageError> {
+    let name = service::get(&state, &admin.actor, &slug).await.map_err(failure)?.app.name;
     service::delete(&state, &admin.actor, &slug, form.ticked("with_provider")).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    Ok(done(&state, BASE, &format!("Deleted the application {name}.")))
 }

@@ -77,10 +77,23 @@ fn hint_html(field: &str, hint: &str) -> String {
 
 /// A text input (`kind`: text, password, …) with its label, hint and errors.
 pub fn input(kind: &str, field: &str, label: &str, value: &str, hint: &str, errors: &FieldErrors) -> String {
+    input_with(kind, field, label, value, hint, errors, "")
+}
+
+/// [`input`] with more attributes (`extra`, HTML such as ` data-slug-from="name"`).
+pub fn input_with(
+    kind: &str,
+    field: &str,
+    label: &str,
+    value: &str,
+    hint: &str,
+    errors: &FieldErrors,
+    extra: &str,
+) -> String {
     let autocomplete = if kind == "password" { " autocomplete=\"off\"" } else { "" };
     format!(
         "<div class=\"field\"><label for=\"{field}\">{label}</label>{hint_html}\
-         <input type=\"{kind}\" id=\"{field}\" name=\"{field}\" value=\"{value}\"{autocomplete}{attrs}>{errors_html}</div>",
+         <input type=\"{kind}\" id=\"{field}\" name=\"{field}\" value=\"{value}\"{autocomplete}{extra}{attrs}>{errors_html}</div>",
         label = escape(label),
         hint_html = hint_html(field, hint),
         value = escape(value),
@@ -131,6 +144,18 @@ pub fn checkbox(field: &str, label: &str, checked: bool, hint: &str, errors: &Fi
 
 /// A `<select>` of (value, label) options.
 pub fn select(field: &str, label: &str, options: &[(String, String)], selected: &str, errors: &FieldErrors) -> String {
+    select_hinted(field, label, options, selected, "", errors)
+}
+
+/// [`select`] with a one-line `hint` under its label.
+pub fn select_hinted(
+    field: &str,
+    label: &str,
+    options: &[(String, String)],
+    selected: &str,
+    hint: &str,
+    errors: &FieldErrors,
+) -> String {
     let options: String = options
         .iter()
         .map(|(value, text)| {
@@ -139,9 +164,10 @@ pub fn select(field: &str, label: &str, options: &[(String, String)], selected: 
         })
         .collect();
     format!(
-        "<div class=\"field\"><label for=\"{field}\">{label}</label><select id=\"{field}\" name=\"{field}\"{attrs}>{options}</select>{errors_html}</div>",
+        "<div class=\"field\"><label for=\"{field}\">{label}</label>{hint_html}<select id=\"{field}\" name=\"{field}\"{attrs}>{options}</select>{errors_html}</div>",
         label = escape(label),
-        attrs = error_attributes(errors, field, false),
+        hint_html = hint_html(field, hint),
+        attrs = error_attributes(errors, field, !hint.is_empty()),
         errors_html = error_list(errors, field),
     )
 }
@@ -192,4 +218,28 @@ pub fn form_errors(errors: &FieldErrors) -> String {
 /// The hidden CSRF field of every form.
 pub fn csrf_field(csrf: &str) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(csrf))
+}
+
+/// A block of text to copy (a snippet, a secret): the text in `<pre><code id>` and a Copy
+/// button (shown by `plexid.js`; without it the text is there to select). `what` names it for
+/// screen readers.
+pub fn copy_block(id: &str, what: &str, text: &str) -> String {
+    format!(
+        "<div class=\"copyable\"><button type=\"button\" class=\"secondary small\" data-copy=\"{id}\" \
+         aria-label=\"Copy {what}\" hidden>Copy</button><pre><code id=\"{id}\">{text}</code></pre></div>",
+        id = escape(id),
+        what = escape(what),
+        text = escape(text),
+    )
+}
+
+/// A short value to copy (an address, an id): `<code id>` and a Copy button after it.
+pub fn copy_inline(id: &str, what: &str, text: &str) -> String {
+    format!(
+        "<code id=\"{id}\">{text}</code> <button type=\"button\" class=\"secondary small\" data-copy=\"{id}\" \
+         aria-label=\"Copy {what}\" hidden>Copy</button>",
+        id = escape(id),
+        what = escape(what),
+        text = escape(text),
+    )
 }

@@ -78,11 +78,13 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/tokens/new", get(tokens::new_form).post(tokens::create))
         .route("/if/admin/tokens/{identifier}/", get(tokens::show))
         .route("/if/admin/tokens/{identifier}/edit", get(tokens::edit_form).post(tokens::update))
+        .route("/if/admin/tokens/{identifier}/key", get(tokens::key))
         .route("/if/admin/tokens/{identifier}/delete", get(tokens::confirm_delete).post(tokens::delete))
         .route("/if/admin/applications/", get(applications::list))
         .route("/if/admin/applications/new", get(applications::new_form).post(applications::create))
         .route("/if/admin/applications/{slug}/", get(applications::show))
         .route("/if/admin/applications/{slug}/edit", get(applications::edit_form).post(applications::update))
+        .route("/if/admin/applications/{slug}/secret", get(applications::secret))
         .route("/if/admin/applications/{slug}/delete", get(applications::confirm_delete).post(applications::delete))
 }
 

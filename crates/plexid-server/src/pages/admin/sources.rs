@@ -4,7 +4,7 @@
 //! form's token field starts empty ("keep the stored token"), and servers are listed by plexid.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use plexid_core::model::Source;
 use plexid_core::modes::{FlowDesignation, GroupMatchingMode, PolicyEngineMode, UserMatchingMode};
 use plexid_core::permission::{Action, Model};
@@ -16,11 +16,12 @@ use plexid_store::mappings::MappingFilter;
 use plexid_store::sources::SourceFilter;
 use serde_json::{json, Value};
 
-use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, select, FormData};
+use super::forms::{checkbox, checkbox_group, csrf_field, form_errors, input, input_with, select_hinted, FormData};
 use super::paging::Paging;
-use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
+use super::{admin_page, confirm_delete_page, done, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
 use crate::clock::readable;
+use crate::pages::text::{choice_label, choice_options, count, ServerNames};
 use crate::pages::{escape, PageError};
 use crate::service::{flows, mappings, sources as service, ServiceError};
 use crate::state::AppState;
@@ -56,12 +57,12 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
     let new = super::new_button(can(&admin, Action::Add), &format!("{BASE}new"), "New Plex source");
     let pager = q.pages(listed.total, BASE);
     let body = format!(
-        "<h1>Plex sources</h1>{new}{search}<p class=\"muted\">{total} source(s).</p>\
+        "<h1>Plex sources</h1>{new}{search}<p class=\"muted\">{total}.</p>\
          <div class=\"table\"><table><caption class=\"sr-only\">Plex sources</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th>\
          <th scope=\"col\">Enabled</th><th scope=\"col\">Friends allowed</th><th scope=\"col\">Allowed servers</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>{pager}",
         search = q.search_form(BASE, "Search sources"),
-        total = listed.total,
+        total = count(listed.total, "source", "sources"),
     );
     Ok(admin_page(&state, &admin, "Plex sources", BASE, &body, &[]))
 }
@@ -164,11 +165,13 @@ pub async fn show(
         actions.push(format!("<a class=\"button danger\" href=\"{BASE}{}/delete\">Delete</a>", escape(&source.slug)));
     }
     let connections = connections_section(&state, &admin, &source).await?;
+    let names = ServerNames(service::server_names(&state).await.map_err(failure)?);
+    let servers: Vec<String> = source.allowed_servers.iter().map(|id| names.name(id)).collect();
     let body = format!(
         "<p><a href=\"{BASE}\">Plex sources</a></p><h1>{name}</h1><p class=\"actions\">{actions}</p>\
          <section class=\"card\" aria-labelledby=\"settings\"><h2 id=\"settings\">Settings</h2><dl class=\"facts\">\
          <dt>Slug</dt><dd>{slug}</dd><dt>Enabled</dt><dd>{enabled}</dd><dt>Friends of the token's owner may sign in</dt><dd>{friends}</dd>\
-         <dt>Allowed servers</dt><dd>{servers}</dd><dt>User matching</dt><dd>{matching}</dd><dt>Group matching</dt><dd>{group_matching}</dd>\
+         <dt>Members of these servers may sign in</dt><dd id=\"allowed-servers\">{servers}</dd><dt>New Plex accounts</dt><dd>{matching}</dd><dt>New groups</dt><dd>{group_matching}</dd>\
          <dt>Client identifier</dt><dd><code>{client}</code></dd><dt>Admin token</dt><dd>{token}</dd><dt>plex.tv calls</dt><dd id=\"plex-calls\">{calls}</dd><dt>Last access sweep</dt><dd>{sweep}</dd></dl></section>\
          {connections}",
         name = escape(&source.name),
@@ -176,9 +179,9 @@ pub async fn show(
         slug = escape(&source.slug),
         enabled = yes_no(source.enabled),
         friends = yes_no(source.allow_friends),
-        servers = if source.allowed_servers.is_empty() { "none".to_owned() } else { escape(&source.allowed_servers.join(", ")) },
-        matching = source.user_matching_mode.as_str(),
-        group_matching = source.group_matching_mode.as_str(),
+        servers = if servers.is_empty() { "none: no server's members may sign in".to_owned() } else { escape(&servers.join(", ")) },
+        matching = escape(&choice_label("user_matching_mode", source.user_matching_mode.as_str())),
+        group_matching = escape(&choice_label("group_matching_mode", source.group_matching_mode.as_str())),
         client = escape(&source.client_id),
         token = escape(&token_text(&health)),
         calls = calls_html(&facts, source.id),
@@ -219,6 +222,12 @@ async fn connections_section(state: &AppState, admin: &Admin, source: &Source) -
 
 /// What the form shows: a stored source, the defaults of a new one, or what was submitted.
 struct SourceForm {
+    /// The Plex token the admin signed in with in the form (kept when a submit is refused).
+    token: String,
+    /// The names of servers, as Plex listed them: (client identifier, name).
+    server_names: Vec<(String, String)>,
+    /// Make the source's Plex owner an administrator (offered with the first source).
+    owner_becomes_admin: bool,
     name: String,
     slug: String,
     enabled: bool,
@@ -238,6 +247,9 @@ struct SourceForm {
 impl SourceForm {
     fn new_source() -> Self {
         SourceForm {
+            token: String::new(),
+            server_names: Vec::new(),
+            owner_becomes_admin: true,
             name: String::new(),
             slug: String::new(),
             enabled: true,
@@ -257,6 +269,9 @@ impl SourceForm {
 
     fn of(s: &Source) -> Self {
         SourceForm {
+            token: String::new(),
+            server_names: Vec::new(),
+            owner_becomes_admin: false,
             name: s.name.clone(),
             slug: s.slug.clone(),
             enabled: s.enabled,
@@ -277,6 +292,13 @@ impl SourceForm {
     fn submitted(form: &FormData) -> Self {
         let text = |name: &str| form.get(name).unwrap_or_default().to_owned();
         SourceForm {
+            token: text("plex_token"),
+            server_names: form
+                .all("server_names")
+                .iter()
+                .filter_map(|pair| pair.split_once('=').map(|(id, name)| (id.to_owned(), name.to_owned())))
+                .collect(),
+            owner_becomes_admin: form.ticked("owner_becomes_admin"),
             name: text("name"),
             slug: text("slug"),
             enabled: form.ticked("enabled"),
@@ -331,9 +353,18 @@ struct Choices {
     mappings: Vec<(String, String)>,
     /// The servers the stored token lists, or why they could not be listed.
     servers: Result<Vec<service::PlexServer>, String>,
+    /// The stored names of servers.
+    names: ServerNames,
+    /// No source exists yet (the form offers to make the Plex owner an administrator).
+    first: bool,
 }
 
-async fn choices(state: &AppState, admin: &Admin, editing: Option<&str>) -> Result<Choices, PageError> {
+async fn choices(
+    state: &AppState,
+    admin: &Admin,
+    editing: Option<&str>,
+    values: &SourceForm,
+) -> Result<Choices, PageError> {
     let all = Window::Offset { limit: 1000, offset: 0 };
     let mut authentication_flows = vec![(String::new(), "default (default-source-authentication)".to_owned())];
     let mut enrollment_flows = vec![(String::new(), "default (default-source-enrollment)".to_owned())];
@@ -357,11 +388,17 @@ async fn choices(state: &AppState, admin: &Admin, editing: Option<&str>) -> Resu
             .map_err(failure)?;
         mapping_choices = listed.rows.into_iter().map(|m| (m.id.0.to_string(), m.name)).collect();
     }
-    let servers = match editing {
+    // The token of a Plex sign-in in the form (kept across a refused submit) lists the servers,
+    // else the stored one of the source being edited.
+    let lister = match (values.token.is_empty(), editing) {
+        (false, _) => Some(service::ServerLister::Token(values.token.clone())),
+        (true, Some(slug)) => Some(service::ServerLister::Source(slug.to_owned())),
+        (true, None) => None,
+    };
+    let servers = match lister {
         None => Err("Sign in with Plex to list your servers.".to_owned()),
-        Some(slug) => {
-            match service::plex_servers(state, &admin.actor, service::ServerLister::Source(slug.to_owned()), None).await
-            {
+        Some(lister) => {
+            match service::plex_servers(state, &admin.actor, lister, Some(values.client_id.as_str())).await {
                 Ok(servers) => Ok(servers),
                 Err(ServiceError::Invalid(errors)) => Err(errors
                     .messages("plex_token")
@@ -376,11 +413,10 @@ async fn choices(state: &AppState, admin: &Admin, editing: Option<&str>) -> Resu
             }
         }
     };
-    Ok(Choices { authentication_flows, enrollment_flows, mappings: mapping_choices, servers })
-}
-
-fn options(names: &[&str]) -> Vec<(String, String)> {
-    names.iter().map(|n| ((*n).to_owned(), (*n).to_owned())).collect()
+    let mut names = ServerNames(service::server_names(state).await.map_err(failure)?);
+    names.0.extend(values.server_names.iter().cloned());
+    let first = state.store.read().source_ids().await.map_err(|e| PageError::internal(&e))?.is_empty();
+    Ok(Choices { authentication_flows, enrollment_flows, mappings: mapping_choices, servers, names, first })
 }
 
 /// The create or edit form (`editing`: the slug of the stored source).
@@ -404,14 +440,44 @@ fn form_html(
             (s.client_identifier.clone(), label, values.allowed_servers.contains(&s.client_identifier))
         })
         .collect();
+    let mut named: Vec<(String, String)> =
+        listed.iter().map(|s| (s.client_identifier.clone(), s.name.clone())).collect();
     for id in &values.allowed_servers {
         if !listed.iter().any(|s| &s.client_identifier == id) {
-            server_items.push((id.clone(), format!("{id} (not listed by Plex)"), true));
+            let label = match choices.names.0.get(id) {
+                Some(name) => {
+                    named.push((id.clone(), name.clone()));
+                    format!("{name} (not listed by Plex now)")
+                }
+                None => format!("{id} (not listed by Plex)"),
+            };
+            server_items.push((id.clone(), label, true));
         }
     }
+    // The names go with the form, so the source keeps them (pages show names, not identifiers).
+    let names_html: String = named
+        .iter()
+        .map(|(id, name)| {
+            format!("<input type=\"hidden\" name=\"server_names\" value=\"{}\">", escape(&format!("{id}={name}")))
+        })
+        .collect();
     let server_status = match &choices.servers {
-        Ok(list) => format!("{} server(s) listed by Plex.", list.len()),
+        Ok(list) => format!("{} listed by Plex.", count(list.len() as u64, "server", "servers")),
         Err(message) => message.clone(),
+    };
+    let kept = !values.token.is_empty() && !errors.is_empty();
+    let plex_status = if kept { "Signed in with Plex (kept from your last try): no need to sign in again." } else { "" };
+    let owner_admin = if choices.first && editing.is_none() && admin.actor.is_superuser() {
+        checkbox(
+            "owner_becomes_admin",
+            "Make this Plex server's owner an administrator",
+            values.owner_becomes_admin,
+            "The owner of the Plex account you sign in with here becomes an administrator of plexid at their first \
+             sign-in with Plex, so you can sign in to these pages with Plex from then on.",
+            errors,
+        )
+    } else {
+        String::new()
     };
     let mappings = |field: &str, legend: &str, chosen: &[String]| {
         let items: Vec<(String, String, bool)> =
@@ -428,33 +494,34 @@ fn form_html(
          <section class=\"card\" aria-labelledby=\"plex\"><h2 id=\"plex\">Plex</h2>\
          <div id=\"plex-login\" data-plex-api=\"{api}\" data-plex-app=\"{app}\" data-redeem=\"\" data-next=\"\">\
          <button type=\"button\" id=\"plex-signin\" data-plex-source=\"admin\" data-client-id=\"{client_id}\">Sign in with Plex</button>\
-         <p id=\"plex-status\" class=\"status\" role=\"status\" aria-live=\"polite\"></p>\
+         <p id=\"plex-status\" class=\"status\" role=\"status\" aria-live=\"polite\">{plex_status}</p>\
          <button type=\"button\" id=\"plex-retry\" class=\"secondary\" hidden>Try again</button></div>\
-         {token}{allow_friends}\
-         <div id=\"server-picker\" data-csrf-header=\"X-CSRFToken\"><p class=\"muted\" id=\"server-status\" role=\"status\" aria-live=\"polite\">{server_status}</p>{servers}</div>\
+         {token}{owner_admin}{allow_friends}\
+         <div id=\"server-picker\" data-csrf-header=\"X-CSRFToken\"><p class=\"muted\" id=\"server-status\" role=\"status\" aria-live=\"polite\">{server_status}</p>{servers}\
+         <div id=\"server-names\">{names_html}</div></div>\
          {other}{client}</section>\
          <section class=\"card\" aria-labelledby=\"matching\"><h2 id=\"matching\">Users and groups</h2>{user_matching}{group_matching}{path}{policy}</section>\
          <section class=\"card\" aria-labelledby=\"flows\"><h2 id=\"flows\">Flows and mappings</h2>{auth_flow}{enroll_flow}{user_mappings}{group_mappings}</section>\
          <p><button type=\"submit\">{submit}</button> <a href=\"{cancel}\">Cancel</a></p></form>",
         alert = form_errors(errors),
         csrf = csrf_field(&admin.csrf),
-        name = input("text", "name", "Name", &values.name, "", errors),
-        slug = input("text", "slug", "Slug", &values.slug, "Letters, numbers, underscores or hyphens; part of the login URL.", errors),
+        name = input("text", "name", "Name", &values.name, "What the sign-in button says: “Sign in with …”.", errors),
+        slug = input_with("text", "slug", "Slug", &values.slug, "Letters, numbers, underscores or hyphens; part of the login URL. Filled from the name.", errors, if editing.is_none() { " data-slug-from=\"name\"" } else { "" }),
         enabled = checkbox("enabled", "Enabled", values.enabled, "", errors),
         api = escape(state.settings.plex_api_url.trim_end_matches('/')),
         app = escape(state.settings.plex_app_url.trim_end_matches('/')),
         client_id = escape(&values.client_id),
-        token = input("password", "plex_token", "Plex token", "", token_hint, errors),
-        allow_friends = checkbox("allow_friends", "Friends of the token's owner may sign in", values.allow_friends, "", errors),
-        servers = checkbox_group("allowed_servers", "Allowed servers", &server_items, "Members of these servers may sign in.", errors),
+        token = input("password", "plex_token", "Plex token", &values.token, token_hint, errors),
+        allow_friends = checkbox("allow_friends", "Friends of the token's owner may sign in", values.allow_friends, "Your Plex friends (people you share with or who share with you).", errors),
+        servers = checkbox_group("allowed_servers", "Allowed servers", &server_items, "Members of these servers may sign in (none ticked: no server's members).", errors),
         other = input("text", "allowed_servers_other", "Other server identifiers", "", "Comma-separated clientIdentifiers, for servers Plex does not list here.", &FieldErrors::default()),
-        client = input("text", "client_id", "Plex client identifier", &values.client_id, "", errors),
-        user_matching = select("user_matching_mode", "User matching", &options(UserMatchingMode::NAMES), &values.user_matching_mode, errors),
-        group_matching = select("group_matching_mode", "Group matching", &options(GroupMatchingMode::NAMES), &values.group_matching_mode, errors),
-        path = input("text", "user_path_template", "User path", &values.user_path_template, "", errors),
-        policy = select("policy_engine_mode", "Policy engine mode", &options(PolicyEngineMode::NAMES), &values.policy_engine_mode, errors),
-        auth_flow = select("authentication_flow", "Authentication flow", &choices.authentication_flows, &values.authentication_flow, errors),
-        enroll_flow = select("enrollment_flow", "Enrollment flow", &choices.enrollment_flows, &values.enrollment_flow, errors),
+        client = input("text", "client_id", "Plex client identifier", &values.client_id, "How plexid names itself to Plex (the Plex window shows it); any random string.", errors),
+        user_matching = select_hinted("user_matching_mode", "New Plex accounts", &choice_options("user_matching_mode", UserMatchingMode::NAMES), &values.user_matching_mode, "What a Plex account's first sign-in does (authentik's user matching mode).", errors),
+        group_matching = select_hinted("group_matching_mode", "New groups", &choice_options("group_matching_mode", GroupMatchingMode::NAMES), &values.group_matching_mode, "What happens when a mapping names a group for the first time (group matching mode).", errors),
+        path = input("text", "user_path_template", "User path", &values.user_path_template, "Where new users are filed (authentik's user path); %(slug)s is this source's slug. The default is fine.", errors),
+        policy = select_hinted("policy_engine_mode", "Policies", &choice_options("policy_engine_mode", PolicyEngineMode::NAMES), &values.policy_engine_mode, "How authentik combines policies bound to a source (policy engine mode); plexid binds none, so this changes nothing.", errors),
+        auth_flow = select_hinted("authentication_flow", "Authentication flow", &choices.authentication_flows, &values.authentication_flow, "The sign-in page of returning users.", errors),
+        enroll_flow = select_hinted("enrollment_flow", "Enrollment flow", &choices.enrollment_flows, &values.enrollment_flow, "The sign-in page of new users (where they pick a username if theirs is taken).", errors),
         user_mappings = mappings("user_property_mappings", "User property mappings", &values.user_property_mappings),
         group_mappings = mappings("group_property_mappings", "Group property mappings", &values.group_property_mappings),
         submit = if editing.is_some() { "Save" } else { "Create source" },
@@ -471,14 +538,17 @@ async fn form_page(
     editing: Option<&str>,
     errors: &FieldErrors,
 ) -> Result<Response, PageError> {
-    let choices = choices(state, admin, editing).await?;
+    let choices = choices(state, admin, editing, values).await?;
     let title = if editing.is_some() { format!("Edit {}", values.name) } else { "New Plex source".to_owned() };
     let body = format!(
         "<p><a href=\"{BASE}\">Plex sources</a></p><h1>{}</h1>{}",
         escape(&title),
         form_html(admin, state, values, &choices, editing, errors)
     );
-    Ok(with_status(admin_page(state, admin, &title, BASE, &body, FORM_SCRIPTS), errors))
+    let mut response = with_status(admin_page(state, admin, &title, BASE, &body, FORM_SCRIPTS), errors);
+    // A refused form keeps the Plex sign-in's token in its field: never cached.
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// `GET /if/admin/sources/new`.
@@ -495,8 +565,18 @@ pub async fn create(State(state): State<AppState>, Posted { admin, form }: Poste
         false,
         crate::api::sources::read_source,
     );
-    match service::create(&state, &admin.actor, changes, errors).await {
-        Ok(source) => Ok(Redirect::to(&format!("{BASE}{}/", source.slug)).into_response()),
+    let extras = service::Extras {
+        server_names: values.server_names.clone(),
+        owner_becomes_admin: values.owner_becomes_admin,
+    };
+    match service::create_with(&state, &admin.actor, changes, errors, extras).await {
+        Ok(source) => {
+            let mut message = format!("Created the Plex source {}.", source.name);
+            if values.owner_becomes_admin {
+                message.push_str(" Its Plex server's owner becomes an administrator at their first sign-in with Plex.");
+            }
+            Ok(done(&state, &format!("{BASE}{}/", source.slug), &message))
+        }
         Err(ServiceError::Invalid(errors)) => form_page(&state, &admin, &values, None, &errors).await,
         Err(other) => Err(failure(other)),
     }
@@ -525,8 +605,8 @@ pub async fn update(
         false,
         crate::api::sources::read_source,
     );
-    match service::update(&state, &admin.actor, &slug, changes, errors).await {
-        Ok(source) => Ok(Redirect::to(&format!("{BASE}{}/", source.slug)).into_response()),
+    match service::update_with(&state, &admin.actor, &slug, changes, errors, values.server_names.clone()).await {
+        Ok(source) => Ok(done(&state, &format!("{BASE}{}/", source.slug), &format!("Saved the Plex source {}.", source.name))),
         Err(ServiceError::Invalid(errors)) => form_page(&state, &admin, &values, Some(&slug), &errors).await,
         Err(other) => Err(failure(other)),
     }
@@ -542,13 +622,13 @@ pub async fn confirm_delete(
     let (source, usage) = service::usage(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut consequences = Vec::new();
     if !usage.user_connections.is_empty() {
-        consequences.push(format!("{} user connection(s) are deleted", usage.user_connections.len()));
+        consequences.push(format!("{} deleted", count(usage.user_connections.len() as u64, "user connection is", "user connections are")));
     }
     if !usage.group_connections.is_empty() {
-        consequences.push(format!("{} group connection(s) are deleted", usage.group_connections.len()));
+        consequences.push(format!("{} deleted", count(usage.group_connections.len() as u64, "group connection is", "group connections are")));
     }
     if !usage.users.is_empty() {
-        consequences.push(format!("{} user(s) lose their link to this source", usage.users.len()));
+        consequences.push(format!("{} their link to this source", count(usage.users.len() as u64, "user loses", "users lose")));
     }
     let list = if consequences.is_empty() {
         "<p>Nothing else is deleted with it.</p>".to_owned()
@@ -565,6 +645,7 @@ pub async fn delete(
     Path(slug): Path<String>,
     Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
+    let source = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    Ok(done(&state, BASE, &format!("Deleted the Plex source {}.", source.name)))
 }

@@ -1,18 +1,19 @@
-//! `/if/admin/tokens/`: API tokens: list, create (the key is shown once, on the answer to the
-//! form, never cached), and revoke after a confirmation.
+//! `/if/admin/tokens/`: API tokens: list, create (then the key's page, never cached, with a Copy
+//! button; the form's answer is a redirect, so a reload makes no second token), and revoke after
+//! a confirmation.
 
 use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use plexid_core::model::Token;
 use plexid_core::FieldErrors;
 use plexid_store::listing::{OrderTerm, Window};
 use plexid_store::tokens::TokenFilter;
 use serde_json::json;
 
-use super::forms::{checkbox, csrf_field, form_errors, input, FormData};
-use super::{admin_page, confirm_delete_page, failure, with_status, Admin, Posted};
+use super::forms::{checkbox, copy_block, csrf_field, form_errors, input, select_hinted, FormData};
+use super::{admin_page, confirm_verb_page, done, failure, with_status, Admin, Posted};
 use crate::clock::{iso8601, readable};
 use crate::pages::{escape, PageError};
 use crate::service::{tokens as service, ServiceError};
@@ -47,10 +48,10 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
         ));
     }
     let body = format!(
-        "<h1>API tokens</h1><p><a class=\"button\" href=\"{BASE}new\">New API token</a></p><p class=\"muted\">{total} token(s).</p>\
+        "<h1>API tokens</h1><p><a class=\"button\" href=\"{BASE}new\">New API token</a></p><p class=\"muted\">{total}.</p>\
          <div class=\"table\"><table><thead><tr><th scope=\"col\">Identifier</th><th scope=\"col\">User</th><th scope=\"col\">Intent</th>\
          <th scope=\"col\">Expires</th><th scope=\"col\">Description</th></tr></thead><tbody>{rows}</tbody></table></div>",
-        total = listed.total,
+        total = crate::pages::text::count(listed.total, "token", "tokens"),
     );
     Ok(admin_page(&state, &admin, "API tokens", BASE, &body, &[]))
 }
@@ -72,42 +73,73 @@ fn form_page(state: &AppState, admin: &Admin, form: &FormData, errors: &FieldErr
         ),
         description =
             input("text", "description", "Description", form.get("description").unwrap_or_default(), "", errors),
-        expiring = checkbox(
-            "expiring",
-            "Expires (after 30 minutes)",
-            form.get("csrf").is_none() || form.ticked("expiring"),
-            "",
+        expiring = select_hinted(
+            "expires_in",
+            "Expires",
+            &EXPIRY_CHOICES.iter().map(|(value, label, _)| ((*value).to_owned(), (*label).to_owned())).collect::<Vec<_>>(),
+            form.get("expires_in").unwrap_or(DEFAULT_EXPIRY),
+            "When the token stops working (it can be revoked any time before).",
             errors
         ),
     );
     with_status(admin_page(state, admin, "New API token", BASE, &body, &[]), errors)
 }
 
+/// How long a new token lasts: (form value, label, seconds; none: never expires).
+const EXPIRY_CHOICES: &[(&str, &str, Option<i64>)] = &[
+    ("30d", "In 30 days", Some(30 * 86_400)),
+    ("1y", "In a year", Some(365 * 86_400)),
+    ("30m", "In 30 minutes", Some(30 * 60)),
+    ("never", "Never", None),
+];
+const DEFAULT_EXPIRY: &str = "30d";
+
 /// `GET /if/admin/tokens/new`.
 pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Response {
     form_page(&state, &admin, &FormData::parse(b""), &FieldErrors::default())
 }
 
-/// `POST /if/admin/tokens/new`: creates the token and shows its key, this once.
+/// `POST /if/admin/tokens/new`: creates the token, then shows its key's page.
 pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
-    let request = json!({
+    let lifetime = EXPIRY_CHOICES
+        .iter()
+        .find(|(value, ..)| Some(*value) == form.get("expires_in"))
+        .map_or(Some(30 * 86_400), |(_, _, seconds)| *seconds);
+    let mut request = json!({
         "identifier": form.get("identifier").unwrap_or_default(), "description": form.get("description").unwrap_or_default(),
-        "intent": "api", "expiring": form.ticked("expiring"),
+        "intent": "api", "expiring": lifetime.is_some(),
     });
+    if let Some(seconds) = lifetime {
+        request["expires"] = json!(iso8601(state.clock.now() + jiff::SignedDuration::from_secs(seconds)));
+    }
     let (changes, errors) = crate::api::read_body(&request, false, crate::api::tokens::read_token);
     let token = match service::create(&state, &admin.actor, changes, errors).await {
         Ok(token) => token,
         Err(ServiceError::Invalid(errors)) => return Ok(form_page(&state, &admin, &form, &errors)),
         Err(other) => return Err(failure(other)),
     };
+    let page = format!("{BASE}{}/key", super::encoded(&token.identifier));
+    Ok(done(&state, &page, &format!("Created the API token {}.", token.identifier)))
+}
+
+/// `GET /if/admin/tokens/{identifier}/key`: the token's key with a Copy button (its owner or a
+/// superuser; never cached).
+pub async fn key(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(identifier): Path<String>,
+) -> Result<Response, PageError> {
+    let token = service::get(&state, &admin.actor, &identifier).await.map_err(failure)?;
     let key = service::view_key(&state, &admin.actor, &token.identifier).await.map_err(failure)?;
     let body = format!(
-        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><div class=\"card\" role=\"status\">\
-         <p>The token's key, shown this once: copy it now.</p><pre><code id=\"token-key\">{key}</code></pre>\
-         <p class=\"muted\">Expires: {expires}. Use it as <code>Authorization: Bearer …</code>.</p></div>",
+        "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><div class=\"card secret\">\
+         <p>The token's key: copy it into the program that will use it.</p>{key}\
+         <p class=\"muted\">Expires: {expires}. Send it as <code>Authorization: Bearer …</code>.</p>\
+         <p><a class=\"button\" href=\"{BASE}{id}/\">Done</a></p></div>",
         identifier = escape(&token.identifier),
-        key = escape(&key),
+        key = copy_block("token-key", "the key", &key),
         expires = escape(&expiry(&token)),
+        id = escape(&super::encoded(&token.identifier)),
     );
     let mut response = admin_page(&state, &admin, &token.identifier, BASE, &body, &[]);
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -124,7 +156,7 @@ pub async fn show(
     let page = format!("{BASE}{}/", super::encoded(&token.identifier));
     let body = format!(
         "<p><a href=\"{BASE}\">API tokens</a></p><h1>{identifier}</h1><p class=\"actions\"><a class=\"button\" href=\"{page}edit\">Edit</a> \
-         <a class=\"button danger\" href=\"{page}delete\">Revoke</a></p>\
+         <a class=\"button secondary\" href=\"{page}key\">Show the key</a> <a class=\"button danger\" href=\"{page}delete\">Revoke</a></p>\
          <div class=\"card\"><dl class=\"facts\"><dt>Intent</dt><dd>{intent}</dd><dt>Expires</dt><dd>{expires}</dd>\
          <dt>Description</dt><dd>{description}</dd></dl></div>",
         identifier = escape(&token.identifier),
@@ -194,7 +226,11 @@ pub async fn update(
     let request = json!({"description": description, "expiring": expiring, "expires": end});
     let (changes, errors) = crate::api::read_body(&request, true, crate::api::tokens::read_token);
     match service::update(&state, &admin.actor, &identifier, changes, errors).await {
-        Ok(token) => Ok(Redirect::to(&format!("{BASE}{}/", super::encoded(&token.identifier))).into_response()),
+        Ok(token) => Ok(done(
+            &state,
+            &format!("{BASE}{}/", super::encoded(&token.identifier)),
+            &format!("Saved the API token {}.", token.identifier),
+        )),
         Err(ServiceError::Invalid(errors)) => {
             Ok(edit_page(&state, &admin, &identifier, (description, expires, expiring), &errors))
         }
@@ -210,8 +246,8 @@ pub async fn confirm_delete(
 ) -> Result<Response, PageError> {
     let token = service::get(&state, &admin.actor, &identifier).await.map_err(failure)?;
     let page = format!("{BASE}{}/", super::encoded(&token.identifier));
-    let consequences = "<p>Every client using this token is refused at once.</p>";
-    Ok(confirm_delete_page(&state, &admin, BASE, &page, &token.identifier, consequences))
+    let consequences = "<p>Every program using this token is refused at once; this cannot be undone.</p>";
+    Ok(confirm_verb_page(&state, &admin, BASE, &page, "Revoke", &token.identifier, consequences))
 }
 
 /// `POST /if/admin/tokens/{identifier}/delete`.
@@ -221,5 +257,5 @@ pub async fn delete(
     Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
     service::delete(&state, &admin.actor, &identifier).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    Ok(done(&state, BASE, &format!("Revoked the API token {identifier}.")))
 }
