@@ -16,6 +16,9 @@
   var statusBox = document.getElementById("plex-status");
   var retry = document.getElementById("plex-retry");
   var STORE = "plexid-pending-pin";
+  // Back from Plex's page (the full-page path): an approved PIN has its token at once, so a
+  // PIN still unapproved after this long means the sign-in was cancelled there.
+  var RESUME_GRACE = 6000;
 
   function show(text, kind) {
     statusBox.textContent = text;
@@ -92,7 +95,8 @@
     function again(delay) { setTimeout(tick, delay); }
     function tick() {
       if (Date.now() > deadline) {
-        stop("The Plex sign-in expired before it was approved. Please try again.");
+        stop(pin.resumed ? "The Plex sign-in was not approved (it was cancelled on Plex's page). Try again when you are ready."
+          : "The Plex sign-in expired before it was approved. Please try again.");
         return;
       }
       // The window was closed: one last look (Plex may close it after approving), then stop.
@@ -179,6 +183,10 @@
   if (pending) {
     try {
       var pin = JSON.parse(pending);
+      // Forgotten at once: a reload or another visit does not wait for this PIN again.
+      sessionStorage.removeItem(STORE);
+      pin.resumed = true;
+      pin.deadline = Math.min(pin.deadline, Date.now() + RESUME_GRACE);
       lastButton = document.querySelector("[data-plex-source=\"" + pin.slug + "\"]");
       busy(true);
       show("Finishing the Plex sign-in…");

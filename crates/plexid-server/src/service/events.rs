@@ -162,3 +162,9 @@ pub async fn hourly_counts(
     }
     Ok(counts)
 }
+
+/// The actions the audit log holds events of (what its filter offers).
+pub async fn actions(app: &AppState, actor: &Actor) -> ServiceResult<Vec<EventAction>> {
+    actor.require(VIEW)?;
+    Ok(app.store.read().event_actions().await?.iter().filter_map(|a| EventAction::parse(a)).collect())
+}

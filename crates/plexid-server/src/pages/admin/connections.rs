@@ -12,7 +12,6 @@ use plexid_store::listing::OrderTerm;
 
 use super::paging::Paging;
 use super::{admin_page, confirm_delete_page, failure, permitted, Admin, Posted};
-use crate::clock::readable;
 use crate::pages::{escape, PageError};
 use crate::service::connections as service;
 use crate::state::AppState;
@@ -153,7 +152,7 @@ pub async fn list(
                 holder = r.holder,
                 source = escape(&r.source),
                 identifier = escape(&r.identifier),
-                created = escape(&readable(r.created)),
+                created = crate::pages::text::when(r.created),
             )
         })
         .collect();
@@ -168,10 +167,11 @@ pub async fn list(
     let identifier = if kind == Kind::User { "Plex account id" } else { "Group identifier" };
     let page = format!(
         "<h1>Connections</h1><nav aria-label=\"Connection kinds\"><ul class=\"tabs\">{tabs}</ul></nav>{search}\
-         <p class=\"muted\">{total} connection(s).</p><div class=\"table\"><table><caption class=\"sr-only\">{holder} connections</caption>\
+         <p class=\"muted\">{total}.</p><div class=\"table\"><table><caption class=\"sr-only\">{holder} connections</caption>\
          <thead><tr><th scope=\"col\">{holder}</th><th scope=\"col\">Source</th><th scope=\"col\">{identifier}</th>\
          <th scope=\"col\">Linked</th><th scope=\"col\"><span class=\"sr-only\">Action</span></th></tr></thead><tbody>{body}</tbody></table></div>{pager}",
         search = q.search_form(&kind.list(), "Search by identifier or source"),
+        total = crate::pages::text::count(total, "connection", "connections"),
         pager = q.pages(total, &kind.list()),
     );
     Ok(admin_page(&state, &admin, "Connections", BASE, &page, &[]))
@@ -233,5 +233,5 @@ pub async fn delete(
         Kind::Group => service::delete_group(&state, &admin.actor, GroupConnectionId(id)).await,
     }
     .map_err(failure)?;
-    Ok(Redirect::to(&kind.list()).into_response())
+    Ok(super::done(&state, &kind.list(), "Deleted the connection."))
 }

@@ -4,7 +4,7 @@
 //! deleted with it.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use plexid_core::model::Flow;
 use plexid_core::modes::{FlowAuthentication, FlowDesignation};
 use plexid_core::permission::{Action, Model};
@@ -51,12 +51,12 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
         })
         .collect();
     let body = format!(
-        "<h1>Flows</h1>{search}<p class=\"muted\">{total} flow(s). Sources and providers name the flows they use; \
+        "<h1>Flows</h1>{search}<p class=\"muted\">{total}. Sources and providers name the flows they use; \
          plexid runs the Plex sign-in itself.</p><div class=\"table\"><table><caption class=\"sr-only\">Flows</caption>\
          <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th><th scope=\"col\">Designation</th>\
          <th scope=\"col\">Title</th></tr></thead><tbody>{rows}</tbody></table></div>{pager}",
         search = q.search_form(BASE, "Search flows"),
-        total = listed.total,
+        total = crate::pages::text::count(listed.total, "flow", "flows"),
         pager = q.pages(listed.total, BASE),
     );
     Ok(admin_page(&state, &admin, "Flows", BASE, &body, &[]))
@@ -165,7 +165,7 @@ pub async fn update(
                       "designation": text("designation"), "authentication": text("authentication")});
     let (changes, errors) = read_body(&sent, true, crate::api::flows::read_flow);
     match service::update(&state, &admin.actor, &slug, changes, errors).await {
-        Ok(flow) => Ok(Redirect::to(&flow_page(&flow.slug)).into_response()),
+        Ok(flow) => Ok(super::done(&state, &flow_page(&flow.slug), &format!("Saved the flow {}.", flow.name))),
         Err(ServiceError::Invalid(errors)) => {
             // The form again as sent; what could not be read shows the stored value.
             let values = Flow {
@@ -213,6 +213,7 @@ pub async fn delete(
     Path(slug): Path<String>,
     Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
+    let flow = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    Ok(super::done(&state, BASE, &format!("Deleted the flow {}.", flow.name)))
 }

@@ -4,7 +4,7 @@
 //! confirmation naming the sources that use the mapping.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use plexid_core::model::{Mapping, MappingChanges};
 use plexid_core::permission::{Action, Model};
 use plexid_core::{FieldErrors, MappingId, Permission};
@@ -13,7 +13,7 @@ use plexid_store::mappings::MappingFilter;
 use serde_json::{Map, Value};
 
 use super::forms::{csrf_field, form_errors, input, textarea, textarea_of, FormData};
-use super::{admin_page, confirm_delete_page, failure, permitted, with_status, Admin, Posted};
+use super::{admin_page, confirm_delete_page, done, failure, permitted, with_status, Admin, Posted};
 use crate::pages::{escape, PageError};
 use crate::service::{mappings as service, ServiceError};
 use crate::state::AppState;
@@ -29,6 +29,30 @@ const SAMPLE_INFO: &str = r#"{
   "email": "member@example.com",
   "thumb": "https://plex.tv/users/00000000000003ea/avatar"
 }"#;
+
+/// An error message with its line number as the editor counts (authentik's messages, which the
+/// API keeps, count one more: its wrapper's first line).
+pub fn as_written(message: &str) -> String {
+    let Some(at) = message.rfind(", line ") else { return message.to_owned() };
+    let digits: String = message[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+    match digits.parse::<u64>() {
+        Ok(line) if line > 1 => {
+            format!("{}, line {}{}", &message[..at], line - 1, &message[at + 7 + digits.len()..])
+        }
+        _ => message.to_owned(),
+    }
+}
+
+/// The form's errors with their line numbers as the editor counts.
+fn as_written_errors(errors: &FieldErrors) -> FieldErrors {
+    let mut out = FieldErrors::default();
+    for field in ["non_field_errors", "name", "expression", "info"] {
+        for message in errors.messages(field) {
+            out.add(field, as_written(&message));
+        }
+    }
+    out
+}
 
 fn can(admin: &Admin, action: Action) -> bool {
     admin.actor.can(Permission::new(action, Model::PlexSourcePropertyMapping))
@@ -59,10 +83,10 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
         .collect();
     let new = super::new_button(can(&admin, Action::Add), &format!("{BASE}new"), "New property mapping");
     let body = format!(
-        "<h1>Property mappings</h1>{new}<p class=\"muted\">{total} mapping(s). A source's mappings run at every sign-in \
+        "<h1>Property mappings</h1>{new}<p class=\"muted\">{total}. A source's mappings run at every sign-in \
          through it, in the order listed on the source.</p><div class=\"table\"><table><thead><tr><th scope=\"col\">Name</th>\
          <th scope=\"col\">Managed</th><th scope=\"col\">Expression</th></tr></thead><tbody>{rows}</tbody></table></div>",
-        total = listed.total,
+        total = crate::pages::text::count(listed.total, "mapping", "mappings"),
     );
     Ok(admin_page(&state, &admin, "Property mappings", BASE, &body, &[]))
 }
@@ -72,6 +96,7 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
 const FORM_ID: &str = "mapping-form";
 
 fn form_html(admin: &Admin, name: &str, expression: &str, id: Option<MappingId>, errors: &FieldErrors) -> String {
+    let errors = &as_written_errors(errors);
     let action = match id {
         Some(id) => format!("{BASE}{}/", id.0),
         None => format!("{BASE}new"),
@@ -111,7 +136,11 @@ pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Res
 pub async fn create(State(state): State<AppState>, Posted { admin, form }: Posted) -> Result<Response, PageError> {
     let (changes, errors) = changes(&form);
     match service::create(&state, &admin.actor, changes, errors).await {
-        Ok(mapping) => Ok(Redirect::to(&format!("{BASE}{}/", mapping.id.0)).into_response()),
+        Ok(mapping) => Ok(done(
+            &state,
+            &format!("{BASE}{}/", mapping.id.0),
+            &format!("Created the property mapping {}.", mapping.name),
+        )),
         Err(ServiceError::Invalid(errors)) => {
             let form_html = form_html(
                 &admin,
@@ -160,13 +189,13 @@ fn mapping_page(
         let (heading, form) = if editing {
             let info = textarea_of(Some(FORM_ID), "info", "Sample Plex user (info)", test.0, 9, hint, errors);
             let run = format!(
-                "<button type=\"submit\" class=\"secondary\" form=\"{FORM_ID}\" formaction=\"{test_path}\">Run</button>"
+                "<button type=\"submit\" class=\"secondary\" form=\"{FORM_ID}\" formaction=\"{test_path}#test\">Run</button>"
             );
             ("Test the expression in the editor (unsaved changes included)", format!("{info}{run}"))
         } else {
             let info = textarea("info", "Sample Plex user (info)", test.0, 9, hint, errors);
             let form = format!(
-                "<form method=\"post\" action=\"{test_path}\" novalidate>{csrf}{info}\
+                "<form method=\"post\" action=\"{test_path}#test\" novalidate>{csrf}{info}\
                  <button type=\"submit\" class=\"secondary\">Run</button></form>",
                 csrf = csrf_field(&admin.csrf),
             );
@@ -207,7 +236,11 @@ pub async fn update(
     let id = mapping_id(&id)?;
     let (changes, errors) = changes(&form);
     match service::update(&state, &admin.actor, id, changes, errors).await {
-        Ok(mapping) => Ok(Redirect::to(&format!("{BASE}{}/", mapping.id.0)).into_response()),
+        Ok(mapping) => Ok(done(
+            &state,
+            &format!("{BASE}{}/", mapping.id.0),
+            &format!("Saved the property mapping {}.", mapping.name),
+        )),
         Err(ServiceError::Invalid(errors)) => {
             let mapping = service::get(&state, &admin.actor, id).await.map_err(failure)?;
             let shown = (form.get("name").unwrap_or_default(), form.get("expression").unwrap_or_default());
@@ -248,7 +281,7 @@ pub async fn test(
     };
     let result = match outcome {
         Ok(value) => (true, serde_json::to_string_pretty(&value).unwrap_or_default()),
-        Err(error) => (false, service::describe(&error)),
+        Err(error) => (false, as_written(&service::describe(&error))),
     };
     Ok(mapping_page(&state, &admin, &mapping, shown, &FieldErrors::default(), (sample, Some(result))))
 }
@@ -278,6 +311,19 @@ pub async fn delete(
     Path(id): Path<String>,
     Posted { admin, .. }: Posted,
 ) -> Result<Response, PageError> {
-    service::delete(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    let mapping = service::get(&state, &admin.actor, mapping_id(&id)?).await.map_err(failure)?;
+    service::delete(&state, &admin.actor, mapping.id).await.map_err(failure)?;
+    Ok(done(&state, BASE, &format!("Deleted the property mapping {}.", mapping.name)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lines_as_the_editor_counts_them() {
+        let message = "Expression Syntax Error: invalid syntax (None, line 2)";
+        assert_eq!(super::as_written(message), "Expression Syntax Error: invalid syntax (None, line 1)");
+        assert_eq!(super::as_written("x (m, line 12)"), "x (m, line 11)");
+        assert_eq!(super::as_written("no line here"), "no line here");
+        assert_eq!(super::as_written("x (m, line 1)"), "x (m, line 1)");
+    }
 }

@@ -2,14 +2,13 @@
 //! can be ended (the user's other sign-ins stay; their page ends them all).
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use plexid_core::permission::{Action, Model};
 use plexid_core::{Permission, UserId};
 
 use super::forms::csrf_field;
 use super::paging::Paging;
 use super::{admin_page, failure, Admin, Posted};
-use crate::clock::readable;
 use crate::pages::{escape, PageError};
 use crate::service::sessions::{self, Revoke};
 use crate::state::AppState;
@@ -41,21 +40,21 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<P
                 "<tr><td><a href=\"/if/admin/users/{uid}/\">{name}</a></td><td>{since}</td><td>{seen}</td><td>{ip}</td><td>{agent}</td><td>{end}</td></tr>",
                 uid = s.user.0,
                 name = escape(username),
-                since = escape(&readable(s.created)),
-                seen = escape(&readable(s.last_seen)),
+                since = crate::pages::text::when(s.created),
+                seen = crate::pages::text::when(s.last_seen),
                 ip = escape(&s.client_ip),
-                agent = escape(&s.user_agent),
+                agent = escape(&crate::pages::text::browser(&s.user_agent)),
             )
         })
         .collect();
     let body = format!(
-        "<h1>Sessions</h1>{search}<p class=\"muted\">{total} signed-in browser(s). A user's page ends all of their sign-ins, \
+        "<h1>Sessions</h1>{search}<p class=\"muted\">{total}. A user's page ends all of their sign-ins, \
          OpenID Connect tokens and forward-auth sessions included.</p>\
          <div class=\"table\"><table><caption class=\"sr-only\">Signed-in browsers</caption><thead><tr><th scope=\"col\">User</th>\
          <th scope=\"col\">Since</th><th scope=\"col\">Last seen</th><th scope=\"col\">Address</th><th scope=\"col\">Browser</th>\
          <th scope=\"col\"><span class=\"sr-only\">Action</span></th></tr></thead><tbody>{rows}</tbody></table></div>{pager}",
         search = q.search_form(BASE, "Search by user, address or browser"),
-        total = listed.total,
+        total = crate::pages::text::count(listed.total, "signed-in browser", "signed-in browsers"),
         pager = q.pages(listed.total, BASE),
     );
     Ok(admin_page(&state, &admin, "Sessions", BASE, &body, &[]))
@@ -69,6 +68,7 @@ pub async fn end(
 ) -> Result<Response, PageError> {
     let user = user.parse::<i64>().map(UserId).map_err(|_| PageError::not_found())?;
     let session = session.parse::<uuid::Uuid>().map_err(|_| PageError::not_found())?;
-    sessions::revoke(&state, &admin.actor, user, Revoke::Session(session)).await.map_err(failure)?;
-    Ok(Redirect::to(BASE).into_response())
+    let ended = sessions::revoke(&state, &admin.actor, user, Revoke::Session(session)).await.map_err(failure)?;
+    let message = if ended > 0 { "That browser is signed out." } else { "That browser was already signed out." };
+    Ok(super::done(&state, BASE, message))
 }

@@ -209,7 +209,7 @@ async fn connections_section(state: &AppState, admin: &Admin, source: &Source) -
             "<tr><td>{user}</td><td>{id}</td><td>{created}</td></tr>",
             user = escape(names.get(&c.user).map_or("", String::as_str)),
             id = escape(&c.identifier),
-            created = escape(&readable(c.created)),
+            created = crate::pages::text::when(c.created),
         ));
     }
     Ok(format!(

@@ -14,16 +14,17 @@ use serde_json::json;
 
 use super::forms::{checkbox, copy_block, csrf_field, form_errors, input, select_hinted, FormData};
 use super::{admin_page, confirm_verb_page, done, failure, with_status, Admin, Posted};
-use crate::clock::{iso8601, readable};
+use crate::clock::iso8601;
 use crate::pages::{escape, PageError};
 use crate::service::{tokens as service, ServiceError};
 use crate::state::AppState;
 
 const BASE: &str = "/if/admin/tokens/";
 
+/// When the token expires, as HTML.
 fn expiry(token: &Token) -> String {
     match (token.expiring, token.expires) {
-        (true, Some(at)) => readable(at),
+        (true, Some(at)) => crate::pages::text::when(at),
         _ => "never".into(),
     }
 }
@@ -43,7 +44,7 @@ pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Respons
             identifier = escape(&t.identifier),
             user = escape(names.get(&t.user).map_or("", String::as_str)),
             intent = t.intent.as_str(),
-            expires = escape(&expiry(t)),
+            expires = expiry(t),
             description = escape(&t.description),
         ));
     }
@@ -138,7 +139,7 @@ pub async fn key(
          <p><a class=\"button\" href=\"{BASE}{id}/\">Done</a></p></div>",
         identifier = escape(&token.identifier),
         key = copy_block("token-key", "the key", &key),
-        expires = escape(&expiry(&token)),
+        expires = expiry(&token),
         id = escape(&super::encoded(&token.identifier)),
     );
     let mut response = admin_page(&state, &admin, &token.identifier, BASE, &body, &[]);
@@ -162,7 +163,7 @@ pub async fn show(
         identifier = escape(&token.identifier),
         page = escape(&page),
         intent = token.intent.as_str(),
-        expires = escape(&expiry(&token)),
+        expires = expiry(&token),
         description = escape(&token.description),
     );
     Ok(admin_page(&state, &admin, &token.identifier, BASE, &body, &[]))
