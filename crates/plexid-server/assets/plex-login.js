@@ -178,6 +178,10 @@
     if (lastButton) start(lastButton);
   });
 
+  // Back from Plex with the Back button, the page may come from the browser's cache as it was
+  // left ("Opening Plex…", buttons disabled): load it afresh, which checks the PIN once.
+  window.addEventListener("pageshow", function (event) { if (event.persisted) window.location.reload(); });
+
   // Back from Plex after a full-page redirect: finish that PIN.
   var pending = sessionStorage.getItem(STORE);
   if (pending) {

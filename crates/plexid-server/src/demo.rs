@@ -41,8 +41,12 @@ pub async fn run(mut settings: Settings, plex_listen: SocketAddr) -> Result<(), 
         let name = if account.username.is_empty() { &account.title } else { &account.username };
         crate::announce(&format!("  {name:<15} {role}"));
     }
+    crate::announce(&format!(
+        "Admin pages: {url}/if/admin/ (sign in with Plex as demo-owner, who is made an administrator at the first \
+         sign-in, or with the API token below); the audit log is at {url}/if/admin/events/."
+    ));
     crate::announce(&format!("Admin API: curl -H 'Authorization: Bearer {token}' {url}/api/v3/sources/plex/"));
-    crate::announce(&format!("Audit log: {url}/api/v3/events/events/ (same token). Stop with Ctrl-C."));
+    crate::announce("Stop with Ctrl-C.");
     server.run(shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
@@ -64,5 +68,10 @@ async fn ensure_source(server: &Server, owner_token: Option<String>) -> Result<(
         enrollment_flow: Some(flow("default-source-enrollment").await?),
         ..Default::default()
     };
-    sources::create(state, &Actor::System, changes, FieldErrors::default()).await.map(drop)
+    // As the first source's form offers: the demo server's owner becomes an administrator.
+    let extras = sources::Extras {
+        server_names: vec![(DEMO_SERVER_ID.into(), "Demo Server".into())],
+        owner_becomes_admin: true,
+    };
+    sources::create_with(state, &Actor::System, changes, FieldErrors::default(), extras).await.map(drop)
 }

@@ -46,11 +46,12 @@ async fn flow_designation(state: &AppState, slug: &str) -> Result<FlowDesignatio
 }
 
 fn username_form(slug: &str, username: &str, error: Option<&str>) -> String {
+    let refused = error.is_some();
     let error =
         error.map_or_else(String::new, |e| format!("<p id=\"username-error\" class=\"error\">{}</p>", escape(e)));
     format!(
         "<div class=\"card\"><h1>Choose a username</h1>\
-         <p class=\"muted\">Your Plex account is allowed in. Pick the username you will have here.</p>\
+         <p class=\"muted\">Your Plex account is allowed in. Pick the username you will have here{taken}.</p>\
          <form method=\"post\" action=\"/if/flow/{slug}/\">\
          <label for=\"username\">Username</label>\
          <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" autocomplete=\"username\" required \
@@ -58,6 +59,11 @@ fn username_form(slug: &str, username: &str, error: Option<&str>) -> String {
          <p><button type=\"submit\">Continue</button></p></form></div>",
         slug = escape(slug),
         username = escape(username),
+        taken = if username.is_empty() && !refused {
+            " (the one from Plex is already used by someone else, or cannot be used)"
+        } else {
+            ""
+        },
     )
 }
 

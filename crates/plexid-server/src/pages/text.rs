@@ -59,7 +59,7 @@ pub fn browser(user_agent: &str) -> String {
 }
 
 /// The names of Plex servers by client identifier (as the admin picked them); an identifier
-/// without a stored name shows shortened.
+/// without a stored name shows as itself, shortened when long (plex.tv's are 40 characters).
 #[derive(Clone, Debug, Default)]
 pub struct ServerNames(pub HashMap<String, String>);
 
@@ -67,8 +67,8 @@ impl ServerNames {
     pub fn name(&self, id: &str) -> String {
         match self.0.get(id) {
             Some(name) => name.clone(),
-            None if id.chars().count() > 12 => format!("server {}…", id.chars().take(8).collect::<String>()),
-            None => format!("server {id}"),
+            None if id.chars().count() > 16 => format!("server {}…", id.chars().take(8).collect::<String>()),
+            None => id.to_owned(),
         }
     }
 
@@ -202,7 +202,7 @@ mod tests {
         );
         let members = AccessRules {
             relationships: vec![AppRelationship::ServerMember],
-            servers: vec!["abc".into(), "0123456789abcdef".into()],
+            servers: vec!["abc".into(), "0123456789abcdef0123".into()],
             ..Default::default()
         };
         assert_eq!(

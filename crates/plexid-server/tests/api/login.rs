@@ -414,20 +414,32 @@ async fn connecting_from_the_account(app: &TestApp) {
     let body = json!({"plex_token": app.plex.token_of(FRIEND).unwrap()});
     let a = app.browser(&mut cookies, Method::POST, path, Some(body), true).await;
     assert_eq!(a.status, 400, "{}", a.body);
-    // Disconnecting one of them from the account page's call.
+    // Disconnecting one of them from the account page (its form, with the CSRF token).
     let (_, mine) = app.get("/api/v3/sources/user_connections/plex/?source__slug=second").await;
     let pk =
         mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string().as_str()).unwrap()
             ["pk"]
             .clone();
-    let path = format!("/api/v3/sources/user_connections/plex/{pk}/");
-    let a = app.browser(&mut cookies, Method::DELETE, &path, None, true).await;
-    assert_eq!(a.status, 204, "{}", a.body);
-    // Signing out ends the session.
     let page = app.browser(&mut cookies, Method::GET, "/if/user/", None, false).await;
     let html = page.body.as_str().unwrap().to_owned();
-    assert!(html.contains("Plex second") && html.contains("Disconnect"), "{html}");
     let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(html.contains(&format!("action=\"/if/user/connections/{pk}/disconnect\"")), "{html}");
+    assert_eq!(app.form_post(&mut cookies, &format!("/if/user/connections/{pk}/disconnect"), &[]).await, 403);
+    let disconnect = format!("/if/user/connections/{pk}/disconnect");
+    assert_eq!(app.form_post(&mut cookies, &disconnect, &[("csrf", &csrf)]).await, 303);
+    let page = app.browser(&mut cookies, Method::GET, "/if/user/", None, false).await;
+    let html = page.body.as_str().unwrap().to_owned();
+    assert!(html.contains("Your Plex account is disconnected from Plex second."), "{html}");
+    // The last one stays: it is how the member signs in (explained, not offered, refused).
+    assert!(html.contains("Connect Plex second") && !html.contains(">Disconnect</button>"), "{html}");
+    assert!(html.contains("id=\"last-connection\""), "{html}");
+    let (_, mine) = app.get("/api/v3/sources/user_connections/plex/?source__slug=plex").await;
+    let last = mine["results"].as_array().unwrap().iter().find(|c| c["identifier"] == MEMBER.to_string().as_str());
+    let last = last.unwrap()["pk"].clone();
+    let disconnect = format!("/if/user/connections/{last}/disconnect");
+    assert_eq!(app.form_post(&mut cookies, &disconnect, &[("csrf", &csrf)]).await, 303);
+    assert_eq!(app.get(&format!("/api/v3/sources/user_connections/plex/{last}/")).await.0, 200, "still there");
+    // Signing out ends the session.
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let out = client
         .post(format!("{}/if/logout/", app.base))
