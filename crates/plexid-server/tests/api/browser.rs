@@ -262,190 +262,288 @@ pub async fn screenshot(browser: &Client, name: &str) {
     }
 }
 
-/// An administrator creates a source in the admin pages: signs in with Plex in the form, picks
-/// the server plexid lists, saves, sees the source; the pages pass the accessibility basics,
-/// load nothing from elsewhere, and never contain the admin's Plex token.
+
+/// Waits until the text of `css` contains `wanted`; returns it.
+pub async fn wait_text(browser: &Client, css: &str, wanted: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let text = match browser.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(wanted) {
+            return text;
+        }
+        assert!(started.elapsed() < WAIT, "{css} says {text:?}, waiting for {wanted:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(browser: &Client, css: &str) {
+    let found = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await;
+    let url = browser.current_url().await.unwrap();
+    found.unwrap_or_else(|e| panic!("no {css} at {url}: {e}")).click().await.unwrap();
+}
+
+async fn fill(browser: &Client, id: &str, text: &str) {
+    let found = browser.wait().at_most(WAIT).for_element(Locator::Id(id)).await;
+    let url = browser.current_url().await.unwrap();
+    let field = found.unwrap_or_else(|e| panic!("no #{id} at {url}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn value_of(browser: &Client, id: &str) -> String {
+    browser.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+}
+
+/// The page at a phone's width (390 CSS pixels): nothing scrolls the page sideways, every
+/// visible button, field and navigation link is at least 44 pixels tall (a finger's tap), and
+/// the admin navigation is folded behind its Menu button until that is pressed.
+pub async fn works_on_a_phone(browser: &Client) {
+    fits_a_phone(browser).await;
+    browser.set_window_size(390, 844).await.unwrap();
+    let small = browser
+        .execute(
+            r#"var small = [];
+            document.querySelectorAll("button, a.button, input, select, #admin-nav a, .site-bar a").forEach(function (e) {
+              var r = e.getBoundingClientRect(), style = getComputedStyle(e);
+              if (e.type === "hidden" || e.type === "checkbox" || r.height === 0 || style.visibility === "hidden") return;
+              if (r.height < 43.5) small.push((e.id || e.textContent.trim() || e.name) + ": " + r.height);
+            });
+            var nav = document.getElementById("admin-nav");
+            var folded = nav ? [nav.querySelector("ul").getBoundingClientRect().height === 0,
+                                document.getElementById("menu-toggle").getBoundingClientRect().height > 0] : [true, true];
+            return [small, folded];"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    if browser.find(Locator::Id("menu-toggle")).await.is_ok() {
+        click(browser, "#menu-toggle").await;
+        let open = browser
+            .execute("return document.querySelector('#admin-nav ul').getBoundingClientRect().height > 0;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(open, json!(true), "the Menu button opens the navigation");
+        click(browser, "#menu-toggle").await;
+    }
+    browser.set_window_size(1000, 800).await.unwrap();
+    assert_eq!(small[0], json!([]), "tap targets under 44 px on a phone");
+    assert_eq!(small[1], json!([true, true]), "the admin navigation is folded behind Menu on a phone");
+}
+
+/// Clicks the Copy button of `id` with the clipboard replaced by a recorder; returns what was
+/// copied and what the button said.
+async fn copy(browser: &Client, id: &str) -> (String, String) {
+    browser
+        .execute(
+            "window.copied = null; navigator.clipboard.writeText = function (t) { window.copied = t; return Promise.resolve(); };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(browser, &format!("button[data-copy={id}]")).await;
+    let said = wait_text(browser, &format!("button[data-copy={id}]"), "Copied").await;
+    let copied = browser.execute("return window.copied;", vec![]).await.unwrap();
+    (copied.as_str().unwrap_or_default().to_owned(), said)
+}
+
+/// The administrator's path, from nothing: the bootstrap token opens the admin pages; the first
+/// source is made with the Plex sign-in (kept across a refused submit, the slug following the
+/// name, the servers by name) and makes its Plex owner an administrator, who then signs in with
+/// Plex; making a member an administrator is asked first and never pre-selected; taking the last
+/// administrator's rights is refused; an application admits a group and a named server, with
+/// its nginx snippet copied by its Copy button; every action says what it did; a mapping's
+/// syntax error names the editor's line; a token's key page is not the form's address; every
+/// page passes the accessibility basics and works on a phone. The screenshots of the README.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_administrator_creates_a_source_in_the_browser() {
+async fn an_administrators_path() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.plex_accounts();
     app.plex.share_server("srv-other", crate::login::OWNER);
-    app.plex_source("plex", json!({})).await;
     let driver = Driver::start();
     let plex = app.plex.url();
     let owner_token = app.plex.token_of(crate::login::OWNER).unwrap();
+    let base = &app.base;
 
-    // The Plex owner signs in, and is made an administrator.
+    // 1. No source yet: the administrator signs in with the bootstrap token.
     let browser = driver.browser().await;
-    browser.goto(&format!("{}/if/admin/", app.base)).await.unwrap();
+    browser.goto(&format!("{base}/if/admin/")).await.unwrap();
     wait_for_url(&browser, "/if/admin/sign-in?next=%2Fif%2Fadmin%2F").await;
-    browser.find(Locator::LinkText("Sign in with Plex")).await.unwrap().click().await.unwrap();
+    fill(&browser, "token", &app.token).await;
+    click(&browser, "main form button[type=submit]").await;
+    wait_for_url(&browser, "/if/admin/").await;
+    assert_eq!(text_of(&browser, "h1").await, "Overview");
+
+    // 2. The first source: the slug follows the name; the owner is made an administrator
+    // (ticked by default); a refused submit keeps the Plex sign-in and the listed servers.
+    browser.goto(&format!("{base}/if/admin/sources/new")).await.unwrap();
+    accessibility_basics(&browser).await;
+    fill(&browser, "name", "Plex at home").await;
+    assert_eq!(value_of(&browser, "slug").await, "plex-at-home", "the slug follows the name");
+    let owner_box = browser.find(Locator::Id("owner_becomes_admin")).await.unwrap();
+    assert_eq!(owner_box.prop("checked").await.unwrap().as_deref(), Some("true"));
+    approve_in_plex_window(&browser, "signin", "owner").await;
+    wait_text(&browser, "#server-status", "2 servers listed by Plex.").await;
+    let labels = browser.execute("return Array.from(document.querySelectorAll('#allowed_servers-group label')).map(function (l) { return l.textContent; });", vec![]).await.unwrap();
+    assert_eq!(labels, json!(["Allowed (owned)", "Other (shared with you)"]));
+    click(&browser, "input[name=allowed_servers][value=srv-allowed]").await;
+    fill(&browser, "slug", "not a slug!").await;
+    screenshot(&browser, "admin-source-form").await;
+    loaded_only_from(&browser, &[base, &plex]).await;
+    click(&browser, "#source-form button[type=submit]").await;
+    wait_text(&browser, "#slug-errors", "Enter a valid").await;
+    assert_eq!(value_of(&browser, "plex_token").await, owner_token, "the Plex sign-in is kept");
+    assert!(text_of(&browser, "#plex-status").await.contains("kept from your last try"));
+    let ticked = browser.find(Locator::Css("input[name=allowed_servers][value=srv-allowed]")).await.unwrap();
+    assert_eq!(ticked.prop("checked").await.unwrap().as_deref(), Some("true"), "the servers too");
+    fill(&browser, "slug", "plex").await;
+    click(&browser, "#source-form button[type=submit]").await;
+    wait_for_url(&browser, "/if/admin/sources/plex/").await;
+    assert!(text_of(&browser, ".flash").await.contains("Created the Plex source Plex at home."));
+    assert_eq!(text_of(&browser, "#allowed-servers").await, "Allowed", "the server by name");
+    assert!(!browser.source().await.unwrap().contains(&owner_token), "the stored token is never shown");
+    screenshot(&browser, "admin-source").await;
+    accessibility_basics(&browser).await;
+
+    // 3. Signed out, the owner signs in with Plex: an administrator now.
+    click(&browser, ".admin-bar form button[type=submit]").await;
+    wait_text(&browser, ".flash", "You are signed out.").await;
+    browser.goto(&format!("{base}/if/admin/")).await.unwrap();
+    click(&browser, "main a.button").await;
     approve_in_plex_window(&browser, "plex", "owner").await;
     wait_for_url(&browser, "/if/admin/").await;
-    assert!(browser.source().await.unwrap().contains("No administration rights"));
-    let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
-    let (_, users) = app.get("/api/v3/core/users/?username=owner").await;
-    let group = supers["results"][0]["pk"].as_str().unwrap().to_owned();
-    let added =
-        app.post(&format!("/api/v3/core/groups/{group}/add_user/"), json!({"pk": users["results"][0]["pk"]})).await;
-    assert_eq!(added.0, 204);
-    browser.goto(&format!("{}/if/admin/", app.base)).await.unwrap();
     assert_eq!(text_of(&browser, "h1").await, "Overview");
     screenshot(&browser, "admin-overview").await;
     accessibility_basics(&browser).await;
 
-    // The form: Sign in with Plex lists the servers; the owned one is ticked and saved.
-    browser.goto(&format!("{}/if/admin/sources/new", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
-    browser.find(Locator::Id("name")).await.unwrap().send_keys("Browser source").await.unwrap();
-    browser.find(Locator::Id("slug")).await.unwrap().send_keys("browser").await.unwrap();
-    approve_in_plex_window(&browser, "signin", "owner").await;
-    let started = Instant::now();
-    loop {
-        let status = text_of(&browser, "#server-status").await;
-        if status == "2 server(s) listed by Plex." {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "no servers listed: {status:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let labels = browser.execute("return Array.from(document.querySelectorAll('#allowed_servers-group label')).map(function (l) { return l.textContent; });", vec![]).await.unwrap();
-    assert_eq!(labels, json!(["Allowed (owned)", "Other (shared with you)"]));
-    browser.find(Locator::Css("input[name=allowed_servers][value=srv-allowed]")).await.unwrap().click().await.unwrap();
-    screenshot(&browser, "admin-source-form").await;
-    loaded_only_from(&browser, &[&app.base, &plex]).await;
-    browser.find(Locator::Css("#source-form button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_for_url(&browser, "/if/admin/sources/browser/").await;
-    assert_eq!(text_of(&browser, "h1").await, "Browser source");
-    screenshot(&browser, "admin-source").await;
-    accessibility_basics(&browser).await;
-    assert!(!browser.source().await.unwrap().contains(&owner_token), "the stored token is never shown");
-    let (_, source) = app.get("/api/v3/sources/plex/browser/").await;
-    assert_eq!(source["allowed_servers"], json!(["srv-allowed"]));
-    let stored = app.store.read().source_by_slug("browser").await.unwrap().unwrap();
-    assert_eq!(
-        app.secrets.decrypt(&stored.plex_token).unwrap(),
-        owner_token,
-        "the token from the Plex sign-in was stored"
-    );
-
-    // The list, and the delete confirmation.
-    browser.goto(&format!("{}/if/admin/sources/", app.base)).await.unwrap();
-    screenshot(&browser, "admin-sources").await;
-    accessibility_basics(&browser).await;
-    browser.goto(&format!("{}/if/admin/sources/browser/delete", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
-    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_for_url(&browser, "/if/admin/sources/").await;
-    assert_eq!(app.get("/api/v3/sources/plex/browser/").await.0, 404);
-
-    // A property mapping, tested against the sample Plex user.
-    browser.goto(&format!("{}/if/admin/mappings/new", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
-    browser.find(Locator::Id("name")).await.unwrap().send_keys("Shout").await.unwrap();
-    let expression = browser.find(Locator::Id("expression")).await.unwrap();
-    expression.clear().await.unwrap();
-    expression.send_keys("return {\"name\": info[\"username\"].upper()}").await.unwrap();
-    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
-    browser.wait().at_most(WAIT).for_element(Locator::Id("test")).await.unwrap();
-    browser.find(Locator::Css("section[aria-labelledby=test] button")).await.unwrap().click().await.unwrap();
-    assert!(text_of(&browser, "#test-result pre").await.contains("\"MEMBER\""));
-    // An unsaved edit in the editor is what Run tests.
-    let expression = browser.find(Locator::Id("expression")).await.unwrap();
-    expression.clear().await.unwrap();
-    expression.send_keys("return {\"name\": info[\"username\"].upper() + \"!\"}").await.unwrap();
-    browser.find(Locator::Css("section[aria-labelledby=test] button")).await.unwrap().click().await.unwrap();
-    let started = Instant::now();
-    // The old result stays until the answer replaces the page: read it without insisting.
-    loop {
-        let result = match browser.find(Locator::Css("#test-result pre")).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if result.contains("\"MEMBER!\"") {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "the unsaved expression was tested");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    browser.execute("document.getElementById('test').scrollIntoView();", vec![]).await.unwrap();
-    screenshot(&browser, "admin-mapping").await;
-    accessibility_basics(&browser).await;
-
-    // A member's session, ended from their page.
+    // 4. A member's page: "Add to a group" starts on no group; the administrators group is
+    // asked first, and Cancel changes nothing.
     let mut member = app.sign_in("plex", crate::login::MEMBER).await;
     let (_, users) = app.get("/api/v3/core/users/?username=member").await;
-    browser.goto(&format!("{}/if/admin/users/{}/", app.base, users["results"][0]["pk"])).await.unwrap();
-    assert!(text_of(&browser, "section[aria-labelledby=plex] tbody").await.contains("member of srv-allowed"));
+    let member_page = format!("{base}/if/admin/users/{}/", users["results"][0]["pk"]);
+    browser.goto(&member_page).await.unwrap();
+    assert!(text_of(&browser, "section[aria-labelledby=plex] tbody").await.contains("member of Allowed"));
+    let chosen = browser.execute("return document.getElementById('group').value;", vec![]).await.unwrap();
+    assert_eq!(chosen, json!(""), "no group is pre-selected");
     screenshot(&browser, "admin-user").await;
     accessibility_basics(&browser).await;
-    browser.find(Locator::Css("section[aria-labelledby=sessions] tbody button")).await.unwrap().click().await.unwrap();
-    // The page stays the same, so wait for the form's answer: the session ends.
-    let started = Instant::now();
-    while app.me(&mut member).await.is_some() {
-        assert!(started.elapsed() < WAIT, "the member's session was ended");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    browser.wait().at_most(WAIT).for_element(Locator::Id("sessions")).await.unwrap();
+    browser.execute("var s = document.getElementById('group'); s.value = Array.from(s.options).find(function (o) { return o.text.indexOf('authentik Admins') === 0; }).value;", vec![]).await.unwrap();
+    click(&browser, "section[aria-labelledby=groups] form button[type=submit]").await;
+    wait_text(&browser, "h1", "Make member an administrator?").await;
+    accessibility_basics(&browser).await;
+    browser.find(Locator::LinkText("Cancel")).await.unwrap().click().await.unwrap();
+    wait_for_url(&browser, &member_page[base.len()..]).await;
+    let me = app.browser(&mut member, reqwest::Method::GET, "/api/v3/core/users/me/", None, false).await;
+    assert_eq!(me.body["user"]["is_superuser"], false, "cancelled: not an administrator");
 
-    // The audit log and the API tokens.
-    browser.goto(&format!("{}/if/admin/events/?action=login", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
-    browser.goto(&format!("{}/if/admin/tokens/new", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
+    // 5. The last administrator: akadmin's rights go (asked, confirmed), the owner's own cannot.
+    // (akadmin's token is the test's; the owner is looked up while it may still.)
+    let (_, admins) = app.get("/api/v3/core/users/?username=akadmin").await;
+    let (_, owners) = app.get("/api/v3/core/users/?username=owner").await;
+    browser.goto(&format!("{base}/if/admin/users/{}/", admins["results"][0]["pk"])).await.unwrap();
+    click(&browser, "#memberships form button").await;
+    wait_text(&browser, "h1", "Remove akadmin's administration rights?").await;
+    click(&browser, "#delete-form button[type=submit]").await;
+    wait_text(&browser, ".flash", "Removed akadmin from authentik Admins").await;
+    browser.goto(&format!("{base}/if/admin/users/{}/", owners["results"][0]["pk"])).await.unwrap();
+    click(&browser, "#memberships form button").await;
+    click(&browser, "#delete-form button[type=submit]").await;
+    wait_text(&browser, ".flash.alert", "without an administrator").await;
+    browser.goto(&format!("{base}/if/admin/")).await.unwrap();
+    assert_eq!(text_of(&browser, "h1").await, "Overview", "still an administrator");
 
-    // An application behind forward-auth, with the snippets to copy.
-    browser.goto(&format!("{}/if/admin/applications/new", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
-    browser.find(Locator::Id("name")).await.unwrap().send_keys("Tautulli").await.unwrap();
-    browser.find(Locator::Id("slug")).await.unwrap().send_keys("tautulli").await.unwrap();
-    browser.find(Locator::Id("external_host")).await.unwrap().send_keys("https://tautulli.example.com").await.unwrap();
-    browser.find(Locator::Css("input[name=access_relationships][value=friend]")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Css("#app-form button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_for_url(&browser, "/if/admin/applications/tautulli/").await;
-    screenshot(&browser, "admin-application").await;
-    accessibility_basics(&browser).await;
-    assert!(text_of(&browser, "main pre code").await.contains("server_name tautulli.example.com;"));
-    loaded_only_from(&browser, &[&app.base, &plex]).await;
-
-    // The application edited: the form comes filled in; the change is saved.
-    browser.goto(&format!("{}/if/admin/applications/tautulli/edit", app.base)).await.unwrap();
-    accessibility_basics(&browser).await;
-    let host = browser.find(Locator::Id("external_host")).await.unwrap();
-    assert_eq!(host.prop("value").await.unwrap().as_deref(), Some("https://tautulli.example.com"));
-    host.clear().await.unwrap();
-    host.send_keys("https://stats.example.com").await.unwrap();
-    browser.find(Locator::Css("#app-form button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_for_url(&browser, "/if/admin/applications/tautulli/").await;
-    assert!(text_of(&browser, "main pre code").await.contains("server_name stats.example.com;"));
-
-    // The other sections pass the same checks.
-    for path in ["groups/", "groups/new", "sessions/", "connections/user/", "connections/group/", "flows/"] {
-        browser.goto(&format!("{}/if/admin/{path}", app.base)).await.unwrap();
-        accessibility_basics(&browser).await;
-    }
-    // Usable on a phone: no page scrolls sideways.
-    for path in ["", "sources/", "sources/new", "applications/tautulli/", "users/", "sessions/", "events/", "tokens/"] {
-        browser.goto(&format!("{}/if/admin/{path}", app.base)).await.unwrap();
-        fits_a_phone(&browser).await;
-    }
-    // A group made in the form, and the owner added to it by name from the keyboard.
-    browser.goto(&format!("{}/if/admin/groups/new", app.base)).await.unwrap();
-    browser.find(Locator::Id("name")).await.unwrap().send_keys("Family").await.unwrap();
-    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys(&format!("owner{}", fantoccini::key::Key::Enter))
-        .await
-        .unwrap();
-    browser.wait().at_most(WAIT).for_element(Locator::Id("members")).await.unwrap();
+    // 6. A group, with the member added by name.
+    browser.goto(&format!("{base}/if/admin/groups/new")).await.unwrap();
+    fill(&browser, "name", "Family").await;
+    click(&browser, "main form button[type=submit]").await;
+    wait_text(&browser, ".flash", "Created the group Family.").await;
+    fill(&browser, "username", &format!("member{}", fantoccini::key::Key::Enter)).await;
+    wait_text(&browser, ".flash", "Added member to Family.").await;
     screenshot(&browser, "admin-group").await;
     accessibility_basics(&browser).await;
-    assert!(text_of(&browser, "#members").await.contains("owner"));
-    loaded_only_from(&browser, &[&app.base, &plex]).await;
+
+    // 7. An application behind forward-auth for the group and members of a named server; the
+    // rule in words, the notice about PLEXID_PUBLIC_URL, and the nginx snippet copied.
+    browser.goto(&format!("{base}/if/admin/applications/new")).await.unwrap();
+    accessibility_basics(&browser).await;
+    fill(&browser, "name", "Tautulli").await;
+    assert_eq!(value_of(&browser, "slug").await, "tautulli");
+    fill(&browser, "external_host", "https://tautulli.example.com").await;
+    let server_label = text_of(&browser, "#access_servers-group label").await;
+    assert_eq!(server_label, "Allowed (Plex at home)", "servers by name");
+    let family = "//fieldset[@id='access_groups-group']//label[text()='Family']";
+    browser.find(Locator::XPath(family)).await.unwrap().click().await.unwrap();
+    click(&browser, "input[name=access_relationships][value=server_member]").await;
+    click(&browser, "input[name=access_servers][value=srv-allowed]").await;
+    click(&browser, "#app-form button[type=submit]").await;
+    wait_for_url(&browser, "/if/admin/applications/tautulli/").await;
+    assert!(text_of(&browser, ".flash").await.contains("Created the application Tautulli."));
+    assert_eq!(
+        text_of(&browser, "#rule-text").await,
+        "Members of Allowed; members of the group Family (Plex relationships through Plex at home)."
+    );
+    assert!(text_of(&browser, "#public-url-notice").await.contains("PLEXID_PUBLIC_URL"));
+    let snippet = browser.execute("return document.getElementById('snippet-nginx').textContent;", vec![]).await.unwrap();
+    let snippet = snippet.as_str().unwrap().to_owned();
+    assert!(snippet.contains("server_name tautulli.example.com;") && snippet.contains(base.as_str()), "{snippet}");
+    screenshot(&browser, "admin-application").await;
+    accessibility_basics(&browser).await;
+    let (copied, said) = copy(&browser, "snippet-nginx").await;
+    assert_eq!((copied.as_str(), said.as_str()), (snippet.as_str(), "Copied"));
+    loaded_only_from(&browser, &[base, &plex]).await;
+
+    // 8. A mapping's syntax error is reported on the line the editor shows.
+    browser.goto(&format!("{base}/if/admin/mappings/new")).await.unwrap();
+    fill(&browser, "name", "Broken").await;
+    fill(&browser, "expression", "return {").await;
+    click(&browser, "main form button[type=submit]").await;
+    assert!(wait_text(&browser, "#expression-errors", "Syntax").await.contains("line 1)"));
+    fill(&browser, "expression", "return {\"name\": info[\"username\"].upper()}").await;
+    click(&browser, "main form button[type=submit]").await;
+    wait_text(&browser, ".flash", "Created the property mapping Broken.").await;
+    click(&browser, "section[aria-labelledby=test] button").await;
+    assert!(wait_text(&browser, "#test-result pre", "MEMBER").await.contains("\"MEMBER\""));
+    screenshot(&browser, "admin-mapping").await;
+
+    // 9. A token: the key's page is not the form's address, and says what was done.
+    browser.goto(&format!("{base}/if/admin/tokens/new")).await.unwrap();
+    accessibility_basics(&browser).await;
+    fill(&browser, "identifier", "ci-robot").await;
+    click(&browser, "main form button[type=submit]").await;
+    wait_for_url(&browser, "/if/admin/tokens/ci-robot/key").await;
+    assert!(text_of(&browser, ".flash").await.contains("Created the API token ci-robot."));
+    let key = text_of(&browser, "#token-key").await;
+    assert_eq!((key.len(), copy(&browser, "token-key").await.0), (64, key.clone()));
+
+    // 10. The audit log offers only what happened, and shows the changes.
+    browser.goto(&format!("{base}/if/admin/events/?action=model_created")).await.unwrap();
+    accessibility_basics(&browser).await;
+    let options = browser.execute("return Array.from(document.querySelectorAll('#action option')).length;", vec![]).await.unwrap();
+    assert!(options.as_u64().unwrap() < 12, "only the actions that occur: {options}");
+    assert!(text_of(&browser, "main tbody").await.contains("created application Tautulli"));
+
+    // 11. Every page on a phone; the other sections pass the accessibility basics.
+    let member_path = &member_page[base.len()..];
+    for path in [
+        "/if/admin/", "/if/admin/sources/", "/if/admin/sources/plex/", "/if/admin/sources/new", "/if/admin/applications/",
+        "/if/admin/applications/tautulli/", "/if/admin/applications/new", member_path, "/if/admin/users/", "/if/admin/groups/",
+        "/if/admin/sessions/", "/if/admin/events/", "/if/admin/tokens/", "/if/admin/mappings/", "/if/admin/flows/",
+        "/if/admin/connections/user/", "/if/admin/nowhere",
+    ] {
+        browser.goto(&format!("{base}{path}")).await.unwrap();
+        works_on_a_phone(&browser).await;
+    }
+    // An unknown admin address: a 404 inside the admin layout.
+    assert_eq!(text_of(&browser, "h1").await, "Not found");
+    assert!(browser.find(Locator::Id("admin-nav")).await.is_ok(), "with the admin navigation");
+    for path in ["groups/new", "sessions/", "connections/group/", "flows/"] {
+        browser.goto(&format!("{base}/if/admin/{path}")).await.unwrap();
+        accessibility_basics(&browser).await;
+    }
+    browser.goto(&format!("{base}/if/admin/sources/")).await.unwrap();
+    screenshot(&browser, "admin-sources").await;
+    loaded_only_from(&browser, &[base, &plex]).await;
     browser.close().await.unwrap();
 }

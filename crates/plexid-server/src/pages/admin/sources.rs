@@ -366,8 +366,8 @@ async fn choices(
     values: &SourceForm,
 ) -> Result<Choices, PageError> {
     let all = Window::Offset { limit: 1000, offset: 0 };
-    let mut authentication_flows = vec![(String::new(), "default (default-source-authentication)".to_owned())];
-    let mut enrollment_flows = vec![(String::new(), "default (default-source-enrollment)".to_owned())];
+    let mut authentication_flows = vec![(String::new(), "None".to_owned())];
+    let mut enrollment_flows = vec![(String::new(), "None: people without an account here cannot sign up".to_owned())];
     if admin.actor.can(Permission::new(Action::View, Model::Flow)) {
         let listed = flows::list(state, &admin.actor, &FlowFilter::default(), &[OrderTerm::asc("slug")], all)
             .await
@@ -554,7 +554,18 @@ async fn form_page(
 /// `GET /if/admin/sources/new`.
 pub async fn new_form(State(state): State<AppState>, admin: Admin) -> Result<Response, PageError> {
     permitted(can(&admin, Action::Add))?;
-    form_page(&state, &admin, &SourceForm::new_source(), None, &FieldErrors::default()).await
+    let mut values = SourceForm::new_source();
+    // The flows plexid made at its first start, chosen already.
+    let mut conn = state.store.read();
+    for (slug, field) in [
+        ("default-source-authentication", &mut values.authentication_flow),
+        ("default-source-enrollment", &mut values.enrollment_flow),
+    ] {
+        if let Some(flow) = conn.flow_by_slug(slug).await.map_err(|e| PageError::internal(&e))? {
+            *field = flow.id.0.to_string();
+        }
+    }
+    form_page(&state, &admin, &values, None, &FieldErrors::default()).await
 }
 
 /// `POST /if/admin/sources/new`: creates the source, or shows the form again with its errors.
