@@ -131,6 +131,31 @@ async fn signing_in_through_the_login_page() {
     assert_eq!(text_of(&browser, "h1").await, "friend");
     browser.close().await.unwrap();
 
+    // 2b. Back from Plex's page without approving: the page notices (not stuck on "Opening
+    // Plex…", nor after a reload), and "Try again" starts again in one click.
+    let browser = driver.browser().await;
+    browser.goto(&login).await.unwrap();
+    browser.execute("window.open = function () { return null; };", vec![]).await.unwrap();
+    click(&browser, "#plex-plex").await;
+    browser.wait().at_most(WAIT).for_element(Locator::Id("approve-friend")).await.unwrap();
+    browser.back().await.unwrap();
+    wait_text(&browser, "#plex-status", "was not approved").await;
+    assert!(browser.find(Locator::Id("plex-retry")).await.unwrap().is_displayed().await.unwrap());
+    browser.refresh().await.unwrap();
+    let status = text_of(&browser, "#plex-status").await;
+    let enabled = browser.find(Locator::Id("plex-plex")).await.unwrap().is_enabled().await.unwrap();
+    assert_eq!((status.as_str(), enabled), ("", true), "a reload starts afresh");
+    browser.execute("window.open = function () { return null; };", vec![]).await.unwrap();
+    click(&browser, "#plex-plex").await;
+    browser.wait().at_most(WAIT).for_element(Locator::Id("approve-friend")).await.unwrap();
+    browser.back().await.unwrap();
+    wait_text(&browser, "#plex-status", "was not approved").await;
+    browser.execute("window.open = function () { return null; };", vec![]).await.unwrap();
+    click(&browser, "#plex-retry").await;
+    click(&browser, "#approve-friend").await;
+    wait_for_url(&browser, "/if/user/").await;
+    browser.close().await.unwrap();
+
     // 3. A stranger is told why, with a retry button.
     let browser = driver.browser().await;
     browser.goto(&login).await.unwrap();
@@ -545,5 +570,100 @@ async fn an_administrators_path() {
     browser.goto(&format!("{base}/if/admin/sources/")).await.unwrap();
     screenshot(&browser, "admin-sources").await;
     loaded_only_from(&browser, &[base, &plex]).await;
+    browser.close().await.unwrap();
+}
+
+/// A Plex friend's path: signing in, their applications on the account page (with launch
+/// links, only those that admit them), their browsers ("this browser" marked, another ended),
+/// a second Plex account connected and disconnected while the last one stays, signing out
+/// everywhere, and an application that refuses them: the sign-in page names it, the refusal
+/// says what it admits, and "use another Plex account" signs the owner in and goes on to it.
+/// On a desktop and a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_friends_path() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.plex_accounts();
+    let source = app.plex_source("plex", json!({})).await;
+    app.plex_source("second", json!({})).await;
+    let base = app.base.clone();
+    let flow = app.flow_pk("default-provider-authorization-implicit-consent").await;
+    let proxy = json!({"name": "Overseerr", "authorization_flow": flow, "external_host": "https://overseerr.example.com"});
+    let (status, proxy) = app.post("/api/v3/providers/proxy/", proxy).await;
+    assert_eq!(status, 201, "{proxy}");
+    let rules = |who: &str| json!({"access_relationships": [who], "access_source": source["pk"]});
+    let mut friends = rules("friend");
+    friends["name"] = json!("Overseerr");
+    app.application("overseerr", &proxy["pk"], friends).await;
+    let callback = format!("{base}/if/user/");
+    let owners = app.oauth2_provider("Owner tools", json!({"redirect_uris": callback})).await;
+    let mut owner_only = rules("owner");
+    owner_only["name"] = json!("Owner tools");
+    app.application("owner-tools", &owners["pk"], owner_only).await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+
+    // Signed in from the login page, the friend lands on their account: My applications.
+    browser.goto(&format!("{base}/")).await.unwrap();
+    approve_in_plex_window(&browser, "plex", "friend").await;
+    wait_for_url(&browser, "/if/user/").await;
+    assert_eq!(text_of(&browser, "h1").await, "friend");
+    let apps = text_of(&browser, "#my-apps").await;
+    assert!(apps.contains("Overseerr") && !apps.contains("Owner tools"), "{apps}");
+    let link = browser.find(Locator::LinkText("Overseerr")).await.unwrap();
+    assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://overseerr.example.com"));
+    assert!(text_of(&browser, "section[aria-labelledby=plex-h] tbody").await.contains("friend"));
+
+    // Another browser of theirs: listed, this one marked, the other ended from here.
+    let mut elsewhere = app.sign_in("plex", crate::login::FRIEND).await;
+    browser.refresh().await.unwrap();
+    assert!(text_of(&browser, "#this-browser").await.contains("Chrome on Linux (this browser)"));
+    screenshot(&browser, "account").await;
+    accessibility_basics(&browser).await;
+    works_on_a_phone(&browser).await;
+    click(&browser, "section[aria-labelledby=browsers-h] tr:not(#this-browser) form button").await;
+    wait_text(&browser, ".flash", "That browser is signed out.").await;
+    assert!(app.me(&mut elsewhere).await.is_none(), "the other browser's session ended");
+
+    // The only Plex connection is explained, not offered; a second one connects and goes.
+    assert!(text_of(&browser, "#last-connection").await.contains("how you sign in"));
+    approve_in_plex_window(&browser, "second", "friend").await;
+    let second = "//tr[td[text()='Plex second']]//button";
+    browser.wait().at_most(WAIT).for_element(Locator::XPath(second)).await.unwrap().click().await.unwrap();
+    browser.accept_alert().await.unwrap();
+    wait_text(&browser, ".flash", "Your Plex account is disconnected from Plex second.").await;
+    assert!(browser.find(Locator::Id("last-connection")).await.is_ok());
+
+    // Signing out everywhere ends every browser of theirs.
+    let mut elsewhere = app.sign_in("plex", crate::login::FRIEND).await;
+    click(&browser, "button[name=everywhere]").await;
+    wait_text(&browser, ".flash", "You are signed out of every browser and application.").await;
+    assert!(app.me(&mut elsewhere).await.is_none());
+
+    // An application for the owner only: the sign-in names it; the refusal says what it
+    // admits; another Plex account (the owner's) goes straight on to it.
+    let authorize = format!(
+        "{base}/application/o/authorize/?response_type=code&client_id={}&redirect_uri={}&scope=openid",
+        owners["client_id"].as_str().unwrap(),
+        form_urlencoded::byte_serialize(callback.as_bytes()).collect::<String>()
+    );
+    browser.goto(&authorize).await.unwrap();
+    assert!(text_of(&browser, "#purpose").await.contains("continue to Owner tools"));
+    approve_in_plex_window(&browser, "plex", "friend").await;
+    wait_text(&browser, "h1", "Access denied").await;
+    assert_eq!(
+        text_of(&browser, "#admits").await,
+        "Owner tools admits the Plex server's owner (Plex relationships through Plex plex)."
+    );
+    accessibility_basics(&browser).await;
+    works_on_a_phone(&browser).await;
+    screenshot(&browser, "access-denied").await;
+    click(&browser, "main form button[type=submit]").await;
+    wait_text(&browser, "#purpose", "continue to Owner tools").await;
+    approve_in_plex_window(&browser, "plex", "owner").await;
+    let started = Instant::now();
+    while !browser.current_url().await.unwrap().as_str().starts_with(&format!("{callback}?code=")) {
+        assert!(started.elapsed() < WAIT, "the owner went on to the application");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     browser.close().await.unwrap();
 }
