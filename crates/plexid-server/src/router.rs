@@ -114,7 +114,11 @@ async fn audit_request(State(state): State<AppState>, request: Request, next: Ne
             .chars()
             .take(512)
             .collect(),
-        client_ip: web::client::client_ip(&parts, state.settings.trust_proxy_headers, state.settings.trusted_proxy_hops),
+        client_ip: web::client::client_ip(
+            &parts,
+            state.settings.trust_proxy_headers,
+            state.settings.trusted_proxy_hops,
+        ),
         request_id: uuid::Uuid::new_v4().simple().to_string(),
     };
     crate::service::audit::with_request(info, next.run(Request::from_parts(parts, body))).await

@@ -325,7 +325,8 @@ impl<A: Access> Conn<'_, A> {
 
     /// Whether the source's Plex owner becomes an administrator at their next sign-in.
     pub async fn has_owner_admin_grant(&mut self, source: SourceId) -> StoreResult<bool> {
-        let row = self.fetch_optional("SELECT source_uuid FROM owner_admin_grant WHERE source_uuid = $1", params![source]);
+        let row =
+            self.fetch_optional("SELECT source_uuid FROM owner_admin_grant WHERE source_uuid = $1", params![source]);
         Ok(row.await?.is_some())
     }
 }
@@ -333,7 +334,12 @@ impl<A: Access> Conn<'_, A> {
 impl Conn<'_, ReadWrite> {
     /// Records the names of the source's servers (`(identifier, name)`), replacing those of the
     /// same identifiers; names of servers no longer allowed are dropped.
-    pub async fn set_server_names(&mut self, source: SourceId, allowed: &[String], names: &[(String, String)]) -> StoreResult<()> {
+    pub async fn set_server_names(
+        &mut self,
+        source: SourceId,
+        allowed: &[String],
+        names: &[(String, String)],
+    ) -> StoreResult<()> {
         for (identifier, name) in names.iter().filter(|(id, name)| allowed.contains(id) && !name.is_empty()) {
             self.execute(
                 "INSERT INTO plex_server_name (source_uuid, identifier, name) VALUES ($1, $2, $3) \
@@ -342,7 +348,8 @@ impl Conn<'_, ReadWrite> {
             )
             .await?;
         }
-        let stored = self.fetch_all("SELECT identifier FROM plex_server_name WHERE source_uuid = $1", params![source]).await?;
+        let stored =
+            self.fetch_all("SELECT identifier FROM plex_server_name WHERE source_uuid = $1", params![source]).await?;
         for row in stored {
             let identifier = row.text("identifier")?;
             if !allowed.contains(&identifier) {

@@ -33,18 +33,12 @@ async fn my_applications(state: &AppState, user: &SignedIn) -> Result<String, Pa
     let actor = Actor::User(user.principal.clone());
     let everything = plexid_store::listing::Window::Offset { limit: 200, offset: 0 };
     let order = [plexid_store::listing::OrderTerm::asc("name")];
-    let listed = applications::list_for_user(
-        state,
-        &actor,
-        user.principal.user,
-        &Default::default(),
-        &order,
-        everything,
-    )
-    .await
-    .map_err(|e| PageError::internal(&e))?
-    .map(|l| l.rows)
-    .unwrap_or_default();
+    let listed =
+        applications::list_for_user(state, &actor, user.principal.user, &Default::default(), &order, everything)
+            .await
+            .map_err(|e| PageError::internal(&e))?
+            .map(|l| l.rows)
+            .unwrap_or_default();
     let shown = applications::with_providers(state, listed).await.map_err(|e| PageError::internal(&e))?;
     let items: String = shown
         .iter()
@@ -73,7 +67,11 @@ async fn my_applications(state: &AppState, user: &SignedIn) -> Result<String, Pa
 }
 
 /// `GET /if/user/`.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, user: Option<SignedIn>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Option<SignedIn>,
+) -> Result<Response, PageError> {
     let Some(user) = user else {
         return Ok(Redirect::to(&format!("{LOGIN_PATH}?next={PAGE}")).into_response());
     };

@@ -102,7 +102,13 @@ pub async fn show(
         };
         format!(
             "{flash}<div class=\"card\"><h1>Sign in</h1><p class=\"muted\" id=\"purpose\">{purpose}</p>{}</div>",
-            plex_buttons(&state, &choices, "/api/v3/sources/plex/redeem_token/", query.get("next").map_or("", |_| next.as_str()), "Sign in with")
+            plex_buttons(
+                &state,
+                &choices,
+                "/api/v3/sources/plex/redeem_token/",
+                query.get("next").map_or("", |_| next.as_str()),
+                "Sign in with"
+            )
         )
     };
     let mut response = page(&state, "Sign in", &body, &["plex-login.js"]);

@@ -165,6 +165,19 @@ pub fn choice_label(field: &str, value: &str) -> String {
         ("group_matching_mode", "name_deny") => "Refuse a group whose name a group already has",
         ("policy_engine_mode", "any") => "Any rule admits",
         ("policy_engine_mode", "all") => "Every rule must admit",
+        ("designation", "authentication") => "Signing in",
+        ("designation", "authorization") => "Letting an application in",
+        ("designation", "enrollment") => "Signing up new users",
+        ("designation", "invalidation") => "Signing out",
+        ("designation", "unenrollment") => "Deleting one's account",
+        ("designation", "recovery") => "Account recovery",
+        ("designation", "stage_configuration") => "Setting up a sign-in method",
+        ("authentication", "none") => "Anyone",
+        ("authentication", "require_authenticated") => "Only signed-in people",
+        ("authentication", "require_unauthenticated") => "Only people not signed in",
+        ("authentication", "require_superuser") => "Only administrators",
+        ("authentication", "require_redirect") => "Only when sent there by an application",
+        ("authentication", "require_outpost") => "Only through an outpost",
         _ => return value.to_owned(),
     };
     format!("{label} ({value})")
@@ -181,11 +194,15 @@ mod tests {
 
     #[test]
     fn browsers_by_name() {
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
         assert_eq!(browser(chrome), "Chrome on Linux");
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
         assert_eq!(browser(iphone), "Safari on iOS");
-        assert_eq!(browser("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0"), "Firefox on Windows");
+        assert_eq!(
+            browser("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0"),
+            "Firefox on Windows"
+        );
         assert_eq!(browser("curl/8.5.0"), "curl");
         assert_eq!(browser(""), "Unknown browser");
     }
@@ -210,6 +227,9 @@ mod tests {
             "only people who are all of: members of Demo Server, server 01234567…; members of the group Family; \
              no Plex source is chosen, so the Plex relationships admit nobody"
         );
-        assert_eq!(rule(&AccessRules::default(), PolicyEngineMode::Any, &[], None, &servers), "everyone who can sign in");
+        assert_eq!(
+            rule(&AccessRules::default(), PolicyEngineMode::Any, &[], None, &servers),
+            "everyone who can sign in"
+        );
     }
 }

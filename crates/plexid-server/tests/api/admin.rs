@@ -444,7 +444,10 @@ async fn application_pages(app: &TestApp) {
         html.contains("server_name app.test;") && html.contains("auth/caddy") && html.contains("auth/traefik"),
         "{html}"
     );
-    assert!(html.contains("The owner&#x27;s Plex friends; members of srv-allowed (Plex relationships through"), "{html}");
+    assert!(
+        html.contains("The owner&#x27;s Plex friends; members of srv-allowed (Plex relationships through"),
+        "{html}"
+    );
     assert!(html.contains("href=\"/if/admin/applications/tautulli/edit\""), "{html}");
 
     // Editing: the form is filled from both parts; a refusal of either changes neither.
@@ -638,7 +641,10 @@ async fn user_pages(app: &TestApp) {
 
     // Make the member an administrator, then not: the group list starts on no group, and a
     // change of administrators is asked first; nothing changes until it is confirmed.
-    assert!(html.contains("<select id=\"group\" name=\"group\"><option value=\"\" selected>Choose a group…</option>"), "{html}");
+    assert!(
+        html.contains("<select id=\"group\" name=\"group\"><option value=\"\" selected>Choose a group…</option>"),
+        "{html}"
+    );
     let (_, supers) = app.get("/api/v3/core/groups/?is_superuser=true").await;
     let group = supers["results"][0]["pk"].as_str().unwrap().to_owned();
     let add = format!("{user_page}groups");
@@ -672,7 +678,8 @@ async fn user_pages(app: &TestApp) {
     let (_, owners) = app.get("/api/v3/core/users/?username=owner").await;
     let owner_page = format!("/if/admin/users/{}/", owners["results"][0]["pk"]);
     let own = format!("{owner_page}groups/{group}/remove");
-    let (status, _, location) = browse(app, &mut browser, Method::POST, &own, &[("csrf", &csrf), ("confirm", "yes")]).await;
+    let (status, _, location) =
+        browse(app, &mut browser, Method::POST, &own, &[("csrf", &csrf), ("confirm", "yes")]).await;
     assert_eq!((status.as_u16(), location.as_str()), (303, owner_page.as_str()));
     let (_, html, _) = browse(app, &mut browser, Method::GET, &owner_page, &[]).await;
     assert!(html.contains(&format!("role=\"alert\"><p>{}</p>", html_escape(plexid_core::rules::OWN_ADMIN))), "{html}");
@@ -707,7 +714,10 @@ async fn event_pages(app: &TestApp) {
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?action=login&username=member", &[]).await;
     assert_eq!(status, 200);
     assert!(html.contains("<p class=\"muted\">1 event.</p>"), "{html}");
-    assert!(html.contains("<td>Sign-in (login)</td><td>member</td>") && html.contains("<summary>Context</summary>"), "{html}");
+    assert!(
+        html.contains("<td>Sign-in (login)</td><td>member</td>") && html.contains("<summary>Context</summary>"),
+        "{html}"
+    );
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?action=login", &[]).await;
     assert!(html.contains("<p class=\"muted\">2 events.</p>"), "the owner and the member: {html}");
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?username=nobody", &[]).await;
@@ -722,7 +732,10 @@ async fn event_pages(app: &TestApp) {
     assert_eq!(refused.status, 403, "{}", refused.body);
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/events/?action=login_failed", &[]).await;
     assert!(html.contains("<option value=\"login_failed\" selected>Refused sign-in (login_failed)</option>"), "{html}");
-    assert!(html.contains("<td><span class=\"muted\">Plex:</span> stranger</td><td>Your Plex account does not"), "{html}");
+    assert!(
+        html.contains("<td><span class=\"muted\">Plex:</span> stranger</td><td>Your Plex account does not"),
+        "{html}"
+    );
     let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/", &[]).await;
     assert_eq!(status, 200);
     assert!(html.contains("2 sign-ins</span> · <span class=\"key-refused\">1 refusal"), "{html}");
@@ -1209,3 +1222,41 @@ async fn admin_lists_search_and_page_alike(app: &TestApp) {
     }
 }
 both!(admin_lists_search_and_page_alike, admin_lists_search_and_page_alike);
+
+/// Error pages are in the site's layout (the admin pages' layout, with its navigation, on admin
+/// addresses for administrators); someone without administration rights is told how to get
+/// them and offered Sign out; the account page and the admin pages link to each other.
+async fn error_pages_in_the_layout(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let member = app.sign_in("plex", MEMBER).await;
+    let (status, html, _) = page(app, &member, Method::GET, "/if/admin/", &[]).await;
+    assert_eq!(status, 403);
+    assert!(html.contains("plexid.css") && html.contains("class=\"site-bar\""), "{html}");
+    assert!(html.contains("<h1>No administration rights</h1>") && html.contains("How to get in"), "{html}");
+    assert!(
+        html.contains("<form method=\"post\" action=\"/if/logout/\"") && html.contains(">Sign out</button>"),
+        "{html}"
+    );
+    let (status, html, _) = page(app, &crate::login::Cookies::default(), Method::GET, "/nowhere", &[]).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("plexid.css") && html.contains("<h1>Not found</h1>"), "{html}");
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/nowhere", &[]).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("id=\"admin-nav\"") && html.contains("<h1>Not found</h1>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/groups/new", &[]).await;
+    let csrf = csrf_of(&html);
+    let (_, groups) = app.get("/api/v3/core/groups/?is_superuser=true").await;
+    let members = format!("/if/admin/groups/{}/members", groups["results"][0]["pk"].as_str().unwrap());
+    let (status, html, _) = page(app, &admin, Method::POST, &members, &[("csrf", &csrf), ("username", "nobody")]).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"admin-nav\"") && html.contains("<h1>No such user</h1>"), "{html}");
+    // My account and the admin pages link to each other (for those who may administer).
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/user/", &[]).await;
+    assert!(html.contains("<a href=\"/if/admin/\">Administration</a>"), "{html}");
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/", &[]).await;
+    assert!(html.contains("<a href=\"/if/user/\">My account (owner)</a>"), "{html}");
+    let (_, html, _) = page(app, &member, Method::GET, "/if/user/", &[]).await;
+    assert!(!html.contains("Administration"), "{html}");
+}
+both!(error_pages_in_the_layout, error_pages_in_the_layout);

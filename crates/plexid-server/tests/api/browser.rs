@@ -287,7 +287,6 @@ pub async fn screenshot(browser: &Client, name: &str) {
     }
 }
 
-
 /// Waits until the text of `css` contains `wanted`; returns it.
 pub async fn wait_text(browser: &Client, css: &str, wanted: &str) -> String {
     let started = Instant::now();
@@ -510,7 +509,8 @@ async fn an_administrators_path() {
         "Members of Allowed; members of the group Family (Plex relationships through Plex at home)."
     );
     assert!(text_of(&browser, "#public-url-notice").await.contains("PLEXID_PUBLIC_URL"));
-    let snippet = browser.execute("return document.getElementById('snippet-nginx').textContent;", vec![]).await.unwrap();
+    let snippet =
+        browser.execute("return document.getElementById('snippet-nginx').textContent;", vec![]).await.unwrap();
     let snippet = snippet.as_str().unwrap().to_owned();
     assert!(snippet.contains("server_name tautulli.example.com;") && snippet.contains(base.as_str()), "{snippet}");
     screenshot(&browser, "admin-application").await;
@@ -545,17 +545,33 @@ async fn an_administrators_path() {
     // 10. The audit log offers only what happened, and shows the changes.
     browser.goto(&format!("{base}/if/admin/events/?action=model_created")).await.unwrap();
     accessibility_basics(&browser).await;
-    let options = browser.execute("return Array.from(document.querySelectorAll('#action option')).length;", vec![]).await.unwrap();
+    let options = browser
+        .execute("return Array.from(document.querySelectorAll('#action option')).length;", vec![])
+        .await
+        .unwrap();
     assert!(options.as_u64().unwrap() < 12, "only the actions that occur: {options}");
     assert!(text_of(&browser, "main tbody").await.contains("created application Tautulli"));
 
     // 11. Every page on a phone; the other sections pass the accessibility basics.
     let member_path = &member_page[base.len()..];
     for path in [
-        "/if/admin/", "/if/admin/sources/", "/if/admin/sources/plex/", "/if/admin/sources/new", "/if/admin/applications/",
-        "/if/admin/applications/tautulli/", "/if/admin/applications/new", member_path, "/if/admin/users/", "/if/admin/groups/",
-        "/if/admin/sessions/", "/if/admin/events/", "/if/admin/tokens/", "/if/admin/mappings/", "/if/admin/flows/",
-        "/if/admin/connections/user/", "/if/admin/nowhere",
+        "/if/admin/",
+        "/if/admin/sources/",
+        "/if/admin/sources/plex/",
+        "/if/admin/sources/new",
+        "/if/admin/applications/",
+        "/if/admin/applications/tautulli/",
+        "/if/admin/applications/new",
+        member_path,
+        "/if/admin/users/",
+        "/if/admin/groups/",
+        "/if/admin/sessions/",
+        "/if/admin/events/",
+        "/if/admin/tokens/",
+        "/if/admin/mappings/",
+        "/if/admin/flows/",
+        "/if/admin/connections/user/",
+        "/if/admin/nowhere",
     ] {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         works_on_a_phone(&browser).await;
@@ -587,7 +603,8 @@ async fn a_friends_path() {
     app.plex_source("second", json!({})).await;
     let base = app.base.clone();
     let flow = app.flow_pk("default-provider-authorization-implicit-consent").await;
-    let proxy = json!({"name": "Overseerr", "authorization_flow": flow, "external_host": "https://overseerr.example.com"});
+    let proxy =
+        json!({"name": "Overseerr", "authorization_flow": flow, "external_host": "https://overseerr.example.com"});
     let (status, proxy) = app.post("/api/v3/providers/proxy/", proxy).await;
     assert_eq!(status, 201, "{proxy}");
     let rules = |who: &str| json!({"access_relationships": [who], "access_source": source["pk"]});

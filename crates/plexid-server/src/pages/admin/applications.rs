@@ -14,7 +14,8 @@ use plexid_store::listing::{OrderTerm, Window};
 use serde_json::json;
 
 use super::forms::{
-    checkbox_group, copy_block, copy_inline, csrf_field, form_errors, input, input_with, select, select_hinted, FormData,
+    checkbox_group, copy_block, copy_inline, csrf_field, form_errors, input, input_with, select, select_hinted,
+    FormData,
 };
 use super::{admin_page, confirm_delete_page, done, failure, permitted, with_status, Admin, Posted};
 use crate::api::read_body;
@@ -571,7 +572,11 @@ pub async fn show(
                  configuration; <code>your-app:8080</code> is where the application itself listens.</p>{domain_note}\
                  <h3>nginx</h3>{nginx}<h3>Caddy</h3>{caddy}<h3>Traefik</h3>{traefik}</section>",
                 host = escape(&s.external_host),
-                mode = if s.mode == ProxyMode::ForwardDomain { "every application under a domain" } else { "one application" },
+                mode = if s.mode == ProxyMode::ForwardDomain {
+                    "every application under a domain"
+                } else {
+                    "one application"
+                },
                 nginx = copy_block("snippet-nginx", "the nginx snippet", &snippets::nginx(&target)),
                 caddy = copy_block("snippet-caddy", "the Caddy snippet", &snippets::caddy(&target)),
                 traefik = copy_block("snippet-traefik", "the Traefik snippet", &snippets::traefik(&target)),
@@ -659,7 +664,11 @@ pub async fn secret(
         .filter(|(s, _)| *s == shown.app.slug)
         .map(|(_, secret)| secret);
     let (plexid, notice) = plexid_address(&state, &headers);
-    let setup = shown.provider.as_ref().map(|row| oidc_section(&plexid, &notice, &row.provider, &shown.app)).unwrap_or_default();
+    let setup = shown
+        .provider
+        .as_ref()
+        .map(|row| oidc_section(&plexid, &notice, &row.provider, &shown.app))
+        .unwrap_or_default();
     let secret = match revealed {
         Some(secret) => format!(
             "<p>The client secret, shown only now: copy it into the application's settings.</p>{}",

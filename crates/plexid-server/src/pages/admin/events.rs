@@ -135,8 +135,13 @@ fn summary(e: &plexid_core::model::Event) -> String {
             let users = |way: &str| diff["users"][way].as_array().map_or(0, Vec::len) as u64;
             match (users("add"), users("remove")) {
                 (0, 0) => {
-                    let fields: Vec<&str> = diff.as_object().map(|d| d.keys().map(String::as_str).collect()).unwrap_or_default();
-                    if fields.is_empty() { format!("saved {model}") } else { format!("changed {model}: {}", fields.join(", ")) }
+                    let fields: Vec<&str> =
+                        diff.as_object().map(|d| d.keys().map(String::as_str).collect()).unwrap_or_default();
+                    if fields.is_empty() {
+                        format!("saved {model}")
+                    } else {
+                        format!("changed {model}: {}", fields.join(", "))
+                    }
                 }
                 (added, 0) => format!("{} added to {model}", count(added, "member", "members")),
                 (_, removed) => format!("{} removed from {model}", count(removed, "member", "members")),

@@ -98,9 +98,9 @@ pub async fn show(
          <h3>Providers</h3>{providers}</section>",
         name = escape(&flow.name),
         slug = escape(&flow.slug),
-        title = escape(&flow.title),
-        designation = flow.designation.as_str(),
-        auth = flow.authentication.as_str(),
+        title = escape(&title_in_words(&flow.title)),
+        designation = escape(&crate::pages::text::choice_label("designation", flow.designation.as_str())),
+        auth = escape(&crate::pages::text::choice_label("authentication", flow.authentication.as_str())),
         sources = list(sources, "No source."),
         providers = list(providers, "No provider."),
     );
@@ -109,9 +109,7 @@ pub async fn show(
 
 /// The edit form: `values` is the stored flow, or the submitted one with `errors`.
 fn form_page(state: &AppState, admin: &Admin, slug: &str, values: &Flow, errors: &FieldErrors) -> Response {
-    let choices = |names: &[&str]| -> Vec<(String, String)> {
-        names.iter().map(|n| ((*n).to_owned(), (*n).to_owned())).collect()
-    };
+    let choices = crate::pages::text::choice_options;
     let title = format!("Edit {}", values.name);
     let page = flow_page(slug);
     let body = format!(
@@ -123,18 +121,18 @@ fn form_page(state: &AppState, admin: &Admin, slug: &str, values: &Flow, errors:
         csrf = csrf_field(&admin.csrf),
         name = input("text", "name", "Name", &values.name, "", errors),
         slug_field = input("text", "slug", "Slug", &values.slug, "Sources and providers keep pointing to the flow.", errors),
-        flow_title = input("text", "title", "Title", &values.title, "Shown to people running the flow.", errors),
+        flow_title = input("text", "title", "Title", &values.title, "Shown to people running the flow; %(app)s stands for the application's name.", errors),
         designation = select(
             "designation",
-            "Designation",
-            &choices(FlowDesignation::NAMES),
+            "What it is for (designation)",
+            &choices("designation", FlowDesignation::NAMES),
             values.designation.as_str(),
             errors
         ),
         auth = select(
             "authentication",
             "Who may run it",
-            &choices(FlowAuthentication::NAMES),
+            &choices("authentication", FlowAuthentication::NAMES),
             values.authentication.as_str(),
             errors
         ),
@@ -216,4 +214,13 @@ pub async fn delete(
     let flow = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
     service::delete(&state, &admin.actor, &slug).await.map_err(failure)?;
     Ok(super::done(&state, BASE, &format!("Deleted the flow {}.", flow.name)))
+}
+
+/// A flow's title as people see it: `%(app)s` is the application's name.
+fn title_in_words(title: &str) -> String {
+    if title.contains("%(app)s") {
+        format!("{title} (shown as “{}”)", title.replace("%(app)s", "the application's name"))
+    } else {
+        title.to_owned()
+    }
 }

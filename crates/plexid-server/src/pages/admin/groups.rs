@@ -356,11 +356,9 @@ pub async fn delete(
     let name = service::get(&state, &admin.actor, id, service::MemberDetail::Count).await.map_err(failure)?.group.name;
     match service::delete(&state, &admin.actor, id).await {
         Ok(()) => Ok(done(&state, BASE, &format!("Deleted the group {name}."))),
-        Err(ServiceError::Invalid(errors)) => Ok(super::super::flash::refused(
-            &state,
-            &group_page(id),
-            &errors.messages("non_field_errors").join(" "),
-        )),
+        Err(ServiceError::Invalid(errors)) => {
+            Ok(super::super::flash::refused(&state, &group_page(id), &errors.messages("non_field_errors").join(" ")))
+        }
         Err(other) => Err(failure(other)),
     }
 }

@@ -158,14 +158,8 @@ fn no_rights(state: &AppState, user: &SignedIn) -> Response {
         group = escape(crate::startup::ADMIN_GROUP),
         csrf = forms::csrf_field(&session_service::csrf_token(&user.key)),
     );
-    let mut response = document(
-        state,
-        "No administration rights",
-        &super::account::account_header(&user.principal),
-        &body,
-        &[],
-        "",
-    );
+    let mut response =
+        document(state, "No administration rights", &super::account::account_header(&user.principal), &body, &[], "");
     *response.status_mut() = StatusCode::FORBIDDEN;
     response
 }

@@ -466,7 +466,8 @@ fn form_html(
         Err(message) => message.clone(),
     };
     let kept = !values.token.is_empty() && !errors.is_empty();
-    let plex_status = if kept { "Signed in with Plex (kept from your last try): no need to sign in again." } else { "" };
+    let plex_status =
+        if kept { "Signed in with Plex (kept from your last try): no need to sign in again." } else { "" };
     let owner_admin = if choices.first && editing.is_none() && admin.actor.is_superuser() {
         checkbox(
             "owner_becomes_admin",
@@ -576,10 +577,8 @@ pub async fn create(State(state): State<AppState>, Posted { admin, form }: Poste
         false,
         crate::api::sources::read_source,
     );
-    let extras = service::Extras {
-        server_names: values.server_names.clone(),
-        owner_becomes_admin: values.owner_becomes_admin,
-    };
+    let extras =
+        service::Extras { server_names: values.server_names.clone(), owner_becomes_admin: values.owner_becomes_admin };
     match service::create_with(&state, &admin.actor, changes, errors, extras).await {
         Ok(source) => {
             let mut message = format!("Created the Plex source {}.", source.name);
@@ -617,7 +616,9 @@ pub async fn update(
         crate::api::sources::read_source,
     );
     match service::update_with(&state, &admin.actor, &slug, changes, errors, values.server_names.clone()).await {
-        Ok(source) => Ok(done(&state, &format!("{BASE}{}/", source.slug), &format!("Saved the Plex source {}.", source.name))),
+        Ok(source) => {
+            Ok(done(&state, &format!("{BASE}{}/", source.slug), &format!("Saved the Plex source {}.", source.name)))
+        }
         Err(ServiceError::Invalid(errors)) => form_page(&state, &admin, &values, Some(&slug), &errors).await,
         Err(other) => Err(failure(other)),
     }
@@ -633,13 +634,20 @@ pub async fn confirm_delete(
     let (source, usage) = service::usage(&state, &admin.actor, &slug).await.map_err(failure)?;
     let mut consequences = Vec::new();
     if !usage.user_connections.is_empty() {
-        consequences.push(format!("{} deleted", count(usage.user_connections.len() as u64, "user connection is", "user connections are")));
+        consequences.push(format!(
+            "{} deleted",
+            count(usage.user_connections.len() as u64, "user connection is", "user connections are")
+        ));
     }
     if !usage.group_connections.is_empty() {
-        consequences.push(format!("{} deleted", count(usage.group_connections.len() as u64, "group connection is", "group connections are")));
+        consequences.push(format!(
+            "{} deleted",
+            count(usage.group_connections.len() as u64, "group connection is", "group connections are")
+        ));
     }
     if !usage.users.is_empty() {
-        consequences.push(format!("{} their link to this source", count(usage.users.len() as u64, "user loses", "users lose")));
+        consequences
+            .push(format!("{} their link to this source", count(usage.users.len() as u64, "user loses", "users lose")));
     }
     let list = if consequences.is_empty() {
         "<p>Nothing else is deleted with it.</p>".to_owned()

@@ -77,7 +77,10 @@ fn form_page(state: &AppState, admin: &Admin, form: &FormData, errors: &FieldErr
         expiring = select_hinted(
             "expires_in",
             "Expires",
-            &EXPIRY_CHOICES.iter().map(|(value, label, _)| ((*value).to_owned(), (*label).to_owned())).collect::<Vec<_>>(),
+            &EXPIRY_CHOICES
+                .iter()
+                .map(|(value, label, _)| ((*value).to_owned(), (*label).to_owned()))
+                .collect::<Vec<_>>(),
             form.get("expires_in").unwrap_or(DEFAULT_EXPIRY),
             "When the token stops working (it can be revoked any time before).",
             errors

@@ -6,8 +6,8 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use plexid_core::permission::{Action, Model};
 use plexid_core::model::UserChanges;
+use plexid_core::permission::{Action, Model};
 use plexid_core::{FieldErrors, GroupId, Permission, UserId};
 use plexid_store::listing::OrderTerm;
 use plexid_store::users::UserFilter;
@@ -165,7 +165,11 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
     };
     let activation = if revoke {
         let (value, label, note) = if user.is_active {
-            ("off", "Deactivate", "A deactivated user cannot sign in or use any application; their sign-ins stop working.")
+            (
+                "off",
+                "Deactivate",
+                "A deactivated user cannot sign in or use any application; their sign-ins stop working.",
+            )
         } else {
             ("on", "Activate", "Activated, they can sign in again.")
         };
