@@ -3,7 +3,8 @@
 //! last one: it is how they sign in), their signed-in browsers ("this browser" marked, each
 //! with End), signing out here or everywhere, and a link to the admin pages for administrators.
 
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, OptionalFromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -179,28 +180,29 @@ pub async fn show(
     Ok(response)
 }
 
-/// The form of a signed-in person's own page: refused unless it carries the session's CSRF
-/// token.
-fn check_csrf(user: &SignedIn, form: &OwnForm) -> Result<(), PageError> {
-    if form.csrf == sessions::csrf_token(&user.key) {
-        Ok(())
-    } else {
-        Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "Request refused",
-            message: "This form did not come from plexid's page. Please open the page again and resend it.".into(),
-        })
+/// A form the signed-in person posted from their own page: read only when it carries their
+/// session's CSRF token (else a 403 page); not signed in, the login page.
+pub struct OwnPost(SignedIn);
+
+impl FromRequest<AppState> for OwnPost {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let user = <SignedIn as OptionalFromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some(user) = user else {
+            return Err(Redirect::to(&format!("{LOGIN_PATH}?next={PAGE}")).into_response());
+        };
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let form = super::admin::forms::FormData::parse(&body);
+        if form.get("csrf") != Some(sessions::csrf_token(&user.key).as_str()) {
+            return Err(PageError::not_our_form().into_response());
+        }
+        Ok(OwnPost(user))
     }
-}
-
-#[derive(Deserialize)]
-pub struct OwnForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-fn signed_out() -> Response {
-    Redirect::to(&format!("{LOGIN_PATH}?next={PAGE}")).into_response()
 }
 
 /// `POST /if/user/sessions/{id}/end`: ends one of the person's own browsers (this one: signs
@@ -208,11 +210,8 @@ fn signed_out() -> Response {
 pub async fn end_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    user: Option<SignedIn>,
-    Form(form): Form<OwnForm>,
+    OwnPost(user): OwnPost,
 ) -> Result<Response, PageError> {
-    let Some(user) = user else { return Ok(signed_out()) };
-    check_csrf(&user, &form)?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| PageError::not_found())?;
     if id == user.session {
         sessions::end(&state, &user.key).await.map_err(|e| PageError::internal(&e))?;
@@ -231,11 +230,8 @@ pub async fn end_session(
 pub async fn disconnect(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    user: Option<SignedIn>,
-    Form(form): Form<OwnForm>,
+    OwnPost(user): OwnPost,
 ) -> Result<Response, PageError> {
-    let Some(user) = user else { return Ok(signed_out()) };
-    check_csrf(&user, &form)?;
     let id = id.parse::<i64>().map(plexid_core::UserConnectionId).map_err(|_| PageError::not_found())?;
     let account = login::account(&state, user.principal.user).await.map_err(|e| PageError::internal(&e))?;
     let Some((_, source, _)) = account.connections.iter().find(|(c, ..)| c.id == id) else {

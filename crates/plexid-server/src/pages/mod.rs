@@ -153,6 +153,15 @@ impl PageError {
         }
     }
 
+    /// A form that did not carry this session's CSRF token.
+    pub fn not_our_form() -> Self {
+        PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "Request refused",
+            message: "This form did not come from plexid's page. Please open the page again and resend it.".into(),
+        }
+    }
+
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "page failed");
         PageError {

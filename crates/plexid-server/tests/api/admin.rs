@@ -44,19 +44,7 @@ async fn page(
     path: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, String, String) {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut request = client
-        .request(method, format!("{}{path}", app.base))
-        .header("Cookie", cookies.header())
-        .header("Accept", "text/html");
-    if !form.is_empty() {
-        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        request = request.header("Content-Type", "application/x-www-form-urlencoded").body(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
-    (status, response.text().await.unwrap(), location)
+    browse(app, &mut cookies.clone(), method, path, form).await
 }
 
 /// [`page`] as a browser that keeps the cookies the answer sets (a message for the next page, a

@@ -192,11 +192,7 @@ impl Admin {
         if form.get("csrf") == Some(self.csrf.as_str()) {
             Ok(())
         } else {
-            Err(PageError {
-                status: StatusCode::FORBIDDEN,
-                title: "Request refused",
-                message: "This form did not come from plexid's page. Please open the page again and resend it.".into(),
-            })
+            Err(PageError::not_our_form())
         }
     }
 }
