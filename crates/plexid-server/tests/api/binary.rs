@@ -113,6 +113,10 @@ async fn the_demo_signs_people_in_and_logs_no_token() {
     let url = first.split("open ").nth(1).unwrap().split('/').take(3).collect::<Vec<_>>().join("/");
     let rest: Vec<String> = lines.by_ref().take(7).map(Result::unwrap).collect();
     assert!(rest.iter().any(|l| l.contains("demo-stranger")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains(&format!("{url}/if/admin/"))),
+        "the banner points at the admin pages: {rest:?}"
+    );
     let client = reqwest::Client::new();
     let redeem = |token: &'static str| {
         client
@@ -133,6 +137,22 @@ async fn the_demo_signs_people_in_and_logs_no_token() {
         let body = answer.text().await.unwrap();
         assert!(!body.contains("-token"), "{body}");
     }
+    // The demo server's owner was made an administrator at their first sign-in.
+    let owner = redeem("demo-owner-token").await.unwrap();
+    let session = owner.headers().get_all("set-cookie").iter().find_map(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|c| c.split(';').next())
+            .filter(|c| c.starts_with("plexid_session="))
+            .map(str::to_owned)
+    });
+    let me =
+        client.get(format!("{url}/api/v3/core/users/me/")).header("Cookie", session.unwrap()).send().await.unwrap();
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(
+        (me["user"]["username"].as_str(), me["user"]["is_superuser"].as_bool()),
+        (Some("demo-owner"), Some(true))
+    );
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
     let logs = logs.join().unwrap();
