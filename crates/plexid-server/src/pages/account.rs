@@ -151,13 +151,13 @@ pub async fn show(
     let apps = my_applications(&state, &user).await?;
     let message = flash::take(&state, &headers);
     let body = format!(
-        "{flash}<div class=\"card\"><h1>{username}</h1><p class=\"muted\">{name} {email}</p>\
+        "{flash}<h1>{username}</h1><section class=\"card\" aria-labelledby=\"apps-h\"><h2 id=\"apps-h\">My applications</h2>{apps}</section>\
+         <div class=\"card\"><h2>Your account</h2><p class=\"muted\">{name} {email}</p>\
          <form class=\"inline\" method=\"post\" action=\"/if/logout/\">{csrf}\
          <button type=\"submit\" class=\"secondary\">Sign out</button> \
          <button type=\"submit\" class=\"secondary\" name=\"everywhere\" value=\"on\">Sign out everywhere</button></form>\
          <p class=\"muted\">Signing out ends the applications you opened from this browser too; \
          “everywhere” ends every browser and application you are signed in to.</p></div>\
-         <section class=\"card\" aria-labelledby=\"apps-h\"><h2 id=\"apps-h\">My applications</h2>{apps}</section>\
          <section class=\"card\" aria-labelledby=\"plex-h\"><h2 id=\"plex-h\">Plex connections</h2>\
          <table class=\"stack\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Access</th>\
          <th scope=\"col\">Status</th><th scope=\"col\"><span class=\"sr-only\">Action</span></th></tr></thead>\

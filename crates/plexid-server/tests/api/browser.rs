@@ -261,7 +261,7 @@ pub async fn accessibility_basics(browser: &Client) {
 /// The page fits a phone's width (390 CSS pixels): nothing makes the whole page scroll
 /// sideways (wide tables scroll inside their own box). The window is restored afterwards.
 pub async fn fits_a_phone(browser: &Client) {
-    browser.set_window_size(390, 844).await.unwrap();
+    phone_width(browser).await;
     let overflow = browser
         .execute(
             r#"var w = document.documentElement.clientWidth, wide = [];
@@ -275,6 +275,20 @@ pub async fn fits_a_phone(browser: &Client) {
         .unwrap();
     browser.set_window_size(1000, 800).await.unwrap();
     assert_eq!(overflow[0], json!(0), "the page scrolls sideways on a phone: {overflow}");
+}
+
+/// Makes the window a phone's (390 CSS pixels wide) and waits until the page is laid out so.
+async fn phone_width(browser: &Client) {
+    browser.set_window_size(390, 844).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let width = browser.execute("return document.documentElement.clientWidth;", vec![]).await.unwrap();
+        if width.as_u64().is_some_and(|w| w <= 390) {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the window did not narrow: {width}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Saves a screenshot of the page as `docs/screenshots/NAME.png` when `PLEXID_SCREENSHOTS` names
@@ -326,7 +340,7 @@ async fn value_of(browser: &Client, id: &str) -> String {
 /// the admin navigation is folded behind its Menu button until that is pressed.
 pub async fn works_on_a_phone(browser: &Client) {
     fits_a_phone(browser).await;
-    browser.set_window_size(390, 844).await.unwrap();
+    phone_width(browser).await;
     let small = browser
         .execute(
             r#"var small = [];
@@ -353,7 +367,8 @@ pub async fn works_on_a_phone(browser: &Client) {
         click(browser, "#menu-toggle").await;
     }
     browser.set_window_size(1000, 800).await.unwrap();
-    assert_eq!(small[0], json!([]), "tap targets under 44 px on a phone");
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(small[0], json!([]), "tap targets under 44 px on a phone at {url}");
     assert_eq!(small[1], json!([true, true]), "the admin navigation is folded behind Menu on a phone");
 }
 
@@ -513,6 +528,7 @@ async fn an_administrators_path() {
         browser.execute("return document.getElementById('snippet-nginx').textContent;", vec![]).await.unwrap();
     let snippet = snippet.as_str().unwrap().to_owned();
     assert!(snippet.contains("server_name tautulli.example.com;") && snippet.contains(base.as_str()), "{snippet}");
+    browser.execute("document.getElementById('setup').scrollIntoView();", vec![]).await.unwrap();
     screenshot(&browser, "admin-application").await;
     accessibility_basics(&browser).await;
     let (copied, said) = copy(&browser, "snippet-nginx").await;

@@ -177,7 +177,7 @@ pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<St
             "<form method=\"post\" action=\"{page}active\" class=\"actions\">{csrf}\
              <input type=\"hidden\" name=\"active\" value=\"{value}\">\
              <button type=\"submit\" class=\"{class}\">{label}</button> <span class=\"muted\">{note}</span></form>",
-            class = if user.is_active { "danger" } else { "secondary" },
+            class = if user.is_active { "secondary small" } else { "small" },
         )
     } else {
         String::new()
