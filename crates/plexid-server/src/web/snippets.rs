@@ -60,6 +60,11 @@ impl<'a> Target<'a> {
     fn is_https(&self) -> bool {
         self.app_url.starts_with("https://")
     }
+
+    /// The port the application's address names (`http://app.localhost:8081`), if any.
+    fn port(&self) -> Option<u16> {
+        url::Url::parse(self.app_url).ok()?.port()
+    }
 }
 
 /// nginx `lower_snake` variable name of a header (`$upstream_http_x_authentik_username`).
@@ -69,10 +74,10 @@ fn nginx_var(header: &str) -> String {
 
 /// An nginx server block protecting the application with `auth_request`.
 pub fn nginx(t: &Target<'_>) -> String {
-    let listen = if t.is_https() {
-        "listen 443 ssl;\n    # ssl_certificate …; ssl_certificate_key …;"
-    } else {
-        "listen 80;"
+    // The port the application's address names, else the scheme's.
+    let listen = match (t.is_https(), t.port()) {
+        (true, port) => format!("listen {} ssl;\n    # ssl_certificate …; ssl_certificate_key …;", port.unwrap_or(443)),
+        (false, port) => format!("listen {};", port.unwrap_or(80)),
     };
     let mut identity = String::new();
     for header in IDENTITY_HEADERS {
@@ -151,6 +156,14 @@ mod tests {
         for header in IDENTITY_HEADERS {
             assert!(text.contains(&format!("proxy_set_header {header} $")), "{header}");
         }
+    }
+
+    #[test]
+    fn nginx_listens_on_the_port_the_address_names() {
+        let t = |app_url| Target { plexid: "http://127.0.0.1:9000", app_url, upstream: "app:80" };
+        assert!(nginx(&t("http://app.localhost:8081")).contains("    listen 8081;\n"));
+        assert!(nginx(&t("http://app.localhost")).contains("    listen 80;\n"));
+        assert!(nginx(&t("https://app.example.com:8443")).contains("    listen 8443 ssl;\n"));
     }
 
     #[test]

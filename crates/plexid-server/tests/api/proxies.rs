@@ -86,7 +86,7 @@ fn nginx(port: u16, upstream: u16, plexid: &str) -> Proxy {
     let app_url = format!("http://app.localhost:{port}");
     let upstream_address = format!("127.0.0.1:{upstream}");
     let app_block = snippets::nginx(&snippet_target(plexid, &app_url, &upstream_address))
-        .replace("listen 80;", &format!("listen 127.0.0.1:{port} default_server;"));
+        .replace(&format!("listen {port};"), &format!("listen 127.0.0.1:{port} default_server;"));
     let config = format!(
         r#"
 daemon off;
