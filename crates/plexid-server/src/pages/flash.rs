@@ -35,7 +35,7 @@ fn with_message(state: &AppState, to: &str, message: &str) -> Response {
 
 /// The message waiting for this request's page, if any (a forged or stale cookie is none).
 pub fn take(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let value = cookies::read(headers, cookies::FLASH)?;
+    let value = cookies::read_own(headers, &state.settings, cookies::FLASH)?;
     state.secrets.decrypt(&value).ok()
 }
 

@@ -111,7 +111,7 @@ async fn the_demo_signs_people_in_and_logs_no_token() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let url = first.split("open ").nth(1).unwrap().split('/').take(3).collect::<Vec<_>>().join("/");
-    let rest: Vec<String> = lines.by_ref().take(7).map(Result::unwrap).collect();
+    let rest: Vec<String> = lines.by_ref().take(10).map(Result::unwrap).collect();
     assert!(rest.iter().any(|l| l.contains("demo-stranger")), "{rest:?}");
     assert!(
         rest.iter().any(|l| l.contains(&format!("{url}/if/admin/"))),

@@ -658,7 +658,7 @@ pub async fn secret(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let shown = service::get(&state, &admin.actor, &slug).await.map_err(failure)?;
-    let revealed = cookies::read(&headers, cookies::REVEAL)
+    let revealed = cookies::read_own(&headers, &state.settings, cookies::REVEAL)
         .and_then(|value| state.secrets.decrypt(&value).ok())
         .and_then(|value| value.split_once('\n').map(|(s, secret)| (s.to_owned(), secret.to_owned())))
         .filter(|(s, _)| *s == shown.app.slug)
