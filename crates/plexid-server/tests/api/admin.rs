@@ -873,7 +873,7 @@ async fn oidc_application_pages(app: &TestApp) {
     assert_eq!(status, 200);
     let client_id = stored["client_id"].as_str().unwrap();
     assert!(html.contains(&format!("<code id=\"oidc-client-id\">{client_id}</code>")), "{html}");
-    assert!(html.contains("data-copy=\"oidc-client-id\"") && html.contains("id=\"public-url-notice\""), "{html}");
+    assert!(html.contains("data-copy=\"oidc-client-id\"") && !html.contains("id=\"public-url-notice\""), "{html}");
     // Once the application's page was shown, the secret is gone from the browser too.
     let (_, html, _) = browse(app, &mut browser, Method::GET, "/if/admin/applications/rp/secret", &[]).await;
     assert!(!html.contains(&secret) && html.contains("is not kept in full"), "{html}");
@@ -1248,3 +1248,21 @@ async fn error_pages_in_the_layout(app: &TestApp) {
     assert!(!html.contains("Administration"), "{html}");
 }
 both!(error_pages_in_the_layout, error_pages_in_the_layout);
+
+/// Without `PLEXID_PUBLIC_URL` (as a newcomer starts plexid), the forward-auth form says first
+/// that it is needed, and an OpenID Connect application's endpoints say what address they
+/// assumed.
+async fn public_url_notice(app: &TestApp) {
+    setup(app).await;
+    let admin = admin_cookies(app).await;
+    let (status, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/new", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"public-url-notice\"") && html.contains("PLEXID_PUBLIC_URL"), "{html}");
+    let provider = app.oauth2_provider("RP", json!({})).await;
+    app.application("rp", &provider["pk"], json!({})).await;
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/applications/rp/", &[]).await;
+    assert!(html.contains("id=\"public-url-notice\""), "{html}");
+    assert!(html.contains(&format!("<code id=\"oidc-issuer\">{}/application/o/rp/</code>", app.base)), "{html}");
+    assert!(!html.contains("PLEXID_PUBLIC_URL/"), "no placeholder address: {html}");
+}
+both!(public_url_notice, public_url_notice, settings(|s: &mut plexid_server::config::Settings| s.public_url = None));

@@ -384,8 +384,17 @@ async fn fill_choices(state: &AppState, admin: &Admin, values: &mut AppForm) -> 
 }
 
 fn form_page(state: &AppState, admin: &Admin, target: &FormTarget, values: &AppForm, errors: &FieldErrors) -> Response {
+    // Forward-auth cannot work until plexid knows its public address: said before the form.
+    let notice = if state.settings.public_url.is_none() && values.provider_kind() == Some(ProviderKind::Proxy) {
+        format!(
+            "<div class=\"notice\" role=\"note\" id=\"public-url-notice\"><p>{}</p></div>",
+            escape(crate::service::forward_auth::NEEDS_PUBLIC_URL)
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<p><a href=\"{BASE}\">Applications</a></p><h1>{title}</h1>{form}",
+        "<p><a href=\"{BASE}\">Applications</a></p><h1>{title}</h1>{notice}{form}",
         title = escape(&target.title),
         form = form_html(admin, target, values, errors)
     );
