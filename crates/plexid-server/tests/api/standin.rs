@@ -1,0 +1,558 @@
+//! Issue 18's last check: one table of sign-in scenarios, run through the real plexid login
+//! against two plex.tv stand-ins — `fake-plex` and `compat/plex_standin` (Python, written only
+//! from the public descriptions of plex.tv in `plex-tv-wire.md`, sharing no code with plexid) —
+//! on the same database engine. Every scenario's outcome (HTTP status, error code,
+//! `Retry-After`, where the browser goes next, whether anything was written, the relationship
+//! stored on the connection) must be the same against both stand-ins and equal the outcome the
+//! table expects. The stand-in serves plex.tv, clients.plex.tv and community.plex.tv on three
+//! ports, so the hosts plexid asks are checked too; faults on it can be limited to one account's
+//! calls (the person's or the owner's).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use fake_plex::{Account, Fault, FakePlex, Resource, Server, GRAPHQL_PATH};
+use plexid_core::login::Relationship;
+use plexid_server::config::Settings;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp};
+use crate::login::{Cookies, FRIEND, MEMBER, OWNER, SERVER_ID, STRANGER};
+use crate::plex_tv::{CLAIMER, INVITED, KID, REQUESTER};
+use crate::process::Group;
+
+/// A full account in the owner's Plex Home the owner shares nothing with.
+const HOUSEMATE: u64 = 1014;
+/// A full account in the owner's Plex Home with an accepted share of the allowed server.
+const HOUSEMATE_MEMBER: u64 = 1015;
+/// A member whose share the owner removes before the sweep.
+const LEAVER: u64 = 1016;
+
+/// The world both stand-ins are given: (Plex id, username or a managed user's title, managed).
+const PERSONAS: [(u64, &str, bool); 11] = [
+    (OWNER, "owner", false),
+    (MEMBER, "member", false),
+    (FRIEND, "friend", false),
+    (STRANGER, "stranger", false),
+    (INVITED, "invited", false),
+    (REQUESTER, "requester", false),
+    (CLAIMER, "claimer", false),
+    (KID, "Kid", true),
+    (HOUSEMATE, "housemate", false),
+    (HOUSEMATE_MEMBER, "housemember", false),
+    (LEAVER, "leaver", false),
+];
+/// Accepted shares of the allowed server (the owner's).
+const ACCEPTED: [u64; 4] = [MEMBER, KID, HOUSEMATE_MEMBER, LEAVER];
+/// Invitations to it not accepted yet.
+const PENDING: [u64; 1] = [INVITED];
+/// The owner's Plex Home.
+const HOME: [u64; 3] = [KID, HOUSEMATE, HOUSEMATE_MEMBER];
+
+/// A plex.tv call made to fail, and whose call it is.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    /// `/api/v2/user` with the person's token (the owner's facts already known).
+    PersonUser,
+    /// `/api/v2/resources` with the person's token (the owner's facts already known).
+    PersonResources,
+    /// `/api/v2/user` with the owner's token.
+    OwnerUser,
+    /// The owner's accepted shares (`clients.plex.tv`) and the older XML list of the server.
+    OwnerShares,
+    /// The owner's friends: community GraphQL (`/api/v2/friends` answers 410 anyway).
+    OwnerFriends,
+}
+
+/// How it fails.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Status500,
+    Hang,
+    Garbage,
+    RateLimited(Option<u64>),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum How {
+    /// `POST redeem_token` with the person's token.
+    Redeem,
+    /// The PIN flow as the login page runs it: create, approve in "the Plex window", poll, redeem.
+    Pin,
+    /// Polling a PIN plex.tv never made.
+    UnknownPin,
+}
+
+struct Scenario {
+    name: String,
+    who: u64,
+    how: How,
+    fault: Option<(Call, Mode)>,
+    expect: Outcome,
+}
+
+/// What a sign-in came to, as far as the person and the database are concerned.
+#[derive(Clone, Debug, PartialEq)]
+struct Outcome {
+    status: u16,
+    code: Option<String>,
+    retry_after: Option<String>,
+    /// Where the browser goes next: "user" (signed in), "enrollment" (asked for a username).
+    next: Option<&'static str>,
+    /// Whether users, connections or sessions changed.
+    wrote: bool,
+    /// The relationship stored on the connection after a successful sign-in.
+    relationship: Option<Relationship>,
+}
+
+fn relationship(owner: bool, home: bool, friend: bool, member: bool) -> Relationship {
+    let servers = if member { vec![SERVER_ID.to_owned()] } else { vec![] };
+    Relationship { owner, home, friend, servers }
+}
+
+fn admitted(relationship: Relationship) -> Outcome {
+    Outcome { status: 200, code: None, retry_after: None, next: Some("user"), wrote: true, relationship: Some(relationship) }
+}
+
+fn enrolls() -> Outcome {
+    Outcome { status: 200, code: None, retry_after: None, next: Some("enrollment"), wrote: false, relationship: None }
+}
+
+fn refused(code: &str) -> Outcome {
+    Outcome { status: 403, code: Some(code.into()), retry_after: None, next: None, wrote: false, relationship: None }
+}
+
+fn failed(mode: Mode) -> Outcome {
+    let (status, code, retry_after) = match mode {
+        Mode::RateLimited(after) => (503, "plex_rate_limited", Some(after.unwrap_or(30).to_string())),
+        _ => (502, "plex_unavailable", None),
+    };
+    Outcome { status, code: Some(code.into()), retry_after, next: None, wrote: false, relationship: None }
+}
+
+/// The table. Managed Home users are the `home` relationship (never `friend`); Home alone does
+/// not admit to a source (owner, friends, members of allowed servers), a share does.
+fn scenarios() -> Vec<Scenario> {
+    let plain = |name: &str, who: u64, how: How, expect: Outcome| Scenario {
+        name: name.into(),
+        who,
+        how,
+        fault: None,
+        expect,
+    };
+    let mut table = vec![
+        plain("owner", OWNER, How::Redeem, admitted(relationship(true, true, false, true))),
+        plain("member by the owner's accepted share", MEMBER, How::Redeem, admitted(relationship(false, false, false, true))),
+        plain("member through the PIN flow", MEMBER, How::Pin, admitted(relationship(false, false, false, true))),
+        Scenario {
+            expect: Outcome { status: 404, code: Some("1020".into()), ..refused("") },
+            ..plain("an unknown PIN is 404", MEMBER, How::UnknownPin, refused(""))
+        },
+        plain("pending share refused", INVITED, How::Redeem, refused("not_allowed")),
+        plain("accepted friend from GraphQL, /api/v2/friends 410", FRIEND, How::Redeem, admitted(relationship(false, false, true, false))),
+        plain("pending friend request refused", REQUESTER, How::Redeem, refused("not_allowed")),
+        plain("server identifier claimed (owned: true) refused", CLAIMER, How::Redeem, refused("server_claimed")),
+        plain("managed Home user with a share: Home member, asked for a username", KID, How::Redeem, enrolls()),
+        plain("Home member without a share refused", HOUSEMATE, How::Redeem, refused("not_allowed")),
+        plain("Home member with a share", HOUSEMATE_MEMBER, How::Redeem, admitted(relationship(false, true, false, true))),
+        plain("stranger refused", STRANGER, How::Redeem, refused("not_allowed")),
+    ];
+    let calls = [
+        (Call::PersonUser, MEMBER),
+        (Call::PersonResources, STRANGER),
+        (Call::OwnerUser, MEMBER),
+        (Call::OwnerShares, MEMBER),
+        (Call::OwnerFriends, STRANGER),
+    ];
+    let modes = [Mode::Status500, Mode::Hang, Mode::Garbage, Mode::RateLimited(Some(120)), Mode::RateLimited(None)];
+    for (call, who) in calls {
+        for mode in modes {
+            table.push(Scenario {
+                name: format!("{call:?} fails ({mode:?})"),
+                who,
+                how: How::Redeem,
+                fault: Some((call, mode)),
+                expect: failed(mode),
+            });
+        }
+    }
+    table.push(plain("the member who will leave", LEAVER, How::Redeem, admitted(relationship(false, false, false, true))));
+    table
+}
+
+/// The Python stand-in, running (its process group is killed when this is dropped).
+struct Standin {
+    _group: Group,
+    api: String,
+    clients: String,
+    community: String,
+    world: Value,
+    config: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Standin {
+    fn start(world: Value) -> Standin {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../compat/plex_standin/standin.py");
+        let config = std::env::temp_dir().join(format!("plex-standin-{}.json", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&config, world.to_string()).unwrap();
+        let mut command = Command::new("python3");
+        command.arg(&script).arg("--config").arg(&config).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut group = Group::spawn(&mut command).expect("python3 starts the stand-in");
+        let mut line = String::new();
+        BufReader::new(group.child().stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let urls: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("the stand-in's first line {line:?}: {e}"));
+        let url = |host: &str| urls[host].as_str().unwrap().to_owned();
+        Standin {
+            api: url("api"),
+            clients: url("clients"),
+            community: url("community"),
+            _group: group,
+            world,
+            config,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn token(&self, who: u64) -> String {
+        let accounts = self.world["accounts"].as_array().unwrap();
+        accounts.iter().find(|a| a["id"] == who).unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn control(&self, method: Method, path: &str, body: Value) {
+        let url = format!("{}/_standin/{path}", self.api);
+        let answer = self.http.request(method, url).body(body.to_string()).send().await.unwrap();
+        assert!(answer.status().is_success(), "stand-in {path}: {}", answer.status());
+    }
+
+    /// Replaces the stand-in's world (the file it started from stays as it was).
+    async fn set_world(&mut self, world: Value) {
+        self.control(Method::PUT, "config", world.clone()).await;
+        self.world = world;
+    }
+
+    fn settings(&self, settings: &mut Settings) {
+        settings.plex_api_url = self.api.clone();
+        settings.plex_clients_url = Some(self.clients.clone());
+        settings.plex_community_url = Some(self.community.clone());
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+/// The world as the Python stand-in's JSON.
+fn standin_world() -> Value {
+    let accounts: Vec<Value> = PERSONAS
+        .iter()
+        .map(|&(id, name, managed)| {
+            let token = format!("standin-{id}-{}", uuid::Uuid::new_v4().simple());
+            if managed {
+                json!({"id": id, "title": name, "managed": true, "token": token})
+            } else {
+                json!({"id": id, "username": name, "title": name, "email": format!("{name}@example.test"), "token": token})
+            }
+        })
+        .collect();
+    let shares: Vec<Value> = ACCEPTED
+        .iter()
+        .map(|&who| json!({"server": SERVER_ID, "with": who, "accepted": true}))
+        .chain(PENDING.iter().map(|&who| json!({"server": SERVER_ID, "with": who, "accepted": false})))
+        .collect();
+    json!({
+        "accounts": accounts,
+        "servers": [
+            {"machineIdentifier": SERVER_ID, "name": "Allowed", "owner": OWNER},
+            {"machineIdentifier": "srv-other", "name": "Other", "owner": STRANGER},
+        ],
+        "devices": [{"account": CLAIMER, "name": "Allowed", "clientIdentifier": SERVER_ID, "provides": "server"}],
+        "shares": shares,
+        "friends": [
+            {"from": OWNER, "to": FRIEND, "status": "accepted"},
+            {"from": REQUESTER, "to": OWNER, "status": "pending"},
+            {"from": OWNER, "to": INVITED, "status": "pending"},
+        ],
+        "homes": [{"admin": OWNER, "members": HOME}],
+        "switches": {"friends_v2": "gone", "home_shape": "object", "no_home": "404"},
+        "faults": [],
+    })
+}
+
+/// The same world on `fake-plex`.
+fn fake_world(plex: &FakePlex) {
+    for (id, name, managed) in PERSONAS {
+        plex.add_account(if managed { Account::managed(id, name) } else { Account::new(id, name) });
+    }
+    plex.add_server(Server::new("Allowed", SERVER_ID, OWNER));
+    plex.add_server(Server::new("Other", "srv-other", STRANGER));
+    for who in ACCEPTED {
+        plex.share_server(SERVER_ID, who);
+    }
+    for who in PENDING {
+        plex.invite_to_server(SERVER_ID, who);
+    }
+    plex.add_friend(OWNER, FRIEND);
+    plex.add_friend_request(REQUESTER, OWNER);
+    plex.add_friend_request(OWNER, INVITED);
+    for who in HOME {
+        plex.add_home_member(OWNER, who);
+    }
+    let claimed = Resource { name: "Allowed".into(), client_identifier: SERVER_ID.into(), provides: "server".into() };
+    plex.add_resource(CLAIMER, claimed);
+}
+
+/// One of the two stand-ins, and the plexid talking to it.
+enum Plex<'a> {
+    Fake(&'a FakePlex),
+    Standin(&'a mut Standin),
+}
+
+impl Plex<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Plex::Fake(_) => "fake-plex",
+            Plex::Standin(_) => "plex_standin",
+        }
+    }
+
+    fn token(&self, who: u64) -> String {
+        match self {
+            Plex::Fake(plex) => plex.token_of(who).unwrap(),
+            Plex::Standin(standin) => standin.token(who),
+        }
+    }
+
+    fn api(&self) -> String {
+        match self {
+            Plex::Fake(plex) => plex.url(),
+            Plex::Standin(standin) => standin.api.clone(),
+        }
+    }
+
+    async fn fail(&mut self, call: Call, mode: Mode, who: u64) {
+        match self {
+            Plex::Fake(plex) => {
+                let fault = match mode {
+                    Mode::Status500 => Fault::Status(500),
+                    Mode::Hang => Fault::Timeout,
+                    Mode::Garbage => Fault::Malformed,
+                    Mode::RateLimited(after) => Fault::RateLimited { retry_after_secs: after },
+                };
+                // fake-plex cannot tell whose call it is: the owner's facts are already known
+                // when the person's calls fail.
+                match call {
+                    Call::PersonUser | Call::OwnerUser => plex.fault("/api/v2/user", fault),
+                    Call::PersonResources => plex.fault("/api/v2/resources", fault),
+                    Call::OwnerShares => {
+                        plex.fault("/api/v2/shared_servers/owned/accepted", fault.clone());
+                        plex.fault(&format!("/api/servers/{SERVER_ID}/"), fault);
+                    }
+                    Call::OwnerFriends => plex.fault_exact(GRAPHQL_PATH, fault),
+                }
+            }
+            Plex::Standin(standin) => {
+                let mut fault = match mode {
+                    Mode::Status500 => json!({"mode": "500"}),
+                    Mode::Hang => json!({"mode": "hang", "seconds": 5}),
+                    Mode::Garbage => json!({"mode": "garbage"}),
+                    Mode::RateLimited(after) => json!({"mode": "429", "retry_after": after}),
+                };
+                let with = |mut fault: Value, extra: Value| {
+                    for (key, value) in extra.as_object().unwrap() {
+                        fault[key] = value.clone();
+                    }
+                    fault
+                };
+                let faults = match call {
+                    Call::PersonUser => vec![with(fault, json!({"path": "/api/v2/user", "account": who}))],
+                    Call::PersonResources => vec![with(fault, json!({"path": "/api/v2/resources", "account": who}))],
+                    Call::OwnerUser => vec![with(fault, json!({"path": "/api/v2/user", "account": OWNER}))],
+                    Call::OwnerShares => vec![
+                        with(fault.clone(), json!({"path": "/api/v2/shared_servers/owned/accepted", "host": "clients"})),
+                        with(fault, json!({"path": "/api/servers/*/shared_servers", "host": "api"})),
+                    ],
+                    Call::OwnerFriends => {
+                        fault["host"] = json!("community");
+                        vec![with(fault, json!({"path": "/api"}))]
+                    }
+                };
+                let mut world = standin.world.clone();
+                world["faults"] = json!(faults);
+                standin.set_world(world).await;
+            }
+        }
+    }
+
+    async fn heal(&mut self) {
+        match self {
+            Plex::Fake(plex) => plex.clear_faults(),
+            Plex::Standin(standin) => {
+                let mut world = standin.world.clone();
+                world["faults"] = json!([]);
+                standin.set_world(world).await;
+            }
+        }
+    }
+
+    /// The owner stops sharing the allowed server with `who`.
+    async fn unshare(&mut self, who: u64) {
+        match self {
+            Plex::Fake(plex) => plex.unshare_server(SERVER_ID, who),
+            Plex::Standin(standin) => {
+                let mut world = standin.world.clone();
+                world["shares"].as_array_mut().unwrap().retain(|s| s["with"] != who);
+                standin.set_world(world).await;
+            }
+        }
+    }
+
+    /// `who` approves the PIN in the Plex window.
+    async fn approve(&self, pin: u64, who: u64) {
+        match self {
+            Plex::Fake(plex) => assert!(plex.approve_pin(pin, who)),
+            Plex::Standin(standin) => standin.control(Method::POST, &format!("pins/{pin}/approve"), json!({"account": who})).await,
+        }
+    }
+}
+
+/// A call to plex.tv as the login page makes it (JSON, the source's client identifier).
+async fn plex_call(plex: &Plex<'_>, client_id: &str, method: Method, path: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .request(method, format!("{}{path}", plex.api()))
+        .header("Accept", "application/json")
+        .header("X-Plex-Product", "plexid")
+        .header("X-Plex-Client-Identifier", client_id)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+async fn run(app: &TestApp, plex: &mut Plex<'_>, source: &Value, scenario: &Scenario) -> Outcome {
+    let client_id = source["client_id"].as_str().unwrap();
+    app.state.plex.forget_all();
+    if let Some((call, mode)) = scenario.fault {
+        if matches!(call, Call::PersonUser | Call::PersonResources) {
+            let owner = plex.token(OWNER);
+            let query = plexid_plex::OwnerQuery { servers: &[SERVER_ID.to_owned()], friends: true, fresh: false };
+            app.state.plex.owner(client_id, &owner, query).await;
+        }
+        plex.fail(call, mode, scenario.who).await;
+    }
+    let before = app.written().await;
+    let token = match scenario.how {
+        How::Redeem => plex.token(scenario.who),
+        How::Pin => {
+            let (status, pin) = plex_call(plex, client_id, Method::POST, "/api/v2/pins?strong=true").await;
+            if status != 201 || !pin["authToken"].is_null() {
+                return Outcome { status, code: Some(format!("PIN created: {pin}")), ..refused("") };
+            }
+            let id = pin["id"].as_u64().unwrap();
+            let path = format!("/api/v2/pins/{id}");
+            let (_, waiting) = plex_call(plex, client_id, Method::GET, &path).await;
+            assert!(waiting["authToken"].is_null(), "{}: not approved yet: {waiting}", plex.name());
+            plex.approve(id, scenario.who).await;
+            let (_, approved) = plex_call(plex, client_id, Method::GET, &path).await;
+            approved["authToken"].as_str().unwrap_or_default().to_owned()
+        }
+        How::UnknownPin => {
+            let (status, body) = plex_call(plex, client_id, Method::GET, "/api/v2/pins/987654321").await;
+            let code = body["errors"][0]["code"].as_u64().map(|c| c.to_string());
+            return Outcome { status, code, retry_after: None, next: None, wrote: false, relationship: None };
+        }
+    };
+    let answer = app.redeem_token(&mut Cookies::default(), "plex", &token).await;
+    plex.heal().await;
+    let status = answer.status.as_u16();
+    let next = answer.body["to"].as_str().map(|to| match to {
+        "/if/user/" => "user",
+        to if to.starts_with("/if/flow/default-source-enrollment/") => "enrollment",
+        _ => "elsewhere",
+    });
+    let relationship = match status {
+        200 => app.connection_access_of("plex", scenario.who).await.map(|a| a.relationship),
+        _ => None,
+    };
+    Outcome {
+        status,
+        code: answer.body["code"].as_str().map(str::to_owned),
+        retry_after: answer.headers.get("retry-after").map(|v| v.to_str().unwrap().to_owned()),
+        next,
+        wrote: app.written().await != before,
+        relationship,
+    }
+}
+
+/// The sweep after the owner stopped sharing with the leaver: (connections checked, revoked,
+/// undecided; whether the leaver is still signed in; whether the connection is marked revoked).
+type SweepOutcome = (usize, usize, usize, bool, bool);
+
+async fn sweep_after_unsharing(app: &TestApp, plex: &mut Plex<'_>) -> SweepOutcome {
+    app.state.plex.forget_all();
+    let mut leaver = app.sign_in_with_token("plex", &plex.token(LEAVER)).await;
+    plex.unshare(LEAVER).await;
+    app.state.plex.forget_all();
+    let summary = plexid_server::jobs::access::sweep(&app.state).await.unwrap();
+    let signed_in = app.me(&mut leaver).await.is_some();
+    let revoked = app.connection_access_of("plex", LEAVER).await.unwrap().revoked.is_some();
+    (summary.checked, summary.revoked, summary.unknown, signed_in, revoked)
+}
+
+/// The table against one stand-in: each scenario's outcome, then the sweep's.
+async fn run_table(app: &TestApp, mut plex: Plex<'_>) -> (Vec<Outcome>, SweepOutcome) {
+    let source = app.plex_source_with_token("plex", &plex.token(OWNER), json!({})).await;
+    let mut outcomes = Vec::new();
+    for scenario in scenarios() {
+        outcomes.push(run(app, &mut plex, &source, &scenario).await);
+    }
+    let sweep = sweep_after_unsharing(app, &mut plex).await;
+    (outcomes, sweep)
+}
+
+fn settings(settings: &mut Settings) {
+    settings.plex_timeout = plexid_server::config::Period(jiff::SignedDuration::from_millis(250));
+}
+
+async fn one_table_two_stand_ins(app: &TestApp) {
+    let backend = match app.state.settings.db.database.starts_with("sqlite") {
+        true => Backend::Sqlite,
+        false => Backend::Postgres,
+    };
+    fake_world(&app.plex);
+    let mut standin = Standin::start(standin_world());
+    let other = TestApp::spawn_with(backend, |s| {
+        settings(s);
+        standin.settings(s);
+    })
+    .await;
+    let fake = run_table(app, Plex::Fake(&app.plex)).await;
+    let independent = run_table(&other, Plex::Standin(&mut standin)).await;
+    // Connections left after the table: owner, member, friend, Home member with a share, leaver.
+    let expected_sweep: SweepOutcome = (5, 1, 0, false, true);
+    let mut differences = Vec::new();
+    for (index, scenario) in scenarios().iter().enumerate() {
+        let (a, b) = (&fake.0[index], &independent.0[index]);
+        if a != &scenario.expect || b != &scenario.expect {
+            differences.push(format!(
+                "{}:\n  expected     {:?}\n  fake-plex    {a:?}\n  plex_standin {b:?}",
+                scenario.name, scenario.expect
+            ));
+        }
+    }
+    if fake.1 != expected_sweep || independent.1 != expected_sweep {
+        differences.push(format!(
+            "sweep after unsharing:\n  expected     {expected_sweep:?}\n  fake-plex    {:?}\n  plex_standin {:?}",
+            fake.1, independent.1
+        ));
+    }
+    assert!(differences.is_empty(), "{} of {} outcomes differ:\n{}", differences.len(), scenarios().len() + 1, differences.join("\n"));
+}
+
+both!(one_table_two_stand_ins, one_table_two_stand_ins, settings(super::settings));
