@@ -451,8 +451,11 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing ---
 
     def body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        """The request's body (read once, always: a keep-alive connection goes on after it)."""
+        if not hasattr(self, "_body"):
+            length = int(self.headers.get("Content-Length") or 0)
+            self._body = self.rfile.read(length) if length else b""
+        return self._body
 
     def wants_json(self) -> bool:
         return "application/json" in (self.headers.get("Accept") or "")
@@ -489,6 +492,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.headers.get("X-Plex-Client-Identifier") or (query.get("X-Plex-Client-Identifier") or [None])[0]
 
     def dispatch(self, method: str) -> None:
+        if hasattr(self, "_body"):
+            del self._body
+        self.body()
         split = urlsplit(self.path)
         path, query = unquote(split.path), parse_qs(split.query)
         if path.startswith("/_standin/") and API in self.roles:
