@@ -181,6 +181,19 @@ fn scenarios() -> Vec<Scenario> {
             });
         }
     }
+    // A fact that could not have admitted the person does not matter.
+    for (call, who, relationship) in [
+        (Call::OwnerFriends, MEMBER, relationship(false, false, false, true)),
+        (Call::OwnerShares, FRIEND, relationship(false, false, true, false)),
+    ] {
+        table.push(Scenario {
+            name: format!("{call:?} fails (Status500), {who} admitted all the same"),
+            who,
+            how: How::Redeem,
+            fault: Some((call, Mode::Status500)),
+            expect: admitted(relationship),
+        });
+    }
     table.push(plain("the member who will leave", LEAVER, How::Redeem, admitted(relationship(false, false, false, true))));
     table
 }
@@ -508,14 +521,50 @@ async fn sweep_after_unsharing(app: &TestApp, plex: &mut Plex<'_>) -> SweepOutco
 }
 
 /// The table against one stand-in: each scenario's outcome, then the sweep's.
-async fn run_table(app: &TestApp, mut plex: Plex<'_>) -> (Vec<Outcome>, SweepOutcome) {
+async fn run_table(app: &TestApp, plex: &mut Plex<'_>) -> (Vec<Outcome>, SweepOutcome) {
     let source = app.plex_source_with_token("plex", &plex.token(OWNER), json!({})).await;
     let mut outcomes = Vec::new();
     for scenario in scenarios() {
-        outcomes.push(run(app, &mut plex, &source, &scenario).await);
+        outcomes.push(run(app, plex, &source, &scenario).await);
     }
-    let sweep = sweep_after_unsharing(app, &mut plex).await;
+    let sweep = sweep_after_unsharing(app, plex).await;
     (outcomes, sweep)
+}
+
+/// What only the stand-in can check, after the table: a failure of the owner's call alone
+/// (fake-plex fails everyone's), and the hosts and headers of every call plexid made.
+async fn standin_only(app: &TestApp, plex: &mut Plex<'_>) -> Vec<String> {
+    let mut differences = Vec::new();
+    let (status, source) = app.get("/api/v3/sources/plex/plex/").await;
+    assert_eq!(status, 200, "{source}");
+    let alone = Scenario {
+        name: "OwnerUser fails alone (Status500), member admitted".into(),
+        who: MEMBER,
+        how: How::Redeem,
+        fault: Some((Call::OwnerUser, Mode::Status500)),
+        expect: admitted(relationship(false, false, false, true)),
+    };
+    let outcome = run(app, plex, &source, &alone).await;
+    if outcome != alone.expect {
+        differences.push(format!("{}:\n  expected     {:?}\n  plex_standin {outcome:?}", alone.name, alone.expect));
+    }
+    let Plex::Standin(standin) = plex else { unreachable!("the stand-in's calls") };
+    let calls: Vec<Value> =
+        standin.http.get(format!("{}/_standin/calls", standin.api)).send().await.unwrap().json().await.unwrap();
+    let mut hosts: Vec<&str> = calls.iter().map(|c| c["host"].as_str().unwrap()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    if hosts != ["api", "clients", "community"] {
+        differences.push(format!("hosts asked: {hosts:?}"));
+    }
+    for call in &calls {
+        let json = call["accept"].as_str().is_some_and(|a| a.contains("application/json"));
+        let identified = call["host"] == "community" || call["client_identifier"].is_string();
+        if call["token_in_url"] == true || !json || !identified {
+            differences.push(format!("a call without JSON, client identifier or with a token in its URL: {call}"));
+        }
+    }
+    differences
 }
 
 fn settings(settings: &mut Settings) {
@@ -523,10 +572,8 @@ fn settings(settings: &mut Settings) {
 }
 
 async fn one_table_two_stand_ins(app: &TestApp) {
-    let backend = match app.state.settings.db.database.starts_with("sqlite") {
-        true => Backend::Sqlite,
-        false => Backend::Postgres,
-    };
+    let sqlite = app.state.settings.db.database.starts_with("sqlite");
+    let backend = if sqlite { Backend::Sqlite } else { Backend::Postgres };
     fake_world(&app.plex);
     let mut standin = Standin::start(standin_world());
     let other = TestApp::spawn_with(backend, |s| {
@@ -534,8 +581,9 @@ async fn one_table_two_stand_ins(app: &TestApp) {
         standin.settings(s);
     })
     .await;
-    let fake = run_table(app, Plex::Fake(&app.plex)).await;
-    let independent = run_table(&other, Plex::Standin(&mut standin)).await;
+    let fake = run_table(app, &mut Plex::Fake(&app.plex)).await;
+    let mut plex = Plex::Standin(&mut standin);
+    let independent = run_table(&other, &mut plex).await;
     // Connections left after the table: owner, member, friend, Home member with a share, leaver.
     let expected_sweep: SweepOutcome = (5, 1, 0, false, true);
     let mut differences = Vec::new();
@@ -554,6 +602,7 @@ async fn one_table_two_stand_ins(app: &TestApp) {
             fake.1, independent.1
         ));
     }
+    differences.extend(standin_only(&other, &mut plex).await);
     assert!(differences.is_empty(), "{} of {} outcomes differ:\n{}", differences.len(), scenarios().len() + 1, differences.join("\n"));
 }
 
