@@ -34,11 +34,13 @@ const LEAVER: u64 = 1016;
 const OTHER_MEMBER: u64 = 1017;
 /// Someone who registered a server of their own under `OTHER_SERVER`'s identifier.
 const MIMIC: u64 = 1018;
+/// A managed user in the owner's Plex Home the owner shares nothing with.
+const TEEN: u64 = 1019;
 /// The stranger's server, shared with the owner and with `OTHER_MEMBER`.
 const OTHER_SERVER: &str = "srv-other";
 
 /// The world both stand-ins are given: (Plex id, username or a managed user's title, managed).
-const PERSONAS: [(u64, &str, bool); 13] = [
+const PERSONAS: [(u64, &str, bool); 14] = [
     (OWNER, "owner", false),
     (MEMBER, "member", false),
     (FRIEND, "friend", false),
@@ -52,6 +54,7 @@ const PERSONAS: [(u64, &str, bool); 13] = [
     (LEAVER, "leaver", false),
     (OTHER_MEMBER, "othermember", false),
     (MIMIC, "mimic", false),
+    (TEEN, "Teen", true),
 ];
 /// Accepted shares of the allowed server (the owner's).
 const ACCEPTED: [u64; 4] = [MEMBER, KID, HOUSEMATE_MEMBER, LEAVER];
@@ -60,7 +63,7 @@ const OTHER_ACCEPTED: [u64; 2] = [OWNER, OTHER_MEMBER];
 /// Invitations to it not accepted yet.
 const PENDING: [u64; 1] = [INVITED];
 /// The owner's Plex Home.
-const HOME: [u64; 3] = [KID, HOUSEMATE, HOUSEMATE_MEMBER];
+const HOME: [u64; 4] = [KID, TEEN, HOUSEMATE, HOUSEMATE_MEMBER];
 
 /// A plex.tv call made to fail, and whose call it is.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +78,8 @@ enum Call {
     OwnerResources,
     /// The owner's accepted shares (`clients.plex.tv`) and the older XML list of the server.
     OwnerShares,
+    /// The owner's accepted shares (`clients.plex.tv`) only: the XML list answers.
+    OwnerSharesJson,
     /// The owner's friends: community GraphQL (`/api/v2/friends` answers 410 anyway).
     OwnerFriends,
 }
@@ -106,6 +111,8 @@ struct Scenario {
     who: u64,
     how: How,
     fault: Option<(Call, Mode)>,
+    /// Whether `/api/v2/friends` answers (its old JSON) instead of 410.
+    friends_v2: bool,
     expect: Outcome,
 }
 
@@ -168,6 +175,7 @@ fn scenarios() -> Vec<Scenario> {
         who,
         how,
         fault: None,
+        friends_v2: false,
         expect,
     };
     let redeem = |name: &str, who: u64, expect: Outcome| plain(name, "plex", who, How::Redeem, expect);
@@ -186,6 +194,7 @@ fn scenarios() -> Vec<Scenario> {
         redeem("server identifier claimed (owned: true) refused", CLAIMER, refused("server_claimed")),
         redeem("managed Home user with a share: asked for a username", KID, enrolls()),
         redeem("Home member without a share refused", HOUSEMATE, refused("not_allowed")),
+        redeem("managed Home user without a share refused", TEEN, refused("not_allowed")),
         redeem("Home member with a share", HOUSEMATE_MEMBER, admitted(relationship(false, true, false, &[SERVER_ID]))),
         redeem("stranger refused", STRANGER, refused("not_allowed")),
         plain(
@@ -234,6 +243,26 @@ fn scenarios() -> Vec<Scenario> {
         let expect = relationship.map_or_else(|| refused("not_allowed"), admitted);
         let name = format!("{call:?} fails (Status500) for {who}: it could not have admitted them");
         table.push(Scenario { fault: Some((call, Mode::Status500)), ..redeem(&name, who, expect) });
+    }
+    // The older XML list of the server when clients.plex.tv fails: pending invitations
+    // (`acceptedAt="0"`) are not members.
+    for (who, expect) in
+        [(MEMBER, admitted(member())), (INVITED, refused("not_allowed")), (STRANGER, refused("not_allowed"))]
+    {
+        let name = format!("OwnerSharesJson fails (Status500), the XML list decides for {who}");
+        table.push(Scenario { fault: Some((Call::OwnerSharesJson, Mode::Status500)), ..redeem(&name, who, expect) });
+    }
+    // GraphQL fails while /api/v2/friends still answers: only accepted friends, no managed Home
+    // user (listed there with `home: true`), count.
+    for (who, expect) in [
+        (FRIEND, admitted(friend.clone())),
+        (REQUESTER, refused("not_allowed")),
+        (TEEN, refused("not_allowed")),
+        (STRANGER, refused("not_allowed")),
+    ] {
+        let name = format!("OwnerFriends fails (Status500), /api/v2/friends answers for {who}");
+        let fault = Some((Call::OwnerFriends, Mode::Status500));
+        table.push(Scenario { fault, friends_v2: true, ..redeem(&name, who, expect) });
     }
     table.push(redeem("the member who will leave", LEAVER, admitted(member())));
     table
@@ -419,6 +448,7 @@ impl Plex<'_> {
                         plex.fault("/api/v2/shared_servers/owned/accepted", fault.clone());
                         plex.fault(&format!("/api/servers/{SERVER_ID}/"), fault);
                     }
+                    Call::OwnerSharesJson => plex.fault("/api/v2/shared_servers/owned/accepted", fault),
                     Call::OwnerFriends => plex.fault_exact(GRAPHQL_PATH, fault),
                 }
             }
@@ -447,6 +477,9 @@ impl Plex<'_> {
                         ),
                         with(fault, json!({"path": "/api/servers/*/shared_servers", "host": "api"})),
                     ],
+                    Call::OwnerSharesJson => {
+                        vec![with(fault, json!({"path": "/api/v2/shared_servers/owned/accepted", "host": "clients"}))]
+                    }
                     Call::OwnerFriends => {
                         fault["host"] = json!("community");
                         vec![with(fault, json!({"path": "/api"}))]
@@ -454,6 +487,18 @@ impl Plex<'_> {
                 };
                 let mut world = standin.world.clone();
                 world["faults"] = json!(faults);
+                standin.set_world(world).await;
+            }
+        }
+    }
+
+    /// Whether `/api/v2/friends` answers its old JSON (or 410, as plex.tv today).
+    async fn friends_v2(&mut self, answers: bool) {
+        match self {
+            Plex::Fake(plex) => plex.set_friends_gone(!answers),
+            Plex::Standin(standin) => {
+                let mut world = standin.world.clone();
+                world["switches"]["friends_v2"] = json!(if answers { "answers" } else { "gone" });
                 standin.set_world(world).await;
             }
         }
@@ -510,6 +555,7 @@ async fn plex_call(plex: &Plex<'_>, client_id: &str, method: Method, path: &str)
 /// One scenario, from nothing cached; `client_id` is the "plex" source's (for the PIN flow).
 async fn run(app: &TestApp, plex: &mut Plex<'_>, client_id: &str, scenario: &Scenario) -> Outcome {
     app.state.plex.forget_all();
+    plex.friends_v2(scenario.friends_v2).await;
     if let Some((call, mode)) = scenario.fault {
         plex.fail(call, mode, scenario.who).await;
     }
