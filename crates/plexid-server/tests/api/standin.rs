@@ -101,6 +101,8 @@ enum How {
     Pin,
     /// Polling a PIN plex.tv never made.
     UnknownPin,
+    /// `POST redeem_token` with a token plex.tv does not know.
+    InvalidToken,
 }
 
 struct Scenario {
@@ -188,6 +190,7 @@ fn scenarios() -> Vec<Scenario> {
             expect: Outcome { status: 404, code: Some("1020".into()), ..refused("") },
             ..plain("an unknown PIN is 404", "plex", MEMBER, How::UnknownPin, refused(""))
         },
+        plain("a token plex.tv rejects (401)", "plex", STRANGER, How::InvalidToken, refused("plex_token_invalid")),
         redeem("pending share refused", INVITED, refused("not_allowed")),
         redeem("accepted friend from GraphQL, /api/v2/friends 410", FRIEND, admitted(friend.clone())),
         redeem("pending friend request refused", REQUESTER, refused("not_allowed")),
@@ -521,7 +524,20 @@ impl Plex<'_> {
             Plex::Fake(plex) => plex.unshare_server(SERVER_ID, who),
             Plex::Standin(standin) => {
                 let mut world = standin.world.clone();
-                world["shares"].as_array_mut().unwrap().retain(|s| s["with"] != who);
+                world["shares"].as_array_mut().unwrap().retain(|s| s["server"] != SERVER_ID || s["with"] != who);
+                standin.set_world(world).await;
+            }
+        }
+    }
+
+    /// `who` signs out everywhere at Plex: their token stops working.
+    async fn revoke_token(&mut self, who: u64) {
+        match self {
+            Plex::Fake(plex) => plex.revoke_token(who),
+            Plex::Standin(standin) => {
+                let mut world = standin.world.clone();
+                let accounts = world["accounts"].as_array_mut().unwrap();
+                accounts.iter_mut().find(|a| a["id"] == who).unwrap()["revoked"] = json!(true);
                 standin.set_world(world).await;
             }
         }
@@ -562,6 +578,7 @@ async fn run(app: &TestApp, plex: &mut Plex<'_>, client_id: &str, scenario: &Sce
     let before = app.written().await;
     let token = match scenario.how {
         How::Redeem => plex.token(scenario.who),
+        How::InvalidToken => "not-a-plex-token".to_owned(),
         How::Pin => {
             let (status, pin) = plex_call(plex, client_id, Method::POST, "/api/v2/pins?strong=true").await;
             if status != 201 || !pin["authToken"].is_null() {
@@ -603,19 +620,25 @@ async fn run(app: &TestApp, plex: &mut Plex<'_>, client_id: &str, scenario: &Sce
     }
 }
 
-/// The sweep after the owner stopped sharing with the leaver: (connections checked, revoked,
-/// undecided; whether the leaver is still signed in; whether the connection is marked revoked).
-type SweepOutcome = (usize, usize, usize, bool, bool);
+/// The sweep after the owner stopped sharing with the leaver, the leaver and a member having
+/// both revoked their own tokens at Plex: (connections checked, revoked, undecided; whether the
+/// leaver is still signed in; whether their connection is marked revoked; whether the member is
+/// still signed in).
+type SweepOutcome = (usize, usize, usize, bool, bool, bool);
 
 async fn sweep_after_unsharing(app: &TestApp, plex: &mut Plex<'_>) -> SweepOutcome {
     app.state.plex.forget_all();
     let mut leaver = app.sign_in_with_token("plex", &plex.token(LEAVER)).await;
+    let mut member = app.sign_in_with_token("plex", &plex.token(MEMBER)).await;
     plex.unshare(LEAVER).await;
+    plex.revoke_token(LEAVER).await;
+    plex.revoke_token(MEMBER).await;
     app.state.plex.forget_all();
     let summary = plexid_server::jobs::access::sweep(&app.state).await.unwrap();
-    let signed_in = app.me(&mut leaver).await.is_some();
+    let leaver_signed_in = app.me(&mut leaver).await.is_some();
     let revoked = app.connection_access_of("plex", LEAVER).await.unwrap().revoked.is_some();
-    (summary.checked, summary.revoked, summary.unknown, signed_in, revoked)
+    let member_signed_in = app.me(&mut member).await.is_some();
+    (summary.checked, summary.revoked, summary.unknown, leaver_signed_in, revoked, member_signed_in)
 }
 
 /// The table against one stand-in: each scenario's outcome, then the sweep's.
@@ -675,7 +698,7 @@ async fn one_table_two_stand_ins(app: &TestApp) {
     let independent = run_table(&other, &mut Plex::Standin(&mut standin)).await;
     // Connections after the table: owner, member, friend, Home member with a share, leaver
     // ("plex"); the other server's member and its owner ("shared").
-    let expected_sweep: SweepOutcome = (7, 1, 0, false, true);
+    let expected_sweep: SweepOutcome = (7, 1, 0, false, true, true);
     let mut differences = Vec::new();
     for (index, scenario) in scenarios().iter().enumerate() {
         let (a, b) = (&fake.0[index], &independent.0[index]);
