@@ -21,7 +21,7 @@
 //! unknown token 401, CORS for browsers.
 //!
 //! Tests control it directly: accounts, servers, their accepted and pending shares, friends and
-//! friend requests, Plex Home members, per-path faults and latency, and a log of every call it
+//! friend requests, Plex Home members, per-path (optionally per-account) faults and latency, and a log of every call it
 //! received.
 //!
 //! This is plex.tv's clock, not plexid's: it reads the system time.
