@@ -626,6 +626,9 @@ async fn run(app: &TestApp, plex: &mut Plex<'_>, client_id: &str, scenario: &Sce
 /// still signed in).
 type SweepOutcome = (usize, usize, usize, bool, bool, bool);
 
+/// The table's outcomes against one stand-in, and the sweep's.
+type TableOutcome = (Vec<Outcome>, SweepOutcome);
+
 async fn sweep_after_unsharing(app: &TestApp, plex: &mut Plex<'_>) -> SweepOutcome {
     app.state.plex.forget_all();
     let mut leaver = app.sign_in_with_token("plex", &plex.token(LEAVER)).await;
@@ -642,7 +645,7 @@ async fn sweep_after_unsharing(app: &TestApp, plex: &mut Plex<'_>) -> SweepOutco
 }
 
 /// The table against one stand-in: each scenario's outcome, then the sweep's.
-async fn run_table(app: &TestApp, plex: &mut Plex<'_>) -> (Vec<Outcome>, SweepOutcome) {
+async fn run_table(app: &TestApp, plex: &mut Plex<'_>) -> TableOutcome {
     let owner = plex.token(OWNER);
     let source = app.plex_source_with_token("plex", &owner, json!({})).await;
     let shared = json!({"allowed_servers": [OTHER_SERVER], "allow_friends": false});
@@ -710,14 +713,14 @@ async fn one_table_two_stand_ins(app: &TestApp) {
     let (third, mut shapes) = app_with_standin(backend, world).await;
     let other_shapes = run_table(&third, &mut Plex::Standin(&mut shapes)).await;
     let runs = [("fake-plex", &fake), ("plex_standin", &independent), ("plex_standin, other shapes", &other_shapes)];
-    let table = |expected: String, outcome: &dyn Fn(&(Vec<Outcome>, SweepOutcome)) -> String| {
+    let table = |expected: String, outcome: &dyn Fn(&TableOutcome) -> String| {
         let lines = runs.iter().map(|(name, run)| format!("\n  {name:<27} {}", outcome(run)));
         format!("\n  {:<27} {expected}{}", "expected", lines.collect::<String>())
     };
     let mut differences = Vec::new();
     for (index, scenario) in scenarios().iter().enumerate() {
         if runs.iter().any(|(_, run)| run.0[index] != scenario.expect) {
-            let outcome = |run: &(Vec<Outcome>, SweepOutcome)| format!("{:?}", run.0[index]);
+            let outcome = |run: &TableOutcome| format!("{:?}", run.0[index]);
             differences.push(format!("{}:{}", scenario.name, table(format!("{:?}", scenario.expect), &outcome)));
         }
     }
@@ -725,7 +728,7 @@ async fn one_table_two_stand_ins(app: &TestApp) {
     // ("plex"); the other server's member and its owner ("shared").
     let expected_sweep: SweepOutcome = (7, 1, 0, false, true, true);
     if runs.iter().any(|(_, run)| run.1 != expected_sweep) {
-        let outcome = |run: &(Vec<Outcome>, SweepOutcome)| format!("{:?}", run.1);
+        let outcome = |run: &TableOutcome| format!("{:?}", run.1);
         differences.push(format!("sweep after unsharing:{}", table(format!("{expected_sweep:?}"), &outcome)));
     }
     differences.extend(standin_calls(&standin).await);
