@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """An independent stand-in for plex.tv, clients.plex.tv and community.plex.tv.
 
-Written only from ../shared/spec/plex-tv-wire.md (the public descriptions of what plex.tv
-really sends), in Python with the standard library only, so that it shares no code and no
-assumptions with the Rust `fake-plex`. See README.md next to this file.
+Written only from plex-tv-wire.md in the project's shared specifications (the public
+descriptions of what plex.tv really sends), in Python with the standard library only, so that it
+shares no code and no assumptions with the Rust `fake-plex`. See README.md next to this file.
 
     python3 standin.py --config world.json [--one-port]
 
