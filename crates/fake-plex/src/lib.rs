@@ -21,7 +21,7 @@
 //! unknown token 401, CORS for browsers.
 //!
 //! Tests control it directly: accounts, servers, their accepted and pending shares, friends and
-//! friend requests, Plex Home members, per-path faults and latency, and a log of every call it
+//! friend requests, Plex Home members, per-path (optionally per-account) faults and latency, and a log of every call it
 //! received.
 //!
 //! This is plex.tv's clock, not plexid's: it reads the system time.
@@ -138,6 +138,19 @@ pub enum Fault {
     Malformed,
 }
 
+/// A fault waiting for the calls it matches.
+#[derive(Clone, Debug)]
+struct InjectedFault {
+    path: String,
+    /// The whole path, not a prefix.
+    exact: bool,
+    fault: Fault,
+    /// How many more calls get it (`None`: until cleared).
+    times: Option<u32>,
+    /// Only calls with this account's token.
+    account: Option<u64>,
+}
+
 /// One request the fake received.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -186,7 +199,7 @@ struct World {
     pins: BTreeMap<u64, Pin>,
     next_pin: u64,
     /// (path or prefix, exact, fault, times left).
-    faults: Vec<(String, bool, Fault, Option<u32>)>,
+    faults: Vec<InjectedFault>,
     latency: Duration,
     path_latency: Vec<(String, Duration)>,
     calls: Vec<Call>,
@@ -367,19 +380,29 @@ impl FakePlex {
         self.world().home_as_array = array;
     }
 
+    fn inject(&self, path: &str, exact: bool, fault: Fault, times: Option<u32>, account: Option<u64>) {
+        self.world().faults.push(InjectedFault { path: path.to_owned(), exact, fault, times, account });
+    }
+
     /// Every call whose path starts with `path_prefix` gets `fault` until cleared.
     pub fn fault(&self, path_prefix: &str, fault: Fault) {
-        self.world().faults.push((path_prefix.to_owned(), false, fault, None));
+        self.inject(path_prefix, false, fault, None, None);
     }
 
     /// Every call to exactly `path` (such as [`GRAPHQL_PATH`]) gets `fault` until cleared.
     pub fn fault_exact(&self, path: &str, fault: Fault) {
-        self.world().faults.push((path.to_owned(), true, fault, None));
+        self.inject(path, true, fault, None, None);
     }
 
     /// Only the next `times` matching calls get `fault`.
     pub fn fault_times(&self, path_prefix: &str, fault: Fault, times: u32) {
-        self.world().faults.push((path_prefix.to_owned(), false, fault, Some(times)));
+        self.inject(path_prefix, false, fault, Some(times), None);
+    }
+
+    /// Only calls with `account`'s token whose path starts with `path_prefix` get `fault` (the
+    /// person's call fails, the owner's same call does not), until cleared.
+    pub fn fault_for(&self, account: u64, path_prefix: &str, fault: Fault) {
+        self.inject(path_prefix, false, fault, None, Some(account));
     }
 
     pub fn clear_faults(&self) {
@@ -559,23 +582,26 @@ async fn log_and_cors(State(fake): State<FakePlex>, request: Request, next: Next
 /// Applies latency and faults to API calls.
 async fn faults(State(fake): State<FakePlex>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
+    let token = request.headers().get("x-plex-token").and_then(|t| t.to_str().ok()).map(str::to_owned);
     let (latency, fault) = {
         let mut world = fake.world();
+        let caller = token.and_then(|t| world.accounts.values().find(|a| a.token == t).map(|a| a.id));
         let extra: Duration =
             world.path_latency.iter().filter(|(p, _)| path.starts_with(p.as_str())).map(|(_, d)| *d).sum();
         let latency = world.latency + extra;
         let mut fault = None;
-        for (prefix, exact, f, times) in world.faults.iter_mut() {
-            let matches = if *exact { path == *prefix } else { path.starts_with(prefix.as_str()) };
-            if matches && times.is_none_or(|t| t > 0) {
-                if let Some(t) = times {
+        for injected in world.faults.iter_mut() {
+            let matches = if injected.exact { path == injected.path } else { path.starts_with(injected.path.as_str()) };
+            let whose = injected.account.is_none_or(|account| caller == Some(account));
+            if matches && whose && injected.times.is_none_or(|t| t > 0) {
+                if let Some(t) = injected.times.as_mut() {
                     *t -= 1;
                 }
-                fault = Some(f.clone());
+                fault = Some(injected.fault.clone());
                 break;
             }
         }
-        world.faults.retain(|(_, _, _, times)| times.is_none_or(|t| t > 0));
+        world.faults.retain(|injected| injected.times.is_none_or(|t| t > 0));
         (latency, fault)
     };
     if !latency.is_zero() {

@@ -67,12 +67,18 @@ impl TestApp {
     /// A source `slug` with the owner's token, the allowed server, both default flows and
     /// `extra` fields.
     pub async fn plex_source(&self, slug: &str, extra: Value) -> Value {
+        self.plex_source_with_token(slug, &self.plex.token_of(OWNER).unwrap(), extra).await
+    }
+
+    /// As [`TestApp::plex_source`], with `owner_token` as the source's Plex token (for another
+    /// plex.tv stand-in than this app's `fake-plex`).
+    pub async fn plex_source_with_token(&self, slug: &str, owner_token: &str, extra: Value) -> Value {
         let (_, flows) = self.get("/api/v3/flows/instances/?ordering=slug").await;
         let flow =
             |slug: &str| flows["results"].as_array().unwrap().iter().find(|f| f["slug"] == slug).unwrap()["pk"].clone();
         let mut body = json!({
             "name": format!("Plex {slug}"), "slug": slug,
-            "plex_token": self.plex.token_of(OWNER).unwrap(),
+            "plex_token": owner_token,
             "allowed_servers": [SERVER_ID], "allow_friends": true,
             "authentication_flow": flow("default-source-authentication"),
             "enrollment_flow": flow("default-source-enrollment"),
@@ -116,15 +122,24 @@ impl TestApp {
 
     /// `redeem_token` for the Plex account `who` through `slug`, as a browser with `cookies`.
     pub async fn redeem(&self, cookies: &mut Cookies, slug: &str, who: u64) -> Answer {
-        let token = self.plex.token_of(who).unwrap();
+        self.redeem_token(cookies, slug, &self.plex.token_of(who).unwrap()).await
+    }
+
+    /// `redeem_token` for the Plex token `token` through `slug`, as a browser with `cookies`.
+    pub async fn redeem_token(&self, cookies: &mut Cookies, slug: &str, token: &str) -> Answer {
         let path = format!("/api/v3/sources/plex/redeem_token/?slug={slug}");
         self.browser(cookies, Method::POST, &path, Some(json!({"plex_token": token})), true).await
     }
 
     /// Signs `who` in through `slug`; returns the browser's cookies.
     pub async fn sign_in(&self, slug: &str, who: u64) -> Cookies {
+        self.sign_in_with_token(slug, &self.plex.token_of(who).unwrap()).await
+    }
+
+    /// Signs the holder of the Plex token `token` in through `slug`; returns the cookies.
+    pub async fn sign_in_with_token(&self, slug: &str, token: &str) -> Cookies {
         let mut cookies = Cookies::default();
-        let answer = self.redeem(&mut cookies, slug, who).await;
+        let answer = self.redeem_token(&mut cookies, slug, token).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert!(cookies.get("plexid_session").is_some(), "a session cookie is set");
         cookies

@@ -33,3 +33,4 @@ mod reliability;
 mod security;
 mod shape;
 mod sources;
+mod standin;

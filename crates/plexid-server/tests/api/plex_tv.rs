@@ -16,10 +16,10 @@ use crate::both;
 use crate::helpers::{Backend, TestApp};
 use crate::login::{Cookies, FRIEND, MEMBER, OWNER, SERVER_ID, STRANGER};
 
-const INVITED: u64 = 1010;
-const REQUESTER: u64 = 1011;
-const CLAIMER: u64 = 1012;
-const KID: u64 = 1013;
+pub(crate) const INVITED: u64 = 1010;
+pub(crate) const REQUESTER: u64 = 1011;
+pub(crate) const CLAIMER: u64 = 1012;
+pub(crate) const KID: u64 = 1013;
 
 impl TestApp {
     /// `plex_accounts` and: someone invited to the allowed server (not accepted), someone whose
@@ -43,14 +43,23 @@ impl TestApp {
     }
 
     async fn connection_of(&self, slug: &str, who: u64) -> plexid_store::connections::ConnectionAccess {
+        self.connection_access_of(slug, who).await.expect("a connection")
+    }
+
+    /// The access stored on `who`'s connection through `slug`, if it has one.
+    pub(crate) async fn connection_access_of(
+        &self,
+        slug: &str,
+        who: u64,
+    ) -> Option<plexid_store::connections::ConnectionAccess> {
         let source: SourceId = self.store.read().source_by_slug(slug).await.unwrap().unwrap().id;
         let mut conn = self.store.read();
-        let connection = conn.user_connection_by_identifier(source, &who.to_string()).await.unwrap().unwrap();
-        conn.connection_access(connection.id).await.unwrap().unwrap()
+        let connection = conn.user_connection_by_identifier(source, &who.to_string()).await.unwrap()?;
+        Some(conn.connection_access(connection.id).await.unwrap().unwrap())
     }
 
     /// Counts of users, connections and sessions (what a failed sign-in must not change).
-    async fn written(&self) -> (u64, u64, i64) {
+    pub(crate) async fn written(&self) -> (u64, u64, i64) {
         let mut tx = self.store.begin().await.unwrap();
         let sessions = tx.conn().fetch_one("SELECT COUNT(*) AS n FROM user_session", vec![]).await.unwrap();
         let sessions = sessions.int("n").unwrap();
