@@ -240,6 +240,7 @@ impl Tx {
             Tx::Sqlite(mut tx) => {
                 off_runtime(|| tx.conn.execute_batch("COMMIT"))?;
                 tx.open = false;
+                tx.db.committed();
                 Ok(())
             }
             Tx::Pg(tx, changes) => {
@@ -303,16 +304,24 @@ impl Store {
         Conn { inner, access: PhantomData }
     }
 
-    /// The generation of auth-relevant changes across instances (see [`crate::changes`]);
-    /// `None` when nothing may be cached.
+    /// The generation of auth-relevant changes across instances and processes; `None` when
+    /// nothing may be cached. On PostgreSQL it moves on with the `plexid_auth` notifications
+    /// (see [`crate::changes`]); on SQLite with every commit to the file, seen through
+    /// `PRAGMA data_version` at each call (see [`crate::sqlite`]). Either moves on at once when
+    /// this instance commits. Read it *before* reading what is to be cached.
     pub fn auth_generation(&self) -> Option<u64> {
-        self.changes.generation()
+        match &self.pools {
+            Pools::Sqlite(db) => db.generation().ok(),
+            Pools::Postgres(_) => self.changes.generation(),
+        }
     }
 
-    /// The generation cached reads are kept under on PostgreSQL (see [`crate::changes`]);
-    /// `None` when nothing may be cached.
+    /// The generation cached reads are kept under; `None` when nothing may be cached.
     pub fn data_generation(&self) -> Option<u64> {
-        self.changes.data_generation()
+        match &self.pools {
+            Pools::Sqlite(db) => db.generation().ok(),
+            Pools::Postgres(_) => self.changes.data_generation(),
+        }
     }
 
     /// Starts a write transaction (on SQLite, waits for the one writer).
@@ -321,7 +330,7 @@ impl Store {
             Pools::Sqlite(db) => {
                 let conn = Arc::clone(&db.writer).lock_owned().await;
                 off_runtime(|| conn.execute_batch("BEGIN IMMEDIATE"))?;
-                Tx::Sqlite(SqliteTx { conn, open: true })
+                Tx::Sqlite(SqliteTx { conn, open: true, db: Arc::clone(db) })
             }
             Pools::Postgres(db) => Tx::Pg(db.pool.begin().await?, self.changes.clone()),
         })
