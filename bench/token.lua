@@ -3,7 +3,8 @@
 --             the code of each redirect in TOKEN_DIR/codes.<thread>;
 --   exchange: POST grant_type=authorization_code with those codes (each once), keeping the
 --             refresh token of each answer in TOKEN_DIR/refresh.<thread>;
---   refresh:  POST grant_type=refresh_token with those refresh tokens (each once).
+--   refresh:  POST grant_type=refresh_token with those refresh tokens (each once), and with the
+--             refresh token of each answer in turn (rotation gives a new one each time).
 -- TOKEN_CLIENT is the client's `id:secret`, TOKEN_REDIRECT the redirect URI (URL-encoded). A
 -- thread that has used all it was given asks for /-/health/live/ instead; at the end the script
 -- prints how many token answers there were and how many requests went to health instead
@@ -81,6 +82,7 @@ function response(status, headers, body)
   if refresh then
     answered = answered + 1
     if out then out:write(refresh, "\n") end
+    if mode == "refresh" then items[#items + 1] = refresh end
   elseif status == 200 then
     instead = instead + 1
   end

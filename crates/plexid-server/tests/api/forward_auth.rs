@@ -330,9 +330,9 @@ async fn auth_caches_follow_changes_from_outside(app: &TestApp) {
     macro_rules! seen {
         ($probe:expr, $want:expr, $what:literal) => {
             if sqlite {
-                assert_eq!($probe, $want, $what);
+                assert_eq!(($probe), $want, $what);
             } else {
-                assert!(crate::login::eventually(|| async { $probe == $want }).await, $what);
+                assert!(crate::login::eventually(|| async { ($probe) == $want }).await, $what);
             }
         };
     }
