@@ -497,10 +497,13 @@ impl FakePlex {
         accounts
     }
 
-    /// Adds `count` accounts (Plex ids from `first`) the demo server is shared with (benchmarks).
+    /// Adds `count` accounts (Plex ids from `first`) the demo server is shared with (benchmarks),
+    /// each with the token `member-<id>-token`.
     pub fn add_demo_members(&self, first: u64, count: u64) {
         for id in first..first + count {
-            self.add_account(Account::new(id, &format!("member-{id}")));
+            let mut account = Account::new(id, &format!("member-{id}"));
+            account.token = format!("member-{id}-token");
+            self.add_account(account);
             self.share_server(DEMO_SERVER_ID, id);
         }
     }

@@ -41,8 +41,9 @@ async fn main() -> std::process::ExitCode {
             "-h" | "--help" => {
                 println!(
                     "usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--app-listen ADDRESS (the next port)] \
-                     [--latency-ms N (added to every API answer)] [--members N (accounts 100000… the demo \
-                     server is shared with)] [--fault PATH=STATUS (calls under PATH answer STATUS)] \
+                     [--latency-ms N (added to every API answer)] [--members N (accounts 100000…, tokens \
+                     member-<id>-token, the demo server is shared with)] [--fault PATH=STATUS (calls under PATH \
+                     answer STATUS)] \
                      [--log-calls (print every call)]"
                 );
                 return std::process::ExitCode::SUCCESS;

@@ -1,9 +1,17 @@
-//! What other instances changed, for caches on PostgreSQL. Two generations, moved on by
-//! notifications that triggers send at commit and every instance listens for:
-//! - the auth generation (channel `plexid_auth`, from the tables of who may do what: API tokens,
-//!   sessions, permissions, …), for the credential and access caches;
-//! - the data generation (channel `plexid_data`, from a statement trigger on every table), for
-//!   the read cache of [`crate::engine`].
+//! What other instances changed, for caches on PostgreSQL. Two generations:
+//! - the auth generation, moved on by the notifications (channel `plexid_auth`) that triggers on
+//!   the tables of who may do what (API tokens, sessions, permissions, applications, …) send at
+//!   commit, for the credential and access caches;
+//! - the data generation, for the read cache of [`crate::engine`], moved on whenever the
+//!   database's snapshot (`pg_current_snapshot()`, polled every [`POLL_EVERY`] on the listener's
+//!   connection) shows that any transaction that wrote has ended since the last poll, and by
+//!   every auth notification. No table notifies for it: PostgreSQL serialises the commits of all
+//!   notifying transactions of a cluster behind one lock held through the commit's WAL flush,
+//!   so a trigger on every table made every write on every instance commit one at a time
+//!   (issue 23). A snapshot shows every commit, of every table, including tables added later;
+//!   so another instance's write reaches this instance's read cache within [`POLL_EVERY`] (plus
+//!   the poll's round trip). It also shows other schemas' and databases' commits (cached reads
+//!   are then dropped for nothing).
 //!
 //! A cache entry is good only under the generation it was read at, and only while the listener
 //! is *known* to be current. A `LISTEN` connection can die silently (a NAT or firewall dropping
@@ -14,10 +22,11 @@
 //! committed before `t` has been heard; cached entries may be used until `t + FRESH_FOR`. A
 //! probe not heard within [`PROBE_TIMEOUT`] (or any error) ends the connection: caches are off
 //! (no generation) until a new connection has proven itself, and every generation moves on, so
-//! nothing read before the gap is used after it. Each change of state is logged (info when the
-//! listener is proven, warn when it is lost). This instance's own commits move both generations
-//! on at once, so it reads its own writes. SQLite needs no feed: its read cache checks
-//! `PRAGMA data_version`.
+//! nothing read before the gap is used after it. The data generation is also off when no poll
+//! has answered within [`POLLED_FOR`]. Each change of state is logged (info when the listener is
+//! proven, warn when it is lost). This instance's own commits move both generations on at
+//! once, so it reads its own writes. SQLite needs no feed: its generation follows
+//! `PRAGMA data_version` ([`crate::sqlite`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,7 +35,6 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 const AUTH_CHANNEL: &str = "plexid_auth";
-const DATA_CHANNEL: &str = "plexid_data";
 const PROBE_CHANNEL: &str = "plexid_probe";
 
 /// How often the listener notifies itself.
@@ -36,6 +44,10 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long after a heard probe was sent cached entries may be used. With a probe every
 /// second, a listener that stops hearing anything turns caches off within this.
 pub const FRESH_FOR: Duration = Duration::from_secs(3);
+/// How often the listener's connection reads the database's snapshot.
+pub const POLL_EVERY: Duration = Duration::from_millis(100);
+/// How long after a poll was sent cached reads may be used.
+pub const POLLED_FOR: Duration = Duration::from_secs(1);
 /// How long connecting (and subscribing) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two attempts to connect.
@@ -54,11 +66,20 @@ struct Feed {
     base: Instant,
     /// Until when (nanoseconds after `base`) cached entries may be used; 0: not at all.
     fresh_until: AtomicU64,
+    /// Until when (nanoseconds after `base`) the last poll of the snapshot vouches for the data
+    /// generation.
+    polled_until: AtomicU64,
 }
 
 impl Feed {
     fn new() -> Self {
-        Feed { auth: AtomicU64::new(0), data: AtomicU64::new(0), base: Instant::now(), fresh_until: AtomicU64::new(0) }
+        Feed {
+            auth: AtomicU64::new(0),
+            data: AtomicU64::new(0),
+            base: Instant::now(),
+            fresh_until: AtomicU64::new(0),
+            polled_until: AtomicU64::new(0),
+        }
     }
 
     fn bump_all(&self) {
@@ -85,11 +106,28 @@ impl Feed {
 
     fn off(&self) {
         self.fresh_until.store(0, Ordering::SeqCst);
+        self.polled_until.store(0, Ordering::SeqCst);
         self.bump_all();
     }
 
     fn current(&self, counter: &AtomicU64, now: Instant) -> Option<u64> {
         self.is_fresh_at(now).then(|| counter.load(Ordering::SeqCst))
+    }
+
+    /// A poll sent at `sent` read `snapshot`; `last` is the one before (if any). The data
+    /// generation moves on if they differ (or there was none: what happened before the first
+    /// poll is unknown).
+    fn polled(&self, last: &mut Option<String>, snapshot: String, sent: Instant) {
+        if last.as_deref() != Some(snapshot.as_str()) {
+            self.data.fetch_add(1, Ordering::SeqCst);
+            *last = Some(snapshot);
+        }
+        self.polled_until.fetch_max(self.nanos(sent + POLLED_FOR), Ordering::SeqCst);
+    }
+
+    fn data_at(&self, now: Instant) -> Option<u64> {
+        (self.nanos(now) < self.polled_until.load(Ordering::SeqCst)).then_some(())?;
+        self.current(&self.data, now)
     }
 }
 
@@ -131,8 +169,7 @@ impl Changes {
     /// The current data generation, if cached reads may be used at all. Read it *before* the
     /// read that is to be cached.
     pub fn data_generation(&self) -> Option<u64> {
-        let feed = self.inner.as_ref()?;
-        feed.current(&feed.data, Instant::now())
+        self.inner.as_ref()?.data_at(Instant::now())
     }
 }
 
@@ -200,8 +237,7 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
         Err(_) => return Ended::Lost(format!("cannot connect within {CONNECT_TIMEOUT:?}")),
     };
     listener.eager_reconnect(false);
-    match tokio::time::timeout(CONNECT_TIMEOUT, listener.listen_all([AUTH_CHANNEL, DATA_CHANNEL, PROBE_CHANNEL])).await
-    {
+    match tokio::time::timeout(CONNECT_TIMEOUT, listener.listen_all([AUTH_CHANNEL, PROBE_CHANNEL])).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return lost("cannot listen", &error),
         Err(_) => return Ended::Lost(format!("cannot listen within {CONNECT_TIMEOUT:?}")),
@@ -219,6 +255,10 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
     let ours = |payload: &str| payload == schema;
     let mut ticker = tokio::time::interval(PROBE_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut poller = tokio::time::interval(POLL_EVERY);
+    poller.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The snapshot the last poll read.
+    let mut snapshot: Option<String> = None;
     let mut sequence = 0u64;
     // The probe sent and not heard yet: its payload and when it was sent.
     let mut waiting: Option<(String, Instant)> = None;
@@ -227,10 +267,7 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
             heard = listener.try_recv() => match heard {
                 Ok(Some(notification)) => match notification.channel() {
                     AUTH_CHANNEL if ours(notification.payload()) => feed.bump_all(),
-                    DATA_CHANNEL if ours(notification.payload()) => {
-                        feed.data.fetch_add(1, Ordering::SeqCst);
-                    }
-                    AUTH_CHANNEL | DATA_CHANNEL => {}
+                    AUTH_CHANNEL => {}
                     _ => {
                         if let Some((payload, sent)) = &waiting {
                             if notification.payload() == payload {
@@ -246,6 +283,15 @@ async fn hear(feed: &Feed, pool: &PgPool, own: &PgPool, instance: &str, proven: 
                 Ok(None) => return Ended::Lost("the connection was closed".into()),
                 Err(error) => return lost("the connection failed", &error),
             },
+            _ = poller.tick() => {
+                let sent = Instant::now();
+                let poll = sqlx::query_scalar::<_, String>("SELECT pg_current_snapshot()::text").fetch_one(&mut listener);
+                match tokio::time::timeout(PROBE_TIMEOUT, poll).await {
+                    Ok(Ok(now)) => feed.polled(&mut snapshot, now, sent),
+                    Ok(Err(error)) => return lost("cannot read the snapshot", &error),
+                    Err(_) => return Ended::Lost(format!("could not read the snapshot within {PROBE_TIMEOUT:?}")),
+                }
+            }
             _ = ticker.tick() => {
                 if pool.is_closed() {
                     return Ended::Closed;
@@ -291,5 +337,22 @@ mod tests {
         assert_eq!(feed.current(&feed.data, at(500)), None);
         assert!(feed.fresh_until(at(2000), at(600)));
         assert!(feed.current(&feed.auth, at(700)).is_some_and(|g| g > on), "nothing cached before a lost connection");
+    }
+
+    #[test]
+    fn the_data_generation_follows_the_snapshot_and_needs_a_recent_poll() {
+        let feed = Feed::new();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        feed.fresh_until(at(10_000), at(0));
+        assert_eq!(feed.data_at(at(0)), None, "never polled");
+        let mut last = None;
+        feed.polled(&mut last, "10:12:".into(), at(0));
+        let first = feed.data_at(at(10)).expect("polled");
+        feed.polled(&mut last, "10:12:".into(), at(100));
+        assert_eq!(feed.data_at(at(110)), Some(first), "nothing ended between the polls");
+        feed.polled(&mut last, "10:13:12".into(), at(200));
+        assert!(feed.data_at(at(210)).is_some_and(|g| g > first), "a transaction ended");
+        assert_eq!(feed.data_at(at(200) + POLLED_FOR + Duration::from_millis(1)), None, "no poll since");
     }
 }

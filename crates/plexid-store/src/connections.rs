@@ -296,6 +296,33 @@ impl Conn<'_, ReadWrite> {
         .map(drop)
     }
 
+    /// Refreshes a connection at a sign-in, in one statement: its identifier, token and time, the
+    /// access the rule found and the email address plex.tv confirmed.
+    pub async fn refresh_user_connection(
+        &mut self,
+        c: &UserConnection,
+        access: &ConnectionAccess,
+        verified_email: &str,
+    ) -> StoreResult<()> {
+        let relationship = serde_json::to_string(&access.relationship).expect("a relationship serialises");
+        self.execute(
+            "UPDATE user_source_connection SET identifier = $2, plex_token = $3, last_updated = $4, relationship = $5, \
+             access_checked = $6, access_revoked = $7, verified_email = $8 WHERE id = $1",
+            params![
+                c.id,
+                &c.identifier,
+                &c.plex_token,
+                c.last_updated,
+                relationship,
+                access.checked,
+                access.revoked,
+                verified_email
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
     /// Records the email address plex.tv confirmed for this connection's Plex account (empty: none).
     pub async fn set_verified_email(&mut self, id: UserConnectionId, email: &str) -> StoreResult<()> {
         self.execute("UPDATE user_source_connection SET verified_email = $2 WHERE id = $1", params![id, email])

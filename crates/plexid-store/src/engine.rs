@@ -73,7 +73,8 @@ impl Access for ReadWrite {}
 pub(crate) enum Inner<'a> {
     Sqlite(&'a SqliteDb),
     SqliteTx(&'a mut rusqlite::Connection),
-    PgPool(&'a PgDb),
+    /// The pool; `true`: through the read cache.
+    PgPool(&'a PgDb, bool),
     PgTx(&'a mut PgConnection),
 }
 
@@ -116,7 +117,7 @@ impl<A: Access> Conn<'_, A> {
     pub fn dialect(&self) -> Dialect {
         match self.inner {
             Inner::Sqlite(_) | Inner::SqliteTx(_) => Dialect::Sqlite,
-            Inner::PgPool(_) | Inner::PgTx(_) => Dialect::Postgres,
+            Inner::PgPool(..) | Inner::PgTx(_) => Dialect::Postgres,
         }
     }
 
@@ -126,7 +127,8 @@ impl<A: Access> Conn<'_, A> {
         let pg_rows = match &mut self.inner {
             Inner::Sqlite(db) => return db.cached_fetch(sql, params, limit),
             Inner::SqliteTx(conn) => return off_runtime(|| lite_fetch(conn, sql, &params, limit)),
-            Inner::PgPool(db) => return db.cached_fetch(sql, params, limit).await,
+            Inner::PgPool(db, true) => return db.cached_fetch(sql, params, limit).await,
+            Inner::PgPool(db, false) => return db.fetch_uncached(sql, params, limit).await,
             Inner::PgTx(conn) if limit == Some(1) => {
                 bind_pg!(sqlx::query(sql), params).fetch_optional(&mut **conn).await?.into_iter().collect()
             }
@@ -159,7 +161,7 @@ impl Conn<'_, ReadWrite> {
         match &mut self.inner {
             Inner::SqliteTx(conn) => off_runtime(|| lite_execute(conn, sql, &params)),
             Inner::PgTx(conn) => Ok(bind_pg!(sqlx::query(sql), params).execute(&mut **conn).await?.rows_affected()),
-            Inner::Sqlite(_) | Inner::PgPool(_) => unreachable!("a read-write Conn is always a transaction's"),
+            Inner::Sqlite(_) | Inner::PgPool(..) => unreachable!("a read-write Conn is always a transaction's"),
         }
     }
 
@@ -168,7 +170,7 @@ impl Conn<'_, ReadWrite> {
         match &mut self.inner {
             Inner::SqliteTx(conn) => Ok(off_runtime(|| conn.execute_batch(sql))?),
             Inner::PgTx(conn) => sqlx::raw_sql(sql).execute(&mut **conn).await.map(drop).map_err(StoreError::from),
-            Inner::Sqlite(_) | Inner::PgPool(_) => unreachable!("a read-write Conn is always a transaction's"),
+            Inner::Sqlite(_) | Inner::PgPool(..) => unreachable!("a read-write Conn is always a transaction's"),
         }
     }
 }
@@ -188,11 +190,17 @@ pub(crate) struct PgDb {
 }
 
 impl PgDb {
+    async fn fetch_uncached(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
+        let rows = bind_pg!(sqlx::query(sql), params).fetch_all(&self.pool).await?;
+        let rows = rows.into_iter().map(|r| Row::Pg(Arc::new(r)));
+        Ok(match limit {
+            Some(l) => rows.take(l).collect(),
+            None => rows.collect(),
+        })
+    }
+
     async fn cached_fetch(&self, sql: &str, params: Vec<Param>, limit: Option<usize>) -> StoreResult<Vec<Row>> {
-        let fetch = |params: Vec<Param>| async move {
-            let rows = bind_pg!(sqlx::query(sql), params).fetch_all(&self.pool).await?;
-            Ok::<_, StoreError>(rows.into_iter().map(|r| Row::Pg(Arc::new(r))).collect::<Vec<_>>())
-        };
+        let fetch = |params: Vec<Param>| self.fetch_uncached(sql, params, None);
         let (Some(cache), Some(generation)) = (&self.cache, self.changes.data_generation()) else {
             return fetch(params).await;
         };
@@ -240,6 +248,7 @@ impl Tx {
             Tx::Sqlite(mut tx) => {
                 off_runtime(|| tx.conn.execute_batch("COMMIT"))?;
                 tx.open = false;
+                tx.db.committed();
                 Ok(())
             }
             Tx::Pg(tx, changes) => {
@@ -298,21 +307,40 @@ impl Store {
     pub fn read(&self) -> Conn<'_, ReadOnly> {
         let inner = match &self.pools {
             Pools::Sqlite(db) => Inner::Sqlite(db),
-            Pools::Postgres(db) => Inner::PgPool(db),
+            Pools::Postgres(db) => Inner::PgPool(db, true),
         };
         Conn { inner, access: PhantomData }
     }
 
-    /// The generation of auth-relevant changes across instances (see [`crate::changes`]);
-    /// `None` when nothing may be cached.
-    pub fn auth_generation(&self) -> Option<u64> {
-        self.changes.generation()
+    /// A connection for reads outside a transaction that never come from the read cache: what
+    /// another instance committed is seen at once (PostgreSQL's read cache sees it only at its
+    /// next poll; SQLite's is always current, so this is [`Store::read`] there).
+    pub fn read_fresh(&self) -> Conn<'_, ReadOnly> {
+        let inner = match &self.pools {
+            Pools::Sqlite(db) => Inner::Sqlite(db),
+            Pools::Postgres(db) => Inner::PgPool(db, false),
+        };
+        Conn { inner, access: PhantomData }
     }
 
-    /// The generation cached reads are kept under on PostgreSQL (see [`crate::changes`]);
-    /// `None` when nothing may be cached.
+    /// The generation of auth-relevant changes across instances and processes; `None` when
+    /// nothing may be cached. On PostgreSQL it moves on with the `plexid_auth` notifications
+    /// (see [`crate::changes`]); on SQLite with every commit to the file, seen through
+    /// `PRAGMA data_version` at each call (see [`crate::sqlite`]). Either moves on at once when
+    /// this instance commits. Read it *before* reading what is to be cached.
+    pub fn auth_generation(&self) -> Option<u64> {
+        match &self.pools {
+            Pools::Sqlite(db) => db.generation().ok(),
+            Pools::Postgres(_) => self.changes.generation(),
+        }
+    }
+
+    /// The generation cached reads are kept under; `None` when nothing may be cached.
     pub fn data_generation(&self) -> Option<u64> {
-        self.changes.data_generation()
+        match &self.pools {
+            Pools::Sqlite(db) => db.generation().ok(),
+            Pools::Postgres(_) => self.changes.data_generation(),
+        }
     }
 
     /// Starts a write transaction (on SQLite, waits for the one writer).
@@ -321,7 +349,7 @@ impl Store {
             Pools::Sqlite(db) => {
                 let conn = Arc::clone(&db.writer).lock_owned().await;
                 off_runtime(|| conn.execute_batch("BEGIN IMMEDIATE"))?;
-                Tx::Sqlite(SqliteTx { conn, open: true })
+                Tx::Sqlite(SqliteTx { conn, open: true, db: Arc::clone(db) })
             }
             Pools::Postgres(db) => Tx::Pg(db.pool.begin().await?, self.changes.clone()),
         })

@@ -255,16 +255,16 @@ impl Conn<'_, ReadWrite> {
             .map(drop)
     }
 
-    /// Removes the user from every group connected to `source` (before a sign-in adds the ones
-    /// its mappings name again).
-    pub async fn remove_source_groups(&mut self, user: UserId, source: SourceId) -> StoreResult<()> {
-        self.execute(
-            "DELETE FROM group_member WHERE user_id = $1 AND group_uuid IN \
-             (SELECT group_uuid FROM group_source_connection WHERE source_uuid = $2)",
-            params![user, source],
-        )
-        .await
-        .map(drop)
+    /// The groups connected to `source` that the user is a member of.
+    pub async fn source_groups_of_user(&mut self, user: UserId, source: SourceId) -> StoreResult<Vec<GroupId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT gm.group_uuid FROM group_member gm WHERE gm.user_id = $1 AND gm.group_uuid IN \
+                 (SELECT group_uuid FROM group_source_connection WHERE source_uuid = $2)",
+                params![user, source],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(GroupId(r.uuid("group_uuid")?))).collect()
     }
 
     /// Replaces a user's group memberships.

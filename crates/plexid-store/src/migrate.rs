@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (9, "reliability", include_str!("../migrations/sqlite/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/sqlite/0011_provider_names.sql")),
     (12, "pages", include_str!("../migrations/sqlite/0012_pages.sql")),
+    (13, "change_feed", include_str!("../migrations/sqlite/0013_change_feed.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -30,29 +31,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (9, "reliability", include_str!("../migrations/postgres/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/postgres/0011_provider_names.sql")),
     (12, "pages", include_str!("../migrations/postgres/0012_pages.sql")),
+    (13, "change_feed", include_str!("../migrations/postgres/0013_change_feed.sql")),
 ];
 
 /// How many migrations there are (the same on both engines).
 pub const MIGRATION_COUNT: usize = SQLITE.len();
 const _: () = assert!(SQLITE.len() == POSTGRES.len(), "both engines have the same migrations");
-
-/// Attaches the change feed of cached reads (`plexid_notify_data`, migration 5) to every table of
-/// the schema that lacks it, so a table added by a later migration cannot be forgotten: run after
-/// the migrations, in their transaction.
-const DATA_TRIGGERS: &str = r#"
-DO $$
-DECLARE t record;
-BEGIN
-    FOR t IN SELECT c.relname FROM pg_class c
-             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
-               AND NOT EXISTS (SELECT 1 FROM pg_trigger g
-                               WHERE g.tgrelid = c.oid AND g.tgname = 'plexid_data_changed')
-    LOOP
-        EXECUTE format('CREATE TRIGGER plexid_data_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION plexid_notify_data()', t.relname);
-    END LOOP;
-END
-$$"#;
 
 /// Serialises migrations of several plexid instances sharing one PostgreSQL database.
 const MIGRATION_LOCK: i64 = 0x706c_6578_6964;
@@ -99,9 +83,6 @@ impl Store {
             conn.execute("INSERT INTO plexid_migration (version, name) VALUES ($1, $2)", params![*version, *name])
                 .await?;
             count += 1;
-        }
-        if conn.dialect() == Dialect::Postgres {
-            conn.execute_script(DATA_TRIGGERS).await?;
         }
         tx.commit().await?;
         Ok(count)

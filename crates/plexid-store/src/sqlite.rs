@@ -27,19 +27,47 @@ pub struct SqliteDb {
     read_cache: bool,
 }
 
-/// The read cache, and the connection whose `PRAGMA data_version` changes whenever any other
-/// connection (our writer, or another process using the same file) commits: an entry is used
-/// only if the version it was read under is still current.
+/// The read cache, and the generation it and the auth caches (`Store::auth_generation`) are
+/// kept under. The generation moves on whenever this instance commits and whenever
+/// `PRAGMA data_version`, read on a connection of its own, changes: it changes whenever any other
+/// connection (our writer, or another process using the same file) has committed. Each read of
+/// the generation checks `data_version` (one statement, about a microsecond: no file access
+/// while nothing changed, SQLite reads the WAL index in shared memory), so another process's
+/// commit is seen by the first check after it.
 struct ReadCache {
-    watch: std::sync::Mutex<rusqlite::Connection>,
+    watch: std::sync::Mutex<Watch>,
     entries: crate::read_cache::ReadCache,
 }
 
+/// The watching connection, the last `data_version` it read and the generation.
+struct Watch {
+    conn: rusqlite::Connection,
+    seen: i64,
+    generation: u64,
+}
+
 impl ReadCache {
-    fn version(&self) -> StoreResult<u64> {
-        let watch = self.watch.lock().map_err(|_| StoreError::Corrupt("cache watch poisoned".into()))?;
-        let mut stmt = watch.prepare_cached("PRAGMA data_version")?;
-        Ok(stmt.query_row([], |r| r.get::<_, i64>(0))? as u64)
+    fn watch(&self) -> StoreResult<std::sync::MutexGuard<'_, Watch>> {
+        self.watch.lock().map_err(|_| StoreError::Corrupt("cache watch poisoned".into()))
+    }
+
+    /// The current generation (checked against `data_version` under the lock, so no caller
+    /// gets an older generation after another has seen a change).
+    fn generation(&self) -> StoreResult<u64> {
+        let mut watch = self.watch()?;
+        let version = watch.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get::<_, i64>(0))?;
+        if version != watch.seen {
+            watch.seen = version;
+            watch.generation += 1;
+        }
+        Ok(watch.generation)
+    }
+
+    /// This instance committed: nothing read before may be used.
+    fn bump(&self) {
+        if let Ok(mut watch) = self.watch() {
+            watch.generation += 1;
+        }
     }
 }
 
@@ -111,7 +139,10 @@ impl SqliteDb {
             path,
             readers: std::sync::Mutex::new(Vec::new()),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
-            cache: ReadCache { watch: std::sync::Mutex::new(watch), entries: Default::default() },
+            cache: ReadCache {
+                watch: std::sync::Mutex::new(Watch { conn: watch, seen: -1, generation: 0 }),
+                entries: Default::default(),
+            },
             read_cache,
         })
     }
@@ -123,7 +154,7 @@ impl SqliteDb {
         if !self.read_cache {
             return self.read(long, |conn| lite_fetch(conn, sql, &params, limit));
         }
-        let version = self.cache.version()?;
+        let version = self.cache.generation()?;
         let key = (sql.to_owned(), params);
         let rows = match self.cache.entries.get(&key, version) {
             Some(rows) => rows,
@@ -137,6 +168,17 @@ impl SqliteDb {
             Some(l) => rows.into_iter().take(l).collect(),
             None => rows,
         })
+    }
+
+    /// The generation of the database's contents (see [`ReadCache`]): what was read under it
+    /// may be used while it stands.
+    pub(crate) fn generation(&self) -> StoreResult<u64> {
+        self.cache.generation()
+    }
+
+    /// This instance committed a write.
+    pub(crate) fn committed(&self) {
+        self.cache.bump();
     }
 
     /// Is the database answering? A read on a reader, never from the cache.
@@ -242,6 +284,8 @@ pub(crate) fn lite_execute(conn: &rusqlite::Connection, sql: &str, params: &[Par
 pub struct SqliteTx {
     pub(crate) conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
     pub(crate) open: bool,
+    /// Told when the transaction commits.
+    pub(crate) db: Arc<SqliteDb>,
 }
 
 impl Drop for SqliteTx {

@@ -1,11 +1,12 @@
 //! A cache of who an API token or session key authenticates, so a signed request on a warm
 //! instance costs no database round trip for its credentials. An entry is used only under the
-//! change generation it was read at (`Store::auth_generation`: on PostgreSQL every instance
-//! hears every change to tokens, users, groups, memberships, permissions and sessions, and the
-//! generation exists only while the instance's listener has proven, within the last seconds,
-//! that it hears; see `plexid_store::changes`), and never after [`MAX_AGE`], whatever the
-//! generation says: a backstop should a change ever not notify. Without a generation (SQLite, or
-//! a PostgreSQL listener that is down or silent) nothing is cached. The same holds for what
+//! change generation it was read at (`Store::auth_generation`), and never after [`MAX_AGE`],
+//! whatever the generation says: a backstop should a change ever go unseen. On PostgreSQL every
+//! instance hears every change to tokens, users, groups, memberships, permissions and sessions,
+//! and the generation exists only while the instance's listener has proven, within the last
+//! seconds, that it hears (see `plexid_store::changes`); without it nothing is cached. On SQLite
+//! the generation moves on with every commit to the database file, by this process or another,
+//! checked through `PRAGMA data_version` each time it is read. The same holds for what
 //! forward-auth and the OpenID Connect provider keep (applications by host, forward-auth
 //! sessions, signing keys): their tables notify too.
 

@@ -141,8 +141,9 @@ pub async fn finish(app: &AppState, client: &Client, code: &str) -> Result<(Stri
 
 /// The identity behind a session cookie, if the session is live and the user may still use
 /// the application.
-/// On a warm PostgreSQL instance a passing check is answered from memory until anything that
-/// could change it (sessions, connections, memberships, applications) changes anywhere.
+/// On a warm instance a passing check is answered from memory until anything that could change
+/// it (sessions, connections, memberships, applications) changes anywhere (on SQLite: until
+/// anything is committed to the file).
 pub async fn check(app: &AppState, client: &Client, key: &str) -> ServiceResult<Option<Identity>> {
     let key_hash = hash_token(key);
     let now = app.clock.now();

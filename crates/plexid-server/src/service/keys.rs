@@ -95,7 +95,7 @@ pub async fn current(app: &AppState, alg: SigningAlg) -> ServiceResult<ActiveKey
     rotate(app, alg, false).await
 }
 
-/// Every stored key (from memory on a warm PostgreSQL instance while nothing changed).
+/// Every stored key (from memory on a warm instance while nothing changed).
 async fn all(app: &AppState) -> ServiceResult<Vec<SigningKey>> {
     let generation = app.store.auth_generation();
     if let Some(keys) = app.auth_cache.signing_keys.get("keys", generation) {

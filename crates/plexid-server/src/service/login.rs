@@ -539,6 +539,13 @@ fn group_name(properties: &Map<String, Value>) -> Option<String> {
     text(properties, "name").map(|n| rules::clean_text(n, rules::GROUP_NAME_MAX_LENGTH)).filter(|n| !n.is_empty())
 }
 
+/// A connection's refresh at a sign-in, written at the end of its transaction.
+struct Refresh {
+    connection: UserConnection,
+    access: ConnectionAccess,
+    verified_email: String,
+}
+
 impl Attempt<'_> {
     async fn write(&self, signed_in: Option<UserId>, next: &str) -> Result<Redeemed, Failure> {
         let app = self.app;
@@ -592,10 +599,11 @@ impl Attempt<'_> {
             UserAction::Link(user) if signed_in.is_some() => {
                 let mut conn = tx.conn();
                 let user = conn.user_by_id(user).await?.ok_or(ServiceError::NotAuthenticated)?;
-                let linked = self.connect(&mut conn, &user, existing, now).await?;
+                let (linked, refresh) = self.connect(&mut conn, &user, existing, now).await?;
                 if linked {
                     self.record(&mut conn, EventAction::SourceLinked, &user, now).await?;
                 }
+                self.refresh(&mut conn, refresh).await?;
                 Redeemed::Linked { to: DEFAULT_NEXT.to_owned() }
             }
             UserAction::Authenticate(user) | UserAction::Link(user) => {
@@ -604,11 +612,11 @@ impl Attempt<'_> {
                 }
                 let mut conn = tx.conn();
                 let user = conn.user_by_id(user).await?.ok_or(ServiceError::NotFound)?;
-                let linked = self.connect(&mut conn, &user, existing, now).await?;
+                let (linked, refresh) = self.connect(&mut conn, &user, existing, now).await?;
                 if linked {
                     self.record(&mut conn, EventAction::SourceLinked, &user, now).await?;
                 }
-                let started = self.sign_in(&mut conn, &user, now).await?;
+                let started = self.sign_in(&mut conn, &user, now, refresh).await?;
                 Redeemed::SignedIn { started: Box::new(started), to: next.to_owned() }
             }
             UserAction::Enroll => {
@@ -666,21 +674,32 @@ impl Attempt<'_> {
     }
 
     /// Connects (or refreshes the connection of) this Plex account to `user`, with the token of
-    /// this sign-in and what the access rule found. Returns whether the connection is new.
+    /// this sign-in and what the access rule found. Returns whether the connection is new, and
+    /// for one that is not, the refresh to write with [`Attempt::refresh`]: every sign-in of a
+    /// person writes that row, so the sign-in writes it last, and concurrent sign-ins of one
+    /// person (on PostgreSQL) wait for each other's row lock only through the end of the
+    /// transaction.
     async fn connect(
         &self,
         conn: &mut Conn<'_, ReadWrite>,
         user: &User,
         existing: Option<UserConnection>,
         now: Timestamp,
-    ) -> Result<bool, Failure> {
+    ) -> Result<(bool, Option<Refresh>), Failure> {
         let plex_token = self.app.secrets.encrypt(self.token);
-        let (id, new) = match existing.filter(|c| c.user == user.id) {
+        let verified_email = verified_email(&self.admitted.info);
+        let access = |previous: &Relationship| ConnectionAccess {
+            relationship: self.admitted.relationship.clone().keeping(previous, &self.admitted.unknown),
+            checked: Some(now),
+            revoked: None,
+        };
+        match existing.filter(|c| c.user == user.id) {
             Some(mut connection) => {
                 connection.plex_token = plex_token;
                 connection.last_updated = now;
-                conn.update_user_connection(&connection).await?;
-                (connection.id, false)
+                let previous = conn.connection_access(connection.id).await?.map(|a| a.relationship).unwrap_or_default();
+                let access = access(&previous);
+                Ok((false, Some(Refresh { connection, access, verified_email })))
             }
             None => {
                 let connection = UserConnection {
@@ -692,22 +711,31 @@ impl Attempt<'_> {
                     created: now,
                     last_updated: now,
                 };
-                (conn.insert_user_connection(&connection).await?, true)
+                let id = conn.insert_user_connection(&connection).await?;
+                conn.set_connection_access(id, &access(&Relationship::default())).await?;
+                conn.set_verified_email(id, &verified_email).await?;
+                Ok((true, None))
             }
-        };
-        let previous = match new {
-            true => Relationship::default(),
-            false => conn.connection_access(id).await?.map(|a| a.relationship).unwrap_or_default(),
-        };
-        let relationship = self.admitted.relationship.clone().keeping(&previous, &self.admitted.unknown);
-        let access = ConnectionAccess { relationship, checked: Some(now), revoked: None };
-        conn.set_connection_access(id, &access).await?;
-        conn.set_verified_email(id, &verified_email(&self.admitted.info)).await?;
-        Ok(new)
+        }
     }
 
-    /// Signs `user` in: groups synchronised, last login, the session and the login event.
-    async fn sign_in(&self, conn: &mut Conn<'_, ReadWrite>, user: &User, now: Timestamp) -> Result<Started, Failure> {
+    /// Writes what [`Attempt::connect`] left for the end.
+    async fn refresh(&self, conn: &mut Conn<'_, ReadWrite>, refresh: Option<Refresh>) -> Result<(), Failure> {
+        if let Some(r) = refresh {
+            conn.refresh_user_connection(&r.connection, &r.access, &r.verified_email).await?;
+        }
+        Ok(())
+    }
+
+    /// Signs `user` in: groups synchronised, the session and the login event, then the rows
+    /// every sign-in of this person writes (last login, the connection's `refresh`).
+    async fn sign_in(
+        &self,
+        conn: &mut Conn<'_, ReadWrite>,
+        user: &User,
+        now: Timestamp,
+        refresh: Option<Refresh>,
+    ) -> Result<Started, Failure> {
         self.sync_groups(conn, user.id, now).await?;
         // The source's owner, when its administrator asked for it (the first source's form).
         if self.admitted.relationship.owner && conn.take_owner_admin_grant(self.source.id).await? {
@@ -715,9 +743,10 @@ impl Attempt<'_> {
         }
         let mut after = user.clone();
         after.last_login = Some(now);
-        conn.update_user(user, &after).await?;
         let started = sessions::start(conn, self.app, user.id, Some(self.source.id), self.client).await?;
         self.record(conn, EventAction::Login, &after, now).await?;
+        conn.update_user(user, &after).await?;
+        self.refresh(conn, refresh).await?;
         Ok(started)
     }
 
@@ -746,7 +775,7 @@ impl Attempt<'_> {
             .model("authentik_core", "user", user.id.0, &user.username);
         events::record(conn, event, now).await?;
         self.record(conn, EventAction::SourceLinked, &user, now).await?;
-        self.sign_in(conn, &user, now).await
+        self.sign_in(conn, &user, now, None).await
     }
 
     /// Keeps the sign-in until the person picks a username; returns the key for their cookie.
@@ -765,7 +794,7 @@ impl Attempt<'_> {
     }
 
     /// Spec §4.6 with D11: every group the mappings named, found or created, connected to the
-    /// source; the user's memberships of this source's groups replaced by them. A refused group
+    /// source; the user's memberships of this source's groups made exactly those. A refused group
     /// refuses the sign-in (nothing is written).
     async fn sync_groups(&self, conn: &mut Conn<'_, ReadWrite>, user: UserId, now: Timestamp) -> Result<(), Failure> {
         let mut members_of: Vec<GroupId> = Vec::new();
@@ -808,9 +837,14 @@ impl Attempt<'_> {
             }
             members_of.push(group);
         }
-        conn.remove_source_groups(user, self.source.id).await?;
-        for group in members_of {
-            conn.add_member(group, user).await?;
+        // Only what changed is written: an unchanged membership costs no write (and, on
+        // PostgreSQL, no notification that drops every instance's auth caches).
+        let current = conn.source_groups_of_user(user, self.source.id).await?;
+        for group in current.iter().filter(|g| !members_of.contains(g)) {
+            conn.remove_member(*group, user).await?;
+        }
+        for group in members_of.iter().filter(|g| !current.contains(g)) {
+            conn.add_member(*group, user).await?;
         }
         Ok(())
     }

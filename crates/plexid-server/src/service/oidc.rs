@@ -133,8 +133,8 @@ pub async fn client(app: &AppState, client_id: &str) -> Result<Option<Client>, S
     Ok(Some(Client { provider: row.provider, application }))
 }
 
-/// The application `slug` and its OpenID Connect provider (from memory on a warm PostgreSQL
-/// instance while nothing changed).
+/// The application `slug` and its OpenID Connect provider (from memory on a warm instance
+/// while nothing changed).
 pub async fn client_by_slug(app: &AppState, slug: &str) -> Result<Option<Client>, ServiceError> {
     let key = format!("oidc:{slug}");
     let generation = app.store.auth_generation();

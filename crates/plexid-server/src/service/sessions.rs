@@ -85,7 +85,10 @@ pub async fn authenticate(app: &AppState, key: &str) -> ServiceResult<Option<(Pr
     let generation = app.store.auth_generation();
     let found = match app.auth_cache.sessions.get(&key_hash, generation) {
         Some(cached) if is_live(app, &cached.1, now) => Some(cached),
-        _ => load(app, &key_hash).await?,
+        // Looks idle here: read again past every cache (another instance may have seen it used
+        // a moment ago).
+        Some(_) => load(&key_hash, app.store.read_fresh()).await?,
+        None => load(&key_hash, app.store.read()).await?,
     };
     let Some((principal, mut session)) = found.filter(|(_, s)| is_live(app, s, now)) else {
         return Ok(None);
@@ -107,8 +110,7 @@ async fn touch(app: &AppState, key_hash: &str, now: Timestamp) -> ServiceResult<
 }
 
 /// The session with this key hash and its active user's principal.
-async fn load(app: &AppState, key_hash: &str) -> ServiceResult<Option<(Principal, Session)>> {
-    let mut conn = app.store.read();
+async fn load(key_hash: &str, mut conn: plexid_store::Conn<'_>) -> ServiceResult<Option<(Principal, Session)>> {
     let Some(session) = conn.session_by_key(key_hash).await? else {
         return Ok(None);
     };

@@ -295,3 +295,76 @@ async fn cached_answers_follow_other_instances(app: &TestApp) {
     assert!(published, "the new key is in the other instance's JWKS");
 }
 both!(cached_answers_follow_other_instances_case, cached_answers_follow_other_instances);
+
+/// The auth caches serve both engines (issue 23) and follow every change: one made outside this
+/// instance (on SQLite by another process on the same file, here a store of its own with its own
+/// connections, as `plexid create-token` or a second plexid would be; on PostgreSQL by another
+/// instance) is seen by the first request after it on SQLite, which checks `PRAGMA
+/// data_version` each time, and once its notification arrives on PostgreSQL; this instance's own
+/// changes are seen at once on both.
+async fn auth_caches_follow_changes_from_outside(app: &TestApp) {
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    app.forward_auth_app("fa", json!({"external_host": format!("http://{APP_HOST}")}), json!(["friend"])).await;
+    let mut friend = app.sign_in("plex", FRIEND).await;
+    let (_, _, forward) = app.forward_sign_in(&mut friend, APP_HOST, "/").await;
+    let outside_key = app.user_with_permissions("viewer", &["authentik_sources_plex.view_plexsource"]).await;
+    let own_key = app.user_with_permissions("viewer2", &["authentik_sources_plex.view_plexsource"]).await;
+    let outsider = plexid_store::Store::connect(&app.state.settings.db.database).await.unwrap();
+    let outside = |sql: String| {
+        let outsider = outsider.clone();
+        async move {
+            let mut tx = outsider.begin().await.unwrap();
+            tx.conn().execute(&sql, vec![]).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    let list = |key: String| {
+        let url = format!("{}/api/v3/sources/plex/", app.base);
+        async move { reqwest::Client::new().get(url).bearer_auth(key).send().await.unwrap().status().as_u16() }
+    };
+    let original = [("X-Original-URL", "http://app.test/")];
+    let check = || async { proxied(app, "x", "/outpost.goauthentik.io/auth/nginx", &forward, &original).await.0 };
+    // Seen: by the next request on SQLite; once the notification arrives on PostgreSQL.
+    let sqlite = app.store.dialect() == plexid_store::Dialect::Sqlite;
+    macro_rules! seen {
+        ($probe:expr, $want:expr, $what:literal) => {
+            if sqlite {
+                assert_eq!(($probe), $want, $what);
+            } else {
+                assert!(crate::login::eventually(|| async { ($probe) == $want }).await, $what);
+            }
+        };
+    }
+
+    assert!(crate::login::eventually(|| async { app.store.auth_generation().is_some() }).await, "caches are on");
+    for _ in 0..3 {
+        assert_eq!(list(outside_key.clone()).await, 200);
+        assert_eq!(list(own_key.clone()).await, 200);
+        assert!(app.me(&mut friend.clone()).await.is_some());
+        assert_eq!(check().await, StatusCode::OK);
+    }
+    let standing = app.store.auth_generation();
+    assert_eq!((list(own_key.clone()).await, check().await), (200, StatusCode::OK));
+    assert_eq!(app.store.auth_generation(), standing, "answering from the caches changes nothing");
+
+    // This instance revokes a token: refused at once.
+    let (_, tokens) = app.get("/api/v3/core/tokens/?user__username=viewer2").await;
+    let identifier = tokens["results"][0]["identifier"].as_str().unwrap().to_owned();
+    assert_eq!(app.delete(&format!("/api/v3/core/tokens/{identifier}/")).await.0, 204);
+    assert_eq!(list(own_key.clone()).await, 403, "this instance's revocation, at once");
+
+    // Outside: a token revoked, the forward-auth session ended, the user deactivated.
+    outside("DELETE FROM api_token WHERE user_id = (SELECT id FROM app_user WHERE username = 'viewer')".into()).await;
+    seen!(list(outside_key.clone()).await, 403, "a token revoked outside is refused");
+    assert_eq!(check().await, StatusCode::OK, "nothing else changed for the friend");
+    outside("UPDATE app_user SET is_active = FALSE WHERE username = 'friend'".into()).await;
+    seen!(app.me(&mut friend.clone()).await.is_none(), true, "a user deactivated outside is signed out");
+    seen!(check().await == StatusCode::OK, false, "and refused by forward-auth");
+    outside("UPDATE app_user SET is_active = TRUE WHERE username = 'friend'".into()).await;
+    seen!(check().await, StatusCode::OK, "reactivated outside");
+    outside("DELETE FROM proxy_session".into()).await;
+    seen!(check().await == StatusCode::OK, false, "a forward-auth session ended outside is refused");
+    outsider.close().await;
+}
+both!(auth_caches_follow_changes_from_outside_case, auth_caches_follow_changes_from_outside);

@@ -482,6 +482,28 @@ async fn a_renamed_bootstrap_token_is_replaced(app: &TestApp) {
 }
 both!(a_renamed_bootstrap_token_is_replaced, a_renamed_bootstrap_token_is_replaced);
 
+/// A returning member's sign-in sends no notification (issue 23): PostgreSQL commits every
+/// notifying transaction under one cluster-wide lock, and nothing such a sign-in writes (the
+/// last login, the connection's token and time, a session, the event, unchanged memberships)
+/// is something the auth caches read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_sign_in_notifies_nothing() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let other = app.another_instance(None, Clock::system(), |_| {}).await;
+    app.sign_in("plex", MEMBER).await;
+    let proven = within(Duration::from_secs(5), || async { other.store.auth_generation().is_some() });
+    assert!(proven.await.is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = other.store.auth_generation();
+    for _ in 0..3 {
+        app.sign_in("plex", MEMBER).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(other.store.auth_generation(), before, "a returning sign-in changes no cache");
+}
+
 /// Every change that matters to what instances cache tells the others, a user's attributes
 /// included (they give the UPN-mode `x-authentik-uid`; the triggers used to list columns by hand
 /// and missed them); a user's last sign-in does not.
