@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (9, "reliability", include_str!("../migrations/sqlite/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/sqlite/0011_provider_names.sql")),
     (12, "pages", include_str!("../migrations/sqlite/0012_pages.sql")),
+    (14, "scale", include_str!("../migrations/sqlite/0014_scale.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -30,6 +31,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (9, "reliability", include_str!("../migrations/postgres/0009_reliability.sql")),
     (11, "provider_names", include_str!("../migrations/postgres/0011_provider_names.sql")),
     (12, "pages", include_str!("../migrations/postgres/0012_pages.sql")),
+    (14, "scale", include_str!("../migrations/postgres/0014_scale.sql")),
 ];
 
 /// How many migrations there are (the same on both engines).
