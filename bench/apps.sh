@@ -8,13 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh apps 9251
 
-location() { # headers file → the Location header
-  tr -d '\r' <"$1" | awk 'tolower($1)=="location:" {print $2}'
-}
-cookie() { # headers file, name → the cookie's value
-  tr -d '\r' <"$1" | awk -v n="$2" 'tolower($1)=="set-cookie:" {v=$2; sub(/;.*/, "", v); i=index(v, "="); if (substr(v, 1, i-1)==n) print substr(v, i+1)}'
-}
-
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, wrk -d$DURATION, 32 connections, loopback, release build."
   echo
@@ -33,14 +26,7 @@ for backend in sqlite postgres; do
 
   # The member signs in to plexid, then goes through the forward-auth round trip once.
   curl -sf -o /dev/null -c "$WORK/jar" -X POST "http://127.0.0.1:$PORT/api/v3/sources/plex/redeem_token/?slug=plex" -H 'Content-Type: application/json' -d '{"plex_token":"demo-member-token"}'
-  curl -s -o /dev/null -D "$WORK/start.h" -H 'Host: app.bench' "http://127.0.0.1:$PORT/outpost.goauthentik.io/start?rd=%2F"
-  state=$(cookie "$WORK/start.h" "authentik_proxy_${provider}_state")
-  curl -s -o /dev/null -D "$WORK/authorize.h" -b "$WORK/jar" "$(location "$WORK/start.h")"
-  callback=$(location "$WORK/authorize.h")
-  curl -s -o /dev/null -D "$WORK/callback.h" -H 'Host: app.bench' -H "Cookie: authentik_proxy_${provider}_state=$state" \
-    "http://127.0.0.1:$PORT${callback#http://app.bench}"
-  session=$(cookie "$WORK/callback.h" "authentik_proxy_$provider")
-  [ -n "$session" ] || { echo "no forward-auth session" >&2; cat "$WORK"/*.h >&2; exit 1; }
+  session=$(forward_auth_session "$WORK/jar" app.bench "$provider")
   curl -sf -o /dev/null -H "Cookie: authentik_proxy_$provider=$session" -H 'X-Original-URL: http://app.bench/' \
     "http://127.0.0.1:$PORT/outpost.goauthentik.io/auth/nginx"
 

@@ -27,14 +27,18 @@ fresh_database() { # backend name → DB_URL, a fresh SQLite file or PostgreSQL 
 }
 
 start_servers() { # database-url fake-plex-latency-ms [VAR=value for plexid…]; FAKE_ARGS: more fake-plex arguments
-  local url=$1 latency=$2
+  local url=$1
+  start_fake_plex "$2"
   shift 2
+  DB=$url start_plexid "$@"
+}
+
+start_fake_plex() { # latency-ms: fake-plex alone (its log in $WORK/plex.log); FAKE_ARGS: more arguments
   # shellcheck disable=SC2086
   target/release/fake-plex --listen "127.0.0.1:$PLEX_PORT" --app-listen "127.0.0.1:$((PLEX_PORT + 1))" \
-    --latency-ms "$latency" ${FAKE_ARGS:-} >"$WORK/plex.log" 2>&1 &
+    --latency-ms "$1" ${FAKE_ARGS:-} >"$WORK/plex.log" 2>&1 &
   PLEX_PID=$!
   until curl -s "http://127.0.0.1:$((PLEX_PORT + 1))/auth" >/dev/null; do sleep 0.05; done
-  DB=$url start_plexid "$@"
 }
 
 start_plexid() { # [VAR=value for plexid…]: plexid alone, on $DB, pointed at the running fake-plex
@@ -42,7 +46,10 @@ start_plexid() { # [VAR=value for plexid…]: plexid alone, on $DB, pointed at t
     PLEXID_PLEX_API_URL="http://127.0.0.1:$PLEX_PORT" PLEXID_PLEX_APP_URL="http://127.0.0.1:$((PLEX_PORT + 1))" PLEXID_JOBS=false \
     "$@" target/release/plexid serve >>"$WORK/serve.log" 2>&1 &
   PID=$!
-  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null; do sleep 0.05; done
+  until curl -sf "http://127.0.0.1:$PORT/-/health/ready/" >/dev/null; do
+    kill -0 "$PID" 2>/dev/null || { echo "plexid stopped:" >&2; tail -5 "$WORK/serve.log" >&2; exit 1; }
+    sleep 0.05
+  done
 }
 
 stop_servers() { # stops both and drops the PostgreSQL schema, if one was made
@@ -81,4 +88,28 @@ row() { # label figures baseline
 
 flow_pk() { # slug
   api GET "/api/v3/flows/instances/$1/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pk"])'
+}
+
+location() { # headers file → the Location header
+  tr -d '\r' <"$1" | awk 'tolower($1)=="location:" {print $2}'
+}
+
+cookie() { # headers file, name → the cookie's value
+  tr -d '\r' <"$1" | awk -v n="$2" 'tolower($1)=="set-cookie:" {v=$2; sub(/;.*/, "", v); i=index(v, "="); if (substr(v, 1, i-1)==n) print substr(v, i+1)}'
+}
+
+forward_auth_session() { # cookie-jar-of-a-signed-in-person host provider-pk → the app's session cookie value
+  # The round trip nginx sends a browser through once: start, authorize (signed in), callback.
+  local jar=$1 host=$2 provider=$3 state
+  curl -s -o /dev/null -D "$WORK/start.h" -H "Host: $host" "http://127.0.0.1:$PORT/outpost.goauthentik.io/start?rd=%2F"
+  state=$(cookie "$WORK/start.h" "authentik_proxy_${provider}_state")
+  curl -s -o /dev/null -D "$WORK/authorize.h" -b "$jar" "$(location "$WORK/start.h")"
+  local callback
+  callback=$(location "$WORK/authorize.h")
+  curl -s -o /dev/null -D "$WORK/callback.h" -H "Host: $host" -H "Cookie: authentik_proxy_${provider}_state=$state" \
+    "http://127.0.0.1:$PORT${callback#http://"$host"}"
+  local session
+  session=$(cookie "$WORK/callback.h" "authentik_proxy_$provider")
+  [ -n "$session" ] || { echo "no forward-auth session" >&2; cat "$WORK"/*.h >&2; exit 1; }
+  echo "$session"
 }

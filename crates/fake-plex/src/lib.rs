@@ -507,10 +507,44 @@ impl FakePlex {
             self.share_server(DEMO_SERVER_ID, id);
         }
     }
+
+    /// A world for a scale benchmark: `servers` owners (Plex ids [`SCALE_FIRST_OWNER`]…, tokens
+    /// `scale-owner-N-token`, N from 1), each owning the server `scale-server-N`, and `members`
+    /// accounts (Plex ids [`SCALE_FIRST_MEMBER`]…, tokens `scale-member-ID-token`, usernames
+    /// `scale-member-ID`), the one with Plex id ID shared with server `ID % servers + 1`. Fixed
+    /// tokens let a benchmark sign any of them in.
+    pub fn add_scale_world(&self, servers: u64, members: u64) {
+        if servers == 0 {
+            return;
+        }
+        for n in 1..=servers {
+            let mut owner = Account::new(SCALE_FIRST_OWNER + n - 1, &format!("scale-owner-{n}"));
+            owner.token = format!("scale-owner-{n}-token");
+            self.add_account(owner);
+            self.add_server(Server::new(
+                &format!("Scale Server {n}"),
+                &format!("scale-server-{n}"),
+                SCALE_FIRST_OWNER + n - 1,
+            ));
+        }
+        for i in 0..members {
+            let id = SCALE_FIRST_MEMBER + i;
+            let mut member = Account::new(id, &format!("scale-member-{id}"));
+            member.token = format!("scale-member-{id}-token");
+            self.add_account(member);
+            self.share_server(&format!("scale-server-{}", id % servers + 1), id);
+        }
+    }
 }
 
 /// The demo server's client identifier.
 pub const DEMO_SERVER_ID: &str = "demo-server";
+
+/// The Plex id of the first owner of [`FakePlex::add_scale_world`].
+pub const SCALE_FIRST_OWNER: u64 = 9101;
+
+/// The Plex id of the first member of [`FakePlex::add_scale_world`].
+pub const SCALE_FIRST_MEMBER: u64 = 1_000_000;
 
 /// The community GraphQL endpoint's path (`POST`), on the API origin.
 pub const GRAPHQL_PATH: &str = "/api";

@@ -12,6 +12,7 @@ async fn main() -> std::process::ExitCode {
     let mut listen = "127.0.0.1:9100".to_owned();
     let mut app_listen: Option<String> = None;
     let mut members: u64 = 0;
+    let mut scale: Option<(u64, u64)> = None;
     let mut faults: Vec<(String, u16)> = Vec::new();
     let mut echo_calls = false;
     let mut latency_ms: u64 = 0;
@@ -20,6 +21,16 @@ async fn main() -> std::process::ExitCode {
             "--listen" => listen = args.next().unwrap_or_default(),
             "--app-listen" => app_listen = args.next(),
             "--members" => members = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--scale" => match args.next().and_then(|v| {
+                let (servers, members) = v.split_once(':')?;
+                Some((servers.parse().ok()?, members.parse().ok()?))
+            }) {
+                Some(world) => scale = Some(world),
+                None => {
+                    eprintln!("fake-plex: --scale needs SERVERS:MEMBERS, like 3:100000");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
             "--fault" => match args.next().and_then(|v| {
                 let (path, status) = v.split_once('=')?;
                 Some((path.to_owned(), status.parse().ok()?))
@@ -42,8 +53,9 @@ async fn main() -> std::process::ExitCode {
                 println!(
                     "usage: fake-plex [--listen ADDRESS (127.0.0.1:9100)] [--app-listen ADDRESS (the next port)] \
                      [--latency-ms N (added to every API answer)] [--members N (accounts 100000…, tokens \
-                     member-<id>-token, the demo server is shared with)] [--fault PATH=STATUS (calls under PATH \
-                     answer STATUS)] \
+                     member-<id>-token, the demo server is shared with)] [--scale SERVERS:MEMBERS (owners \
+                     scale-owner-N-token of servers scale-server-N, and members 1000000… with tokens \
+                     scale-member-ID-token, ID shared with server ID % SERVERS + 1)] [--fault PATH=STATUS (calls under PATH answer STATUS)] \
                      [--log-calls (print every call)]"
                 );
                 return std::process::ExitCode::SUCCESS;
@@ -84,6 +96,10 @@ async fn main() -> std::process::ExitCode {
         println!("  {:<15} token {:<22} {role}", account.title, account.token);
     }
     fake.add_demo_members(100_000, members);
+    if let Some((servers, members)) = scale {
+        fake.add_scale_world(servers, members);
+        println!("  {servers} scale owners (scale-owner-N-token) and {members} members (scale-member-ID-token)");
+    }
     let _ = tokio::signal::ctrl_c().await;
     std::process::ExitCode::SUCCESS
 }

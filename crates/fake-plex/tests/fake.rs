@@ -222,3 +222,33 @@ async fn the_owners_side_is_as_harsh_as_plex_tv() {
     assert_eq!(http.get(format!("{}/auth", fake.app_url())).send().await.unwrap().status(), 200);
     assert_eq!(http.get(format!("{}/auth", fake.url())).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn the_scale_world_shares_each_server_with_its_members() {
+    let fake = FakePlex::start().await.unwrap();
+    fake.add_scale_world(3, 10);
+    let http = reqwest::Client::new();
+    let accepted = |owner: u64| {
+        api(&http, reqwest::Method::GET, format!("{}/api/v2/shared_servers/owned/accepted", fake.url()))
+            .header("X-Plex-Token", format!("scale-owner-{owner}-token"))
+            .send()
+    };
+    let invited = |shares: Value| -> Vec<u64> {
+        shares.as_array().unwrap().iter().map(|s| s["invitedId"].as_u64().unwrap()).collect()
+    };
+    // Plex id ID is shared with server ID % 3 + 1 (1,000,000 % 3 = 1).
+    let first = fake_plex::SCALE_FIRST_MEMBER;
+    assert_eq!(invited(accepted(2).await.unwrap().json().await.unwrap()), [first, first + 3, first + 6, first + 9]);
+    assert_eq!(invited(accepted(1).await.unwrap().json().await.unwrap()), [first + 2, first + 5, first + 8]);
+    // A member signs in with their fixed token and sees the server shared with them.
+    let resources: Value = api(&http, reqwest::Method::GET, format!("{}/api/v2/resources", fake.url()))
+        .header("X-Plex-Token", format!("scale-member-{}-token", first + 1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resources[0]["clientIdentifier"], "scale-server-3");
+    assert_eq!(fake.token_of(first + 1).as_deref(), Some(format!("scale-member-{}-token", first + 1).as_str()));
+}

@@ -18,7 +18,7 @@
 //! * A user's JSON never keeps a secret: `authToken` and anything like it are dropped when it is
 //!   read, so nothing downstream (mapping `info`, stored rows, events) can hold the token.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -176,10 +176,14 @@ impl Resource {
     }
 }
 
+/// Accepted shares as (server, Plex id): a set, shared by the cache and every sign-in that
+/// reads it (an owner may share with tens of thousands; the sweep looks each connection up).
+pub type ShareSet = Arc<BTreeSet<(String, u64)>>;
+
 /// Who an owner shares their servers with: accepted shares only, as (server, Plex id).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Shares {
-    pub accepted: Vec<(String, u64)>,
+    pub accepted: ShareSet,
     /// The servers the list speaks for: `None` for every server the owner owns (the
     /// clients.plex.tv list); the servers asked one by one otherwise (the XML fallback).
     pub covers: Option<Vec<String>>,
@@ -228,7 +232,7 @@ type Slot<T> = Option<(Instant, Result<T, PlexError>)>;
 struct OwnerCache {
     identity: Slot<PlexUser>,
     servers: Slot<Vec<Resource>>,
-    shares: Slot<Vec<(String, u64)>>,
+    shares: Slot<ShareSet>,
     /// The XML fallback, per server.
     server_shares: HashMap<String, (Instant, Result<Vec<u64>, PlexError>)>,
     friends: Slot<Vec<u64>>,
@@ -335,15 +339,38 @@ pub fn parse_resources(value: &Value) -> Option<Vec<Resource>> {
 
 /// Reads clients.plex.tv's accepted shares: (server, the invited account's Plex id). Entries
 /// without both are skipped.
-pub fn parse_accepted_shares(value: &Value) -> Option<Vec<(String, u64)>> {
-    let items = value.as_array()?;
+pub fn parse_accepted_shares(body: &[u8]) -> Option<Vec<(String, u64)>> {
+    /// Only the fields read: the list is not built as a whole JSON document in memory (one
+    /// entry of plex.tv's carries some 30 fields; 30,000 of them took ~150 MB as a `Value`).
+    #[derive(serde::Deserialize)]
+    struct Invited {
+        id: Option<Value>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Share {
+        machine_identifier: Option<Value>,
+        invited: Option<Invited>,
+        invited_id: Option<Value>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Entry {
+        Share(Share),
+        Other(serde::de::IgnoredAny),
+    }
+    let items: Vec<Entry> = serde_json::from_slice(body).ok()?;
     Some(
         items
-            .iter()
-            .filter_map(|share| {
-                let server = text_of(share, "machineIdentifier")?;
-                let invited =
-                    id_of(share.get("invited").and_then(|i| i.get("id"))).or(id_of(share.get("invitedId")))?;
+            .into_iter()
+            .filter_map(|entry| {
+                let Entry::Share(share) = entry else { return None };
+                let server = match share.machine_identifier? {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                let invited = id_of(share.invited.and_then(|i| i.id).as_ref()).or(id_of(share.invited_id.as_ref()))?;
                 Some((server, invited))
             })
             .collect(),
@@ -617,7 +644,10 @@ impl PlexClient {
     pub async fn accepted_shares(&self, client_id: &str, token: &str) -> Result<Vec<(String, u64)>, PlexError> {
         let call =
             Request { host: Host::Clients, path: "/api/v2/shared_servers/owned/accepted", body: None, endpoint: None };
-        self.json(call, client_id, token, parse_accepted_shares).await
+        let body = self.send(call, client_id, token).await?;
+        parse_accepted_shares(&body).ok_or_else(|| {
+            PlexError::Unavailable("/api/v2/shared_servers/owned/accepted: plex.tv answered an unexpected shape".into())
+        })
     }
 
     /// `GET plex.tv/api/servers/{server}/shared_servers` (XML): the accepted shares of one server.
@@ -751,14 +781,14 @@ impl PlexClient {
             owners.entry(key).or_default().server_shares.insert(server.clone(), (until, result.clone()));
             (server.clone(), result)
         });
-        let mut shares = Shares { accepted: Vec::new(), covers: Some(Vec::new()) };
+        let (mut accepted, mut covers) = (BTreeSet::new(), Vec::new());
         for (server, result) in futures_util::future::join_all(fetches).await {
             if let Ok(ids) = result {
-                shares.accepted.extend(ids.into_iter().map(|id| (server.clone(), id)));
-                shares.covers.get_or_insert_with(Vec::new).push(server);
+                accepted.extend(ids.into_iter().map(|id| (server.clone(), id)));
+                covers.push(server);
             }
         }
-        shares
+        Shares { accepted: Arc::new(accepted), covers: Some(covers) }
     }
 
     /// The owner's shares: the clients.plex.tv list, or, while it fails, the older XML list of
@@ -771,7 +801,11 @@ impl PlexClient {
         servers: &[String],
         fresh: bool,
     ) -> Result<Shares, PlexError> {
-        let list = self.cached(key, |c| &mut c.shares, fresh, self.accepted_shares(client_id, token)).await;
+        let list = self
+            .cached(key, |c| &mut c.shares, fresh, async {
+                self.accepted_shares(client_id, token).await.map(|list| Arc::new(list.into_iter().collect()))
+            })
+            .await;
         match list {
             Ok(accepted) => Ok(Shares { accepted, covers: None }),
             Err(PlexError::Unauthorized) => Err(PlexError::Unauthorized),
@@ -916,7 +950,9 @@ mod tests {
             {"invited": {"id": 7}},
             "junk"
         ]);
+        let shares = serde_json::to_vec(&shares).unwrap();
         assert_eq!(parse_accepted_shares(&shares), Some(vec![("m1".into(), 5), ("m2".into(), 6)]));
+        assert_eq!(parse_accepted_shares(b"{\"not\": \"a list\"}"), None);
         let xml = br#"<?xml version="1.0"?><MediaContainer size="3"><SharedServer id="1" userID="11" username="" acceptedAt="1700000000"><Section key="1"/></SharedServer><SharedServer userID="12" acceptedAt="0"/><SharedServer userID="13"/></MediaContainer>"#;
         assert_eq!(parse_server_shares_xml(xml), Some(vec![11]));
         assert_eq!(parse_server_shares_xml(b"{\"not\": \"xml\"}"), None);

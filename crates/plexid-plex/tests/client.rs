@@ -119,7 +119,7 @@ async fn owner_facts_are_cached_one_by_one() {
     let facts = plex.owner(CLIENT, &owner, query(&servers, false)).await;
     assert_eq!(facts.identity.unwrap().id, 1);
     assert_eq!(facts.friends.unwrap().unwrap(), [3], "from GraphQL, /api/v2/friends being gone");
-    assert_eq!(facts.shares.unwrap().unwrap().accepted, [("srv".to_owned(), 2)]);
+    assert_eq!(Vec::from_iter(facts.shares.unwrap().unwrap().accepted.iter().cloned()), [("srv".to_owned(), 2)]);
     assert_eq!(facts.servers.unwrap().iter().map(|s| s.client_identifier.as_str()).collect::<Vec<_>>(), ["srv"]);
     assert_eq!(facts.home.unwrap(), Vec::<u64>::new(), "an account without a Home (404) has none");
     fake.clear_calls();
@@ -174,7 +174,7 @@ async fn shares_fall_back_to_the_xml_list_without_pending_invitations() {
     let servers = vec!["srv".to_owned(), "elsewhere".to_owned()];
     let facts = plex.owner(CLIENT, &owner, query(&servers, true)).await;
     let shares = facts.shares.unwrap().unwrap();
-    assert_eq!(shares.accepted, [("srv".to_owned(), 2)]);
+    assert_eq!(Vec::from_iter(shares.accepted.iter().cloned()), [("srv".to_owned(), 2)]);
     assert_eq!(shares.covers, Some(vec!["srv".to_owned()]), "only the servers the XML list answered for");
 }
 

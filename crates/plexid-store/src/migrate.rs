@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (11, "provider_names", include_str!("../migrations/sqlite/0011_provider_names.sql")),
     (12, "pages", include_str!("../migrations/sqlite/0012_pages.sql")),
     (13, "change_feed", include_str!("../migrations/sqlite/0013_change_feed.sql")),
+    (14, "scale", include_str!("../migrations/sqlite/0014_scale.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -32,6 +33,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (11, "provider_names", include_str!("../migrations/postgres/0011_provider_names.sql")),
     (12, "pages", include_str!("../migrations/postgres/0012_pages.sql")),
     (13, "change_feed", include_str!("../migrations/postgres/0013_change_feed.sql")),
+    (14, "scale", include_str!("../migrations/postgres/0014_scale.sql")),
 ];
 
 /// How many migrations there are (the same on both engines).
