@@ -258,6 +258,10 @@ struct Inner {
     http: reqwest::Client,
     config: PlexConfig,
     owners: Mutex<HashMap<[u8; 32], OwnerCache>>,
+    /// One fetch of an owner fact at a time (by owner key and fact): sign-ins that find the
+    /// entry expired together wait for the first one's answer instead of each asking plex.tv
+    /// (a share list of 30,000 entries is megabytes, and plex.tv rate-limits).
+    flights: Mutex<HashMap<([u8; 32], &'static str), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Reads an id that plex.tv may send as a number or a numeric string.
@@ -507,7 +511,14 @@ impl PlexClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| PlexError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
-        Ok(PlexClient { inner: Arc::new(Inner { http, config, owners: Mutex::new(HashMap::new()) }) })
+        Ok(PlexClient {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                owners: Mutex::new(HashMap::new()),
+                flights: Mutex::new(HashMap::new()),
+            }),
+        })
     }
 
     fn url(&self, host: Host, path: &str) -> String {
@@ -738,29 +749,56 @@ impl PlexClient {
         }
     }
 
-    /// One owner fact: from the cache when its entry is live (unless `fresh`), else from `fetch`
-    /// (then cached).
+    /// The live cached value of one owner fact.
+    fn live<T: Clone>(
+        &self,
+        key: [u8; 32],
+        slot: &impl Fn(&mut OwnerCache) -> &mut Slot<T>,
+    ) -> Option<Result<T, PlexError>> {
+        let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let (until, value) = owners.get_mut(&key).and_then(|c| slot(c).as_ref())?;
+        (*until > Instant::now()).then(|| value.clone())
+    }
+
+    /// One owner fact (`fact` names it): from the cache when its entry is live (unless `fresh`),
+    /// else from `fetch` (then cached). Callers that miss the cache together share one fetch:
+    /// the others wait for it and take its answer (or failure) from the cache.
     async fn cached<T: Clone>(
         &self,
         key: [u8; 32],
+        fact: &'static str,
         slot: impl Fn(&mut OwnerCache) -> &mut Slot<T>,
         fresh: bool,
         fetch: impl Future<Output = Result<T, PlexError>>,
     ) -> Result<T, PlexError> {
         if !fresh {
-            let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((until, value)) = owners.get_mut(&key).and_then(|c| slot(c).as_ref()) {
-                if *until > Instant::now() {
-                    return value.clone();
-                }
+            if let Some(value) = self.live(key, &slot) {
+                return value;
             }
         }
-        let result = fetch.await;
-        let until = Instant::now() + self.lifetime(&result);
-        let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        owners.retain(|k, cache| *k == key || !cache.expired(now));
-        *slot(owners.entry(key).or_default()) = Some((until, result.clone()));
+        let flight = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(flights.entry((key, fact)).or_default())
+        };
+        let turn = flight.lock().await;
+        let result = match self.live(key, &slot).filter(|_| !fresh) {
+            Some(value) => value,
+            None => {
+                let result = fetch.await;
+                let until = Instant::now() + self.lifetime(&result);
+                let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                owners.retain(|k, cache| *k == key || !cache.expired(now));
+                *slot(owners.entry(key).or_default()) = Some((until, result.clone()));
+                result
+            }
+        };
+        drop(turn);
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map's and ours: nobody else waits, so the entry goes.
+        if Arc::strong_count(&flight) == 2 {
+            flights.remove(&(key, fact));
+        }
         result
     }
 
@@ -802,7 +840,7 @@ impl PlexClient {
         fresh: bool,
     ) -> Result<Shares, PlexError> {
         let list = self
-            .cached(key, |c| &mut c.shares, fresh, async {
+            .cached(key, "shares", |c| &mut c.shares, fresh, async {
                 self.accepted_shares(client_id, token).await.map(|list| Arc::new(list.into_iter().collect()))
             })
             .await;
@@ -825,8 +863,8 @@ impl PlexClient {
     pub async fn owner(&self, client_id: &str, token: &str, query: OwnerQuery<'_>) -> OwnerFacts {
         let key = Self::cache_key(client_id, token);
         let fresh = query.fresh;
-        let identity = self.cached(key, |c| &mut c.identity, fresh, self.user(client_id, token));
-        let servers = self.cached(key, |c| &mut c.servers, fresh, async {
+        let identity = self.cached(key, "identity", |c| &mut c.identity, fresh, self.user(client_id, token));
+        let servers = self.cached(key, "servers", |c| &mut c.servers, fresh, async {
             self.resources(client_id, token).await.map(|all| all.into_iter().filter(Resource::is_server).collect())
         });
         let shares = async {
@@ -837,11 +875,13 @@ impl PlexClient {
         };
         let friends = async {
             match query.friends {
-                true => Some(self.cached(key, |c| &mut c.friends, fresh, self.friends(client_id, token)).await),
+                true => {
+                    Some(self.cached(key, "friends", |c| &mut c.friends, fresh, self.friends(client_id, token)).await)
+                }
                 false => None,
             }
         };
-        let home = self.cached(key, |c| &mut c.home, fresh, self.home_users(client_id, token));
+        let home = self.cached(key, "home", |c| &mut c.home, fresh, self.home_users(client_id, token));
         let (identity, servers, shares, friends, home) = tokio::join!(identity, servers, shares, friends, home);
         OwnerFacts { identity, servers, shares, friends, home }
     }

@@ -285,6 +285,28 @@ async fn the_owner_cache_is_kept_when_the_home_call_fails(app: &TestApp) {
 }
 both!(the_owner_cache_is_kept_when_the_home_call_fails, the_owner_cache_is_kept_when_the_home_call_fails);
 
+async fn sign_ins_missing_the_owner_cache_together_share_one_fetch(app: &TestApp) {
+    app.harsh_accounts();
+    app.plex_source("plex", json!({})).await;
+    app.sign_in("plex", MEMBER).await;
+    app.sign_in("plex", FRIEND).await;
+    app.state.plex.forget_all();
+    app.plex.set_path_latency("/api/v2/shared_servers", std::time::Duration::from_millis(300));
+    app.plex.clear_calls();
+    let sign_ins = (0..8).map(|i| app.sign_in("plex", if i % 2 == 0 { MEMBER } else { FRIEND }));
+    futures_util::future::join_all(sign_ins).await;
+    let calls: Vec<String> = app.plex.calls().into_iter().map(|c| c.path).collect();
+    let count = |path: &str| calls.iter().filter(|p| p.starts_with(path)).count();
+    assert_eq!(count("/api/v2/shared_servers/owned/accepted"), 1, "one fetch of the share list: {calls:?}");
+    assert_eq!(count("/api/v2/home/users"), 1, "{calls:?}");
+    assert_eq!(calls.iter().filter(|p| *p == GRAPHQL_PATH).count(), 1, "{calls:?}");
+    assert_eq!(count("/api/v2/resources"), 1 + 8, "the owner's once, each person's own: {calls:?}");
+}
+both!(
+    sign_ins_missing_the_owner_cache_together_share_one_fetch,
+    sign_ins_missing_the_owner_cache_together_share_one_fetch
+);
+
 async fn the_sweep_works_from_the_owners_side(app: &TestApp) {
     app.harsh_accounts();
     app.plex_source("plex", json!({})).await;
