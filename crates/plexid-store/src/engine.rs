@@ -207,11 +207,7 @@ impl PgDb {
         let key = (sql.to_owned(), params);
         let rows = match cache.get(&key, generation) {
             Some(rows) => rows,
-            None => {
-                let rows = fetch(key.1.clone()).await?;
-                cache.put(key, generation, &rows);
-                rows
-            }
+            None => cache.get_or_fetch(key, || self.changes.data_generation(), fetch).await?,
         };
         Ok(match limit {
             Some(l) => rows.into_iter().take(l).collect(),

@@ -23,6 +23,10 @@ type Entry = (u64, Arc<[Row]>);
 #[derive(Default)]
 pub(crate) struct ReadCache {
     entries: Mutex<HashMap<Key, Entry>>,
+    /// One read of a key at a time: requests that miss together (after a change moved the
+    /// version on) wait for the first one's rows instead of each running the statement, so an
+    /// expensive list under load is read once per change, not once per waiting request.
+    flights: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ReadCache {
@@ -31,6 +35,41 @@ impl ReadCache {
         let entries = self.entries.lock().ok()?;
         let (at, rows) = entries.get(key)?;
         (*at == version).then(|| rows.to_vec())
+    }
+
+    /// The rows of `key` at the version `version()` gives once no other read of `key` is under
+    /// way: kept ones if they are of that version, else from `fetch` (then kept). Without a
+    /// version (the feed is down) nothing is kept or used.
+    pub(crate) async fn get_or_fetch<F, E>(
+        &self,
+        key: Key,
+        version: impl Fn() -> Option<u64>,
+        fetch: impl FnOnce(Vec<Param>) -> F,
+    ) -> Result<Vec<Row>, E>
+    where
+        F: std::future::Future<Output = Result<Vec<Row>, E>>,
+    {
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(flights.entry(key.clone()).or_default())
+        };
+        let turn = flight.lock().await;
+        let at = version();
+        let result = match at.and_then(|at| self.get(&key, at)) {
+            Some(rows) => Ok(rows),
+            None => fetch(key.1.clone()).await.inspect(|rows| {
+                if let Some(at) = at {
+                    self.put(key.clone(), at, rows);
+                }
+            }),
+        };
+        drop(turn);
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map's and ours: nobody else waits, so the entry goes.
+        if Arc::strong_count(&flight) == 2 {
+            flights.remove(&key);
+        }
+        result
     }
 
     /// Keeps `rows`, read at `version` (which must have been taken before the read).

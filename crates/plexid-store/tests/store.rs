@@ -377,6 +377,48 @@ async fn postgres_read_cache_follows_writes_of_every_instance() {
     b.close().await;
 }
 
+/// Reads that miss PostgreSQL's read cache together run the statement once: the others wait for
+/// its rows, so an expensive list under load is read once per change, not once per request.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_reads_that_miss_together_run_once() {
+    let url = postgres_schema().await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.conn().execute("CREATE SEQUENCE single_flight", vec![]).await.unwrap();
+    tx.commit().await.unwrap();
+    for _ in 0..100 {
+        if store.data_generation().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A slow read with a visible effect: each run of the statement takes the next number.
+    let sql = "SELECT nextval('single_flight') AS n FROM pg_sleep(0.3)";
+    let mut checked = false;
+    for _ in 0..10 {
+        let before = store.data_generation();
+        let reads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.read().fetch_one(sql, vec![]).await.unwrap().int("n").unwrap() })
+            })
+            .collect();
+        let mut numbers = Vec::new();
+        for read in reads {
+            numbers.push(read.await.unwrap());
+        }
+        if before.is_some() && before == store.data_generation() {
+            numbers.dedup();
+            assert_eq!(numbers.len(), 1, "the statement ran once for all eight: {numbers:?}");
+            checked = true;
+            break;
+        }
+    }
+    assert!(checked, "the generation never stood still for the eight reads");
+    store.close().await;
+}
+
 /// SQLite's generation (the read cache's and the auth caches') stands while nothing is
 /// committed, and moves on at the first check after another process's commit to the same file
 /// (here another store, with connections of its own) and at once after this one's own.
