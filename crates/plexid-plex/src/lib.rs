@@ -261,8 +261,11 @@ struct Inner {
     /// One fetch of an owner fact at a time (by owner key and fact): sign-ins that find the
     /// entry expired together wait for the first one's answer instead of each asking plex.tv
     /// (a share list of 30,000 entries is megabytes, and plex.tv rate-limits).
-    flights: Mutex<HashMap<([u8; 32], &'static str), Arc<tokio::sync::Mutex<()>>>>,
+    flights: Mutex<HashMap<([u8; 32], &'static str), Flight>>,
 }
+
+/// Held by the one fetch of an owner fact under way; the others wait for it.
+type Flight = Arc<tokio::sync::Mutex<()>>;
 
 /// Reads an id that plex.tv may send as a number or a numeric string.
 fn id_of(value: Option<&Value>) -> Option<u64> {
