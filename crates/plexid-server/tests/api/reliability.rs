@@ -222,9 +222,16 @@ async fn a_silent_listener_turns_caches_off_within_seconds() {
     };
     let caching = within(Duration::from_secs(5), || async { other.store.auth_generation().is_some() });
     assert!(caching.await.is_some(), "the listener proved itself");
-    for _ in 0..3 {
-        assert_eq!(status(key.clone()).await, 200, "warm on the other instance");
-    }
+    // Warm: the generation stands still over the warm requests (a late notification of the
+    // set-up's own writes may still arrive and move it, and then nothing was cached).
+    let warm = within(Duration::from_secs(5), || async {
+        let before = other.store.auth_generation();
+        for _ in 0..3 {
+            assert_eq!(status(key.clone()).await, 200, "warm on the other instance");
+        }
+        before.is_some() && before == other.store.auth_generation()
+    });
+    assert!(warm.await.is_some(), "the other instance's caches warmed");
     proxy.silent.store(true, Ordering::SeqCst);
     let (_, tokens) = app.get("/api/v3/core/tokens/?user__username=viewer").await;
     let identifier = tokens["results"][0]["identifier"].as_str().unwrap().to_owned();
@@ -232,7 +239,10 @@ async fn a_silent_listener_turns_caches_off_within_seconds() {
     let bound = plexid_store::changes::FRESH_FOR + Duration::from_secs(1);
     let refused = within(Duration::from_secs(10), || async { status(key.clone()).await == 403 }).await;
     assert!(refused.is_some_and(|took| took <= bound), "refused after {refused:?} (bound {bound:?})");
-    assert!(other.store.auth_generation().is_none(), "caches are off while the listener is silent");
+    // (The refusal may come sooner than the caches turn off, when the other instance had to read
+    // the token again anyway; the caches still turn off within the bound.)
+    let off = within(bound, || async { other.store.auth_generation().is_none() }).await;
+    assert!(off.is_some(), "caches are off while the listener is silent");
     proxy.silent.store(false, Ordering::SeqCst);
     let back = within(Duration::from_secs(20), || async { other.store.auth_generation().is_some() });
     assert!(back.await.is_some(), "caches come back once the listener hears itself again");
