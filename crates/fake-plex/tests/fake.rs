@@ -18,6 +18,11 @@ fn api(client: &reqwest::Client, method: reqwest::Method, url: String) -> reqwes
     client.request(method, url).header("Accept", "application/json").header("X-Plex-Client-Identifier", "c1")
 }
 
+/// Sends `request` and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn pins_are_created_approved_and_expire() {
     let (fake, http) = fake().await;
@@ -129,13 +134,7 @@ async fn the_auth_page_offers_every_account() {
     let (fake, http) = fake().await;
     let page = http.get(format!("{}/auth", fake.app_url())).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"approve-owner\"") && page.contains("id=\"approve-member\""));
-    let pin: Value = api(&http, reqwest::Method::POST, format!("{}/api/v2/pins", fake.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pin: Value = json_of(api(&http, reqwest::Method::POST, format!("{}/api/v2/pins", fake.url()))).await;
     let approve = |client: &'static str| {
         let code = pin["code"].as_str().unwrap().to_owned();
         http.post(format!("{}/auth/approve", fake.app_url()))
@@ -177,15 +176,12 @@ async fn the_owners_side_is_as_harsh_as_plex_tv() {
     assert_eq!(get("/api/servers/srv/shared_servers", 2).await.unwrap().status(), 403, "the owner's only");
     // /api/v2/friends is gone; GraphQL lists accepted friends.
     assert_eq!(get("/api/v2/friends", 1).await.unwrap().status(), 410);
-    let graphql: Value = api(&http, reqwest::Method::POST, format!("{}/api", fake.url()))
-        .header("X-Plex-Token", fake.token_of(1).unwrap())
-        .json(&serde_json::json!({"query": "query GetAllFriends { allFriendsV2 { user { id idRaw username } } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let graphql: Value = json_of(
+        api(&http, reqwest::Method::POST, format!("{}/api", fake.url()))
+            .header("X-Plex-Token", fake.token_of(1).unwrap())
+            .json(&serde_json::json!({"query": "query GetAllFriends { allFriendsV2 { user { id idRaw username } } }"})),
+    )
+    .await;
     assert_eq!(graphql["data"]["allFriendsV2"][0]["user"]["idRaw"], 3);
     assert_eq!(graphql["data"]["allFriendsV2"].as_array().unwrap().len(), 1);
     fake.set_friends_gone(false);
@@ -241,14 +237,11 @@ async fn the_scale_world_shares_each_server_with_its_members() {
     assert_eq!(invited(accepted(2).await.unwrap().json().await.unwrap()), [first, first + 3, first + 6, first + 9]);
     assert_eq!(invited(accepted(1).await.unwrap().json().await.unwrap()), [first + 2, first + 5, first + 8]);
     // A member signs in with their fixed token and sees the server shared with them.
-    let resources: Value = api(&http, reqwest::Method::GET, format!("{}/api/v2/resources", fake.url()))
-        .header("X-Plex-Token", format!("scale-member-{}-token", first + 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resources: Value = json_of(
+        api(&http, reqwest::Method::GET, format!("{}/api/v2/resources", fake.url()))
+            .header("X-Plex-Token", format!("scale-member-{}-token", first + 1)),
+    )
+    .await;
     assert_eq!(resources[0]["clientIdentifier"], "scale-server-3");
     assert_eq!(fake.token_of(first + 1).as_deref(), Some(format!("scale-member-{}-token", first + 1).as_str()));
 }
