@@ -186,6 +186,22 @@ impl<A: Access> Conn<'_, A> {
         row.as_ref().map(access_from_row).transpose()
     }
 
+    /// The connection's access state and the email address plex.tv confirmed for it: what a
+    /// returning member's sign-in compares with what it found.
+    pub async fn connection_access_and_email(
+        &mut self,
+        id: UserConnectionId,
+    ) -> StoreResult<Option<(ConnectionAccess, String)>> {
+        let row = self
+            .fetch_optional(
+                "SELECT relationship, access_checked, access_revoked, verified_email FROM user_source_connection \
+                 WHERE id = $1",
+                params![id],
+            )
+            .await?;
+        row.as_ref().map(|r| Ok((access_from_row(r)?, r.text("verified_email")?))).transpose()
+    }
+
     /// Every connection of a source with its access state, by id (what the access sweep walks).
     pub async fn connections_of_source(
         &mut self,

@@ -546,6 +546,30 @@ struct Refresh {
     verified_email: String,
 }
 
+/// How long a returning member's connection goes unwritten while their sign-ins find nothing new
+/// (the same Plex token, relationship and confirmed email, access not revoked): their repeated
+/// or simultaneous sign-ins then do not rewrite the same row, each waiting (on PostgreSQL) for
+/// the previous one's commit. Its `access_checked` and `last_updated` are then up to this old.
+pub const UNCHANGED_CONNECTION_KEPT: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
+
+/// Whether a returning member's sign-in rewrites their connection (see
+/// [`UNCHANGED_CONNECTION_KEPT`]).
+fn must_rewrite(
+    stored: &ConnectionAccess,
+    stored_email: &str,
+    found: &ConnectionAccess,
+    found_email: &str,
+    same_token: bool,
+    now: Timestamp,
+) -> bool {
+    let recent = stored.checked.is_some_and(|checked| plexid_core::time::later(checked, UNCHANGED_CONNECTION_KEPT) > now);
+    !(same_token
+        && recent
+        && stored.revoked.is_none()
+        && stored.relationship == found.relationship
+        && stored_email == found_email)
+}
+
 impl Attempt<'_> {
     async fn write(&self, signed_in: Option<UserId>, next: &str) -> Result<Redeemed, Failure> {
         let app = self.app;
@@ -695,10 +719,14 @@ impl Attempt<'_> {
         };
         match existing.filter(|c| c.user == user.id) {
             Some(mut connection) => {
+                let (stored, stored_email) = conn.connection_access_and_email(connection.id).await?.unwrap_or_default();
+                let access = access(&stored.relationship);
+                let same_token = self.app.secrets.decrypt(&connection.plex_token).is_ok_and(|t| t == self.token);
+                if !must_rewrite(&stored, &stored_email, &access, &verified_email, same_token, now) {
+                    return Ok((false, None));
+                }
                 connection.plex_token = plex_token;
                 connection.last_updated = now;
-                let previous = conn.connection_access(connection.id).await?.map(|a| a.relationship).unwrap_or_default();
-                let access = access(&previous);
                 Ok((false, Some(Refresh { connection, access, verified_email })))
             }
             None => {
@@ -811,9 +839,14 @@ impl Attempt<'_> {
             let group = match action {
                 GroupAction::Deny => return Err(Failure::Refuse(DenyReason::GroupDenied)),
                 GroupAction::Existing(id) | GroupAction::Link(id) => {
-                    let Some(before) = conn.group_for_update(id).await? else { continue };
-                    let after = updated_group(&before, props);
-                    conn.update_group(&before, &after).await?;
+                    // Most sign-ins change nothing in the group: it is locked (and read again)
+                    // only to write a change, so that on PostgreSQL the members of one group
+                    // do not sign in one at a time behind its row lock.
+                    let Some(seen) = conn.group_by_id(id).await? else { continue };
+                    if updated_group(&seen, props) != seen {
+                        let Some(before) = conn.group_for_update(id).await? else { continue };
+                        conn.update_group(&before, &updated_group(&before, props)).await?;
+                    }
                     id
                 }
                 GroupAction::Create => {
@@ -949,6 +982,29 @@ pub async fn connect(app: &AppState, actor: &Actor, request: Redeem) -> ServiceR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unchanged_connection_is_rewritten_only_once_a_minute() {
+        let now: Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
+        let friend = Relationship { friend: true, ..Relationship::default() };
+        let stored = |checked_ago: i64| ConnectionAccess {
+            relationship: friend.clone(),
+            checked: Some(plexid_core::time::later(now, jiff::SignedDuration::from_secs(-checked_ago))),
+            revoked: None,
+        };
+        let found = ConnectionAccess { relationship: friend.clone(), checked: Some(now), revoked: None };
+        let email = "friend@example.com";
+        assert!(!must_rewrite(&stored(5), email, &found, email, true, now));
+        assert!(!must_rewrite(&stored(59), email, &found, email, true, now));
+        // Too old, never checked, another token, another relationship or email, revoked: written.
+        assert!(must_rewrite(&stored(60), email, &found, email, true, now));
+        assert!(must_rewrite(&ConnectionAccess { checked: None, ..stored(5) }, email, &found, email, true, now));
+        assert!(must_rewrite(&stored(5), email, &found, email, false, now));
+        let member = ConnectionAccess { relationship: Relationship { servers: vec!["s".into()], ..friend.clone() }, ..found.clone() };
+        assert!(must_rewrite(&stored(5), email, &member, email, true, now));
+        assert!(must_rewrite(&stored(5), "", &found, email, true, now));
+        assert!(must_rewrite(&ConnectionAccess { revoked: Some(now), ..stored(5) }, email, &found, email, true, now));
+    }
 
     #[test]
     fn next_must_stay_on_this_site() {

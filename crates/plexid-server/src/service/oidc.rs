@@ -520,10 +520,7 @@ async fn id_token(
     } else {
         claims.insert("sub".into(), user_claims.get("sub").cloned().unwrap_or(Value::Null));
     }
-    let mut header = jsonwebtoken::Header::new(key.algorithm);
-    header.kid = Some(key.kid);
-    jsonwebtoken::encode(&header, &claims, &key.key)
-        .map_err(|e| ServiceError::Internal(format!("signing an ID token: {e}")).into())
+    Ok(keys::sign(&key, &claims)?)
 }
 
 /// Does `hint` (an `id_token_hint`) name `user` at this application: an ID token plexid signed

@@ -338,6 +338,56 @@ async fn the_sweep_works_from_the_owners_side(app: &TestApp) {
 }
 both!(the_sweep_works_from_the_owners_side, the_sweep_works_from_the_owners_side);
 
+/// A returning member's sign-in that finds nothing new (same Plex token, relationship and
+/// email) leaves their connection unwritten for a minute, so that their simultaneous sign-ins do
+/// not wait for each other's row lock; a new token, a changed relationship or an older check is
+/// written at once.
+async fn unchanged_connections_are_not_rewritten_at_every_sign_in(app: &TestApp) {
+    app.plex_source("plex", json!({})).await;
+    let stored_token = || async {
+        let source: SourceId = app.store.read().source_by_slug("plex").await.unwrap().unwrap().id;
+        let c = app.store.read().user_connection_by_identifier(source, &MEMBER.to_string()).await.unwrap().unwrap();
+        app.state.secrets.decrypt(&c.plex_token).unwrap()
+    };
+    let signed_in = app.state.clock.now();
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(signed_in));
+
+    app.state.clock.advance(std::time::Duration::from_secs(30));
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(signed_in), "nothing new: not rewritten");
+
+    // A new token (signed out everywhere on plex.tv) is stored at once.
+    app.plex.revoke_token(MEMBER);
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(stored_token().await, app.plex.token_of(MEMBER).unwrap());
+    let rewritten = app.state.clock.now();
+    assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(rewritten));
+
+    // A changed relationship too.
+    app.state.clock.advance(std::time::Duration::from_secs(10));
+    app.plex.add_friend(OWNER, MEMBER);
+    app.state.plex.forget_all();
+    app.sign_in("plex", MEMBER).await;
+    let access = app.connection_of("plex", MEMBER).await;
+    assert!(access.relationship.friend);
+    assert_eq!(access.checked, Some(app.state.clock.now()));
+
+    // And an unchanged one whose check is a minute old.
+    let checked = app.state.clock.now();
+    app.state.clock.advance(std::time::Duration::from_secs(59));
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(checked));
+    app.state.clock.advance(std::time::Duration::from_secs(1));
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(app.state.clock.now()));
+}
+both!(
+    unchanged_connections_are_not_rewritten_at_every_sign_in,
+    unchanged_connections_are_not_rewritten_at_every_sign_in,
+    manual_clock
+);
+
 async fn the_token_goes_nowhere(app: &TestApp) {
     app.harsh_accounts();
     let (status, mapping) = app
