@@ -69,10 +69,20 @@ api() { # method path [body]
 }
 
 measure() { # connections path [lua script under bench/] [more wrk arguments…]
-  local threads=2 connections=$1 path=$2 script=${3:-}
+  # BENCH_PERF=DIR: a `perf record -g` profile of plexid during each run, DIR/N.data, N
+  # numbering the runs in DIR/runs.txt.
+  local threads=2 connections=$1 path=$2 script=${3:-} perf= n
   shift 2; [ $# -gt 0 ] && shift
   [ "$connections" = 1 ] && threads=1
+  if [ -n "${BENCH_PERF:-}" ]; then
+    mkdir -p "$BENCH_PERF"
+    n=$(($(cat "$BENCH_PERF/runs.txt" 2>/dev/null | wc -l) + 1))
+    echo "$n: $path" >>"$BENCH_PERF/runs.txt"
+    perf record -q -F 499 -g -p "$PID" -o "$BENCH_PERF/$n.data" >/dev/null 2>&1 &
+    perf=$!
+  fi
   wrk -t"$threads" -c"$connections" -d"$DURATION" --latency ${script:+-s "bench/$script"} "$@" "http://127.0.0.1:$PORT$path" >"$WORK/wrk.txt" 2>&1
+  [ -z "$perf" ] || { kill -INT "$perf"; wait "$perf" 2>/dev/null || true; }
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$NF}

@@ -89,7 +89,7 @@ impl Secrets {
             .chain_update(provider.to_be_bytes())
             .chain_update(user_uuid.as_bytes())
             .finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(digest)
     }
 
     pub fn encrypt(&self, plaintext: &str) -> String {
@@ -121,8 +121,7 @@ impl Secrets {
 
 /// The stored form of an API token key.
 pub fn hash_token(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// A new random API token key or secret.

@@ -4,7 +4,7 @@ use plexid_core::model::Session;
 use plexid_core::{SourceId, Timestamp, UserId};
 
 use crate::engine::{Access, Conn, ReadWrite};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
 use crate::row::{Param, Row};
@@ -51,13 +51,25 @@ impl<A: Access> Conn<'_, A> {
         let select = "SELECT s.key_hash, s.uuid, s.user_id, s.source_uuid, s.created, s.last_seen, s.expires, \
                       s.client_ip, s.user_agent, u.username FROM user_session s JOIN app_user u ON u.id = s.user_id";
         let mut f = Filter::default();
-        let (now, idle_before) = (f.bind(now), f.bind(idle_before));
-        f.clause(format!("s.expires > {now} AND s.last_seen >= {idle_before}"));
+        let (now_at, idle_at) = (f.bind(now), f.bind(idle_before));
+        f.clause(format!("s.expires > {now_at} AND s.last_seen >= {idle_at}"));
         f.search(search, &["u.username", "s.client_ip", "s.user_agent"]);
         let query = ListQuery { select, columns: &[], tiebreak: "uuid" };
-        query
-            .run(self, f, &[OrderTerm::desc("last_seen")], window, |row| Ok((from_row(row)?, row.text("username")?)))
-            .await
+        let order = [OrderTerm::desc("last_seen")];
+        let map = |row: &Row| Ok((from_row(row)?, row.text("username")?));
+        if !search.is_empty() {
+            return query.run(self, f, &order, window, map).await;
+        }
+        // Without a search term the count needs no usernames, and every session has its user
+        // (a foreign key): the sessions are counted alone, without the join.
+        let counted = self
+            .fetch_all(
+                "SELECT COUNT(*) AS n FROM user_session WHERE expires > $1 AND last_seen >= $2",
+                params![now, idle_before],
+            )
+            .await?;
+        let total = counted.first().ok_or_else(|| StoreError::Corrupt("COUNT returned no row".into()))?.int("n")?;
+        query.page(self, f, total as u64, &order, window, map).await
     }
 
     /// The JSON payload of a sign-in waiting for a username, unless it expired.

@@ -116,7 +116,7 @@ paginated_schema!(PaginatedUserList, User);
 
 /// An opaque, stable id for a user (authentik's `uid`).
 pub fn uid(user: &UserRecord) -> String {
-    Sha256::digest(user.uuid.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(user.uuid.as_bytes()))
 }
 
 /// authentik's numeric id of a group (31 bits of the uuid).

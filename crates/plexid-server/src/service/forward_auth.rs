@@ -19,12 +19,24 @@ use crate::crypto::{generate_key, hash_token};
 pub const NEEDS_PUBLIC_URL: &str = "Forward-auth needs plexid's public address: set PLEXID_PUBLIC_URL \
      (e.g. https://id.example.com) and restart plexid.";
 
+/// The auth generation (see `Store::auth_generation`) one forward-auth request reads its caches
+/// under, taken once when the request begins: one look at whether anything changed (on SQLite a
+/// `PRAGMA data_version`, which takes a file lock), however many caches the request reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen(Option<u64>);
+
+impl Seen {
+    pub fn now(app: &AppState) -> Seen {
+        Seen(app.store.auth_generation())
+    }
+}
+
 /// The forward-auth application serving `host`: a provider whose external host is `host` (or,
 /// when the proxy dropped the port, has its name), else a domain-wide provider whose cookie
 /// domain covers it.
-pub async fn client_for_host(app: &AppState, host: &str) -> ServiceResult<Option<Client>> {
+pub async fn client_for_host(app: &AppState, seen: Seen, host: &str) -> ServiceResult<Option<Client>> {
     let host = host.to_ascii_lowercase();
-    let generation = app.store.auth_generation();
+    let Seen(generation) = seen;
     if let Some(found) = app.auth_cache.hosts.get(&host, generation) {
         return Ok(found);
     }
@@ -144,10 +156,10 @@ pub async fn finish(app: &AppState, client: &Client, code: &str) -> Result<(Stri
 /// On a warm instance a passing check is answered from memory until anything that could change
 /// it (sessions, connections, memberships, applications) changes anywhere (on SQLite: until
 /// anything is committed to the file).
-pub async fn check(app: &AppState, client: &Client, key: &str) -> ServiceResult<Option<Identity>> {
+pub async fn check(app: &AppState, seen: Seen, client: &Client, key: &str) -> ServiceResult<Option<Identity>> {
     let key_hash = hash_token(key);
     let now = app.clock.now();
-    let generation = app.store.auth_generation();
+    let Seen(generation) = seen;
     if let Some((provider, expires, who)) = app.auth_cache.proxy_sessions.get(&key_hash, generation) {
         return Ok((provider == client.provider.id && expires > now).then_some(who));
     }

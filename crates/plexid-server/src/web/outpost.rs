@@ -20,7 +20,7 @@ use plexid_core::modes::ProxyMode;
 use super::base_url;
 use crate::api::http::QueryParams;
 use crate::pages::PageError;
-use crate::service::forward_auth::{self, allowed_return, authorize_url, cookie_name};
+use crate::service::forward_auth::{self, allowed_return, authorize_url, cookie_name, Seen};
 use crate::service::oidc::{self, Client};
 use crate::state::AppState;
 use crate::web::cookies;
@@ -72,9 +72,9 @@ fn request_host(headers: &HeaderMap) -> Option<String> {
     header(headers, HOST.as_str()).map(str::to_ascii_lowercase)
 }
 
-async fn client_for(state: &AppState, host: Option<&str>) -> Result<Option<Client>, PageError> {
+async fn client_for(state: &AppState, seen: Seen, host: Option<&str>) -> Result<Option<Client>, PageError> {
     let Some(host) = host else { return Ok(None) };
-    forward_auth::client_for_host(state, host).await.map_err(|e| PageError::internal(&e))
+    forward_auth::client_for_host(state, seen, host).await.map_err(|e| PageError::internal(&e))
 }
 
 fn no_application() -> Response {
@@ -95,11 +95,11 @@ fn add_header(response: &mut Response, name: &'static str, value: &str) {
 /// 200 with the identity headers authentik's outpost sends (and plexid's Plex ones), or `None`
 /// when the request has no live session that the application's rule admits. `Err` is the
 /// answer when there is nothing to check (no application at this address, a failure).
-async fn check(state: &AppState, client: &Client, headers: &HeaderMap) -> Result<Option<Response>, Response> {
+async fn check(state: &AppState, seen: Seen, client: &Client, headers: &HeaderMap) -> Result<Option<Response>, Response> {
     let key = cookies::read(headers, &cookie_name(&client.provider));
     let who = match &key {
         Some(key) => {
-            forward_auth::check(state, client, key).await.map_err(|e| PageError::internal(&e).into_response())?
+            forward_auth::check(state, seen, client, key).await.map_err(|e| PageError::internal(&e).into_response())?
         }
         None => None,
     };
@@ -120,9 +120,9 @@ async fn check(state: &AppState, client: &Client, headers: &HeaderMap) -> Result
 }
 
 /// The application a forward-auth request is about, from the URL the proxy named.
-async fn application_of(state: &AppState, url: &str) -> Result<Client, Response> {
+async fn application_of(state: &AppState, seen: Seen, url: &str) -> Result<Client, Response> {
     let host = plexid_core::apps::url_host(url);
-    match client_for(state, host.as_deref()).await {
+    match client_for(state, seen, host.as_deref()).await {
         Ok(Some(client)) => Ok(client),
         Ok(None) => {
             state.metrics.forward_auth("", "no_application");
@@ -139,18 +139,19 @@ async fn application_of(state: &AppState, url: &str) -> Result<Client, Response>
 /// under another application's name (nginx's default server): refused, whatever the cookies.
 async fn auth_nginx(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(url) = nginx_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
-    let client = match application_of(&state, &url).await {
+    let seen = Seen::now(&state);
+    let client = match application_of(&state, seen, &url).await {
         Ok(client) => client,
         Err(response) => return response,
     };
-    if let Ok(Some(other)) = client_for(&state, header(&headers, HOST.as_str())).await {
+    if let Ok(Some(other)) = client_for(&state, seen, header(&headers, HOST.as_str())).await {
         if other.provider.id != client.provider.id {
             tracing::warn!(app = %client.application.slug, host_app = %other.application.slug,
                 "forward-auth request for one application arrived with another application's Host; refused");
             return StatusCode::FORBIDDEN.into_response();
         }
     }
-    match check(&state, &client, &headers).await {
+    match check(&state, seen, &client, &headers).await {
         Ok(Some(response)) => response,
         Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
         Err(response) => response,
@@ -160,11 +161,12 @@ async fn auth_nginx(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// `GET /outpost.goauthentik.io/auth/traefik` (and `/auth/caddy`): 200 or a redirect to sign in.
 async fn auth_redirecting(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(url) = forwarded_url(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
-    let client = match application_of(&state, &url).await {
+    let seen = Seen::now(&state);
+    let client = match application_of(&state, seen, &url).await {
         Ok(client) => client,
         Err(response) => return response,
     };
-    match check(&state, &client, &headers).await {
+    match check(&state, seen, &client, &headers).await {
         Ok(Some(response)) => response,
         Ok(None) => {
             let start_base = if client.provider.settings.mode == ProxyMode::ForwardDomain {
@@ -215,7 +217,7 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, query: QueryPa
             .into_response();
     }
     let host = request_host(&headers);
-    let client = match client_for(&state, host.as_deref()).await {
+    let client = match client_for(&state, Seen::now(&state), host.as_deref()).await {
         Ok(Some(client)) => client,
         Ok(None) => return no_application(),
         Err(error) => return error.into_response(),
@@ -241,7 +243,7 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, query: QueryPa
 
 /// `GET /outpost.goauthentik.io/callback?code=…&state=…`.
 async fn callback(State(state): State<AppState>, headers: HeaderMap, query: QueryParams) -> Response {
-    let client = match client_for(&state, request_host(&headers).as_deref()).await {
+    let client = match client_for(&state, Seen::now(&state), request_host(&headers).as_deref()).await {
         Ok(Some(client)) => client,
         Ok(None) => return no_application(),
         Err(error) => return error.into_response(),
@@ -281,7 +283,7 @@ fn bad_callback(message: &str) -> Response {
 
 /// `GET /outpost.goauthentik.io/sign_out`: ends the application's session.
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let client = match client_for(&state, request_host(&headers).as_deref()).await {
+    let client = match client_for(&state, Seen::now(&state), request_host(&headers).as_deref()).await {
         Ok(Some(client)) => client,
         Ok(None) => return no_application(),
         Err(error) => return error.into_response(),
