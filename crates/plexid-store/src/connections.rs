@@ -202,15 +202,20 @@ impl<A: Access> Conn<'_, A> {
         row.as_ref().map(|r| Ok((access_from_row(r)?, r.text("verified_email")?))).transpose()
     }
 
-    /// Every connection of a source with its access state, by id (what the access sweep walks).
+    /// Up to `limit` connections of a source with their access state, by id, from the one after
+    /// `after` (what the access sweep walks, a page at a time).
     pub async fn connections_of_source(
         &mut self,
         source: SourceId,
+        after: Option<UserConnectionId>,
+        limit: usize,
     ) -> StoreResult<Vec<(UserConnection, ConnectionAccess)>> {
-        let sql = "SELECT c.id, c.user_id, c.source_uuid, c.identifier, c.plex_token, c.created, c.last_updated, \
-                   c.relationship, c.access_checked, c.access_revoked FROM user_source_connection c \
-                   WHERE c.source_uuid = $1 ORDER BY c.id";
-        let rows = self.fetch_all(sql, params![source]).await?;
+        let sql = format!(
+            "SELECT c.id, c.user_id, c.source_uuid, c.identifier, c.plex_token, c.created, c.last_updated, \
+             c.relationship, c.access_checked, c.access_revoked FROM user_source_connection c \
+             WHERE c.source_uuid = $1 AND c.id > $2 ORDER BY c.id LIMIT {limit}"
+        );
+        let rows = self.fetch_all(&sql, params![source, after.map_or(0, |id| id.0)]).await?;
         rows.iter().map(|r| Ok((user_from_row(r)?, access_from_row(r)?))).collect()
     }
 

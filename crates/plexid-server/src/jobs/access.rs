@@ -17,6 +17,7 @@
 use plexid_core::login::{decide_access, Access, Fact, PersonSide};
 use plexid_core::model::{Source, UserConnection};
 use plexid_core::modes::EventAction;
+use plexid_core::Timestamp;
 use plexid_plex::OwnerQuery;
 use plexid_store::connections::ConnectionAccess;
 use serde_json::json;
@@ -32,6 +33,9 @@ const APP: &str = "plexid.jobs.access_sweep";
 
 /// How many connections one write transaction decides.
 const BATCH: usize = 200;
+/// Connections read at a time: a source's people are judged a page at a time, so a sweep's
+/// memory does not grow with the number of people.
+const PAGE: usize = 2_000;
 
 /// What one sweep of a source did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,7 +110,8 @@ async fn judge(
 }
 
 pub async fn sweep_source(state: &AppState, source: &Source, lease: &Lease) -> ServiceResult<SweepSummary> {
-    let connections = state.store.read().connections_of_source(source.id).await?;
+    let page = |after| async move { state.store.read().connections_of_source(source.id, after, PAGE).await };
+    let mut connections = page(None).await?;
     let mut summary = SweepSummary::default();
     if connections.is_empty() {
         return Ok(summary);
@@ -123,34 +128,14 @@ pub async fn sweep_source(state: &AppState, source: &Source, lease: &Lease) -> S
     if let Some(facts) = &facts {
         plex_facts::observe(state, source, facts).await;
     }
-    let owner = facts.as_ref().map(Owner::of).unwrap_or_default();
-    let mut verdicts = Vec::with_capacity(connections.len());
-    for (connection, _) in &connections {
-        summary.checked += 1;
-        match judge(state, source, &owner, connection, &mut summary.person_calls).await {
-            Some(Access::Unknown { .. }) | None => summary.unknown += 1,
-            Some(access) => verdicts.push((connection, access)),
+    let pass = Pass { state, source, owner: facts.as_ref().map(Owner::of).unwrap_or_default(), lease, gathered };
+    loop {
+        pass.judge_page(&connections, &mut summary).await?;
+        let last = connections.last().map(|(c, _)| c.id);
+        if connections.len() < PAGE {
+            break;
         }
-    }
-    for batch in verdicts.chunks(BATCH) {
-        let mut tx = lease.begin(state).await?;
-        let mut conn = tx.conn();
-        let ids: Vec<_> = batch.iter().map(|(c, _)| c.id).collect();
-        let rows = conn.connections_access_for_update(&ids).await?;
-        let mut unchanged = Vec::new();
-        for (connection, access) in batch {
-            let Some((_, identifier, before)) = rows.iter().find(|(id, _, _)| *id == connection.id) else { continue };
-            // Changed hands, or a sign-in checked it after the facts were gathered: left alone.
-            if *identifier != connection.identifier || before.checked.is_some_and(|checked| checked > gathered) {
-                summary.fresher += 1;
-                continue;
-            }
-            if !apply(state, source, &mut conn, connection, access, before, &mut summary).await? {
-                unchanged.push(connection.id);
-            }
-        }
-        conn.touch_connections_checked(&unchanged, state.clock.now()).await?;
-        tx.commit().await?;
+        connections = page(last).await?;
     }
     let summary_json = json!({
         "checked": summary.checked, "revoked": summary.revoked, "restored": summary.restored,
@@ -174,6 +159,57 @@ pub async fn sweep_source(state: &AppState, source: &Source, lease: &Lease) -> S
         "access sweep finished"
     );
     Ok(summary)
+}
+
+/// One sweep of a source: the owner's facts, gathered once (at `gathered`), decide every page.
+struct Pass<'a> {
+    state: &'a AppState,
+    source: &'a Source,
+    owner: Owner,
+    lease: &'a Lease,
+    gathered: Timestamp,
+}
+
+impl Pass<'_> {
+    /// Judges a page of connections and writes the verdicts, [`BATCH`] to a transaction.
+    async fn judge_page(
+        &self,
+        connections: &[(UserConnection, ConnectionAccess)],
+        summary: &mut SweepSummary,
+    ) -> ServiceResult<()> {
+        let mut verdicts = Vec::with_capacity(connections.len());
+        for (connection, _) in connections {
+            summary.checked += 1;
+            match judge(self.state, self.source, &self.owner, connection, &mut summary.person_calls).await {
+                Some(Access::Unknown { .. }) | None => summary.unknown += 1,
+                Some(access) => verdicts.push((connection, access)),
+            }
+        }
+        for batch in verdicts.chunks(BATCH) {
+            let mut tx = self.lease.begin(self.state).await?;
+            let mut conn = tx.conn();
+            let ids: Vec<_> = batch.iter().map(|(c, _)| c.id).collect();
+            let rows = conn.connections_access_for_update(&ids).await?;
+            let mut unchanged = Vec::new();
+            for (connection, access) in batch {
+                let Some((_, identifier, before)) = rows.iter().find(|(id, _, _)| *id == connection.id) else {
+                    continue;
+                };
+                // Changed hands, or a sign-in checked it after the facts were gathered: left alone.
+                if *identifier != connection.identifier || before.checked.is_some_and(|checked| checked > self.gathered)
+                {
+                    summary.fresher += 1;
+                    continue;
+                }
+                if !apply(self.state, self.source, &mut conn, connection, access, before, summary).await? {
+                    unchanged.push(connection.id);
+                }
+            }
+            conn.touch_connections_checked(&unchanged, self.state.clock.now()).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes one verdict on the connection as re-read under its lock (`before`); sessions ended and

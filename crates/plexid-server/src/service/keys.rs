@@ -279,14 +279,16 @@ mod tests {
     #[test]
     fn ring_signs_rs256_as_rust_crypto_does() {
         let (der, jwk) = generate(SigningAlg::Rs256, "kid").unwrap();
-        let key = ActiveKey { kid: "kid".into(), algorithm: Algorithm::RS256, key: encoding_key(SigningAlg::Rs256, &der) };
+        let key =
+            ActiveKey { kid: "kid".into(), algorithm: Algorithm::RS256, key: encoding_key(SigningAlg::Rs256, &der) };
         let claims = serde_json::json!({"sub": "someone", "aud": "app", "iss": "plexid"});
         let token = sign(&key, &claims).unwrap();
         let (message, signature) = token.rsplit_once('.').unwrap();
-        let rust_crypto = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(&Algorithm::RS256, &key.key)
-            .unwrap()
-            .try_sign(message.as_bytes())
-            .unwrap();
+        let rust_crypto =
+            (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(&Algorithm::RS256, &key.key)
+                .unwrap()
+                .try_sign(message.as_bytes())
+                .unwrap();
         use base64::Engine;
         assert_eq!(signature, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rust_crypto));
 
@@ -302,7 +304,8 @@ mod tests {
     #[test]
     fn es256_still_signs() {
         let (der, jwk) = generate(SigningAlg::Es256, "kid").unwrap();
-        let key = ActiveKey { kid: "kid".into(), algorithm: Algorithm::ES256, key: encoding_key(SigningAlg::Es256, &der) };
+        let key =
+            ActiveKey { kid: "kid".into(), algorithm: Algorithm::ES256, key: encoding_key(SigningAlg::Es256, &der) };
         let token = sign(&key, &serde_json::json!({"sub": "someone"})).unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
         validation.set_required_spec_claims(&["sub"]);

@@ -562,7 +562,8 @@ fn must_rewrite(
     same_token: bool,
     now: Timestamp,
 ) -> bool {
-    let recent = stored.checked.is_some_and(|checked| plexid_core::time::later(checked, UNCHANGED_CONNECTION_KEPT) > now);
+    let recent =
+        stored.checked.is_some_and(|checked| plexid_core::time::later(checked, UNCHANGED_CONNECTION_KEPT) > now);
     !(same_token
         && recent
         && stored.revoked.is_none()
@@ -1000,7 +1001,10 @@ mod tests {
         assert!(must_rewrite(&stored(60), email, &found, email, true, now));
         assert!(must_rewrite(&ConnectionAccess { checked: None, ..stored(5) }, email, &found, email, true, now));
         assert!(must_rewrite(&stored(5), email, &found, email, false, now));
-        let member = ConnectionAccess { relationship: Relationship { servers: vec!["s".into()], ..friend.clone() }, ..found.clone() };
+        let member = ConnectionAccess {
+            relationship: Relationship { servers: vec!["s".into()], ..friend.clone() },
+            ..found.clone()
+        };
         assert!(must_rewrite(&stored(5), email, &member, email, true, now));
         assert!(must_rewrite(&stored(5), "", &found, email, true, now));
         assert!(must_rewrite(&ConnectionAccess { revoked: Some(now), ..stored(5) }, email, &found, email, true, now));

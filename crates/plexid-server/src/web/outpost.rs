@@ -95,7 +95,12 @@ fn add_header(response: &mut Response, name: &'static str, value: &str) {
 /// 200 with the identity headers authentik's outpost sends (and plexid's Plex ones), or `None`
 /// when the request has no live session that the application's rule admits. `Err` is the
 /// answer when there is nothing to check (no application at this address, a failure).
-async fn check(state: &AppState, seen: Seen, client: &Client, headers: &HeaderMap) -> Result<Option<Response>, Response> {
+async fn check(
+    state: &AppState,
+    seen: Seen,
+    client: &Client,
+    headers: &HeaderMap,
+) -> Result<Option<Response>, Response> {
     let key = cookies::read(headers, &cookie_name(&client.provider));
     let who = match &key {
         Some(key) => {

@@ -522,6 +522,54 @@ async fn the_sweep_ends_sessions_of_those_who_left(app: &TestApp) {
 }
 both!(the_sweep_ends_sessions_of_those_who_left, the_sweep_ends_sessions_of_those_who_left);
 
+/// The sweep reads a source's connections a page at a time (2,000): with more than a page, each
+/// is judged once, and a verdict on the last page is written like one on the first.
+async fn the_sweep_walks_every_page(app: &TestApp) {
+    use plexid_core::model::{User, UserConnection};
+    app.plex_accounts();
+    app.plex_source("plex", json!({})).await;
+    let source = app.store.read().source_by_slug("plex").await.unwrap().unwrap().id;
+    let now = app.state.clock.now();
+    let (first, count) = (200_000_u64, 2_100_usize);
+    let gone = first + count as u64 - 1;
+    let mut tx = app.store.begin().await.unwrap();
+    let mut conn = tx.conn();
+    for id in first..=gone {
+        if id != gone {
+            app.plex.add_account(Account::new(id, &format!("p{id}")));
+            app.plex.share_server(SERVER_ID, id);
+        }
+        let user = conn.insert_user(&User::named(format!("p{id}"), now)).await.unwrap();
+        let connection = UserConnection {
+            id: plexid_core::UserConnectionId(0),
+            user,
+            source,
+            identifier: id.to_string(),
+            plex_token: app.state.secrets.encrypt("a-token"),
+            created: now,
+            last_updated: now,
+        };
+        conn.insert_user_connection(&connection).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let summary = plexid_server::jobs::access::sweep(&app.state).await.unwrap();
+    assert_eq!((summary.checked, summary.revoked, summary.unknown), (count, 1, 0), "{summary:?}");
+    let mut tx = app.store.begin().await.unwrap();
+    let unchecked = tx
+        .conn()
+        .fetch_one("SELECT COUNT(*) AS n FROM user_source_connection WHERE access_checked IS NULL", vec![])
+        .await
+        .unwrap();
+    assert_eq!(unchecked.int("n").unwrap(), 0);
+    let revoked = tx
+        .conn()
+        .fetch_one("SELECT identifier FROM user_source_connection WHERE access_revoked IS NOT NULL", vec![])
+        .await
+        .unwrap();
+    assert_eq!(revoked.text("identifier").unwrap(), gone.to_string());
+}
+both!(the_sweep_walks_every_page, the_sweep_walks_every_page);
+
 async fn the_token_check_reports_each_change_once(app: &TestApp) {
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;

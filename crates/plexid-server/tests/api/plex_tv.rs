@@ -343,6 +343,7 @@ both!(the_sweep_works_from_the_owners_side, the_sweep_works_from_the_owners_side
 /// not wait for each other's row lock; a new token, a changed relationship or an older check is
 /// written at once.
 async fn unchanged_connections_are_not_rewritten_at_every_sign_in(app: &TestApp) {
+    app.plex_accounts();
     app.plex_source("plex", json!({})).await;
     let stored_token = || async {
         let source: SourceId = app.store.read().source_by_slug("plex").await.unwrap().unwrap().id;
