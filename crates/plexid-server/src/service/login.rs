@@ -546,6 +546,11 @@ struct Refresh {
     verified_email: String,
 }
 
+/// A sign-in within this long of the user's recorded last login leaves it as it is: one
+/// person's simultaneous sign-ins then do not each rewrite their user row (on PostgreSQL,
+/// waiting for each other's row lock until commit).
+pub const LAST_LOGIN_PRECISION: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+
 /// How long a returning member's connection goes unwritten while their sign-ins find nothing new
 /// (the same Plex token, relationship and confirmed email, access not revoked): their repeated
 /// or simultaneous sign-ins then do not rewrite the same row, each waiting (on PostgreSQL) for
@@ -774,7 +779,9 @@ impl Attempt<'_> {
         after.last_login = Some(now);
         let started = sessions::start(conn, self.app, user.id, Some(self.source.id), self.client).await?;
         self.record(conn, EventAction::Login, &after, now).await?;
-        conn.update_user(user, &after).await?;
+        if user.last_login.is_none_or(|last| plexid_core::time::later(last, LAST_LOGIN_PRECISION) <= now) {
+            conn.update_user(user, &after).await?;
+        }
         self.refresh(conn, refresh).await?;
         Ok(started)
     }

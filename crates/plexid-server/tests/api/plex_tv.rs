@@ -339,9 +339,9 @@ async fn the_sweep_works_from_the_owners_side(app: &TestApp) {
 both!(the_sweep_works_from_the_owners_side, the_sweep_works_from_the_owners_side);
 
 /// A returning member's sign-in that finds nothing new (same Plex token, relationship and
-/// email) leaves their connection unwritten for a minute, so that their simultaneous sign-ins do
-/// not wait for each other's row lock; a new token, a changed relationship or an older check is
-/// written at once.
+/// email) leaves their connection unwritten for a minute, and their last login for a second, so
+/// that their simultaneous sign-ins do not wait for each other's row locks; a new token, a
+/// changed relationship or an older check is written at once.
 async fn unchanged_connections_are_not_rewritten_at_every_sign_in(app: &TestApp) {
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
@@ -353,6 +353,18 @@ async fn unchanged_connections_are_not_rewritten_at_every_sign_in(app: &TestApp)
     let signed_in = app.state.clock.now();
     app.sign_in("plex", MEMBER).await;
     assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(signed_in));
+    // The user's last login is kept to the second.
+    let last_login = || async {
+        let users = app.get("/api/v3/core/users/?username=member").await.1;
+        users["results"][0]["last_login"].as_str().unwrap().to_owned()
+    };
+    let first_login = last_login().await;
+    app.state.clock.advance(std::time::Duration::from_millis(900));
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(last_login().await, first_login, "within a second of the last");
+    app.state.clock.advance(std::time::Duration::from_millis(100));
+    app.sign_in("plex", MEMBER).await;
+    assert_ne!(last_login().await, first_login, "a second later");
 
     app.state.clock.advance(std::time::Duration::from_secs(30));
     app.sign_in("plex", MEMBER).await;
