@@ -81,7 +81,10 @@ measure() { # connections path [lua script under bench/] [more wrk arguments…]
     perf record -q -F 499 -g -p "$PID" -o "$BENCH_PERF/$n.data" >/dev/null 2>&1 &
     perf=$!
   fi
+  # BENCH_PEAKS=FILE: plexid's peak resident memory during each run, a line per run in FILE.
+  [ -z "${BENCH_PEAKS:-}" ] || echo 5 >"/proc/$PID/clear_refs"
   wrk -t"$threads" -c"$connections" -d"$DURATION" --latency ${script:+-s "bench/$script"} "$@" "http://127.0.0.1:$PORT$path" >"$WORK/wrk.txt" 2>&1
+  [ -z "${BENCH_PEAKS:-}" ] || echo "$path: $(awk '$1=="VmHWM:" {printf "%d MiB", $2 / 1024}' "/proc/$PID/status")" >>"$BENCH_PEAKS"
   [ -z "$perf" ] || { kill -INT "$perf"; wait "$perf" 2>/dev/null || true; }
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }

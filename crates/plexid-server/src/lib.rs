@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod demo;
 pub mod import;
 pub mod jobs;
+pub mod memory;
 pub mod metrics;
 pub mod pages;
 pub mod router;
@@ -117,6 +118,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = self.state.store.clone();
         let jobs = self.state.settings.jobs.then(|| jobs::spawn(self.state.clone()));
+        let releasing = memory::spawn();
         let limits = serve::Limits {
             header_timeout: self.state.settings.header_timeout.std(),
             max_connections: self.state.settings.max_connections,
@@ -126,6 +128,7 @@ impl Server {
         if let Some(jobs) = jobs {
             jobs.abort();
         }
+        releasing.abort();
         store.close().await;
         result
     }
