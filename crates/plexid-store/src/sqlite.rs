@@ -158,6 +158,15 @@ impl SqliteDb {
         let key = (sql.to_owned(), params);
         let rows = match self.cache.entries.get(&key, version) {
             Some(rows) => rows,
+            // A list or count that several requests miss together (after a commit) is read
+            // once: the others wait for its rows, off the runtime's threads.
+            None if long => crate::engine::off_runtime(|| {
+                self.cache.entries.get_or_read(
+                    key,
+                    || self.cache.generation(),
+                    |params| self.read(true, |conn| lite_fetch(conn, sql, params, None)),
+                )
+            })?,
             None => {
                 let rows = self.read(long, |conn| lite_fetch(conn, sql, &key.1, None))?;
                 self.cache.entries.put(key, version, &rows);

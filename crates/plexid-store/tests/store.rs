@@ -419,6 +419,32 @@ async fn postgres_reads_that_miss_together_run_once() {
     store.close().await;
 }
 
+/// Long reads (lists, counts) that miss SQLite's read cache together run the statement once:
+/// the others wait for its rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_reads_that_miss_together_run_once() {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("plexid-flight-")));
+    let store = Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    store.migrate().await.unwrap();
+    // A slow read with a visible effect: each run of the statement draws another random number.
+    let sql = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000000) \
+               SELECT random() AS n, (SELECT count(*) FROM c) AS k";
+    let reads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.read().fetch_all(sql, vec![]).await.unwrap()[0].int("n").unwrap() })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for read in reads {
+        numbers.push(read.await.unwrap());
+    }
+    numbers.dedup();
+    assert_eq!(numbers.len(), 1, "the statement ran once for all eight: {numbers:?}");
+    store.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
 /// SQLite's generation (the read cache's and the auth caches') stands while nothing is
 /// committed, and moves on at the first check after another process's commit to the same file
 /// (here another store, with connections of its own) and at once after this one's own.
