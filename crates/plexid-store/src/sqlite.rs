@@ -25,6 +25,7 @@ pub struct SqliteDb {
     cache: ReadCache,
     /// `?read_cache=off` in the URL turns the cache off (to measure or debug).
     read_cache: bool,
+    long_reads: LongReads,
 }
 
 /// The read cache, and the generation it and the auth caches (`Store::auth_generation`) are
@@ -72,6 +73,45 @@ impl ReadCache {
 }
 
 const SQLITE_READERS: usize = 8;
+
+/// Turns for long reads (lists, counts, the sweep's pages): each holds a connection whose page
+/// cache and sorter fill while it runs, so 32 list requests at once held 32 connections and as
+/// much memory, for no speed the machine's cores could give. Twice the cores run at once; the
+/// others wait their turn.
+pub(crate) struct LongReads {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Default for LongReads {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        LongReads { free: std::sync::Mutex::new((2 * cores).max(2)), freed: std::sync::Condvar::new() }
+    }
+}
+
+impl LongReads {
+    /// Waits for a turn (blocking the thread: callers are off the runtime's threads, and a turn
+    /// is held only through a synchronous read, never across an await).
+    fn take(&self) -> LongRead<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        LongRead(self)
+    }
+}
+
+/// A long read's turn, given back when dropped.
+struct LongRead<'a>(&'a LongReads);
+
+impl Drop for LongRead<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
 const STATEMENT_CACHE: usize = 128;
 /// How long a statement waits for a lock (off the runtime's threads) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -144,6 +184,7 @@ impl SqliteDb {
                 entries: Default::default(),
             },
             read_cache,
+            long_reads: LongReads::default(),
         })
     }
 
@@ -198,26 +239,39 @@ impl SqliteDb {
     /// Runs `f` on a read connection from the pool (opening one if none is free): off the
     /// runtime's threads when `long`; otherwise on this thread without waiting for locks, and
     /// again off the runtime's threads if the database was busy.
+    ///
+    /// At most [`LongReads`]' number of long reads run at once; the others wait their turn
+    /// (off the runtime's threads) before they take a connection.
     pub(crate) fn read<T>(&self, long: bool, f: impl Fn(&rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.reader()?;
         let waiting = |conn: &rusqlite::Connection| {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             crate::engine::off_runtime(|| f(conn))
         };
-        let result = if long {
-            waiting(&conn)
-        } else {
-            match conn.busy_timeout(Duration::ZERO).map_err(StoreError::from).and_then(|()| f(&conn)) {
-                Err(error) if is_busy(&error) => waiting(&conn),
-                other => other,
-            }
+        if long {
+            return crate::engine::off_runtime(|| {
+                let _turn = self.long_reads.take();
+                let conn = self.reader()?;
+                let result = waiting(&conn);
+                self.give_back(conn);
+                result
+            });
+        }
+        let conn = self.reader()?;
+        let result = match conn.busy_timeout(Duration::ZERO).map_err(StoreError::from).and_then(|()| f(&conn)) {
+            Err(error) if is_busy(&error) => waiting(&conn),
+            other => other,
         };
+        self.give_back(conn);
+        result
+    }
+
+    /// Returns a read connection to the pool (closed when the pool is full).
+    fn give_back(&self, conn: rusqlite::Connection) {
         if let Ok(mut readers) = self.readers.lock() {
             if readers.len() < SQLITE_READERS {
                 readers.push(conn);
             }
         }
-        result
     }
 
     /// A read connection from the pool, or a new one.
@@ -304,5 +358,28 @@ impl Drop for SqliteTx {
                 tracing::error!(%error, "rolling back a SQLite transaction failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod long_read_tests {
+    use super::*;
+
+    #[test]
+    fn long_reads_wait_for_a_free_turn() {
+        let turns = Arc::new(LongReads { free: std::sync::Mutex::new(2), freed: std::sync::Condvar::new() });
+        let (first, second) = (turns.take(), turns.take());
+        let waiting = {
+            let turns = Arc::clone(&turns);
+            std::thread::spawn(move || {
+                let _third = turns.take();
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!waiting.is_finished(), "a third read waits while two run");
+        drop(first);
+        waiting.join().unwrap();
+        drop(second);
+        assert_eq!(*turns.free.lock().unwrap(), 2, "every turn is given back");
     }
 }
