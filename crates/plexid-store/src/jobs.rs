@@ -46,6 +46,12 @@ impl<A: Access> Conn<'_, A> {
             .collect()
     }
 
+    /// Does anyone hold the lease `name` at `now` (a run of that job may be under way)?
+    pub async fn lease_held(&mut self, name: &str, now: Timestamp) -> StoreResult<bool> {
+        let sql = "SELECT holder FROM job_lease WHERE name = $1 AND expires > $2";
+        Ok(self.fetch_optional(sql, params![name, now]).await?.is_some())
+    }
+
     pub async fn source_state(&mut self, source: SourceId) -> StoreResult<SourceState> {
         Ok(self.source_states(&[source]).await?.pop().map_or_else(unknown_state, |(_, state)| state))
     }

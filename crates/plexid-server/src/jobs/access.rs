@@ -31,6 +31,9 @@ use crate::state::AppState;
 
 const APP: &str = "plexid.jobs.access_sweep";
 
+/// The sweep's job (and lease) name.
+pub const JOB: &str = "access_sweep";
+
 /// How many connections one write transaction decides.
 const BATCH: usize = 200;
 /// Connections read at a time: a source's people are judged a page at a time, so a sweep's

@@ -48,7 +48,7 @@ pub struct Job {
 pub fn schedule(state: &AppState) -> [Job; 3] {
     [
         Job { name: "token_check", every: state.settings.token_check_interval.0 },
-        Job { name: "access_sweep", every: state.settings.access_check_interval.0 },
+        Job { name: access::JOB, every: state.settings.access_check_interval.0 },
         Job { name: "session_cleanup", every: jiff::SignedDuration::from_mins(10) },
     ]
 }
@@ -149,7 +149,7 @@ fn real_runner(state: AppState, job: Job, lease: Lease) -> Pin<Box<dyn Future<Ou
 async fn run_job(state: &AppState, job: Job, lease: &Lease) -> ServiceResult<()> {
     match job.name {
         "token_check" => token_check::run_with(state, lease).await.map(drop),
-        "access_sweep" => access::sweep_with(state, lease).await.map(drop),
+        access::JOB => access::sweep_with(state, lease).await.map(drop),
         _ => {
             let mut tx = lease.begin(state).await?;
             sessions::sweep_stale_in(&mut tx.conn(), state, state.clock.now()).await?;

@@ -728,7 +728,12 @@ impl Attempt<'_> {
                 let (stored, stored_email) = conn.connection_access_and_email(connection.id).await?.unwrap_or_default();
                 let access = access(&stored.relationship);
                 let same_token = self.app.secrets.decrypt(&connection.plex_token).is_ok_and(|t| t == self.token);
-                if !must_rewrite(&stored, &stored_email, &access, &verified_email, same_token, now) {
+                // While a sweep may be running, the check is always written: the sweep leaves a
+                // connection checked after it gathered its facts alone, and this sign-in's facts
+                // may be newer than the sweep's.
+                if !must_rewrite(&stored, &stored_email, &access, &verified_email, same_token, now)
+                    && !conn.lease_held(crate::jobs::access::JOB, now).await?
+                {
                     return Ok((false, None));
                 }
                 connection.plex_token = plex_token;

@@ -341,7 +341,8 @@ both!(the_sweep_works_from_the_owners_side, the_sweep_works_from_the_owners_side
 /// A returning member's sign-in that finds nothing new (same Plex token, relationship and
 /// email) leaves their connection unwritten for a minute, and their last login for a second, so
 /// that their simultaneous sign-ins do not wait for each other's row locks; a new token, a
-/// changed relationship or an older check is written at once.
+/// changed relationship or an older check is written at once, and so is any check while the
+/// access sweep may be running.
 async fn unchanged_connections_are_not_rewritten_at_every_sign_in(app: &TestApp) {
     app.plex_accounts();
     app.plex_source("plex", json!({})).await;
@@ -394,6 +395,17 @@ async fn unchanged_connections_are_not_rewritten_at_every_sign_in(app: &TestApp)
     app.state.clock.advance(std::time::Duration::from_secs(1));
     app.sign_in("plex", MEMBER).await;
     assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(app.state.clock.now()));
+
+    // While the access sweep's lease is held (a sweep may be judging with facts gathered before
+    // this sign-in), the check is written: the sweep leaves connections checked since alone.
+    app.state.clock.advance(std::time::Duration::from_secs(5));
+    let now = app.state.clock.now();
+    let until = now + jiff::SignedDuration::from_secs(60);
+    let mut tx = app.store.begin().await.unwrap();
+    assert!(tx.conn().take_lease(plexid_server::jobs::access::JOB, "test", now, until, until).await.unwrap());
+    tx.commit().await.unwrap();
+    app.sign_in("plex", MEMBER).await;
+    assert_eq!(app.connection_of("plex", MEMBER).await.checked, Some(now), "written while a sweep may run");
 }
 both!(
     unchanged_connections_are_not_rewritten_at_every_sign_in,
