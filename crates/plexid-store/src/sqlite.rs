@@ -369,15 +369,17 @@ mod long_read_tests {
     fn long_reads_wait_for_a_free_turn() {
         let turns = Arc::new(LongReads { free: std::sync::Mutex::new(2), freed: std::sync::Condvar::new() });
         let (first, second) = (turns.take(), turns.take());
+        let (got_turn, turn_taken) = std::sync::mpsc::channel();
         let waiting = {
             let turns = Arc::clone(&turns);
             std::thread::spawn(move || {
                 let _third = turns.take();
+                got_turn.send(()).unwrap();
             })
         };
-        std::thread::sleep(Duration::from_millis(100));
-        assert!(!waiting.is_finished(), "a third read waits while two run");
+        assert!(turn_taken.recv_timeout(Duration::from_millis(100)).is_err(), "a third read waits while two run");
         drop(first);
+        turn_taken.recv().unwrap();
         waiting.join().unwrap();
         drop(second);
         assert_eq!(*turns.free.lock().unwrap(), 2, "every turn is given back");
