@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod errors;
+pub mod flights;
 pub mod ids;
 pub mod login;
 pub mod model;

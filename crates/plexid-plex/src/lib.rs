@@ -23,6 +23,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use plexid_core::flights::Flights;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -261,11 +262,8 @@ struct Inner {
     /// One fetch of an owner fact at a time (by owner key and fact): sign-ins that find the
     /// entry expired together wait for the first one's answer instead of each asking plex.tv
     /// (a share list of 30,000 entries is megabytes, and plex.tv rate-limits).
-    flights: Mutex<HashMap<([u8; 32], &'static str), Flight>>,
+    flights: Flights<([u8; 32], &'static str), tokio::sync::Mutex<()>>,
 }
-
-/// Held by the one fetch of an owner fact under way; the others wait for it.
-type Flight = Arc<tokio::sync::Mutex<()>>;
 
 /// Reads an id that plex.tv may send as a number or a numeric string.
 fn id_of(value: Option<&Value>) -> Option<u64> {
@@ -277,7 +275,12 @@ fn id_of(value: Option<&Value>) -> Option<u64> {
 }
 
 fn text_of(value: &Value, key: &str) -> Option<String> {
-    match value.get(key)? {
+    text(value.get(key)?)
+}
+
+/// A string, or a number plex.tv sent where a string was expected, as text.
+fn text(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -372,11 +375,7 @@ pub fn parse_accepted_shares(body: &[u8]) -> Option<Vec<(String, u64)>> {
             .into_iter()
             .filter_map(|entry| {
                 let Entry::Share(share) = entry else { return None };
-                let server = match share.machine_identifier? {
-                    Value::String(s) => s,
-                    Value::Number(n) => n.to_string(),
-                    _ => return None,
-                };
+                let server = text(&share.machine_identifier?)?;
                 let invited = id_of(share.invited.and_then(|i| i.id).as_ref()).or(id_of(share.invited_id.as_ref()))?;
                 Some((server, invited))
             })
@@ -515,12 +514,7 @@ impl PlexClient {
             .build()
             .map_err(|e| PlexError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
         Ok(PlexClient {
-            inner: Arc::new(Inner {
-                http,
-                config,
-                owners: Mutex::new(HashMap::new()),
-                flights: Mutex::new(HashMap::new()),
-            }),
+            inner: Arc::new(Inner { http, config, owners: Mutex::new(HashMap::new()), flights: Flights::default() }),
         })
     }
 
@@ -779,29 +773,17 @@ impl PlexClient {
                 return value;
             }
         }
-        let flight = {
-            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(flights.entry((key, fact)).or_default())
-        };
-        let turn = flight.lock().await;
-        let result = match self.live(key, &slot).filter(|_| !fresh) {
-            Some(value) => value,
-            None => {
-                let result = fetch.await;
-                let until = Instant::now() + self.lifetime(&result);
-                let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                owners.retain(|k, cache| *k == key || !cache.expired(now));
-                *slot(owners.entry(key).or_default()) = Some((until, result.clone()));
-                result
-            }
-        };
-        drop(turn);
-        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-        // Only the map's and ours: nobody else waits, so the entry goes.
-        if Arc::strong_count(&flight) == 2 {
-            flights.remove(&(key, fact));
+        let flight = self.inner.flights.join(&(key, fact));
+        let _turn = flight.lock().await;
+        if let Some(value) = self.live(key, &slot).filter(|_| !fresh) {
+            return value;
         }
+        let result = fetch.await;
+        let until = Instant::now() + self.lifetime(&result);
+        let mut owners = self.inner.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        owners.retain(|k, cache| *k == key || !cache.expired(now));
+        *slot(owners.entry(key).or_default()) = Some((until, result.clone()));
         result
     }
 

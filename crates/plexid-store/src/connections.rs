@@ -177,13 +177,7 @@ impl<A: Access> Conn<'_, A> {
 
     /// The access state of a connection (what the last sign-in or sweep found).
     pub async fn connection_access(&mut self, id: UserConnectionId) -> StoreResult<Option<ConnectionAccess>> {
-        let row = self
-            .fetch_optional(
-                "SELECT relationship, access_checked, access_revoked FROM user_source_connection WHERE id = $1",
-                params![id],
-            )
-            .await?;
-        row.as_ref().map(access_from_row).transpose()
+        Ok(self.connection_access_and_email(id).await?.map(|(access, _)| access))
     }
 
     /// The connection's access state and the email address plex.tv confirmed for it: what a

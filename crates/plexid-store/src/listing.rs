@@ -186,7 +186,8 @@ impl ListQuery<'_> {
         Ok(Listed { rows, total })
     }
 
-    async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter) -> StoreResult<u64> {
+    /// How many rows match `filter`.
+    pub(crate) async fn count<A: Access>(&self, conn: &mut Conn<'_, A>, filter: &Filter) -> StoreResult<u64> {
         let sql = format!("SELECT COUNT(*) AS n FROM ({}{}) q", self.select, filter.sql());
         // `fetch_all`: a count reads as many rows as the page could, so SQLite runs it off the
         // runtime's threads like other long reads.

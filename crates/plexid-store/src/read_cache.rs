@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use plexid_core::flights::Flights;
+
 use crate::row::{Param, Row};
 
 /// A statement and its parameters.
@@ -55,27 +57,9 @@ pub(crate) struct ReadCache {
     /// One read of a key at a time: requests that miss together (after a change moved the
     /// version on) wait for the first one's rows instead of each running the statement, so an
     /// expensive list under load is read once per change, not once per waiting request.
-    flights: Flights<tokio::sync::Mutex<()>>,
+    flights: Flights<Key, tokio::sync::Mutex<()>>,
     /// The same, for readers that block their thread while they wait.
-    blocking_flights: Flights<Mutex<()>>,
-}
-
-/// The reads under way, by key: each waits for its turn on the key's lock.
-type Flights<L> = Mutex<HashMap<Key, Arc<L>>>;
-
-/// The lock of `key`'s reads (made when nobody reads it).
-fn join<L: Default>(flights: &Flights<L>, key: &Key) -> Arc<L> {
-    let mut flights = flights.lock().unwrap_or_else(|p| p.into_inner());
-    Arc::clone(flights.entry(key.clone()).or_default())
-}
-
-/// Done with `key`'s lock: when nobody else holds or waits for it, it goes.
-fn leave<L>(flights: &Flights<L>, key: &Key, flight: &Arc<L>) {
-    let mut flights = flights.lock().unwrap_or_else(|p| p.into_inner());
-    // Only the map's and ours: nobody else waits, so the entry goes.
-    if Arc::strong_count(flight) == 2 {
-        flights.remove(key);
-    }
+    blocking_flights: Flights<Key, Mutex<()>>,
 }
 
 impl ReadCache {
@@ -98,16 +82,17 @@ impl ReadCache {
     where
         F: std::future::Future<Output = Result<Vec<Row>, E>>,
     {
-        let flight = join(&self.flights, &key);
-        let turn = flight.lock().await;
+        let flight = self.flights.join(&key);
+        let _turn = flight.lock().await;
         let at = version();
-        let result = match at.and_then(|at| self.get(&key, at)) {
+        match at.and_then(|at| self.get(&key, at)) {
             Some(rows) => Ok(rows),
-            None => fetch(key.1.clone()).await.inspect(|rows| self.keep(&key, at, rows)),
-        };
-        drop(turn);
-        leave(&self.flights, &key, &flight);
-        result
+            None => fetch(key.1.clone()).await.inspect(|rows| {
+                if let Some(at) = at {
+                    self.put(key.clone(), at, rows);
+                }
+            }),
+        }
     }
 
     /// [`ReadCache::get_or_fetch`] for a caller that may block its thread while another reads
@@ -118,21 +103,12 @@ impl ReadCache {
         version: impl Fn() -> Result<u64, E>,
         read: impl FnOnce(&[Param]) -> Result<Vec<Row>, E>,
     ) -> Result<Vec<Row>, E> {
-        let flight = join(&self.blocking_flights, &key);
-        let turn = flight.lock().unwrap_or_else(|p| p.into_inner());
-        let result = version().and_then(|at| match self.get(&key, at) {
+        let flight = self.blocking_flights.join(&key);
+        let _turn = flight.lock().unwrap_or_else(|p| p.into_inner());
+        version().and_then(|at| match self.get(&key, at) {
             Some(rows) => Ok(rows),
-            None => read(&key.1).inspect(|rows| self.keep(&key, Some(at), rows)),
-        });
-        drop(turn);
-        leave(&self.blocking_flights, &key, &flight);
-        result
-    }
-
-    fn keep(&self, key: &Key, at: Option<u64>, rows: &[Row]) {
-        if let Some(at) = at {
-            self.put(key.clone(), at, rows);
-        }
+            None => read(&key.1).inspect(|rows| self.put(key.clone(), at, rows)),
+        })
     }
 
     /// Keeps `rows`, read at `version` (which must have been taken before the read).

@@ -4,7 +4,7 @@ use plexid_core::model::Session;
 use plexid_core::{SourceId, Timestamp, UserId};
 
 use crate::engine::{Access, Conn, ReadWrite};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::listing::{Filter, ListQuery, Listed, OrderTerm, Window};
 use crate::params;
 use crate::row::{Param, Row};
@@ -62,14 +62,9 @@ impl<A: Access> Conn<'_, A> {
         }
         // Without a search term the count needs no usernames, and every session has its user
         // (a foreign key): the sessions are counted alone, without the join.
-        let counted = self
-            .fetch_all(
-                "SELECT COUNT(*) AS n FROM user_session WHERE expires > $1 AND last_seen >= $2",
-                params![now, idle_before],
-            )
-            .await?;
-        let total = counted.first().ok_or_else(|| StoreError::Corrupt("COUNT returned no row".into()))?.int("n")?;
-        query.page(self, f, total as u64, &order, window, map).await
+        let sessions_alone = ListQuery { select: "SELECT s.uuid FROM user_session s", columns: &[], tiebreak: "uuid" };
+        let total = sessions_alone.count(self, &f).await?;
+        query.page(self, f, total, &order, window, map).await
     }
 
     /// The JSON payload of a sign-in waiting for a username, unless it expired.

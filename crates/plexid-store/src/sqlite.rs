@@ -32,8 +32,8 @@ pub struct SqliteDb {
 /// kept under. The generation moves on whenever this instance commits and whenever
 /// `PRAGMA data_version`, read on a connection of its own, changes: it changes whenever any other
 /// connection (our writer, or another process using the same file) has committed. Each read of
-/// the generation checks `data_version` (one statement, about a microsecond: no file access
-/// while nothing changed, SQLite reads the WAL index in shared memory), so another process's
+/// the generation checks `data_version` (one statement: a shared lock on the file taken and
+/// dropped, two system calls, and the WAL index read in shared memory), so another process's
 /// commit is seen by the first check after it.
 struct ReadCache {
     watch: std::sync::Mutex<Watch>,
@@ -73,12 +73,15 @@ impl ReadCache {
 }
 
 const SQLITE_READERS: usize = 8;
+const STATEMENT_CACHE: usize = 128;
+/// How long a statement waits for a lock (off the runtime's threads) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Turns for long reads (lists, counts, the sweep's pages): each holds a connection whose page
 /// cache and sorter fill while it runs, so 32 list requests at once held 32 connections and as
 /// much memory, for no speed the machine's cores could give. Twice the cores run at once; the
 /// others wait their turn.
-pub(crate) struct LongReads {
+struct LongReads {
     free: std::sync::Mutex<usize>,
     freed: std::sync::Condvar,
 }
@@ -112,9 +115,6 @@ impl Drop for LongRead<'_> {
         self.0.freed.notify_one();
     }
 }
-const STATEMENT_CACHE: usize = 128;
-/// How long a statement waits for a lock (off the runtime's threads) before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -243,22 +243,23 @@ impl SqliteDb {
     /// At most [`LongReads`]' number of long reads run at once; the others wait their turn
     /// (off the runtime's threads) before they take a connection.
     pub(crate) fn read<T>(&self, long: bool, f: impl Fn(&rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let waiting = |conn: &rusqlite::Connection| {
+        // Waits for locks: only ever off the runtime's threads.
+        let patient = |conn: &rusqlite::Connection| {
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            crate::engine::off_runtime(|| f(conn))
+            f(conn)
         };
         if long {
             return crate::engine::off_runtime(|| {
                 let _turn = self.long_reads.take();
                 let conn = self.reader()?;
-                let result = waiting(&conn);
+                let result = patient(&conn);
                 self.give_back(conn);
                 result
             });
         }
         let conn = self.reader()?;
         let result = match conn.busy_timeout(Duration::ZERO).map_err(StoreError::from).and_then(|()| f(&conn)) {
-            Err(error) if is_busy(&error) => waiting(&conn),
+            Err(error) if is_busy(&error) => crate::engine::off_runtime(|| patient(&conn)),
             other => other,
         };
         self.give_back(conn);

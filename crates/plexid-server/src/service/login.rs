@@ -716,7 +716,6 @@ impl Attempt<'_> {
         existing: Option<UserConnection>,
         now: Timestamp,
     ) -> Result<(bool, Option<Refresh>), Failure> {
-        let plex_token = self.app.secrets.encrypt(self.token);
         let verified_email = verified_email(&self.admitted.info);
         let access = |previous: &Relationship| ConnectionAccess {
             relationship: self.admitted.relationship.clone().keeping(previous, &self.admitted.unknown),
@@ -736,7 +735,7 @@ impl Attempt<'_> {
                 {
                     return Ok((false, None));
                 }
-                connection.plex_token = plex_token;
+                connection.plex_token = self.app.secrets.encrypt(self.token);
                 connection.last_updated = now;
                 Ok((false, Some(Refresh { connection, access, verified_email })))
             }
@@ -746,7 +745,7 @@ impl Attempt<'_> {
                     user: user.id,
                     source: self.source.id,
                     identifier: self.admitted.identifier.clone(),
-                    plex_token,
+                    plex_token: self.app.secrets.encrypt(self.token),
                     created: now,
                     last_updated: now,
                 };
