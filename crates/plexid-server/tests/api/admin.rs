@@ -1023,6 +1023,28 @@ async fn session_pages(app: &TestApp) {
     assert!(app.me(&mut friend).await.is_some(), "the friend's did not");
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/", &[]).await;
     assert!(html.contains("2 signed-in browsers"), "{html}");
+    // Sessions past their end or idle too long are neither listed nor counted.
+    let friend_id = app.store.read().user_by_username("friend").await.unwrap().unwrap().id;
+    let now = app.state.clock.now();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let mut tx = app.store.begin().await.unwrap();
+    for (n, last_seen, expires) in [(1, now, now - hour), (2, now - hour * 24 * 400, now + hour)] {
+        let session = plexid_core::model::Session {
+            id: uuid::Uuid::new_v4(),
+            key_hash: format!("stale-{n}"),
+            user: friend_id,
+            source: None,
+            created: now - hour * 24 * 400,
+            last_seen,
+            expires,
+            client_ip: "192.0.2.1".into(),
+            user_agent: "stale".into(),
+        };
+        tx.conn().insert_session(&session).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/", &[]).await;
+    assert!(html.contains("2 signed-in browsers") && !html.contains("192.0.2.1"), "{html}");
     // Without the CSRF token, nothing ends.
     let (_, html, _) = page(app, &admin, Method::GET, "/if/admin/sessions/?search=friend", &[]).await;
     let action = end_action(&html);
